@@ -1,0 +1,320 @@
+//! The rulebook: bonus rates, partner-brand multipliers, the campaign window and the daily cap.
+//!
+//! A rulebook is versioned data (JSON), never code constants: every ledger entry names the
+//! version it was assessed under, so an auditor can recompute its points.
+//!
+//! Rounding (normative, see `docs/ledger-format.md`): all arithmetic is on integers. Each term
+//! multiplies first and divides once, truncating toward zero:
+//! - boxes: `floor(Σ count × box × pct / 100)`, where `pct` is the partner multiplier for a
+//!   partner brand's lot and 100 otherwise;
+//! - clothing: `floor(clothing_g × clothing_per_kg / 1000)`;
+//! - shoes and books: `pairs × shoe_pair`, `books × book`.
+
+use crate::domain::{check_id, ActionKind, Invalid, Items};
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+/// The default rulebook for Double 11 2026.
+pub const DEFAULT_RULEBOOK: &str = include_str!("../data/rulebook-double11-2026.1.json");
+
+/// Bonus points per unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Points {
+    #[serde(rename = "box")]
+    pub per_box: u32,
+    pub pledged_box: u32,
+    pub clothing_per_kg: u32,
+    pub shoe_pair: u32,
+    pub book: u32,
+}
+
+/// The campaign window, both ends inclusive, as RFC 3339 times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rulebook {
+    pub version: String,
+    /// The offset of the campaign's calendar day from UTC (28800 for UTC+08:00).
+    pub utc_offset_s: i32,
+    pub window: Window,
+    pub points: Points,
+    /// Multiplier, in percent, for boxes of a partner brand (200 means ×2).
+    pub partner_multiplier_pct: u32,
+    pub partner_brands: Vec<String>,
+    /// Most points one member can be credited in one campaign day.
+    pub daily_cap: u32,
+    #[serde(skip)]
+    parsed: Parsed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Parsed {
+    start: i64,
+    end: i64,
+    offset: Option<FixedOffset>,
+}
+
+/// Why an entry earned what it earned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Full points.
+    Ok,
+    /// Fewer points (maybe 0) because the member reached the daily cap.
+    Capped,
+    /// No points: the action happened outside the campaign window.
+    OutsideWindow,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Ok => "ok",
+            Reason::Capped => "capped",
+            Reason::OutsideWindow => "outside_window",
+        }
+    }
+}
+
+/// The outcome of applying a rulebook to one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    /// Points the items are worth before window and cap.
+    pub points: i64,
+    /// Points actually credited.
+    pub bonus: i64,
+    pub reason: Reason,
+    /// The campaign calendar day of the action, `YYYY-MM-DD`.
+    pub day: String,
+}
+
+const MAX_RATE: u32 = 100_000;
+
+impl Rulebook {
+    /// Parses and validates a rulebook document.
+    pub fn from_json(text: &str) -> Result<Self, Invalid> {
+        let mut rb: Rulebook = serde_json::from_str(text)
+            .map_err(|e| Invalid::new("bad_rulebook", format!("rulebook is not valid: {e}")))?;
+        rb.prepare()?;
+        Ok(rb)
+    }
+
+    /// The built-in Double 11 2026 rulebook.
+    pub fn default_double11() -> Self {
+        Self::from_json(DEFAULT_RULEBOOK).expect("the built-in rulebook is valid")
+    }
+
+    fn prepare(&mut self) -> Result<(), Invalid> {
+        let bad = |m: String| Invalid::new("bad_rulebook", m);
+        check_id("rulebook version", &self.version)?;
+        let offset = FixedOffset::east_opt(self.utc_offset_s)
+            .ok_or_else(|| bad("utc_offset_s must be within ±24 h".into()))?;
+        let time = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp())
+                .map_err(|e| bad(format!("window time {s:?}: {e}")))
+        };
+        let (start, end) = (time(&self.window.start)?, time(&self.window.end)?);
+        if start > end {
+            return Err(bad("window starts after it ends".into()));
+        }
+        let p = &self.points;
+        let rates = [p.per_box, p.pledged_box, p.clothing_per_kg, p.shoe_pair, p.book];
+        if rates.iter().any(|&r| r > MAX_RATE) || self.partner_multiplier_pct > 1_000 {
+            return Err(bad("a rate is implausibly large".into()));
+        }
+        for b in &self.partner_brands {
+            check_id("brand", b)?;
+        }
+        self.parsed = Parsed {
+            start,
+            end,
+            offset: Some(offset),
+        };
+        Ok(())
+    }
+
+    /// The campaign calendar day (`YYYY-MM-DD`) that a Unix time falls on.
+    pub fn day_of(&self, at: i64) -> String {
+        let offset = self.parsed.offset.expect("rulebook was prepared");
+        DateTime::from_timestamp(at, 0)
+            .map(|t| t.with_timezone(&offset).format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "out-of-range".to_owned())
+    }
+
+    pub fn in_window(&self, at: i64) -> bool {
+        self.parsed.start <= at && at <= self.parsed.end
+    }
+
+    pub fn is_partner(&self, brand: &str) -> bool {
+        self.partner_brands.iter().any(|b| b == brand)
+    }
+
+    /// What the items of an action are worth, before window and cap.
+    pub fn points(&self, kind: ActionKind, items: &Items) -> i64 {
+        let p = &self.points;
+        let per_kg = |g: u64| (g as i64 * p.clothing_per_kg as i64) / 1000;
+        match kind {
+            ActionKind::Scan => {
+                let box_pct: i64 = items
+                    .boxes
+                    .iter()
+                    .map(|lot| {
+                        let pct = match &lot.brand {
+                            Some(b) if self.is_partner(b) => self.partner_multiplier_pct,
+                            _ => 100,
+                        };
+                        lot.count as i64 * p.per_box as i64 * pct as i64
+                    })
+                    .sum();
+                box_pct / 100
+                    + per_kg(items.clothing_g)
+                    + items.shoes as i64 * p.shoe_pair as i64
+                    + items.books as i64 * p.book as i64
+            }
+            ActionKind::Pledge => items.box_count() as i64 * p.pledged_box as i64,
+            ActionKind::Pickup => per_kg(items.clothing_g),
+        }
+    }
+
+    /// Applies window and daily cap. `day_before` is what the member was already credited on
+    /// the action's campaign day.
+    pub fn assess(&self, kind: ActionKind, items: &Items, at: i64, day_before: i64) -> Assessment {
+        let points = self.points(kind, items);
+        let day = self.day_of(at);
+        let (bonus, reason) = if !self.in_window(at) {
+            (0, Reason::OutsideWindow)
+        } else {
+            let room = (self.daily_cap as i64 - day_before).max(0);
+            if points > room {
+                (room, Reason::Capped)
+            } else {
+                (points, Reason::Ok)
+            }
+        };
+        Assessment {
+            points,
+            bonus,
+            reason,
+            day,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::BoxLot;
+    use proptest::prelude::*;
+
+    fn rb() -> Rulebook {
+        Rulebook::default_double11()
+    }
+
+    fn at(s: &str) -> i64 {
+        DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+
+    fn boxes(brand: Option<&str>, count: u32) -> Items {
+        Items {
+            boxes: vec![BoxLot {
+                brand: brand.map(str::to_owned),
+                count,
+            }],
+            ..Items::default()
+        }
+    }
+
+    #[test]
+    fn default_rates_match_the_brief() {
+        let r = rb();
+        assert_eq!(r.points(ActionKind::Scan, &boxes(None, 3)), 30);
+        assert_eq!(r.points(ActionKind::Scan, &boxes(Some("brand-07"), 3)), 60);
+        assert_eq!(r.points(ActionKind::Scan, &boxes(Some("not-a-partner"), 3)), 30);
+        assert_eq!(r.points(ActionKind::Pledge, &boxes(None, 4)), 8);
+        let mixed = Items {
+            books: 2,
+            shoes: 1,
+            clothing_g: 1999,
+            ..Items::default()
+        };
+        // 2 books × 3 + 1 pair × 8 + floor(1999 × 5 / 1000) = 6 + 8 + 9
+        assert_eq!(r.points(ActionKind::Scan, &mixed), 23);
+        let pickup = Items {
+            clothing_g: 2500,
+            ..Items::default()
+        };
+        assert_eq!(r.points(ActionKind::Pickup, &pickup), 12);
+        assert_eq!(r.daily_cap, 200);
+    }
+
+    #[test]
+    fn window_is_inclusive_and_in_utc_plus_8() {
+        let r = rb();
+        let items = boxes(None, 1);
+        let first = r.assess(ActionKind::Scan, &items, at("2026-11-01T00:00:00+08:00"), 0);
+        assert_eq!((first.bonus, first.reason), (10, Reason::Ok));
+        assert_eq!(first.day, "2026-11-01");
+        let before = r.assess(ActionKind::Scan, &items, at("2026-10-31T23:59:59+08:00"), 0);
+        assert_eq!((before.bonus, before.reason), (0, Reason::OutsideWindow));
+        assert_eq!(before.points, 10);
+        let last = r.assess(ActionKind::Scan, &items, at("2026-11-20T23:59:59+08:00"), 0);
+        assert_eq!(last.reason, Reason::Ok);
+        let after = r.assess(ActionKind::Scan, &items, at("2026-11-21T00:00:00+08:00"), 0);
+        assert_eq!(after.reason, Reason::OutsideWindow);
+        // 16:30 UTC on the 10th is already the 11th in China.
+        assert_eq!(r.day_of(at("2026-11-10T16:30:00Z")), "2026-11-11");
+    }
+
+    #[test]
+    fn cap_clips_then_zeroes() {
+        let r = rb();
+        let t = at("2026-11-11T12:00:00+08:00");
+        let a = r.assess(ActionKind::Scan, &boxes(None, 5), t, 190);
+        assert_eq!((a.points, a.bonus, a.reason), (50, 10, Reason::Capped));
+        let b = r.assess(ActionKind::Scan, &boxes(None, 5), t, 200);
+        assert_eq!((b.bonus, b.reason), (0, Reason::Capped));
+    }
+
+    #[test]
+    fn bad_rulebooks_are_refused_with_a_reason() {
+        assert!(Rulebook::from_json("{").is_err());
+        let swapped = DEFAULT_RULEBOOK.replace("2026-11-01T00:00:00+08:00", "2026-12-01T00:00:00+08:00");
+        assert!(Rulebook::from_json(&swapped).unwrap_err().message.contains("starts after"));
+        let unknown = DEFAULT_RULEBOOK.replacen('{', "{\"bogus\": 1,", 1);
+        assert!(Rulebook::from_json(&unknown).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn bonus_never_exceeds_points_or_cap(
+            count in 1u32..1000, clothing in 0u64..500_000, shoes in 0u32..100, books in 0u32..1000,
+            partner in any::<bool>(), day_before in 0i64..400, offset in -86_400i64 * 40..86_400 * 40,
+        ) {
+            let r = rb();
+            let items = Items {
+                boxes: vec![BoxLot { brand: partner.then(|| "brand-01".to_owned()), count }],
+                clothing_g: clothing, shoes, books,
+            };
+            let t = at("2026-11-11T00:00:00+08:00") + offset;
+            let a = r.assess(ActionKind::Scan, &items, t, day_before);
+            prop_assert!(a.bonus >= 0);
+            prop_assert!(a.bonus <= a.points);
+            prop_assert!(a.bonus + day_before <= (r.daily_cap as i64).max(day_before));
+            if r.in_window(t) && day_before + a.points <= r.daily_cap as i64 {
+                prop_assert_eq!(a.bonus, a.points);
+            }
+            // Points are monotone in every item count.
+            let mut more = items.clone();
+            more.books += 1;
+            prop_assert!(r.points(ActionKind::Scan, &more) > a.points);
+        }
+    }
+}

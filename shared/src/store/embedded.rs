@@ -1,0 +1,397 @@
+//! The embedded store: one redb file, `greenloop.redb`, in the data directory.
+//!
+//! redb gives serializable write transactions, so an append checks the chain head, the accounts
+//! and the actions' status and writes everything in one transaction, or nothing. Values are JSON;
+//! entries are kept exactly as their canonical bytes, which is also the export format.
+//!
+//! Calls do their (short, local) I/O inline on the calling task.
+
+use super::{
+    action_digest, Account, ActionRecord, ActionStatus, AppendError, CampusTotals, ChainHead, CreditBatch, Recorded,
+    Result, Store, StoreError,
+};
+use crate::catalog::{Catalog, Rules};
+use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
+use crate::factors::FactorTable;
+use crate::rulebook::Rulebook;
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The database file inside a data directory.
+pub const FILE_NAME: &str = "greenloop.redb";
+
+/// Ledger entries by (chain, seq), as canonical JSON bytes. Public so that tests can tamper with
+/// the file the way an attacker with disk access would.
+pub const ENTRIES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("entries");
+const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
+const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
+const PENDING: TableDefinition<u64, &str> = TableDefinition::new("pending");
+const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+const TOTALS: TableDefinition<&str, &[u8]> = TableDefinition::new("campus_totals");
+const CAMPUSES: TableDefinition<&str, &[u8]> = TableDefinition::new("campuses");
+const STATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("stations");
+const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// An action as kept here: the record, plus its key in `PENDING` while it waits.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    record: ActionRecord,
+    pending: Option<u64>,
+}
+
+pub struct EmbeddedStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl EmbeddedStore {
+    /// Opens the store in `dir`, creating the directory and the file if needed.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
+        Self::at(dir.join(FILE_NAME), |p| Database::create(p))
+    }
+
+    /// Opens an existing store in `dir`; a missing file is an error, not a new empty ledger.
+    pub fn open_existing(dir: &Path) -> Result<Self> {
+        let path = dir.join(FILE_NAME);
+        if !path.is_file() {
+            return Err(StoreError::NotFound(format!("database {}", path.display())));
+        }
+        Self::at(path, |p| Database::open(p))
+    }
+
+    fn at(path: PathBuf, open: fn(&Path) -> Result<Database, redb::DatabaseError>) -> Result<Self> {
+        let db = open(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StoreError::Unavailable(format!("{} is in use by another process", path.display()))
+            }
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+                StoreError::Unavailable(format!("{}: {io}", path.display()))
+            }
+            other => StoreError::Corrupt(format!("{}: {other}", path.display())),
+        })?;
+        let store = EmbeddedStore { db, path };
+        store.write(|txn| -> Result<()> {
+            txn.open_table(ENTRIES).map_err(db_err)?;
+            for t in [HEADS, ACTIONS, ACCOUNTS, TOTALS, CAMPUSES, STATIONS, RULES] {
+                txn.open_table(t).map_err(db_err)?;
+            }
+            txn.open_table(PENDING).map_err(db_err)?;
+            txn.open_table(META).map_err(db_err)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in a write transaction; commits only if it returns `Ok`.
+    fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&redb::WriteTransaction) -> Result<T, E>) -> Result<T, E> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let out = f(&txn)?;
+        txn.commit().map_err(db_err)?;
+        Ok(out)
+    }
+
+    fn read(&self) -> Result<redb::ReadTransaction> {
+        self.db.begin_read().map_err(db_err)
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, table: TableDefinition<&str, &[u8]>, key: &str) -> Result<Option<T>> {
+        let txn = self.read()?;
+        let t = txn.open_table(table).map_err(db_err)?;
+        let v = t.get(key).map_err(db_err)?;
+        v.map(|v| decode(v.value())).transpose()
+    }
+
+    fn all_json<T: DeserializeOwned>(&self, table: TableDefinition<&str, &[u8]>) -> Result<Vec<T>> {
+        let txn = self.read()?;
+        let t = txn.open_table(table).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn put_json<T: Serialize>(&self, table: TableDefinition<&str, &[u8]>, key: &str, value: &T) -> Result<()> {
+        self.write(|txn| -> Result<()> {
+            txn.open_table(table).map_err(db_err)?.insert(key, encode(value).as_slice()).map_err(db_err)?;
+            Ok(())
+        })
+    }
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    match e.into() {
+        redb::Error::Corrupted(m) => StoreError::Corrupt(m),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("store records serialize")
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("unreadable record: {e}")))
+}
+
+fn get<T: DeserializeOwned>(t: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<Option<T>> {
+    t.get(key).map_err(db_err)?.map(|v| decode(v.value())).transpose()
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn put_campus(&self, campus: &Campus) -> Result<()> {
+        crate::domain::check_id("campus", &campus.id)?;
+        self.put_json(CAMPUSES, &campus.id, campus)
+    }
+
+    async fn campuses(&self) -> Result<Vec<Campus>> {
+        self.all_json(CAMPUSES)
+    }
+
+    async fn put_station(&self, station: &Station) -> Result<()> {
+        station.validate()?;
+        self.put_json(STATIONS, &station.id, station)
+    }
+
+    async fn station(&self, id: &str) -> Result<Option<Station>> {
+        self.get_json(STATIONS, id)
+    }
+
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
+        self.write(|txn| -> Result<()> {
+            if txn.open_table(CAMPUSES).map_err(db_err)?.get(campus).map_err(db_err)?.is_none() {
+                return Err(StoreError::NotFound(format!("campus {campus}")));
+            }
+            let mut t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+            let mut account: Account = get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
+            account.campus = Some(campus.to_owned());
+            t.insert(member.as_str(), encode(&account).as_slice()).map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    async fn put_rules(&self, rules: &Rules) -> Result<()> {
+        let mut catalog = self.catalog().await?;
+        catalog.add(rules)?;
+        self.write(|txn| -> Result<()> {
+            let mut t = txn.open_table(RULES).map_err(db_err)?;
+            t.insert(format!("rulebook/{}", rules.rulebook.version).as_str(), encode(&rules.rulebook).as_slice())
+                .map_err(db_err)?;
+            t.insert(format!("factors/{}", rules.factors.version).as_str(), encode(&rules.factors).as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    async fn catalog(&self) -> Result<Catalog> {
+        let mut catalog = Catalog::builtin();
+        let txn = self.read()?;
+        let t = txn.open_table(RULES).map_err(db_err)?;
+        for row in t.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let text = std::str::from_utf8(v.value()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if k.value().starts_with("rulebook/") {
+                catalog.add_rulebook(Rulebook::from_json(text)?)?;
+            } else {
+                catalog.add_factors(FactorTable::from_json(text)?)?;
+            }
+        }
+        Ok(catalog)
+    }
+
+    async fn record_action(&self, action: &Action) -> Result<Recorded> {
+        action.validate()?;
+        let digest = action_digest(action);
+        self.write(|txn| -> Result<Recorded> {
+            let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
+            if let Some(kept) = get::<Kept>(&actions, &action.id)? {
+                if kept.record.digest != digest {
+                    return Err(StoreError::Conflict(action.id.clone()));
+                }
+                return Ok(Recorded { record: kept.record, replay: true });
+            }
+            let booking = action.kind == ActionKind::Pickup && action.items.is_empty();
+            let (status, pending) = if booking {
+                (ActionStatus::Booked, None)
+            } else {
+                (ActionStatus::Pending, Some(enqueue(txn, &action.id)?))
+            };
+            let record = ActionRecord { action: action.clone(), digest, status };
+            actions
+                .insert(action.id.as_str(), encode(&Kept { record: record.clone(), pending }).as_slice())
+                .map_err(db_err)?;
+            Ok(Recorded { record, replay: false })
+        })
+    }
+
+    async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded> {
+        self.write(|txn| -> Result<Recorded> {
+            let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
+            let mut kept: Kept = get(&actions, id)?.ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
+            let a = &kept.record.action;
+            if a.kind != ActionKind::Pickup {
+                return Err(Invalid::new("not_a_pickup", format!("action {id} is not a pickup appointment")).into());
+            }
+            if kept.record.status != ActionStatus::Booked {
+                return if a.items.clothing_g == clothing_g && a.at == at {
+                    Ok(Recorded { record: kept.record, replay: true })
+                } else {
+                    Err(StoreError::Conflict(id.to_owned()))
+                };
+            }
+            let mut done = a.clone();
+            done.items.clothing_g = clothing_g;
+            done.at = at;
+            done.validate()?;
+            if done.items.is_empty() {
+                return Err(Invalid::new("no_weight", "a completed pickup needs a weight above 0 g").into());
+            }
+            kept.record.action = done;
+            kept.record.status = ActionStatus::Pending;
+            kept.pending = Some(enqueue(txn, id)?);
+            actions.insert(id, encode(&kept).as_slice()).map_err(db_err)?;
+            Ok(Recorded { record: kept.record, replay: false })
+        })
+    }
+
+    async fn action(&self, id: &str) -> Result<Option<ActionRecord>> {
+        Ok(self.get_json::<Kept>(ACTIONS, id)?.map(|k| k.record))
+    }
+
+    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
+        let txn = self.read()?;
+        let pending = txn.open_table(PENDING).map_err(db_err)?;
+        let actions = txn.open_table(ACTIONS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in pending.iter().map_err(db_err)?.take(limit) {
+            let (_, id) = row.map_err(db_err)?;
+            let kept: Kept =
+                get(&actions, id.value())?.ok_or_else(|| StoreError::Corrupt(format!("pending {} has no action", id.value())))?;
+            out.push(kept.record.action);
+        }
+        Ok(out)
+    }
+
+    async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
+        Ok(self.get_json(HEADS, chain)?.unwrap_or_else(|| ChainHead::empty(chain)))
+    }
+
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>> {
+        self.all_json(HEADS)
+    }
+
+    async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
+        let txn = self.read()?;
+        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+        members
+            .iter()
+            .map(|m| Ok(get(&t, m.as_str())?.unwrap_or_else(|| Account::new(m.clone()))))
+            .collect()
+    }
+
+    async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>> {
+        let txn = self.read()?;
+        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+        let rows = match after {
+            Some(m) => t.range::<&str>((std::ops::Bound::Excluded(m.as_str()), std::ops::Bound::Unbounded)),
+            None => t.range::<&str>(..),
+        }
+        .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows.take(limit) {
+            out.push(decode(row.map_err(db_err)?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    async fn campus_totals(&self) -> Result<Vec<CampusTotals>> {
+        self.all_json(TOTALS)
+    }
+
+    async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
+        let chain = batch.expected.chain.as_str();
+        self.write(|txn| -> Result<(), AppendError> {
+            let mut heads = txn.open_table(HEADS).map_err(db_err)?;
+            let head: ChainHead = get(&heads, chain)?.unwrap_or_else(|| ChainHead::empty(chain));
+            if head != batch.expected {
+                return Err(AppendError::HeadMoved(chain.to_owned()));
+            }
+            let mut accounts = txn.open_table(ACCOUNTS).map_err(db_err)?;
+            for u in &batch.accounts {
+                let member = u.account.member.as_str();
+                let stored: Account = get(&accounts, member)?.unwrap_or_else(|| Account::new(u.account.member.clone()));
+                if stored.head != u.expected_head {
+                    return Err(AppendError::AccountMoved(u.account.member.clone()));
+                }
+                let next = Account { campus: stored.campus, ..u.account.clone() };
+                accounts.insert(member, encode(&next).as_slice()).map_err(db_err)?;
+            }
+            let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
+            let mut pending = txn.open_table(PENDING).map_err(db_err)?;
+            let mut entries = txn.open_table(ENTRIES).map_err(db_err)?;
+            for e in &batch.entries {
+                let mut kept: Kept = get(&actions, &e.action)?.ok_or_else(|| AppendError::NotPending(e.action.clone()))?;
+                if kept.record.status != ActionStatus::Pending {
+                    return Err(AppendError::NotPending(e.action.clone()));
+                }
+                kept.record.status = ActionStatus::Credited { chain: chain.to_owned(), seq: e.seq, bonus: e.bonus };
+                if let Some(k) = kept.pending.take() {
+                    pending.remove(k).map_err(db_err)?;
+                }
+                actions.insert(e.action.as_str(), encode(&kept).as_slice()).map_err(db_err)?;
+                if entries.insert((chain, e.seq), e.to_json().as_slice()).map_err(db_err)?.is_some() {
+                    return Err(AppendError::HeadMoved(chain.to_owned()));
+                }
+            }
+            let mut totals = txn.open_table(TOTALS).map_err(db_err)?;
+            for d in &batch.campuses {
+                let mut t: CampusTotals = get(&totals, &d.campus)?.unwrap_or_else(|| CampusTotals {
+                    campus: d.campus.clone(),
+                    ..CampusTotals::default()
+                });
+                t.bonus += d.bonus;
+                t.co2e_g += d.co2e_g;
+                t.entries += d.entries;
+                totals.insert(d.campus.as_str(), encode(&t).as_slice()).map_err(db_err)?;
+            }
+            heads.insert(chain, encode(&batch.new_head()).as_slice()).map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let txn = self.read()?;
+        let t = txn.open_table(ENTRIES).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.range((chain, from_seq)..=(chain, u64::MAX)).map_err(db_err)?.take(limit) {
+            out.push(row.map_err(db_err)?.1.value().to_vec());
+        }
+        Ok(out)
+    }
+}
+
+/// Puts an action id at the back of the pending queue and returns its key.
+fn enqueue(txn: &redb::WriteTransaction, id: &str) -> Result<u64> {
+    let mut meta = txn.open_table(META).map_err(db_err)?;
+    let key = meta.get("pending_next").map_err(db_err)?.map_or(0, |v| v.value());
+    meta.insert("pending_next", key + 1).map_err(db_err)?;
+    txn.open_table(PENDING).map_err(db_err)?.insert(key, id).map_err(db_err)?;
+    Ok(key)
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        db_err(e)
+    }
+}

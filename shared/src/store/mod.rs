@@ -1,0 +1,213 @@
+//! The store: what Greenloop keeps, shaped around what the application does with it.
+//!
+//! One trait, [`Store`], with an embedded implementation ([`embedded::EmbeddedStore`], a redb
+//! file) and, later, DynamoDB. [`suite`] holds the behaviour tests every implementation passes.
+
+pub mod embedded;
+pub mod suite;
+
+use crate::catalog::{Catalog, Rules};
+use crate::domain::{Action, Campus, Invalid, MemberId, Station};
+use crate::ledger::{Digest, Entry, ZERO};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The end of a chain: how many entries it has and the hash of the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    pub chain: String,
+    /// Number of entries, so also the `seq` of the next one.
+    pub size: u64,
+    /// `hash` of entry `size - 1`, or zeros for an empty chain.
+    pub hash: Digest,
+}
+
+impl ChainHead {
+    pub fn empty(chain: &str) -> Self {
+        ChainHead {
+            chain: chain.to_owned(),
+            size: 0,
+            hash: ZERO,
+        }
+    }
+}
+
+/// A member's carbon account: running totals of their ledger entries, and the head of their own
+/// chain (`member_prev` links).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub member: MemberId,
+    /// Affiliation, set by the campus portal. Entries copy it when credited.
+    pub campus: Option<String>,
+    pub balance: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+    pub head: Digest,
+    /// Points credited per campaign day (`YYYY-MM-DD`), for the daily cap. Only days that earned
+    /// points appear, so it holds at most the window's days.
+    pub days: BTreeMap<String, i64>,
+}
+
+impl Account {
+    pub fn new(member: MemberId) -> Self {
+        Account {
+            member,
+            campus: None,
+            balance: 0,
+            co2e_g: 0,
+            entries: 0,
+            head: ZERO,
+            days: BTreeMap::new(),
+        }
+    }
+
+    /// Points already credited on `day`.
+    pub fn points_on(&self, day: &str) -> i64 {
+        self.days.get(day).copied().unwrap_or(0)
+    }
+}
+
+/// Totals over every entry credited to a campus.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampusTotals {
+    pub campus: String,
+    pub bonus: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+}
+
+/// Where an action stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// A pickup appointment waiting for the courier's weighed amount.
+    Booked,
+    /// Recorded, waiting for crediting.
+    Pending,
+    Credited { chain: String, seq: u64, bonus: i64 },
+    Rejected { reason: String },
+}
+
+/// An action as recorded, with a digest of what was first delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub action: Action,
+    pub digest: Digest,
+    pub status: ActionStatus,
+}
+
+/// The answer to recording an action: new, or a replay of one already recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub record: ActionRecord,
+    pub replay: bool,
+}
+
+/// A member's account after a batch, conditioned on the head the batch was planned from. The
+/// store writes its ledger totals and keeps the stored affiliation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUpdate {
+    pub expected_head: Digest,
+    pub account: Account,
+}
+
+/// Everything one crediting step writes, atomically: entries on one chain, the new chain head,
+/// account changes, campus deltas and (implied by the entries) the actions' status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditBatch {
+    pub expected: ChainHead,
+    pub entries: Vec<Entry>,
+    pub accounts: Vec<AccountUpdate>,
+    /// Deltas to add to each campus's totals.
+    pub campuses: Vec<CampusTotals>,
+}
+
+impl CreditBatch {
+    pub fn new_head(&self) -> ChainHead {
+        match self.entries.last() {
+            Some(e) => ChainHead {
+                chain: self.expected.chain.clone(),
+                size: e.seq + 1,
+                hash: e.hash,
+            },
+            None => self.expected.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    /// The same id was recorded before with a different body.
+    #[error("action {0} was already recorded with a different body")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The stored data cannot be read as Greenloop data.
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Why an append did not happen. Nothing was written in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("chain {0} moved since the batch was planned")]
+    HeadMoved(String),
+    #[error("account {0} moved since the batch was planned")]
+    AccountMoved(MemberId),
+    #[error("action {0} is not pending")]
+    NotPending(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Registry.
+    async fn put_campus(&self, campus: &Campus) -> Result<()>;
+    async fn campuses(&self) -> Result<Vec<Campus>>;
+    async fn put_station(&self, station: &Station) -> Result<()>;
+    async fn station(&self, id: &str) -> Result<Option<Station>>;
+    /// Sets a member's campus. Later entries carry it; past entries keep theirs.
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()>;
+
+    /// Publishes a rulebook and factor table version (idempotent; content of a version is fixed).
+    async fn put_rules(&self, rules: &Rules) -> Result<()>;
+    /// Every version ever published here, plus the built-ins.
+    async fn catalog(&self) -> Result<Catalog>;
+
+    // Actions.
+    /// Records an action once, forever, keyed by its id. Same id and body: a replay. Same id,
+    /// other body: [`StoreError::Conflict`].
+    async fn record_action(&self, action: &Action) -> Result<Recorded>;
+    /// Completes a booked pickup with the courier's weighed amount; idempotent the same way.
+    async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded>;
+    async fn action(&self, id: &str) -> Result<Option<ActionRecord>>;
+    /// Pending actions, oldest recorded first.
+    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>>;
+
+    // Ledger.
+    async fn chain_head(&self, chain: &str) -> Result<ChainHead>;
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>>;
+    /// Accounts for these members; a member never seen gets a fresh account.
+    async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>>;
+    /// Accounts in member order, after `after`, at most `limit`.
+    async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>>;
+    async fn campus_totals(&self) -> Result<Vec<CampusTotals>>;
+    /// Appends a batch atomically, only if the chain head and every account are as planned and
+    /// every action is still pending.
+    async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError>;
+    /// Stored entries (canonical JSON with `hash`) of a chain, from `from_seq`, at most `limit`.
+    async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>>;
+}
+
+/// The digest that recognises a second delivery of the same action.
+pub fn action_digest(action: &Action) -> Digest {
+    crate::ledger::leaf_hash(&serde_json::to_vec(action).expect("actions serialize"))
+}
