@@ -1,1 +1,132 @@
-fn main(){}
+//! `greenloop`: simulate a campaign, verify a ledger, export it.
+//!
+//! Every failure ends as one readable line on stderr and a non-zero exit code: a bad flag, a
+//! missing or corrupt database, an unreadable rulebook, a failed verification.
+
+mod demo;
+mod report;
+
+use clap::{Args, Parser, Subcommand};
+use greenloop::catalog::Rules;
+use greenloop::factors::FactorTable;
+use greenloop::rulebook::Rulebook;
+use greenloop::store::embedded::EmbeddedStore;
+use greenloop::store::StoreError;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "greenloop", version, about = "Greenloop: recycling bonuses on a verifiable ledger")]
+struct Cli {
+    /// Data directory holding the embedded database.
+    #[arg(long, global = true, env = "GREENLOOP_DATA", default_value = "greenloop-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a Double 11 campaign on the embedded store and print a summary.
+    Demo(demo::DemoArgs),
+    /// Verify the ledger in the data directory.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every ledger entry as JSON Lines to stdout, in (chain, seq) order.
+    Export,
+}
+
+/// Rulebook and factor table files, for the commands that credit.
+#[derive(Args, Clone)]
+pub struct RuleFiles {
+    /// A rulebook JSON file (default: the built-in Double 11 2026 rulebook).
+    #[arg(long)]
+    rulebook: Option<PathBuf>,
+    /// A carbon factor table JSON file (default: the built-in 2026 table).
+    #[arg(long)]
+    factors: Option<PathBuf>,
+}
+
+impl RuleFiles {
+    pub fn load(&self) -> Result<Rules, String> {
+        let mut rules = Rules::defaults();
+        if let Some(p) = &self.rulebook {
+            rules.rulebook = Rulebook::from_json(&read(p, "rulebook")?).map_err(|e| format!("rulebook {}: {e}", p.display()))?;
+        }
+        if let Some(p) = &self.factors {
+            rules.factors =
+                FactorTable::from_json(&read(p, "factor table")?).map_err(|e| format!("factor table {}: {e}", p.display()))?;
+        }
+        Ok(rules)
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
+}
+
+fn main() -> ExitCode {
+    // A bug must still end as one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("greenloop: internal error: {msg}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("greenloop: {first} (see greenloop --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("greenloop: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Demo(args) => demo::run(&cli.data, args).await,
+        Command::Verify { json } => {
+            let store = open_existing(&cli.data)?;
+            report::verify(&store, json).await
+        }
+        Command::Export => {
+            let store = open_existing(&cli.data)?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            match greenloop::audit::export_store(&store, &mut out).await {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(greenloop::audit::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }
+}
+
+fn open_existing(data: &Path) -> Result<EmbeddedStore, String> {
+    EmbeddedStore::open_existing(data).map_err(|e| match e {
+        StoreError::NotFound(_) => format!(
+            "no ledger in {} (run `greenloop demo` first, or pass --data DIR)",
+            data.display()
+        ),
+        other => other.to_string(),
+    })
+}

@@ -3,6 +3,7 @@
 //! Pure parts, free of I/O: [`domain`], [`rulebook`], [`factors`], [`catalog`], [`ledger`] and
 //! the planning half of [`credit`]. Beside them: [`store`], which persists it all.
 
+pub mod audit;
 pub mod catalog;
 pub mod credit;
 pub mod domain;

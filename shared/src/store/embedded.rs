@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The database file inside a data directory.
 pub const FILE_NAME: &str = "greenloop.redb";
@@ -45,6 +46,8 @@ struct Kept {
 pub struct EmbeddedStore {
     db: Database,
     path: PathBuf,
+    /// When false, commits skip fsync until [`EmbeddedStore::flush`] (bulk loading).
+    durable: AtomicBool,
 }
 
 impl EmbeddedStore {
@@ -74,7 +77,7 @@ impl EmbeddedStore {
             }
             other => StoreError::Corrupt(format!("{}: {other}", path.display())),
         })?;
-        let store = EmbeddedStore { db, path };
+        let store = EmbeddedStore { db, path, durable: AtomicBool::new(true) };
         store.write(|txn| -> Result<()> {
             txn.open_table(ENTRIES).map_err(db_err)?;
             for t in [HEADS, ACTIONS, ACCOUNTS, TOTALS, CAMPUSES, STATIONS, RULES] {
@@ -91,9 +94,22 @@ impl EmbeddedStore {
         &self.path
     }
 
+    /// Bulk mode for simulations and imports: commits stay atomic but are not fsynced, so a
+    /// crash may lose the latest commits, whole, never half of one. Turning it off flushes.
+    pub fn set_bulk(&self, bulk: bool) -> Result<()> {
+        self.durable.store(!bulk, Ordering::SeqCst);
+        if !bulk {
+            self.write(|_| -> Result<()> { Ok(()) })?;
+        }
+        Ok(())
+    }
+
     /// Runs `f` in a write transaction; commits only if it returns `Ok`.
     fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&redb::WriteTransaction) -> Result<T, E>) -> Result<T, E> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        if !self.durable.load(Ordering::SeqCst) {
+            txn.set_durability(redb::Durability::None).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
         let out = f(&txn)?;
         txn.commit().map_err(db_err)?;
         Ok(out)

@@ -1,0 +1,99 @@
+//! What `greenloop verify` and the demo print: verification reports and number formatting.
+
+use greenloop::audit::verify_store;
+use greenloop::ledger::verify::Report;
+use greenloop::store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::process::ExitCode;
+
+/// Verifies the store, prints the report, and exits non-zero on any problem.
+pub async fn verify(store: &dyn Store, json: bool) -> Result<ExitCode, String> {
+    let total: u64 = store.chain_heads().await.map_err(|e| e.to_string())?.iter().map(|h| h.size).sum();
+    let bar = if json { ProgressBar::hidden() } else { progress(total, "verifying") };
+    let report = verify_store(store, |n| bar.inc(n)).await.map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub fn print_report(report: &Report) {
+    for c in &report.chains {
+        println!("  {:<10} {:>9} entries  head {}", c.chain, group(c.entries as i64), c.head.short());
+    }
+    match report.first_problem() {
+        None => println!(
+            "verification: OK: {} entries on {} chains; {} member chains, {} campus totals and every account match the entries",
+            group(report.entries as i64),
+            report.chains.len(),
+            group(report.members as i64),
+            report.campuses
+        ),
+        Some(first) => {
+            println!("verification: FAILED: {first}");
+            for p in report.problems.iter().skip(1).take(9) {
+                println!("  also: {p}");
+            }
+            if report.problems.len() > 10 {
+                println!("  … and {} more", report.problems.len() - 10);
+            }
+            if !report.totals_checked {
+                println!("  (accounts and campus totals were not compared because a chain failed)");
+            }
+        }
+    }
+}
+
+/// A progress bar on stderr; hidden when stderr is not a terminal.
+pub fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// 1234567 → "1,234,567".
+pub fn group(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// Integer grams as kilograms with three decimals, exactly (no floats).
+pub fn kg(grams: i64) -> String {
+    let sign = if grams < 0 { "-" } else { "" };
+    let g = grams.unsigned_abs();
+    format!("{sign}{}.{:03} kg", group((g / 1000) as i64), g % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_and_exact() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_000), "1,000");
+        assert_eq!(group(-1_234_567), "-1,234,567");
+        assert_eq!(kg(1_234_005), "1,234.005 kg");
+        assert_eq!(kg(-37), "-0.037 kg");
+    }
+}
