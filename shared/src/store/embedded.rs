@@ -72,7 +72,7 @@ impl EmbeddedStore {
             redb::DatabaseError::DatabaseAlreadyOpen => {
                 StoreError::Unavailable(format!("{} is in use by another process", path.display()))
             }
-            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() != std::io::ErrorKind::InvalidData => {
                 StoreError::Unavailable(format!("{}: {io}", path.display()))
             }
             other => StoreError::Corrupt(format!("{}: {other}", path.display())),

@@ -1,0 +1,196 @@
+//! End-to-end: the `greenloop` binary on a real embedded database file.
+//!
+//! A small campaign is simulated once per test into its own directory; then the tests verify,
+//! export, tamper with the database file the way someone with disk access would, and check the
+//! command-line errors.
+
+use greenloop::ledger::Entry;
+use greenloop::store::embedded::{ENTRIES, FILE_NAME};
+use redb::{Database, ReadableDatabase, ReadableTable};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn greenloop(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_greenloop"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("GREENLOOP_DATA")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the greenloop binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A small campaign: big enough for several chains, caps, replays and conflicts.
+fn demo(dir: &Path) -> Output {
+    let out = greenloop(dir, &["demo", "--members", "200", "--actions", "1500", "--campuses", "8", "--stations", "30"]);
+    assert!(out.status.success(), "demo failed: {}", text(&out));
+    out
+}
+
+/// Rewrites the stored entry at (chain, seq) with `edit`, outside the application.
+fn tamper(dir: &Path, chain: &str, seq: u64, edit: impl FnOnce(Option<Vec<u8>>) -> Option<Vec<u8>>) {
+    let db = Database::open(dir.join(FILE_NAME)).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut t = txn.open_table(ENTRIES).unwrap();
+        let old = t.get((chain, seq)).unwrap().map(|v| v.value().to_vec());
+        match edit(old) {
+            Some(new) => {
+                t.insert((chain, seq), new.as_slice()).unwrap();
+            }
+            None => {
+                t.remove((chain, seq)).unwrap();
+            }
+        }
+    }
+    txn.commit().unwrap();
+}
+
+fn entry_at(dir: &Path, chain: &str, seq: u64) -> Entry {
+    let db = Database::open(dir.join(FILE_NAME)).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(ENTRIES).unwrap();
+    let v = t.get((chain, seq)).unwrap().expect("entry exists");
+    serde_json::from_slice(v.value()).unwrap()
+}
+
+#[test]
+fn demo_summary_ends_with_a_passing_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = demo(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for part in ["Top campuses", "Campus leaderboard", "Chain heads", "replays answered", "CO2e avoided"] {
+        assert!(stdout.contains(part), "summary lacks {part:?}:\n{stdout}");
+    }
+    let last_lines: Vec<&str> = stdout.lines().rev().take(2).collect();
+    assert!(last_lines.iter().any(|l| l.starts_with("verification: OK")), "{stdout}");
+    let verify = greenloop(dir.path(), &["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+}
+
+#[test]
+fn second_demo_run_only_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let before = greenloop(dir.path(), &["export"]).stdout;
+    let again = demo(dir.path());
+    assert!(String::from_utf8_lossy(&again.stdout).contains(" 0 actions recorded"), "{}", text(&again));
+    assert_eq!(greenloop(dir.path(), &["export"]).stdout, before, "a replayed campaign changed the ledger");
+}
+
+#[test]
+fn export_is_every_entry_in_chain_and_seq_order() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let out = greenloop(dir.path(), &["export"]);
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&greenloop(dir.path(), &["verify", "--json"]).stdout).unwrap();
+    let lines: Vec<&[u8]> = out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len() as u64, report["entries"].as_u64().unwrap());
+    let mut last: Option<(String, u64)> = None;
+    let mut buf = Vec::new();
+    for line in lines {
+        let e: Entry = serde_json::from_slice(line).unwrap();
+        assert_eq!(e.to_json(), line, "export lines are canonical");
+        assert_eq!(e.compute_hash(&mut buf), e.hash);
+        let key = (e.chain.clone(), e.seq);
+        if let Some(prev) = &last {
+            assert!(key > *prev, "{key:?} after {prev:?}");
+            if prev.0 == key.0 {
+                assert_eq!(key.1, prev.1 + 1);
+            }
+        }
+        last = Some(key);
+    }
+}
+
+#[test]
+fn an_edited_body_is_named_by_chain_and_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    tamper(dir.path(), "shard-01", 7, |old| {
+        let mut v: serde_json::Value = serde_json::from_slice(&old.unwrap()).unwrap();
+        v["bonus"] = (v["bonus"].as_i64().unwrap() + 100).into();
+        Some(serde_json::to_vec(&v).unwrap())
+    });
+    let out = greenloop(dir.path(), &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAILED: chain shard-01 seq 7: bad hash"), "{stdout}");
+}
+
+#[test]
+fn an_edit_with_a_recomputed_hash_breaks_the_next_link() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    // A careful forger changes an input and keeps the entry self-consistent.
+    let mut e = entry_at(dir.path(), "shard-02", 3);
+    e.station = "st-forged".into();
+    e.seal();
+    tamper(dir.path(), "shard-02", 3, |_| Some(e.to_json()));
+    let out = greenloop(dir.path(), &["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED: chain shard-02 seq 4: broken prev link"), "{}", text(&out));
+}
+
+#[test]
+fn an_inflated_bonus_with_a_recomputed_hash_fails_recomputation() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let mut e = entry_at(dir.path(), "shard-00", 2);
+    e.bonus += 50;
+    e.seal();
+    tamper(dir.path(), "shard-00", 2, |_| Some(e.to_json()));
+    let out = greenloop(dir.path(), &["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAILED: chain shard-00 seq 2: bonus is"), "{stdout}");
+}
+
+#[test]
+fn a_deleted_entry_is_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    tamper(dir.path(), "shard-03", 10, |_| None);
+    let out = greenloop(dir.path(), &["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["problems"][0];
+    assert_eq!(first["problem"], "seq_gap");
+    assert_eq!(first["chain"], "shard-03");
+    assert_eq!(first["expected"], 10);
+    assert_eq!(first["found"], 11);
+}
+
+#[test]
+fn bad_input_gets_one_line_and_a_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    let corrupt = dir.path().join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(corrupt.join(FILE_NAME), b"not a database").unwrap();
+    let bad_rules = dir.path().join("rules.json");
+    std::fs::write(&bad_rules, b"{\"version\": 1}").unwrap();
+    let cases: Vec<(Output, &str)> = vec![
+        (greenloop(&empty, &["verify"]), "no ledger in"),
+        (greenloop(&empty, &["export"]), "no ledger in"),
+        (greenloop(&corrupt, &["verify"]), "corrupt"),
+        (greenloop(&empty, &["--no-such-flag"]), "unexpected argument"),
+        (greenloop(&empty, &["demo", "--shards", "0"]), "--shards"),
+        (greenloop(&empty, &["demo", "--rulebook", "/no/such/file.json"]), "cannot read rulebook"),
+        (greenloop(&empty, &["demo", "--rulebook", bad_rules.to_str().unwrap()]), "rulebook"),
+    ];
+    for (out, expect) in cases {
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+        assert!(stderr.starts_with("greenloop: ") && stderr.contains(expect), "{stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    }
+    assert!(!empty.join(FILE_NAME).exists(), "a failed command created a database");
+}
