@@ -38,14 +38,22 @@ const CAMPUSES: [(&str, &str, &str); 40] = [
     ("sysu", "Sun Yat-sen University", "Guangzhou"),
     ("xjtu", "Xi'an Jiaotong University", "Xi'an"),
     ("hit", "Harbin Institute of Technology", "Harbin"),
-    ("ustc", "University of Science and Technology of China", "Hefei"),
+    (
+        "ustc",
+        "University of Science and Technology of China",
+        "Hefei",
+    ),
     ("tongji", "Tongji University", "Shanghai"),
     ("nankai", "Nankai University", "Tianjin"),
     ("xmu", "Xiamen University", "Xiamen"),
     ("sdu", "Shandong University", "Jinan"),
     ("jlu", "Jilin University", "Changchun"),
     ("csu", "Central South University", "Changsha"),
-    ("hust", "Huazhong University of Science and Technology", "Wuhan"),
+    (
+        "hust",
+        "Huazhong University of Science and Technology",
+        "Wuhan",
+    ),
     ("scut", "South China University of Technology", "Guangzhou"),
     ("cqu", "Chongqing University", "Chongqing"),
     ("lzu", "Lanzhou University", "Lanzhou"),
@@ -60,7 +68,11 @@ const CAMPUSES: [(&str, &str, &str); 40] = [
     ("nwpu", "Northwestern Polytechnical University", "Xi'an"),
     ("ouc", "Ocean University of China", "Qingdao"),
     ("hnu", "Hunan University", "Changsha"),
-    ("uestc", "University of Electronic Science and Technology of China", "Chengdu"),
+    (
+        "uestc",
+        "University of Electronic Science and Technology of China",
+        "Chengdu",
+    ),
     ("cau", "China Agricultural University", "Beijing"),
     ("nwafu", "Northwest A&F University", "Yangling"),
     ("zzu", "Zhengzhou University", "Zhengzhou"),
@@ -69,8 +81,18 @@ const CAMPUSES: [(&str, &str, &str); 40] = [
 ];
 
 const CITIES: [&str; 12] = [
-    "Shanghai", "Beijing", "Hangzhou", "Guangzhou", "Shenzhen", "Chengdu", "Wuhan", "Nanjing", "Xi'an", "Tianjin",
-    "Chongqing", "Changsha",
+    "Shanghai",
+    "Beijing",
+    "Hangzhou",
+    "Guangzhou",
+    "Shenzhen",
+    "Chengdu",
+    "Wuhan",
+    "Nanjing",
+    "Xi'an",
+    "Tianjin",
+    "Chongqing",
+    "Changsha",
 ];
 
 /// Used when GREENLOOP_PEPPER is unset. Demo data only: never use it for real members.
@@ -102,8 +124,15 @@ pub struct DemoArgs {
 
 /// One delivery to the intake. Deliveries are replayed in order of arrival.
 enum Delivery {
-    Record { action: Action, arrives: i64 },
-    Complete { id: String, clothing_g: u64, at: i64 },
+    Record {
+        action: Action,
+        arrives: i64,
+    },
+    Complete {
+        id: String,
+        clothing_g: u64,
+        at: i64,
+    },
 }
 
 impl Delivery {
@@ -140,10 +169,23 @@ pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
     let mut campus_stations: Vec<Vec<String>> = Vec::new();
     let mut stations = Vec::new();
     for (id, name, city) in campuses {
-        store.put_campus(&Campus { id: id.to_string(), name: name.to_string(), city: city.to_string() }).await.map_err(err)?;
-        let mine: Vec<String> = (1..=rng.gen_range(1..=3)).map(|n| format!("st-{id}-{n}")).collect();
+        store
+            .put_campus(&Campus {
+                id: id.to_string(),
+                name: name.to_string(),
+                city: city.to_string(),
+            })
+            .await
+            .map_err(err)?;
+        let mine: Vec<String> = (1..=rng.gen_range(1..=3))
+            .map(|n| format!("st-{id}-{n}"))
+            .collect();
         for s in &mine {
-            stations.push(Station { id: s.clone(), city: city.to_string(), campus: Some(id.to_string()) });
+            stations.push(Station {
+                id: s.clone(),
+                city: city.to_string(),
+                campus: Some(id.to_string()),
+            });
         }
         campus_stations.push(mine);
     }
@@ -151,7 +193,11 @@ pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
         .map(|n| {
             let city = CITIES[n as usize % CITIES.len()];
             let id = format!("st-{}-{n:04}", city.to_lowercase().replace('\'', ""));
-            stations.push(Station { id: id.clone(), city: city.to_owned(), campus: None });
+            stations.push(Station {
+                id: id.clone(),
+                city: city.to_owned(),
+                campus: None,
+            });
             id
         })
         .collect();
@@ -161,7 +207,10 @@ pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
     let members: Vec<(MemberId, Option<usize>)> = (0..args.members)
         .map(|i| {
             let campus = rng.gen_bool(0.7).then(|| skewed(&mut rng, campuses.len()));
-            (MemberId::pseudonym(&pepper, &format!("demo-user-{i}")), campus)
+            (
+                MemberId::pseudonym(&pepper, &format!("demo-user-{i}")),
+                campus,
+            )
         })
         .collect();
     for (m, campus) in &members {
@@ -171,44 +220,75 @@ pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
     }
 
     // The delivery stream.
-    let deliveries = simulate(&mut rng, &args, &rules.rulebook, &members, &campus_stations, &city_stations);
+    let deliveries = simulate(
+        &mut rng,
+        &args,
+        &rules.rulebook,
+        &members,
+        &campus_stations,
+        &city_stations,
+    );
     let bar = progress(deliveries.len() as u64, "delivering");
     let mut intake = Intake::default();
     let mut credit = greenloop::credit::CreditRun::default();
     for (i, d) in deliveries.iter().enumerate() {
         let outcome = match d {
             Delivery::Record { action, .. } => store.record_action(action).await,
-            Delivery::Complete { id, clothing_g, at } => store.complete_pickup(id, *clothing_g, *at).await,
+            Delivery::Complete { id, clothing_g, at } => {
+                store.complete_pickup(id, *clothing_g, *at).await
+            }
         };
         match outcome {
             Ok(r) if r.replay => intake.replays += 1,
-            Ok(r) if r.record.status == greenloop::store::ActionStatus::Booked => intake.booked += 1,
+            Ok(r) if r.record.status == greenloop::store::ActionStatus::Booked => {
+                intake.booked += 1
+            }
             Ok(_) => intake.recorded += 1,
             Err(StoreError::Conflict(_)) => intake.conflicts += 1,
             Err(e) => return Err(e.to_string()),
         }
         if (i + 1) % 5_000 == 0 {
-            let run = credit_pending(&store, &rules, args.shards).await.map_err(err)?;
+            let run = credit_pending(&store, &rules, args.shards)
+                .await
+                .map_err(err)?;
             accumulate(&mut credit, &run);
         }
         bar.inc(1);
     }
-    let run = credit_pending(&store, &rules, args.shards).await.map_err(err)?;
+    let run = credit_pending(&store, &rules, args.shards)
+        .await
+        .map_err(err)?;
     accumulate(&mut credit, &run);
     bar.finish_and_clear();
     store.set_bulk(false).map_err(err)?;
 
-    let total = store.chain_heads().await.map_err(err)?.iter().map(|h| h.size).sum();
+    let total = store
+        .chain_heads()
+        .await
+        .map_err(err)?
+        .iter()
+        .map(|h| h.size)
+        .sum();
     let bar = progress(total, "verifying");
     let report = verify_store(&store, |n| bar.inc(n)).await.map_err(err)?;
     bar.finish_and_clear();
 
     let registry = (stations.len(), members.len());
-    print_summary(&store, &args, &rules, &intake, &credit, registry).await.map_err(err)?;
+    print_summary(&store, &args, &rules, &intake, &credit, registry)
+        .await
+        .map_err(err)?;
     println!("Chain heads");
     print_report(&report);
-    println!("finished in {:.1} s; data in {}", started.elapsed().as_secs_f64(), store.path().display());
-    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "finished in {:.1} s; data in {}",
+        started.elapsed().as_secs_f64(),
+        store.path().display()
+    );
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn accumulate(total: &mut greenloop::credit::CreditRun, run: &greenloop::credit::CreditRun) {
@@ -241,31 +321,61 @@ fn simulate(
         let (member, campus) = &members[skewed(rng, members.len())];
         let at = if rng.gen_bool(0.03) {
             // Outside the window: the days just before and after the campaign.
-            if rng.gen_bool(0.5) { start - rng.gen_range(1..3 * DAY) } else { start + 20 * DAY + rng.gen_range(0..2 * DAY) }
+            if rng.gen_bool(0.5) {
+                start - rng.gen_range(1..3 * DAY)
+            } else {
+                start + 20 * DAY + rng.gen_range(0..2 * DAY)
+            }
         } else {
             start + rng.gen_range(0..20 * DAY)
         };
         let station = match campus {
-            Some(c) if rng.gen_bool(0.75) => campus_stations[*c][rng.gen_range(0..campus_stations[*c].len())].clone(),
+            Some(c) if rng.gen_bool(0.75) => {
+                campus_stations[*c][rng.gen_range(0..campus_stations[*c].len())].clone()
+            }
             _ => city_stations[rng.gen_range(0..city_stations.len())].clone(),
         };
         let roll: f64 = rng.gen();
         let (kind, items) = if roll < 0.70 {
             (ActionKind::Scan, scan_items(rng, rulebook))
         } else if roll < 0.88 {
-            let boxes = vec![BoxLot { brand: None, count: rng.gen_range(1..=5) }];
-            (ActionKind::Pledge, Items { boxes, ..Items::default() })
+            let boxes = vec![BoxLot {
+                brand: None,
+                count: rng.gen_range(1..=5),
+            }];
+            (
+                ActionKind::Pledge,
+                Items {
+                    boxes,
+                    ..Items::default()
+                },
+            )
         } else {
             (ActionKind::Pickup, Items::default())
         };
         let id = format!("s{}-{}-{i:07}", args.seed, kind.as_str());
-        let action = Action { id: id.clone(), kind, member: member.clone(), station, at, items };
+        let action = Action {
+            id: id.clone(),
+            kind,
+            member: member.clone(),
+            station,
+            at,
+            items,
+        };
         if kind == ActionKind::Pickup && rng.gen_bool(0.9) {
             let done = at + rng.gen_range(3_600..3 * DAY);
             let clothing_g = rng.gen_range(500..8_000);
-            out.push(Delivery::Complete { id: id.clone(), clothing_g, at: done });
+            out.push(Delivery::Complete {
+                id: id.clone(),
+                clothing_g,
+                at: done,
+            });
             if rng.gen_bool(0.05) {
-                out.push(Delivery::Complete { id, clothing_g, at: done }); // courier app retried
+                out.push(Delivery::Complete {
+                    id,
+                    clothing_g,
+                    at: done,
+                }); // courier app retried
             }
         }
         if rng.gen_bool(0.08) {
@@ -275,9 +385,15 @@ fn simulate(
             if rng.gen_bool(0.03) {
                 again.station = city_stations[0].clone(); // a buggy integration: same id, other body
             }
-            out.push(Delivery::Record { action: again, arrives: retry_at });
+            out.push(Delivery::Record {
+                action: again,
+                arrives: retry_at,
+            });
         }
-        out.push(Delivery::Record { action, arrives: at });
+        out.push(Delivery::Record {
+            action,
+            arrives: at,
+        });
     }
     out.sort_by_key(Delivery::arrives);
     out
@@ -287,18 +403,36 @@ fn scan_items(rng: &mut StdRng, rulebook: &greenloop::rulebook::Rulebook) -> Ite
     let lots = (0..rng.gen_range(1..=2))
         .map(|_| {
             let brand = match rng.gen_range(0..100) {
-                0..=44 => Some(rulebook.partner_brands[rng.gen_range(0..rulebook.partner_brands.len())].clone()),
+                0..=44 => Some(
+                    rulebook.partner_brands[rng.gen_range(0..rulebook.partner_brands.len())]
+                        .clone(),
+                ),
                 45..=54 => Some(format!("other-{}", rng.gen_range(1..=20))),
                 _ => None,
             };
-            BoxLot { brand, count: rng.gen_range(1..=5) }
+            BoxLot {
+                brand,
+                count: rng.gen_range(1..=5),
+            }
         })
         .collect();
     Items {
         boxes: lots,
-        clothing_g: if rng.gen_bool(0.2) { rng.gen_range(300..3_000) } else { 0 },
-        shoes: if rng.gen_bool(0.1) { rng.gen_range(1..=2) } else { 0 },
-        books: if rng.gen_bool(0.15) { rng.gen_range(1..=6) } else { 0 },
+        clothing_g: if rng.gen_bool(0.2) {
+            rng.gen_range(300..3_000)
+        } else {
+            0
+        },
+        shoes: if rng.gen_bool(0.1) {
+            rng.gen_range(1..=2)
+        } else {
+            0
+        },
+        books: if rng.gen_bool(0.15) {
+            rng.gen_range(1..=6)
+        } else {
+            0
+        },
     }
 }
 
@@ -310,10 +444,22 @@ async fn print_summary(
     credit: &greenloop::credit::CreditRun,
     (stations, members): (usize, usize),
 ) -> Result<(), StoreError> {
-    let names: BTreeMap<String, String> = store.campuses().await?.into_iter().map(|c| (c.id, c.name)).collect();
+    let names: BTreeMap<String, String> = store
+        .campuses()
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
     let mut accounts = Vec::new();
     loop {
-        let page = store.account_page(accounts.last().map(|a: &greenloop::store::Account| &a.member), 1_000).await?;
+        let page = store
+            .account_page(
+                accounts
+                    .last()
+                    .map(|a: &greenloop::store::Account| &a.member),
+                1_000,
+            )
+            .await?;
         if page.is_empty() {
             break;
         }
@@ -349,19 +495,37 @@ async fn print_summary(
         credit.conflicts,
         credit.skipped
     );
-    println!("  totals     {} points credited, {} CO2e avoided", group(points), kg(co2e));
+    println!(
+        "  totals     {} points credited, {} CO2e avoided",
+        group(points),
+        kg(co2e)
+    );
 
     let mut totals = store.campus_totals().await?;
     totals.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.campus.cmp(&b.campus)));
     println!("Top campuses (by CO2e avoided)");
     for (i, t) in totals.iter().take(10).enumerate() {
-        let name = names.get(&t.campus).map_or(t.campus.as_str(), String::as_str);
-        println!("  {:>2}. {:<46} {:>14} {:>9} points {:>6} entries", i + 1, name, kg(t.co2e_g), group(t.bonus), group(t.entries as i64));
+        let name = names
+            .get(&t.campus)
+            .map_or(t.campus.as_str(), String::as_str);
+        println!(
+            "  {:>2}. {:<46} {:>14} {:>9} points {:>6} entries",
+            i + 1,
+            name,
+            kg(t.co2e_g),
+            group(t.bonus),
+            group(t.entries as i64)
+        );
     }
     if let Some(top) = totals.first() {
-        let mut board: Vec<_> = accounts.iter().filter(|a| a.campus.as_deref() == Some(top.campus.as_str())).collect();
+        let mut board: Vec<_> = accounts
+            .iter()
+            .filter(|a| a.campus.as_deref() == Some(top.campus.as_str()))
+            .collect();
         board.sort_by(|a, b| b.balance.cmp(&a.balance).then(a.member.cmp(&b.member)));
-        let name = names.get(&top.campus).map_or(top.campus.as_str(), String::as_str);
+        let name = names
+            .get(&top.campus)
+            .map_or(top.campus.as_str(), String::as_str);
         println!("Campus leaderboard: {name} (members by points; pseudonyms only)");
         for (i, a) in board.iter().take(5).enumerate() {
             println!(

@@ -16,10 +16,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "greenloop", version, about = "Greenloop: recycling bonuses on a verifiable ledger")]
+#[command(
+    name = "greenloop",
+    version,
+    about = "Greenloop: recycling bonuses on a verifiable ledger"
+)]
 struct Cli {
     /// Data directory holding the embedded database.
-    #[arg(long, global = true, env = "GREENLOOP_DATA", default_value = "greenloop-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "GREENLOOP_DATA",
+        default_value = "greenloop-data"
+    )]
     data: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -54,11 +63,12 @@ impl RuleFiles {
     pub fn load(&self) -> Result<Rules, String> {
         let mut rules = Rules::defaults();
         if let Some(p) = &self.rulebook {
-            rules.rulebook = Rulebook::from_json(&read(p, "rulebook")?).map_err(|e| format!("rulebook {}: {e}", p.display()))?;
+            rules.rulebook = Rulebook::from_json(&read(p, "rulebook")?)
+                .map_err(|e| format!("rulebook {}: {e}", p.display()))?;
         }
         if let Some(p) = &self.factors {
-            rules.factors =
-                FactorTable::from_json(&read(p, "factor table")?).map_err(|e| format!("factor table {}: {e}", p.display()))?;
+            rules.factors = FactorTable::from_json(&read(p, "factor table")?)
+                .map_err(|e| format!("factor table {}: {e}", p.display()))?;
         }
         Ok(rules)
     }
@@ -87,12 +97,19 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
             eprintln!("greenloop: {first} (see greenloop --help)");
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(message) => {
@@ -114,7 +131,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
             match greenloop::audit::export_store(&store, &mut out).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),
-                Err(greenloop::audit::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(greenloop::audit::ExportError::Io(e))
+                    if e.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    Ok(ExitCode::SUCCESS)
+                }
                 Err(e) => Err(e.to_string()),
             }
         }

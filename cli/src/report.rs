@@ -8,21 +8,45 @@ use std::process::ExitCode;
 
 /// Verifies the store, prints the report, and exits non-zero on any problem.
 pub async fn verify(store: &dyn Store, json: bool) -> Result<ExitCode, String> {
-    let total: u64 = store.chain_heads().await.map_err(|e| e.to_string())?.iter().map(|h| h.size).sum();
-    let bar = if json { ProgressBar::hidden() } else { progress(total, "verifying") };
-    let report = verify_store(store, |n| bar.inc(n)).await.map_err(|e| e.to_string())?;
+    let total: u64 = store
+        .chain_heads()
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|h| h.size)
+        .sum();
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        progress(total, "verifying")
+    };
+    let report = verify_store(store, |n| bar.inc(n))
+        .await
+        .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        );
     } else {
         print_report(&report);
     }
-    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub fn print_report(report: &Report) {
     for c in &report.chains {
-        println!("  {:<10} {:>9} entries  head {}", c.chain, group(c.entries as i64), c.head.short());
+        println!(
+            "  {:<10} {:>9} entries  head {}",
+            c.chain,
+            group(c.entries as i64),
+            c.head.short()
+        );
     }
     match report.first_problem() {
         None => println!(

@@ -9,7 +9,9 @@
 use crate::catalog::Rules;
 use crate::domain::{Action, MemberId};
 use crate::ledger::{chain_for_station, Entry, FORMAT_VERSION};
-use crate::store::{Account, AccountUpdate, AppendError, CampusTotals, ChainHead, CreditBatch, Store, StoreError};
+use crate::store::{
+    Account, AccountUpdate, AppendError, CampusTotals, ChainHead, CreditBatch, Store, StoreError,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -18,7 +20,12 @@ use std::time::Duration;
 pub const MAX_BATCH: usize = 25;
 
 /// Plans one append of `actions` (all for `head.chain`) onto `head`, from the members' accounts.
-pub fn plan(head: &ChainHead, accounts: &[Account], actions: &[Action], rules: &Rules) -> CreditBatch {
+pub fn plan(
+    head: &ChainHead,
+    accounts: &[Account],
+    actions: &[Action],
+    rules: &Rules,
+) -> CreditBatch {
     let (rb, factors) = (&rules.rulebook, &rules.factors);
     let mut planned: HashMap<&MemberId, (usize, Account)> = HashMap::new();
     for (i, a) in accounts.iter().enumerate() {
@@ -31,8 +38,7 @@ pub fn plan(head: &ChainHead, accounts: &[Account], actions: &[Action], rules: &
         let (_, account) = planned
             .entry(&action.member)
             .or_insert_with(|| (usize::MAX, Account::new(action.member.clone())));
-        let day = rb.day_of(action.at);
-        let day_before = account.points_on(&day);
+        let day_before = account.points_on(&rb.day_of(action.at).to_string());
         let a = rb.assess(action.kind, &action.items, action.at, day_before);
         let mut entry = Entry {
             action: action.id.clone(),
@@ -41,7 +47,7 @@ pub fn plan(head: &ChainHead, accounts: &[Account], actions: &[Action], rules: &
             campus: account.campus.clone(),
             chain: head.chain.clone(),
             co2e_g: factors.co2e_g(action.kind, &action.items),
-            day: a.day,
+            day: a.day.to_string(),
             day_before,
             factors: factors.version.clone(),
             hash: prev, // replaced by seal()
@@ -82,7 +88,9 @@ pub fn plan(head: &ChainHead, accounts: &[Account], actions: &[Action], rules: &
         .into_values()
         .filter(|(_, a)| a.entries > before.get(&a.member).map_or(0, |b| b.entries))
         .map(|(_, account)| AccountUpdate {
-            expected_head: before.get(&account.member).map_or(crate::ledger::ZERO, |b| b.head),
+            expected_head: before
+                .get(&account.member)
+                .map_or(crate::ledger::ZERO, |b| b.head),
             account,
         })
         .collect();
@@ -116,17 +124,26 @@ impl CreditRun {
 }
 
 /// Credits every pending action, `MAX_BATCH` at a time per chain, until none is left.
-pub async fn credit_pending(store: &dyn Store, rules: &Rules, shards: u32) -> Result<CreditRun, StoreError> {
+pub async fn credit_pending(
+    store: &dyn Store,
+    rules: &Rules,
+    shards: u32,
+) -> Result<CreditRun, StoreError> {
     store.put_rules(rules).await?;
     let mut run = CreditRun::default();
     loop {
-        let pending = store.pending_actions(MAX_BATCH * shards.max(1) as usize * 4).await?;
+        let pending = store
+            .pending_actions(MAX_BATCH * shards.max(1) as usize * 4)
+            .await?;
         if pending.is_empty() {
             return Ok(run);
         }
         let mut by_chain: BTreeMap<String, Vec<Action>> = BTreeMap::new();
         for a in pending {
-            by_chain.entry(chain_for_station(&a.station, shards)).or_default().push(a);
+            by_chain
+                .entry(chain_for_station(&a.station, shards))
+                .or_default()
+                .push(a);
         }
         for (chain, actions) in by_chain {
             for chunk in actions.chunks(MAX_BATCH) {
@@ -137,7 +154,12 @@ pub async fn credit_pending(store: &dyn Store, rules: &Rules, shards: u32) -> Re
 }
 
 /// Appends `actions` to `chain`, re-planning on conflicts with bounded, jittered backoff.
-pub async fn credit_chain(store: &dyn Store, rules: &Rules, chain: &str, mut actions: Vec<Action>) -> Result<CreditRun, StoreError> {
+pub async fn credit_chain(
+    store: &dyn Store,
+    rules: &Rules,
+    chain: &str,
+    mut actions: Vec<Action>,
+) -> Result<CreditRun, StoreError> {
     let mut run = CreditRun::default();
     for attempt in 0u32.. {
         if actions.is_empty() {
@@ -163,9 +185,16 @@ pub async fn credit_chain(store: &dyn Store, rules: &Rules, chain: &str, mut act
                 run.conflicts += 1;
                 backoff(attempt).await;
             }
-            Err(AppendError::HeadMoved(c)) => return Err(StoreError::Unavailable(format!("chain {c} stayed contended"))),
+            Err(AppendError::HeadMoved(c)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "chain {c} stayed contended"
+                )))
+            }
             Err(AppendError::AccountMoved(m)) => {
-                return Err(StoreError::Unavailable(format!("account {} stayed contended", &m.as_str()[..12])))
+                return Err(StoreError::Unavailable(format!(
+                    "account {} stayed contended",
+                    &m.as_str()[..12]
+                )))
             }
             Err(AppendError::Store(e)) => return Err(e),
         }
@@ -191,7 +220,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn member(n: u32) -> MemberId {
-        MemberId::pseudonym(&Pepper::new(*b"plan-test-pepper-0123").unwrap(), &format!("u{n}"))
+        MemberId::pseudonym(
+            &Pepper::new(*b"plan-test-pepper-0123").unwrap(),
+            &format!("u{n}"),
+        )
     }
 
     fn scan(id: usize, who: u32, boxes: u32, at: i64) -> Action {
@@ -201,19 +233,31 @@ mod tests {
             member: member(who),
             station: "st-1".into(),
             at,
-            items: Items { boxes: vec![BoxLot { brand: None, count: boxes }], ..Items::default() },
+            items: Items {
+                boxes: vec![BoxLot {
+                    brand: None,
+                    count: boxes,
+                }],
+                ..Items::default()
+            },
         }
     }
 
     /// Plans `actions` in batches on one chain and verifies the result, as a store would hold it.
-    fn run(actions: &[Action], batch: usize) -> (Vec<Vec<u8>>, ChainHead, Vec<Account>, Vec<CampusTotals>) {
+    fn run(
+        actions: &[Action],
+        batch: usize,
+    ) -> (Vec<Vec<u8>>, ChainHead, Vec<Account>, Vec<CampusTotals>) {
         let rules = Rules::defaults();
         let mut head = ChainHead::empty("shard-00");
         let mut accounts: BTreeMap<MemberId, Account> = BTreeMap::new();
         let mut totals: BTreeMap<String, CampusTotals> = BTreeMap::new();
         let mut stored = Vec::new();
         for chunk in actions.chunks(batch) {
-            let known: Vec<Account> = chunk.iter().filter_map(|a| accounts.get(&a.member).cloned()).collect();
+            let known: Vec<Account> = chunk
+                .iter()
+                .filter_map(|a| accounts.get(&a.member).cloned())
+                .collect();
             let b = plan(&head, &known, chunk, &rules);
             head = b.new_head();
             for u in b.accounts {
@@ -228,13 +272,20 @@ mod tests {
             }
             stored.extend(b.entries.iter().map(Entry::to_json));
         }
-        (stored, head, accounts.into_values().collect(), totals.into_values().collect())
+        (
+            stored,
+            head,
+            accounts.into_values().collect(),
+            totals.into_values().collect(),
+        )
     }
 
     #[test]
     fn a_planned_chain_verifies() {
         let t = 1_793_462_400 + 3600; // 2026-11-01 01:00 +08:00
-        let actions: Vec<Action> = (0..40).map(|i| scan(i, (i % 3) as u32, 1 + (i % 4) as u32, t + i as i64)).collect();
+        let actions: Vec<Action> = (0..40)
+            .map(|i| scan(i, (i % 3) as u32, 1 + (i % 4) as u32, t + i as i64))
+            .collect();
         let (stored, head, accounts, totals) = run(&actions, 7);
         let catalog = Catalog::builtin();
         let mut v = Verifier::new(&catalog);

@@ -11,7 +11,7 @@
 //! - shoes and books: `pairs × shoe_pair`, `books × book`.
 
 use crate::domain::{check_id, ActionKind, Invalid, Items};
-use chrono::{DateTime, FixedOffset};
+use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
 /// The default rulebook for Double 11 2026.
@@ -58,7 +58,63 @@ pub struct Rulebook {
 struct Parsed {
     start: i64,
     end: i64,
-    offset: Option<FixedOffset>,
+}
+
+/// A campaign calendar day: days since 1970-01-01 in the rulebook's time zone. Written
+/// `YYYY-MM-DD`. Integer civil-date arithmetic (H. Hinnant's algorithm), no time library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Day(pub i64);
+
+impl Day {
+    pub fn of(at: i64, utc_offset_s: i32) -> Day {
+        Day((at + i64::from(utc_offset_s)).div_euclid(86_400))
+    }
+
+    /// (year, month, day) of the proleptic Gregorian calendar.
+    pub fn civil(self) -> (i64, u32, u32) {
+        let z = self.0 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        (yoe + era * 400 + i64::from(m <= 2), m, d)
+    }
+
+    fn from_civil(y: i64, m: u32, d: u32) -> Day {
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+        let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        Day(era * 146_097 + doe - 719_468)
+    }
+
+    /// Reads exactly `YYYY-MM-DD` naming a real date.
+    pub fn parse(s: &str) -> Option<Day> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter().try_fold(0u32, |n, &c| {
+                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+            })
+        };
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let day = Day::from_civil(i64::from(y), m, d);
+        (day.civil() == (i64::from(y), m, d)).then_some(day)
+    }
+}
+
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (y, m, d) = self.civil();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
 }
 
 /// Why an entry earned what it earned.
@@ -91,8 +147,8 @@ pub struct Assessment {
     /// Points actually credited.
     pub bonus: i64,
     pub reason: Reason,
-    /// The campaign calendar day of the action, `YYYY-MM-DD`.
-    pub day: String,
+    /// The campaign calendar day of the action.
+    pub day: Day,
 }
 
 const MAX_RATE: u32 = 100_000;
@@ -114,8 +170,9 @@ impl Rulebook {
     fn prepare(&mut self) -> Result<(), Invalid> {
         let bad = |m: String| Invalid::new("bad_rulebook", m);
         check_id("rulebook version", &self.version)?;
-        let offset = FixedOffset::east_opt(self.utc_offset_s)
-            .ok_or_else(|| bad("utc_offset_s must be within ±24 h".into()))?;
+        if self.utc_offset_s.abs() >= 86_400 {
+            return Err(bad("utc_offset_s must be within ±24 h".into()));
+        }
         let time = |s: &str| {
             DateTime::parse_from_rfc3339(s)
                 .map(|t| t.timestamp())
@@ -126,27 +183,26 @@ impl Rulebook {
             return Err(bad("window starts after it ends".into()));
         }
         let p = &self.points;
-        let rates = [p.per_box, p.pledged_box, p.clothing_per_kg, p.shoe_pair, p.book];
+        let rates = [
+            p.per_box,
+            p.pledged_box,
+            p.clothing_per_kg,
+            p.shoe_pair,
+            p.book,
+        ];
         if rates.iter().any(|&r| r > MAX_RATE) || self.partner_multiplier_pct > 1_000 {
             return Err(bad("a rate is implausibly large".into()));
         }
         for b in &self.partner_brands {
             check_id("brand", b)?;
         }
-        self.parsed = Parsed {
-            start,
-            end,
-            offset: Some(offset),
-        };
+        self.parsed = Parsed { start, end };
         Ok(())
     }
 
-    /// The campaign calendar day (`YYYY-MM-DD`) that a Unix time falls on.
-    pub fn day_of(&self, at: i64) -> String {
-        let offset = self.parsed.offset.expect("rulebook was prepared");
-        DateTime::from_timestamp(at, 0)
-            .map(|t| t.with_timezone(&offset).format("%Y-%m-%d").to_string())
-            .unwrap_or_else(|| "out-of-range".to_owned())
+    /// The campaign calendar day that a Unix time falls on.
+    pub fn day_of(&self, at: i64) -> Day {
+        Day::of(at, self.utc_offset_s)
     }
 
     pub fn in_window(&self, at: i64) -> bool {
@@ -237,7 +293,10 @@ mod tests {
         let r = rb();
         assert_eq!(r.points(ActionKind::Scan, &boxes(None, 3)), 30);
         assert_eq!(r.points(ActionKind::Scan, &boxes(Some("brand-07"), 3)), 60);
-        assert_eq!(r.points(ActionKind::Scan, &boxes(Some("not-a-partner"), 3)), 30);
+        assert_eq!(
+            r.points(ActionKind::Scan, &boxes(Some("not-a-partner"), 3)),
+            30
+        );
         assert_eq!(r.points(ActionKind::Pledge, &boxes(None, 4)), 8);
         let mixed = Items {
             books: 2,
@@ -261,7 +320,7 @@ mod tests {
         let items = boxes(None, 1);
         let first = r.assess(ActionKind::Scan, &items, at("2026-11-01T00:00:00+08:00"), 0);
         assert_eq!((first.bonus, first.reason), (10, Reason::Ok));
-        assert_eq!(first.day, "2026-11-01");
+        assert_eq!(first.day.to_string(), "2026-11-01");
         let before = r.assess(ActionKind::Scan, &items, at("2026-10-31T23:59:59+08:00"), 0);
         assert_eq!((before.bonus, before.reason), (0, Reason::OutsideWindow));
         assert_eq!(before.points, 10);
@@ -270,7 +329,10 @@ mod tests {
         let after = r.assess(ActionKind::Scan, &items, at("2026-11-21T00:00:00+08:00"), 0);
         assert_eq!(after.reason, Reason::OutsideWindow);
         // 16:30 UTC on the 10th is already the 11th in China.
-        assert_eq!(r.day_of(at("2026-11-10T16:30:00Z")), "2026-11-11");
+        assert_eq!(
+            r.day_of(at("2026-11-10T16:30:00Z")).to_string(),
+            "2026-11-11"
+        );
     }
 
     #[test]
@@ -284,15 +346,43 @@ mod tests {
     }
 
     #[test]
+    fn day_parse_is_strict() {
+        assert!(Day::parse("2026-11-11").is_some());
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-011",
+            "2026/11/11",
+            "+026-11-11",
+            "",
+        ] {
+            assert_eq!(Day::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_rulebooks_are_refused_with_a_reason() {
         assert!(Rulebook::from_json("{").is_err());
-        let swapped = DEFAULT_RULEBOOK.replace("2026-11-01T00:00:00+08:00", "2026-12-01T00:00:00+08:00");
-        assert!(Rulebook::from_json(&swapped).unwrap_err().message.contains("starts after"));
+        let swapped =
+            DEFAULT_RULEBOOK.replace("2026-11-01T00:00:00+08:00", "2026-12-01T00:00:00+08:00");
+        assert!(Rulebook::from_json(&swapped)
+            .unwrap_err()
+            .message
+            .contains("starts after"));
         let unknown = DEFAULT_RULEBOOK.replacen('{', "{\"bogus\": 1,", 1);
         assert!(Rulebook::from_json(&unknown).is_err());
     }
 
     proptest! {
+        #[test]
+        fn day_agrees_with_chrono(at in -10_000_000_000i64..10_000_000_000, offset in -86_399i32..86_399) {
+            let tz = chrono::FixedOffset::east_opt(offset).unwrap();
+            let expected = DateTime::from_timestamp(at, 0).unwrap().with_timezone(&tz).format("%Y-%m-%d").to_string();
+            let day = Day::of(at, offset);
+            prop_assert_eq!(day.to_string(), expected.clone());
+            prop_assert_eq!(Day::parse(&expected), Some(day));
+        }
+
         #[test]
         fn bonus_never_exceeds_points_or_cap(
             count in 1u32..1000, clothing in 0u64..500_000, shoes in 0u32..100, books in 0u32..1000,

@@ -126,9 +126,15 @@ impl Entry {
     /// Every integer must survive RFC 8785's IEEE-double numbers exactly.
     pub fn integers_are_safe(&self) -> bool {
         let safe = |n: i64| n.unsigned_abs() <= crate::domain::MAX_SAFE_INT;
-        [self.at, self.bonus, self.co2e_g, self.day_before, self.points]
-            .into_iter()
-            .all(safe)
+        [
+            self.at,
+            self.bonus,
+            self.co2e_g,
+            self.day_before,
+            self.points,
+        ]
+        .into_iter()
+        .all(safe)
             && self.seq <= crate::domain::MAX_SAFE_INT
             && self.items.clothing_g <= crate::domain::MAX_SAFE_INT
     }

@@ -1,9 +1,13 @@
 //! The hash-chained, append-only ledger (format v1, normative text in `docs/ledger-format.md`).
 //!
 //! - [`entry`]: one entry, its RFC 8785 canonical bytes and its RFC 6962 leaf hash.
-//! - [`verify`]: checks chains, member chains, recomputed amounts and stored totals.
+//! - [`canonical`]: the fast path that reads already-canonical stored bytes.
+//! - [`verify`]: checks each chain, entry by entry, and recomputes amounts.
+//! - `totals`: re-derives member chains, accounts and campus totals across chains.
 
+pub mod canonical;
 pub mod entry;
+mod totals;
 pub mod verify;
 
 pub use entry::{Entry, FORMAT_VERSION};
@@ -20,13 +24,18 @@ pub struct Digest(pub [u8; 32]);
 pub const ZERO: Digest = Digest([0; 32]);
 
 impl Digest {
+    /// Reads exactly 64 lowercase hex characters.
     pub fn parse(s: &str) -> Option<Self> {
-        let bytes = s.as_bytes();
-        if bytes.len() != 64 || !bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return None;
-        }
+        let bytes: &[u8; 64] = s.as_bytes().try_into().ok()?;
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
         let mut out = [0u8; 32];
-        hex::decode_to_slice(bytes, &mut out).ok()?;
+        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
         Some(Digest(out))
     }
 
