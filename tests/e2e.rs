@@ -22,18 +22,40 @@ fn greenloop(data: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A small campaign: big enough for several chains, caps, replays and conflicts.
 fn demo(dir: &Path) -> Output {
-    let out = greenloop(dir, &["demo", "--members", "200", "--actions", "1500", "--campuses", "8", "--stations", "30"]);
+    let out = greenloop(
+        dir,
+        &[
+            "demo",
+            "--members",
+            "200",
+            "--actions",
+            "1500",
+            "--campuses",
+            "8",
+            "--stations",
+            "30",
+        ],
+    );
     assert!(out.status.success(), "demo failed: {}", text(&out));
     out
 }
 
 /// Rewrites the stored entry at (chain, seq) with `edit`, outside the application.
-fn tamper(dir: &Path, chain: &str, seq: u64, edit: impl FnOnce(Option<Vec<u8>>) -> Option<Vec<u8>>) {
+fn tamper(
+    dir: &Path,
+    chain: &str,
+    seq: u64,
+    edit: impl FnOnce(Option<Vec<u8>>) -> Option<Vec<u8>>,
+) {
     let db = Database::open(dir.join(FILE_NAME)).unwrap();
     let txn = db.begin_write().unwrap();
     {
@@ -64,11 +86,20 @@ fn demo_summary_ends_with_a_passing_verification() {
     let dir = tempfile::tempdir().unwrap();
     let out = demo(dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for part in ["Top campuses", "Campus leaderboard", "Chain heads", "replays answered", "CO2e avoided"] {
+    for part in [
+        "Top campuses",
+        "Campus leaderboard",
+        "Chain heads",
+        "replays answered",
+        "CO2e avoided",
+    ] {
         assert!(stdout.contains(part), "summary lacks {part:?}:\n{stdout}");
     }
     let last_lines: Vec<&str> = stdout.lines().rev().take(2).collect();
-    assert!(last_lines.iter().any(|l| l.starts_with("verification: OK")), "{stdout}");
+    assert!(
+        last_lines.iter().any(|l| l.starts_with("verification: OK")),
+        "{stdout}"
+    );
     let verify = greenloop(dir.path(), &["verify"]);
     assert!(verify.status.success(), "{}", text(&verify));
 }
@@ -79,8 +110,16 @@ fn second_demo_run_only_replays() {
     demo(dir.path());
     let before = greenloop(dir.path(), &["export"]).stdout;
     let again = demo(dir.path());
-    assert!(String::from_utf8_lossy(&again.stdout).contains(" 0 actions recorded"), "{}", text(&again));
-    assert_eq!(greenloop(dir.path(), &["export"]).stdout, before, "a replayed campaign changed the ledger");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains(" 0 actions recorded"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        greenloop(dir.path(), &["export"]).stdout,
+        before,
+        "a replayed campaign changed the ledger"
+    );
 }
 
 #[test]
@@ -89,8 +128,13 @@ fn export_is_every_entry_in_chain_and_seq_order() {
     demo(dir.path());
     let out = greenloop(dir.path(), &["export"]);
     assert!(out.status.success());
-    let report: serde_json::Value = serde_json::from_slice(&greenloop(dir.path(), &["verify", "--json"]).stdout).unwrap();
-    let lines: Vec<&[u8]> = out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let report: serde_json::Value =
+        serde_json::from_slice(&greenloop(dir.path(), &["verify", "--json"]).stdout).unwrap();
+    let lines: Vec<&[u8]> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(lines.len() as u64, report["entries"].as_u64().unwrap());
     let mut last: Option<(String, u64)> = None;
     let mut buf = Vec::new();
@@ -121,7 +165,10 @@ fn an_edited_body_is_named_by_chain_and_seq() {
     let out = greenloop(dir.path(), &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("FAILED: chain shard-01 seq 7: bad hash"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED: chain shard-01 seq 7: bad hash"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -135,7 +182,12 @@ fn an_edit_with_a_recomputed_hash_breaks_the_next_link() {
     tamper(dir.path(), "shard-02", 3, |_| Some(e.to_json()));
     let out = greenloop(dir.path(), &["verify"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED: chain shard-02 seq 4: broken prev link"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("FAILED: chain shard-02 seq 4: broken prev link"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -149,7 +201,10 @@ fn an_inflated_bonus_with_a_recomputed_hash_fails_recomputation() {
     let out = greenloop(dir.path(), &["verify"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("FAILED: chain shard-00 seq 2: bonus is"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED: chain shard-00 seq 2: bonus is"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -180,17 +235,39 @@ fn bad_input_gets_one_line_and_a_nonzero_exit() {
         (greenloop(&empty, &["verify"]), "no ledger in"),
         (greenloop(&empty, &["export"]), "no ledger in"),
         (greenloop(&corrupt, &["verify"]), "corrupt"),
-        (greenloop(&empty, &["--no-such-flag"]), "unexpected argument"),
+        (
+            greenloop(&empty, &["--no-such-flag"]),
+            "unexpected argument",
+        ),
         (greenloop(&empty, &["demo", "--shards", "0"]), "--shards"),
-        (greenloop(&empty, &["demo", "--rulebook", "/no/such/file.json"]), "cannot read rulebook"),
-        (greenloop(&empty, &["demo", "--rulebook", bad_rules.to_str().unwrap()]), "rulebook"),
+        (
+            greenloop(&empty, &["demo", "--rulebook", "/no/such/file.json"]),
+            "cannot read rulebook",
+        ),
+        (
+            greenloop(&empty, &["demo", "--rulebook", bad_rules.to_str().unwrap()]),
+            "rulebook",
+        ),
     ];
     for (out, expect) in cases {
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
-        assert!(stderr.starts_with("greenloop: ") && stderr.contains(expect), "{stderr}");
-        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "not one line: {stderr}"
+        );
+        assert!(
+            stderr.starts_with("greenloop: ") && stderr.contains(expect),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
     }
-    assert!(!empty.join(FILE_NAME).exists(), "a failed command created a database");
+    assert!(
+        !empty.join(FILE_NAME).exists(),
+        "a failed command created a database"
+    );
 }

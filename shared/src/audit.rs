@@ -13,7 +13,10 @@ pub const PAGE: usize = 1_000;
 
 /// Verifies every chain, then the stored accounts and campus totals against the entries.
 /// `progress` is told how many entries were just checked.
-pub async fn verify_store(store: &dyn Store, mut progress: impl FnMut(u64) + Send) -> Result<Report, StoreError> {
+pub async fn verify_store(
+    store: &dyn Store,
+    mut progress: impl FnMut(u64) + Send,
+) -> Result<Report, StoreError> {
     let catalog = store.catalog().await?;
     let mut heads = store.chain_heads().await?;
     heads.sort_by(|a, b| a.chain.cmp(&b.chain));
@@ -24,14 +27,21 @@ pub async fn verify_store(store: &dyn Store, mut progress: impl FnMut(u64) + Sen
         loop {
             let page = store.entries(&head.chain, from, PAGE).await?;
             let Some(last) = page.last() else { break };
-            from = next_seq(last).filter(|&n| n > from).unwrap_or(from + page.len() as u64);
+            from = next_seq(last)
+                .filter(|&n| n > from)
+                .unwrap_or(from + page.len() as u64);
             page.iter().for_each(|e| verifier.push(e));
             progress(page.len() as u64);
         }
     }
     let mut accounts = Vec::new();
     loop {
-        let page = store.account_page(accounts.last().map(|a: &crate::store::Account| &a.member), PAGE).await?;
+        let page = store
+            .account_page(
+                accounts.last().map(|a: &crate::store::Account| &a.member),
+                PAGE,
+            )
+            .await?;
         if page.is_empty() {
             break;
         }
@@ -42,7 +52,10 @@ pub async fn verify_store(store: &dyn Store, mut progress: impl FnMut(u64) + Sen
 }
 
 /// Writes every entry as one line of canonical JSON, in (chain, seq) order. Returns the count.
-pub async fn export_store(store: &dyn Store, out: &mut (dyn Write + Send)) -> Result<u64, ExportError> {
+pub async fn export_store(
+    store: &dyn Store,
+    out: &mut (dyn Write + Send),
+) -> Result<u64, ExportError> {
     let mut heads = store.chain_heads().await?;
     heads.sort_by(|a, b| a.chain.cmp(&b.chain));
     let mut n = 0;
@@ -51,7 +64,9 @@ pub async fn export_store(store: &dyn Store, out: &mut (dyn Write + Send)) -> Re
         loop {
             let page = store.entries(&head.chain, from, PAGE).await?;
             let Some(last) = page.last() else { break };
-            from = next_seq(last).filter(|&n| n > from).unwrap_or(from + page.len() as u64);
+            from = next_seq(last)
+                .filter(|&n| n > from)
+                .unwrap_or(from + page.len() as u64);
             for e in &page {
                 out.write_all(e)?;
                 out.write_all(b"\n")?;
@@ -77,5 +92,7 @@ fn next_seq(stored: &[u8]) -> Option<u64> {
     struct Seq {
         seq: u64,
     }
-    serde_json::from_slice::<Seq>(stored).ok().map(|s| s.seq + 1)
+    serde_json::from_slice::<Seq>(stored)
+        .ok()
+        .map(|s| s.seq + 1)
 }

@@ -75,7 +75,9 @@ impl Catalog {
 fn changed(what: &str, version: &str) -> Invalid {
     Invalid::new(
         "version_changed",
-        format!("{what} version {version} already exists with different content; publish a new version"),
+        format!(
+            "{what} version {version} already exists with different content; publish a new version"
+        ),
     )
 }
 

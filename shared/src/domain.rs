@@ -217,7 +217,10 @@ impl Items {
     /// Checks the items make sense for the kind of action that carries them.
     pub fn validate_for(&self, kind: ActionKind) -> Result<(), Invalid> {
         if self.boxes.len() > MAX_LOTS {
-            return Err(Invalid::new("too_many_lots", "at most 32 box lots per action"));
+            return Err(Invalid::new(
+                "too_many_lots",
+                "at most 32 box lots per action",
+            ));
         }
         for lot in &self.boxes {
             if lot.count == 0 {
@@ -240,16 +243,17 @@ impl Items {
         let only_boxes = self.books == 0 && self.clothing_g == 0 && self.shoes == 0;
         let only_clothing = self.books == 0 && self.boxes.is_empty() && self.shoes == 0;
         match kind {
-            ActionKind::Scan if self.is_empty() => {
-                Err(Invalid::new("no_items", "a drop-off must carry at least one item"))
-            }
+            ActionKind::Scan if self.is_empty() => Err(Invalid::new(
+                "no_items",
+                "a drop-off must carry at least one item",
+            )),
             ActionKind::Pledge if !only_boxes || self.box_count() == 0 => Err(Invalid::new(
                 "bad_pledge",
                 "a pledge carries only boxes, at least one",
             )),
-            ActionKind::Pledge if self.boxes.iter().any(|l| l.brand.is_some()) => Err(
-                Invalid::new("bad_pledge", "a pledge does not name a brand"),
-            ),
+            ActionKind::Pledge if self.boxes.iter().any(|l| l.brand.is_some()) => {
+                Err(Invalid::new("bad_pledge", "a pledge does not name a brand"))
+            }
             ActionKind::Pickup if !only_clothing => Err(Invalid::new(
                 "bad_pickup",
                 "a pickup carries only weighed clothing",
@@ -317,7 +321,10 @@ mod tests {
 
     #[test]
     fn weak_pepper_and_bad_ids_are_refused() {
-        assert_eq!(Pepper::new(b"short".to_vec()).unwrap_err().code, "weak_pepper");
+        assert_eq!(
+            Pepper::new(b"short".to_vec()).unwrap_err().code,
+            "weak_pepper"
+        );
         assert!(check_id("station", "st-001").is_ok());
         assert!(check_id("station", "").is_err());
         assert!(check_id("station", "a b").is_err());
@@ -328,7 +335,10 @@ mod tests {
     #[test]
     fn items_must_fit_the_kind() {
         let boxes = Items {
-            boxes: vec![BoxLot { brand: None, count: 2 }],
+            boxes: vec![BoxLot {
+                brand: None,
+                count: 2,
+            }],
             ..Items::default()
         };
         assert!(boxes.validate_for(ActionKind::Scan).is_ok());
@@ -345,6 +355,9 @@ mod tests {
             clothing_g: MAX_CLOTHING_G + 1,
             ..Items::default()
         };
-        assert_eq!(huge.validate_for(ActionKind::Scan).unwrap_err().code, "too_much");
+        assert_eq!(
+            huge.validate_for(ActionKind::Scan).unwrap_err().code,
+            "too_much"
+        );
     }
 }

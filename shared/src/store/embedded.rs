@@ -7,8 +7,8 @@
 //! Calls do their (short, local) I/O inline on the calling task.
 
 use super::{
-    action_digest, Account, ActionRecord, ActionStatus, AppendError, CampusTotals, ChainHead, CreditBatch, Recorded,
-    Result, Store, StoreError,
+    action_digest, Account, ActionRecord, ActionStatus, AppendError, CampusTotals, ChainHead,
+    CreditBatch, Recorded, Result, Store, StoreError,
 };
 use crate::catalog::{Catalog, Rules};
 use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
@@ -53,8 +53,12 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens the store in `dir`, creating the directory and the file if needed.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
         Self::at(dir.join(FILE_NAME), |p| Database::create(p))
     }
 
@@ -72,12 +76,18 @@ impl EmbeddedStore {
             redb::DatabaseError::DatabaseAlreadyOpen => {
                 StoreError::Unavailable(format!("{} is in use by another process", path.display()))
             }
-            redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() != std::io::ErrorKind::InvalidData => {
+            redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                if io.kind() != std::io::ErrorKind::InvalidData =>
+            {
                 StoreError::Unavailable(format!("{}: {io}", path.display()))
             }
             other => StoreError::Corrupt(format!("{}: {other}", path.display())),
         })?;
-        let store = EmbeddedStore { db, path, durable: AtomicBool::new(true) };
+        let store = EmbeddedStore {
+            db,
+            path,
+            durable: AtomicBool::new(true),
+        };
         store.write(|txn| -> Result<()> {
             txn.open_table(ENTRIES).map_err(db_err)?;
             for t in [HEADS, ACTIONS, ACCOUNTS, TOTALS, CAMPUSES, STATIONS, RULES] {
@@ -105,10 +115,14 @@ impl EmbeddedStore {
     }
 
     /// Runs `f` in a write transaction; commits only if it returns `Ok`.
-    fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&redb::WriteTransaction) -> Result<T, E>) -> Result<T, E> {
+    fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut txn = self.db.begin_write().map_err(db_err)?;
         if !self.durable.load(Ordering::SeqCst) {
-            txn.set_durability(redb::Durability::None).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            txn.set_durability(redb::Durability::None)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
         let out = f(&txn)?;
         txn.commit().map_err(db_err)?;
@@ -119,7 +133,11 @@ impl EmbeddedStore {
         self.db.begin_read().map_err(db_err)
     }
 
-    fn get_json<T: DeserializeOwned>(&self, table: TableDefinition<&str, &[u8]>, key: &str) -> Result<Option<T>> {
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>> {
         let txn = self.read()?;
         let t = txn.open_table(table).map_err(db_err)?;
         let v = t.get(key).map_err(db_err)?;
@@ -137,9 +155,17 @@ impl EmbeddedStore {
         Ok(out)
     }
 
-    fn put_json<T: Serialize>(&self, table: TableDefinition<&str, &[u8]>, key: &str, value: &T) -> Result<()> {
+    fn put_json<T: Serialize>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+        value: &T,
+    ) -> Result<()> {
         self.write(|txn| -> Result<()> {
-            txn.open_table(table).map_err(db_err)?.insert(key, encode(value).as_slice()).map_err(db_err)?;
+            txn.open_table(table)
+                .map_err(db_err)?
+                .insert(key, encode(value).as_slice())
+                .map_err(db_err)?;
             Ok(())
         })
     }
@@ -157,11 +183,18 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("unreadable record: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("unreadable record: {e}")))
 }
 
-fn get<T: DeserializeOwned>(t: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<Option<T>> {
-    t.get(key).map_err(db_err)?.map(|v| decode(v.value())).transpose()
+fn get<T: DeserializeOwned>(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>> {
+    t.get(key)
+        .map_err(db_err)?
+        .map(|v| decode(v.value()))
+        .transpose()
 }
 
 #[async_trait]
@@ -186,13 +219,21 @@ impl Store for EmbeddedStore {
 
     async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
         self.write(|txn| -> Result<()> {
-            if txn.open_table(CAMPUSES).map_err(db_err)?.get(campus).map_err(db_err)?.is_none() {
+            if txn
+                .open_table(CAMPUSES)
+                .map_err(db_err)?
+                .get(campus)
+                .map_err(db_err)?
+                .is_none()
+            {
                 return Err(StoreError::NotFound(format!("campus {campus}")));
             }
             let mut t = txn.open_table(ACCOUNTS).map_err(db_err)?;
-            let mut account: Account = get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
+            let mut account: Account =
+                get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
             account.campus = Some(campus.to_owned());
-            t.insert(member.as_str(), encode(&account).as_slice()).map_err(db_err)?;
+            t.insert(member.as_str(), encode(&account).as_slice())
+                .map_err(db_err)?;
             Ok(())
         })
     }
@@ -202,10 +243,16 @@ impl Store for EmbeddedStore {
         catalog.add(rules)?;
         self.write(|txn| -> Result<()> {
             let mut t = txn.open_table(RULES).map_err(db_err)?;
-            t.insert(format!("rulebook/{}", rules.rulebook.version).as_str(), encode(&rules.rulebook).as_slice())
-                .map_err(db_err)?;
-            t.insert(format!("factors/{}", rules.factors.version).as_str(), encode(&rules.factors).as_slice())
-                .map_err(db_err)?;
+            t.insert(
+                format!("rulebook/{}", rules.rulebook.version).as_str(),
+                encode(&rules.rulebook).as_slice(),
+            )
+            .map_err(db_err)?;
+            t.insert(
+                format!("factors/{}", rules.factors.version).as_str(),
+                encode(&rules.factors).as_slice(),
+            )
+            .map_err(db_err)?;
             Ok(())
         })
     }
@@ -216,7 +263,8 @@ impl Store for EmbeddedStore {
         let t = txn.open_table(RULES).map_err(db_err)?;
         for row in t.iter().map_err(db_err)? {
             let (k, v) = row.map_err(db_err)?;
-            let text = std::str::from_utf8(v.value()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let text =
+                std::str::from_utf8(v.value()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             if k.value().starts_with("rulebook/") {
                 catalog.add_rulebook(Rulebook::from_json(text)?)?;
             } else {
@@ -235,7 +283,10 @@ impl Store for EmbeddedStore {
                 if kept.record.digest != digest {
                     return Err(StoreError::Conflict(action.id.clone()));
                 }
-                return Ok(Recorded { record: kept.record, replay: true });
+                return Ok(Recorded {
+                    record: kept.record,
+                    replay: true,
+                });
             }
             let booking = action.kind == ActionKind::Pickup && action.items.is_empty();
             let (status, pending) = if booking {
@@ -243,25 +294,47 @@ impl Store for EmbeddedStore {
             } else {
                 (ActionStatus::Pending, Some(enqueue(txn, &action.id)?))
             };
-            let record = ActionRecord { action: action.clone(), digest, status };
+            let record = ActionRecord {
+                action: action.clone(),
+                digest,
+                status,
+            };
             actions
-                .insert(action.id.as_str(), encode(&Kept { record: record.clone(), pending }).as_slice())
+                .insert(
+                    action.id.as_str(),
+                    encode(&Kept {
+                        record: record.clone(),
+                        pending,
+                    })
+                    .as_slice(),
+                )
                 .map_err(db_err)?;
-            Ok(Recorded { record, replay: false })
+            Ok(Recorded {
+                record,
+                replay: false,
+            })
         })
     }
 
     async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded> {
         self.write(|txn| -> Result<Recorded> {
             let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
-            let mut kept: Kept = get(&actions, id)?.ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
+            let mut kept: Kept = get(&actions, id)?
+                .ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
             let a = &kept.record.action;
             if a.kind != ActionKind::Pickup {
-                return Err(Invalid::new("not_a_pickup", format!("action {id} is not a pickup appointment")).into());
+                return Err(Invalid::new(
+                    "not_a_pickup",
+                    format!("action {id} is not a pickup appointment"),
+                )
+                .into());
             }
             if kept.record.status != ActionStatus::Booked {
                 return if a.items.clothing_g == clothing_g && a.at == at {
-                    Ok(Recorded { record: kept.record, replay: true })
+                    Ok(Recorded {
+                        record: kept.record,
+                        replay: true,
+                    })
                 } else {
                     Err(StoreError::Conflict(id.to_owned()))
                 };
@@ -271,13 +344,22 @@ impl Store for EmbeddedStore {
             done.at = at;
             done.validate()?;
             if done.items.is_empty() {
-                return Err(Invalid::new("no_weight", "a completed pickup needs a weight above 0 g").into());
+                return Err(Invalid::new(
+                    "no_weight",
+                    "a completed pickup needs a weight above 0 g",
+                )
+                .into());
             }
             kept.record.action = done;
             kept.record.status = ActionStatus::Pending;
             kept.pending = Some(enqueue(txn, id)?);
-            actions.insert(id, encode(&kept).as_slice()).map_err(db_err)?;
-            Ok(Recorded { record: kept.record, replay: false })
+            actions
+                .insert(id, encode(&kept).as_slice())
+                .map_err(db_err)?;
+            Ok(Recorded {
+                record: kept.record,
+                replay: false,
+            })
         })
     }
 
@@ -292,15 +374,18 @@ impl Store for EmbeddedStore {
         let mut out = Vec::new();
         for row in pending.iter().map_err(db_err)?.take(limit) {
             let (_, id) = row.map_err(db_err)?;
-            let kept: Kept =
-                get(&actions, id.value())?.ok_or_else(|| StoreError::Corrupt(format!("pending {} has no action", id.value())))?;
+            let kept: Kept = get(&actions, id.value())?.ok_or_else(|| {
+                StoreError::Corrupt(format!("pending {} has no action", id.value()))
+            })?;
             out.push(kept.record.action);
         }
         Ok(out)
     }
 
     async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
-        Ok(self.get_json(HEADS, chain)?.unwrap_or_else(|| ChainHead::empty(chain)))
+        Ok(self
+            .get_json(HEADS, chain)?
+            .unwrap_or_else(|| ChainHead::empty(chain)))
     }
 
     async fn chain_heads(&self) -> Result<Vec<ChainHead>> {
@@ -320,7 +405,10 @@ impl Store for EmbeddedStore {
         let txn = self.read()?;
         let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
         let rows = match after {
-            Some(m) => t.range::<&str>((std::ops::Bound::Excluded(m.as_str()), std::ops::Bound::Unbounded)),
+            Some(m) => t.range::<&str>((
+                std::ops::Bound::Excluded(m.as_str()),
+                std::ops::Bound::Unbounded,
+            )),
             None => t.range::<&str>(..),
         }
         .map_err(db_err)?;
@@ -346,42 +434,64 @@ impl Store for EmbeddedStore {
             let mut accounts = txn.open_table(ACCOUNTS).map_err(db_err)?;
             for u in &batch.accounts {
                 let member = u.account.member.as_str();
-                let stored: Account = get(&accounts, member)?.unwrap_or_else(|| Account::new(u.account.member.clone()));
+                let stored: Account = get(&accounts, member)?
+                    .unwrap_or_else(|| Account::new(u.account.member.clone()));
                 if stored.head != u.expected_head {
                     return Err(AppendError::AccountMoved(u.account.member.clone()));
                 }
-                let next = Account { campus: stored.campus, ..u.account.clone() };
-                accounts.insert(member, encode(&next).as_slice()).map_err(db_err)?;
+                let next = Account {
+                    campus: stored.campus,
+                    ..u.account.clone()
+                };
+                accounts
+                    .insert(member, encode(&next).as_slice())
+                    .map_err(db_err)?;
             }
             let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
             let mut pending = txn.open_table(PENDING).map_err(db_err)?;
             let mut entries = txn.open_table(ENTRIES).map_err(db_err)?;
             for e in &batch.entries {
-                let mut kept: Kept = get(&actions, &e.action)?.ok_or_else(|| AppendError::NotPending(e.action.clone()))?;
+                let mut kept: Kept = get(&actions, &e.action)?
+                    .ok_or_else(|| AppendError::NotPending(e.action.clone()))?;
                 if kept.record.status != ActionStatus::Pending {
                     return Err(AppendError::NotPending(e.action.clone()));
                 }
-                kept.record.status = ActionStatus::Credited { chain: chain.to_owned(), seq: e.seq, bonus: e.bonus };
+                kept.record.status = ActionStatus::Credited {
+                    chain: chain.to_owned(),
+                    seq: e.seq,
+                    bonus: e.bonus,
+                };
                 if let Some(k) = kept.pending.take() {
                     pending.remove(k).map_err(db_err)?;
                 }
-                actions.insert(e.action.as_str(), encode(&kept).as_slice()).map_err(db_err)?;
-                if entries.insert((chain, e.seq), e.to_json().as_slice()).map_err(db_err)?.is_some() {
+                actions
+                    .insert(e.action.as_str(), encode(&kept).as_slice())
+                    .map_err(db_err)?;
+                if entries
+                    .insert((chain, e.seq), e.to_json().as_slice())
+                    .map_err(db_err)?
+                    .is_some()
+                {
                     return Err(AppendError::HeadMoved(chain.to_owned()));
                 }
             }
             let mut totals = txn.open_table(TOTALS).map_err(db_err)?;
             for d in &batch.campuses {
-                let mut t: CampusTotals = get(&totals, &d.campus)?.unwrap_or_else(|| CampusTotals {
-                    campus: d.campus.clone(),
-                    ..CampusTotals::default()
-                });
+                let mut t: CampusTotals =
+                    get(&totals, &d.campus)?.unwrap_or_else(|| CampusTotals {
+                        campus: d.campus.clone(),
+                        ..CampusTotals::default()
+                    });
                 t.bonus += d.bonus;
                 t.co2e_g += d.co2e_g;
                 t.entries += d.entries;
-                totals.insert(d.campus.as_str(), encode(&t).as_slice()).map_err(db_err)?;
+                totals
+                    .insert(d.campus.as_str(), encode(&t).as_slice())
+                    .map_err(db_err)?;
             }
-            heads.insert(chain, encode(&batch.new_head()).as_slice()).map_err(db_err)?;
+            heads
+                .insert(chain, encode(&batch.new_head()).as_slice())
+                .map_err(db_err)?;
             Ok(())
         })
     }
@@ -390,7 +500,11 @@ impl Store for EmbeddedStore {
         let txn = self.read()?;
         let t = txn.open_table(ENTRIES).map_err(db_err)?;
         let mut out = Vec::new();
-        for row in t.range((chain, from_seq)..=(chain, u64::MAX)).map_err(db_err)?.take(limit) {
+        for row in t
+            .range((chain, from_seq)..=(chain, u64::MAX))
+            .map_err(db_err)?
+            .take(limit)
+        {
             out.push(row.map_err(db_err)?.1.value().to_vec());
         }
         Ok(out)
@@ -400,9 +514,15 @@ impl Store for EmbeddedStore {
 /// Puts an action id at the back of the pending queue and returns its key.
 fn enqueue(txn: &redb::WriteTransaction, id: &str) -> Result<u64> {
     let mut meta = txn.open_table(META).map_err(db_err)?;
-    let key = meta.get("pending_next").map_err(db_err)?.map_or(0, |v| v.value());
+    let key = meta
+        .get("pending_next")
+        .map_err(db_err)?
+        .map_or(0, |v| v.value());
     meta.insert("pending_next", key + 1).map_err(db_err)?;
-    txn.open_table(PENDING).map_err(db_err)?.insert(key, id).map_err(db_err)?;
+    txn.open_table(PENDING)
+        .map_err(db_err)?
+        .insert(key, id)
+        .map_err(db_err)?;
     Ok(key)
 }
 

@@ -85,8 +85,14 @@ pub enum ActionStatus {
     Booked,
     /// Recorded, waiting for crediting.
     Pending,
-    Credited { chain: String, seq: u64, bonus: i64 },
-    Rejected { reason: String },
+    Credited {
+        chain: String,
+        seq: u64,
+        bonus: i64,
+    },
+    Rejected {
+        reason: String,
+    },
 }
 
 /// An action as recorded, with a digest of what was first delivered.
