@@ -297,6 +297,21 @@ mod tests {
         assert_eq!(report.members, 3);
     }
 
+    #[test]
+    fn an_action_credited_twice_is_caught() {
+        let t = 1_793_462_400 + 3600;
+        let mut actions: Vec<Action> = (0..5).map(|i| scan(i, i as u32, 1, t + i as i64)).collect();
+        actions.push(actions[1].clone()); // a store that let a replay through
+        let (stored, head, accounts, totals) = run(&actions, 2);
+        let catalog = Catalog::builtin();
+        let mut v = Verifier::new(&catalog);
+        v.chain("shard-00");
+        stored.iter().for_each(|e| v.push(e));
+        let report = v.finish(&[head], &accounts, &totals);
+        let text = report.first_problem().expect("a problem").to_string();
+        assert_eq!(text, "chain shard-00 seq 5: action scan-1 was already credited at chain shard-00 seq 1");
+    }
+
     proptest! {
         /// The cap holds per member per day, whatever the batch size and interleaving, and the
         /// balance is the sum of the entries.

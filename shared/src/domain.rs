@@ -180,10 +180,19 @@ impl ActionKind {
     }
 }
 
-/// Express boxes of one brand (or of no partner brand) in one action.
+/// Reads an `Option` whose key must be present (serde would otherwise default a missing key to
+/// `None`).
+pub(crate) fn required<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
+}
+
+/// Express boxes of one brand (or of no declared brand) in one action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoxLot {
+    /// Always present, `null` for no brand: a missing key would hash differently (RFC 8785
+    /// hashes the object as stored), so it is refused rather than defaulted.
+    #[serde(deserialize_with = "required")]
     pub brand: Option<String>,
     pub count: u32,
 }
@@ -254,9 +263,9 @@ impl Items {
             ActionKind::Pledge if self.boxes.iter().any(|l| l.brand.is_some()) => {
                 Err(Invalid::new("bad_pledge", "a pledge does not name a brand"))
             }
-            ActionKind::Pickup if !only_clothing => Err(Invalid::new(
+            ActionKind::Pickup if !only_clothing || self.clothing_g == 0 => Err(Invalid::new(
                 "bad_pickup",
-                "a pickup carries only weighed clothing",
+                "a completed pickup carries only weighed clothing, more than 0 g",
             )),
             _ => Ok(()),
         }
@@ -351,6 +360,9 @@ mod tests {
         };
         assert!(clothes.validate_for(ActionKind::Pickup).is_ok());
         assert!(clothes.validate_for(ActionKind::Pledge).is_err());
+        assert!(Items::default().validate_for(ActionKind::Pickup).is_err());
+        let lot: Result<BoxLot, _> = serde_json::from_str(r#"{"count":1}"#);
+        assert!(lot.is_err(), "a lot without its brand key must be refused");
         let huge = Items {
             clothing_g: MAX_CLOTHING_G + 1,
             ..Items::default()

@@ -10,7 +10,7 @@
 use crate::domain::{check_id, ActionKind, Invalid, Items};
 use serde::{Deserialize, Serialize};
 
-/// The default factor table, from `../shared/reference/domain.md`.
+/// The default factor table; each row names its public source.
 pub const DEFAULT_FACTORS: &str = include_str!("../data/factors-2026.1.json");
 
 /// One factor: grams of CO2e per unit, the unit, and where the number comes from.

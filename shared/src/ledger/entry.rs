@@ -11,7 +11,7 @@ use super::{leaf_hash, Digest};
 use crate::domain::{ActionKind, Items, MemberId};
 use crate::rulebook::Reason;
 use serde::ser::{SerializeStruct, Serializer};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -22,7 +22,7 @@ pub struct Entry {
     pub action: String,
     pub at: i64,
     pub bonus: i64,
-    #[serde(deserialize_with = "present")]
+    #[serde(deserialize_with = "crate::domain::required")]
     pub campus: Option<String>,
     pub chain: String,
     pub co2e_g: i64,
@@ -41,11 +41,6 @@ pub struct Entry {
     pub seq: u64,
     pub station: String,
     pub v: u32,
-}
-
-/// `campus` must be present, even when null: a missing key would hash differently.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Option::<String>::deserialize(d)
 }
 
 /// Serializes an entry in canonical field order, with or without `hash`.

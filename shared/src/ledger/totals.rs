@@ -1,5 +1,6 @@
-//! Re-derivation across chains: each member's `member_prev` chain and daily counters, each
-//! account, each campus total and each chain head, compared with what the store says.
+//! Re-derivation across chains: each chain head, each action credited once, each member's
+//! `member_prev` chain and daily counters, each account and each campus total, compared with
+//! what the store says.
 
 use super::verify::{ChainSummary, Problem};
 use super::{Digest, Entry, ZERO};
@@ -29,6 +30,9 @@ pub(super) struct Tally {
     member_names: Vec<String>,
     links: Vec<Link>,
     campuses: BTreeMap<String, CampusTotals>,
+    /// Where each action id was first credited, and (second, first) places of repeats.
+    actions: FxHashMap<String, (u32, u64)>,
+    repeats: Vec<(String, (u32, u64), (u32, u64))>,
 }
 
 impl Tally {
@@ -54,6 +58,12 @@ impl Tally {
             t.bonus += e.bonus;
             t.co2e_g += e.co2e_g;
             t.entries += 1;
+        }
+        let at = (chain, e.seq);
+        if let Some(&first) = self.actions.get(&e.action) {
+            self.repeats.push((e.action, at, first));
+        } else {
+            self.actions.insert(e.action, at);
         }
         self.links.push(Link {
             member,
@@ -87,6 +97,15 @@ impl Tally {
     ) {
         check_heads(chains, heads, problems);
         let names: Vec<&str> = chains.iter().map(|c| c.chain.as_str()).collect();
+        for (action, (chain, seq), (first_chain, first_seq)) in &self.repeats {
+            problems.push(Problem::DuplicateAction {
+                chain: names[*chain as usize].to_owned(),
+                seq: *seq,
+                action: action.clone(),
+                first_chain: names[*first_chain as usize].to_owned(),
+                first_seq: *first_seq,
+            });
+        }
         let derived = member_accounts(&self.links, &self.member_names, &names, problems);
         compare_accounts(&derived, accounts, problems);
         compare_campuses(&self.campuses, totals, problems);

@@ -76,6 +76,14 @@ pub enum Problem {
         size: u64,
         hash: Digest,
     },
+    /// The same action credited twice: the later entry, and where the first one is.
+    DuplicateAction {
+        chain: String,
+        seq: u64,
+        action: String,
+        first_chain: String,
+        first_seq: u64,
+    },
     MemberChain {
         chain: String,
         seq: u64,
@@ -138,6 +146,10 @@ impl fmt::Display for Problem {
                 "chain {chain}: stored head says {stored_size} entries ending {}, the chain has {size} ending {}",
                 stored_hash.short(),
                 hash.short()
+            ),
+            DuplicateAction { chain, seq, action, first_chain, first_seq } => write!(
+                f,
+                "chain {chain} seq {seq}: action {action} was already credited at chain {first_chain} seq {first_seq}"
             ),
             MemberChain { chain, seq, member, detail } => {
                 write!(f, "chain {chain} seq {seq}: member {}…: {detail}", &member[..12.min(member.len())])
