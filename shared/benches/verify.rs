@@ -175,7 +175,7 @@ fn bench(c: &mut Criterion) {
             times[k].push(t.elapsed());
         }
     }
-    let rate = |k: usize| {
+    let mut rate = |k: usize| {
         times[k].sort();
         n as f64 / times[k][2].as_secs_f64()
     };

@@ -309,7 +309,10 @@ mod tests {
         stored.iter().for_each(|e| v.push(e));
         let report = v.finish(&[head], &accounts, &totals);
         let text = report.first_problem().expect("a problem").to_string();
-        assert_eq!(text, "chain shard-00 seq 5: action scan-1 was already credited at chain shard-00 seq 1");
+        assert_eq!(
+            text,
+            "chain shard-00 seq 5: action scan-1 was already credited at chain shard-00 seq 1"
+        );
     }
 
     proptest! {

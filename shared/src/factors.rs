@@ -3,9 +3,14 @@
 //! Like the rulebook, a factor table is versioned data; a changed factor is a new version, and
 //! past entries are corrected by new entries, never rewritten.
 //!
-//! Rounding (normative): `co2e_g = boxes × box_reused + floor(clothing_g × clothing_reused / 1000)
-//! + pairs × shoes_reused + books × book_recycled`. A pledge moves no material yet, so it counts
-//! 0 g; its boxes count when they are dropped off.
+//! Rounding (normative):
+//!
+//! ```text
+//! co2e_g = boxes × box_reused + floor(clothing_g × clothing_reused / 1000)
+//!        + pairs × shoes_reused + books × book_recycled
+//! ```
+//!
+//! A pledge moves no material yet, so it counts 0 g; its boxes count when they are dropped off.
 
 use crate::domain::{check_id, ActionKind, Invalid, Items};
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,9 @@ struct Link {
     co2e_g: i64,
 }
 
+/// Where an entry sits: (chain index, seq).
+type Place = (u32, u64);
+
 /// Sums and links gathered from verified entries.
 #[derive(Default)]
 pub(super) struct Tally {
@@ -31,8 +34,8 @@ pub(super) struct Tally {
     links: Vec<Link>,
     campuses: BTreeMap<String, CampusTotals>,
     /// Where each action id was first credited, and (second, first) places of repeats.
-    actions: FxHashMap<String, (u32, u64)>,
-    repeats: Vec<(String, (u32, u64), (u32, u64))>,
+    actions: FxHashMap<String, Place>,
+    repeats: Vec<(String, Place, Place)>,
 }
 
 impl Tally {

@@ -428,6 +428,8 @@ impl<'c> Verifier<'c> {
 }
 
 /// What an entry yields on its own, without its neighbours: the parallel part of the work.
+// `Read` is the common case; boxing it would cost an allocation per entry.
+#[allow(clippy::large_enum_variant)]
 enum Inspected {
     Unreadable(String),
     Read {

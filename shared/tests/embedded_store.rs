@@ -1,0 +1,162 @@
+//! The store behaviour suite (`greenloop::store::suite`) against the embedded redb store, one
+//! test per case on a fresh store in a temporary directory, plus what only a file store does:
+//! keeping its data across closing and reopening.
+
+use greenloop::catalog::Rules;
+use greenloop::credit::credit_pending;
+use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
+use greenloop::store::embedded::EmbeddedStore;
+use greenloop::store::{suite, Store, StoreError};
+use std::sync::{Arc, Mutex};
+
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let store = EmbeddedStore::open(dir.path()).expect("open a fresh store");
+            suite::$case(&store).await;
+        }
+    )*};
+}
+
+cases!(
+    recording_is_idempotent,
+    invalid_actions_are_refused_and_not_written,
+    pickups_are_booked_then_completed,
+    pending_actions_are_oldest_first_and_limited,
+    append_writes_everything_it_carries,
+    append_is_conditional_and_all_or_nothing,
+    registry_round_trips_and_rules_are_fixed,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_crediting_credits_each_action_once() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+    suite::concurrent_crediting_credits_each_action_once(store).await;
+}
+
+/// `run_all` is how another store runs the suite; check it runs here too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn run_all_passes() {
+    let dirs = Arc::new(Mutex::new(Vec::new()));
+    suite::run_all(|| {
+        let dirs = Arc::clone(&dirs);
+        async move {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let store = EmbeddedStore::open(dir.path()).expect("open");
+            dirs.lock().unwrap().push(dir);
+            Arc::new(store) as Arc<dyn Store>
+        }
+    })
+    .await;
+    assert_eq!(dirs.lock().unwrap().len(), 8, "one fresh store per case");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn data_survives_closing_and_reopening() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    match EmbeddedStore::open_existing(dir.path()) {
+        Err(StoreError::NotFound(_)) => {}
+        Err(other) => {
+            panic!("open_existing on an empty directory: expected NotFound, got {other:?}")
+        }
+        Ok(_) => panic!("open_existing on an empty directory: expected NotFound, got a store"),
+    }
+    assert!(
+        !dir.path()
+            .join(greenloop::store::embedded::FILE_NAME)
+            .exists(),
+        "open_existing must not create a database"
+    );
+    match EmbeddedStore::open_existing(&dir.path().join("missing")) {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!(
+            "open_existing on a missing directory: expected NotFound, got {:?}",
+            other.err()
+        ),
+    }
+
+    let pepper = Pepper::new(b"embedded-reopen-pepper".to_vec()).expect("pepper");
+    let member = |n: u32| MemberId::pseudonym(&pepper, &format!("user-{n}"));
+    let before = {
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        let campus = Campus {
+            id: "campus-z".into(),
+            name: "Z University".into(),
+            city: "Nanjing".into(),
+        };
+        store.put_campus(&campus).await.expect("put_campus");
+        store
+            .affiliate(&member(1), "campus-z")
+            .await
+            .expect("affiliate");
+        for i in 0..30u32 {
+            let a = Action {
+                id: format!("reopen-{i}"),
+                kind: ActionKind::Scan,
+                member: member(i % 3),
+                station: format!("st-{}", i % 4),
+                at: suite::WINDOW_START + 3_600 * i64::from(i),
+                items: Items {
+                    boxes: vec![BoxLot {
+                        brand: None,
+                        count: 1 + i % 5,
+                    }],
+                    ..Items::default()
+                },
+            };
+            store.record_action(&a).await.expect("record");
+        }
+        let run = credit_pending(&store, &Rules::defaults(), suite::SHARDS)
+            .await
+            .expect("credit");
+        assert_eq!(run.credited, 30, "everything credited before closing");
+        state(&store).await
+        // The store is dropped (closed) here.
+    };
+    assert!(!before.0.is_empty(), "the fixture wrote a ledger");
+
+    let store = EmbeddedStore::open_existing(dir.path()).expect("reopen");
+    assert_eq!(
+        state(&store).await,
+        before,
+        "the reopened store holds the same data"
+    );
+    let report = suite::verify_store(&store).await;
+    assert!(
+        report.is_ok(),
+        "the reopened ledger verifies: {:?}",
+        report.problems
+    );
+    assert_eq!(report.entries, 30, "every entry is still there");
+    assert!(
+        store.action("reopen-7").await.expect("action").is_some(),
+        "action records survive"
+    );
+}
+
+type State = (
+    Vec<(greenloop::store::ChainHead, Vec<Vec<u8>>)>,
+    Vec<greenloop::store::Account>,
+    Vec<greenloop::store::CampusTotals>,
+    Vec<Campus>,
+);
+
+/// Heads with their entries, accounts, campus totals and campuses.
+async fn state(store: &dyn Store) -> State {
+    let mut heads = store.chain_heads().await.expect("chain_heads");
+    heads.sort_by(|a, b| a.chain.cmp(&b.chain));
+    let mut chains = Vec::new();
+    for h in heads {
+        let entries = store.entries(&h.chain, 0, 1_000).await.expect("entries");
+        chains.push((h, entries));
+    }
+    (
+        chains,
+        store.account_page(None, 1_000).await.expect("account_page"),
+        store.campus_totals().await.expect("campus_totals"),
+        store.campuses().await.expect("campuses"),
+    )
+}
