@@ -145,10 +145,17 @@ pub async fn credit_pending(
                 .or_default()
                 .push(a);
         }
+        let mut pass = CreditRun::default();
         for (chain, actions) in by_chain {
             for chunk in actions.chunks(MAX_BATCH) {
-                run.add(&credit_chain(store, rules, &chain, chunk.to_vec()).await?);
+                pass.add(&credit_chain(store, rules, &chain, chunk.to_vec()).await?);
             }
+        }
+        run.add(&pass);
+        // Everything listed was credited by someone else: they are draining the queue, and
+        // listing it again could spin on a store slow to drop them from the pending list.
+        if pass.credited == 0 {
+            return Ok(run);
         }
     }
 }
@@ -161,7 +168,8 @@ pub async fn credit_chain(
     mut actions: Vec<Action>,
 ) -> Result<CreditRun, StoreError> {
     let mut run = CreditRun::default();
-    for attempt in 0u32.. {
+    let mut attempt = 0u32;
+    loop {
         if actions.is_empty() {
             return Ok(run);
         }
@@ -181,9 +189,11 @@ pub async fn credit_chain(
                 actions.retain(|a| a.id != id);
                 run.skipped += 1;
             }
+            // Skips are bounded by the batch; only contention counts toward giving up.
             Err(AppendError::HeadMoved(_) | AppendError::AccountMoved(_)) if attempt < 64 => {
                 run.conflicts += 1;
                 backoff(attempt).await;
+                attempt += 1;
             }
             Err(AppendError::HeadMoved(c)) => {
                 return Err(StoreError::Unavailable(format!(
@@ -199,7 +209,6 @@ pub async fn credit_chain(
             Err(AppendError::Store(e)) => return Err(e),
         }
     }
-    unreachable!("the loop returns")
 }
 
 /// Exponential backoff with full jitter, capped at about 50 ms.

@@ -239,20 +239,40 @@ impl Store for EmbeddedStore {
     }
 
     async fn put_rules(&self, rules: &Rules) -> Result<()> {
+        // Checks against the built-ins and what is stored; the write re-checks inside its
+        // transaction, so two writers racing with different content cannot both win.
         let mut catalog = self.catalog().await?;
         catalog.add(rules)?;
         self.write(|txn| -> Result<()> {
             let mut t = txn.open_table(RULES).map_err(db_err)?;
-            t.insert(
-                format!("rulebook/{}", rules.rulebook.version).as_str(),
-                encode(&rules.rulebook).as_slice(),
-            )
-            .map_err(db_err)?;
-            t.insert(
-                format!("factors/{}", rules.factors.version).as_str(),
-                encode(&rules.factors).as_slice(),
-            )
-            .map_err(db_err)?;
+            let rows = [
+                (
+                    format!("rulebook/{}", rules.rulebook.version),
+                    encode(&rules.rulebook),
+                ),
+                (
+                    format!("factors/{}", rules.factors.version),
+                    encode(&rules.factors),
+                ),
+            ];
+            for (key, value) in rows {
+                let stored = t
+                    .get(key.as_str())
+                    .map_err(db_err)?
+                    .map(|v| v.value().to_vec());
+                match stored {
+                    Some(old) if old != value => {
+                        return Err(StoreError::Invalid(Invalid::new(
+                            "version_conflict",
+                            format!("{key} was already published with different content"),
+                        )))
+                    }
+                    Some(_) => {}
+                    None => {
+                        t.insert(key.as_str(), value.as_slice()).map_err(db_err)?;
+                    }
+                }
+            }
             Ok(())
         })
     }
