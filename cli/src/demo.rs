@@ -15,7 +15,7 @@ use greenloop::audit::verify_store;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper, Station};
 use greenloop::store::embedded::EmbeddedStore;
-use greenloop::store::{Store, StoreError};
+use greenloop::store::{LedgerSource, Store, StoreError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -98,6 +98,15 @@ const CITIES: [&str; 12] = [
 /// Used when GREENLOOP_PEPPER is unset. Demo data only: never use it for real members.
 const DEMO_PEPPER: &[u8] = b"greenloop-demo-pepper-not-a-secret";
 
+/// `GREENLOOP_PEPPER`, or the public demo pepper when it is unset (local use only; the Lambda
+/// functions require it).
+pub fn pepper() -> Result<Pepper, String> {
+    match std::env::var("GREENLOOP_PEPPER") {
+        Ok(p) => Pepper::new(p.into_bytes()).map_err(|e| format!("GREENLOOP_PEPPER: {e}")),
+        Err(_) => Ok(Pepper::new(DEMO_PEPPER).expect("the demo pepper is long enough")),
+    }
+}
+
 #[derive(Args)]
 pub struct DemoArgs {
     /// Seed of the simulation; the same seed gives the same campaign.
@@ -155,10 +164,7 @@ struct Intake {
 pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
     let rules = args.rules.load()?;
-    let pepper = match std::env::var("GREENLOOP_PEPPER") {
-        Ok(p) => Pepper::new(p.into_bytes()).map_err(|e| format!("GREENLOOP_PEPPER: {e}"))?,
-        Err(_) => Pepper::new(DEMO_PEPPER).expect("the demo pepper is long enough"),
-    };
+    let pepper = pepper()?;
     let store = EmbeddedStore::open(data).map_err(|e| e.to_string())?;
     store.set_bulk(true).map_err(|e| e.to_string())?;
     let err = |e: StoreError| e.to_string();

@@ -4,7 +4,9 @@
 //! missing or corrupt database, an unreadable rulebook, a failed verification.
 
 mod demo;
+mod remote;
 mod report;
+mod serve;
 
 use clap::{Args, Parser, Subcommand};
 use greenloop::catalog::Rules;
@@ -38,11 +40,36 @@ struct Cli {
 enum Command {
     /// Simulate a Double 11 campaign on the embedded store and print a summary.
     Demo(demo::DemoArgs),
-    /// Verify the ledger in the data directory.
+    /// Verify the ledger in the data directory, or a deployment's through its audit API.
     Verify {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Base URL of a deployment to verify instead of the local data.
+        #[arg(long)]
+        url: Option<String>,
+        /// Auditor key for --url.
+        #[arg(long, env = "GREENLOOP_AUDIT_KEY", hide_env_values = true)]
+        key: Option<String>,
+    },
+    /// Serve the HTTP API on the embedded store, crediting in-process.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Number of ledger chains.
+        #[arg(long, env = "GREENLOOP_SHARDS", default_value_t = greenloop::config::DEFAULT_SHARDS)]
+        shards: u32,
+    },
+    /// Mint an API key: a campus portal's, or an auditor's. The key is shown once; only its
+    /// hash is stored.
+    Keys {
+        /// The campus this portal key is for.
+        #[arg(long, conflicts_with = "auditor", required_unless_present = "auditor")]
+        campus: Option<String>,
+        /// Mint an auditor key instead.
+        #[arg(long)]
+        auditor: bool,
     },
     /// Write every ledger entry as JSON Lines to stdout, in (chain, seq) order.
     Export,
@@ -122,9 +149,37 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Demo(args) => demo::run(&cli.data, args).await,
-        Command::Verify { json } => {
+        Command::Verify {
+            json,
+            url: Some(url),
+            key,
+        } => {
+            let key = key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;
+            report::verify(&remote::RemoteLedger::new(&url, key)?, json).await
+        }
+        Command::Verify { json, .. } => {
             let store = open_existing(&cli.data)?;
             report::verify(&store, json).await
+        }
+        Command::Serve { addr, shards } => {
+            let store = EmbeddedStore::open(&cli.data).map_err(|e| e.to_string())?;
+            let pepper = demo::pepper()?;
+            let integrations = greenloop::config::integrations().map_err(|e| e.to_string())?;
+            if !(1..=100).contains(&shards) {
+                return Err("--shards must be 1 to 100".into());
+            }
+            let store: std::sync::Arc<dyn greenloop::store::Store> = std::sync::Arc::new(store);
+            serve::serve(store, pepper, integrations, Rules::defaults(), shards, addr).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { campus, .. } => {
+            let store = EmbeddedStore::open(&cli.data).map_err(|e| e.to_string())?;
+            let grant = match campus {
+                Some(campus) => greenloop::store::Grant::Campus { campus },
+                None => greenloop::store::Grant::Auditor,
+            };
+            println!("{}", serve::mint(&store, grant).await?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Export => {
             let store = open_existing(&cli.data)?;

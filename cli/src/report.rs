@@ -2,12 +2,12 @@
 
 use greenloop::audit::verify_store;
 use greenloop::ledger::verify::Report;
-use greenloop::store::Store;
+use greenloop::store::LedgerSource;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 
 /// Verifies the store, prints the report, and exits non-zero on any problem.
-pub async fn verify(store: &dyn Store, json: bool) -> Result<ExitCode, String> {
+pub async fn verify(store: &dyn LedgerSource, json: bool) -> Result<ExitCode, String> {
     let total: u64 = store
         .chain_heads()
         .await

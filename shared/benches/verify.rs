@@ -99,10 +99,8 @@ fn ledger(n: usize) -> Ledger {
         }
         for c in b.campuses {
             let t = totals.entry(c.campus.clone()).or_default();
-            t.campus = c.campus;
-            t.bonus += c.bonus;
-            t.co2e_g += c.co2e_g;
-            t.entries += c.entries;
+            t.campus.clone_from(&c.campus);
+            t.add(&c);
         }
         for e in &b.entries {
             stored.push(e.to_json());

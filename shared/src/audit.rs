@@ -1,10 +1,10 @@
 //! Reading a whole ledger out of a store, page by page: verification and JSON Lines export.
 //!
 //! Both walk the chains named by the stored chain heads, in chain-name order, and each chain in
-//! seq order. The same functions serve the CLI and, later, the audit API.
+//! seq order. The same functions serve the CLI and, later, the audit API, and verify a remote deployment through it.
 
 use crate::ledger::verify::{Report, Verifier};
-use crate::store::{Store, StoreError};
+use crate::store::{LedgerSource, StoreError};
 use serde::Deserialize;
 use std::io::Write;
 
@@ -13,8 +13,8 @@ pub const PAGE: usize = 1_000;
 
 /// Verifies every chain, then the stored accounts and campus totals against the entries.
 /// `progress` is told how many entries were just checked.
-pub async fn verify_store(
-    store: &dyn Store,
+pub async fn verify_store<S: LedgerSource + ?Sized>(
+    store: &S,
     mut progress: impl FnMut(u64) + Send,
 ) -> Result<Report, StoreError> {
     let catalog = store.catalog().await?;
@@ -52,8 +52,8 @@ pub async fn verify_store(
 }
 
 /// Writes every entry as one line of canonical JSON, in (chain, seq) order. Returns the count.
-pub async fn export_store(
-    store: &dyn Store,
+pub async fn export_store<S: LedgerSource + ?Sized>(
+    store: &S,
     out: &mut (dyn Write + Send),
 ) -> Result<u64, ExportError> {
     let mut heads = store.chain_heads().await?;

@@ -70,6 +70,14 @@ impl Catalog {
     pub fn factors(&self, version: &str) -> Option<&FactorTable> {
         self.factors.get(version)
     }
+
+    pub fn rulebooks(&self) -> impl Iterator<Item = &Rulebook> {
+        self.rulebooks.values()
+    }
+
+    pub fn factor_tables(&self) -> impl Iterator<Item = &FactorTable> {
+        self.factors.values()
+    }
 }
 
 fn changed(what: &str, version: &str) -> Invalid {

@@ -7,10 +7,11 @@
 //! being pending, a retried or concurrent run credits nothing twice and never forks a chain.
 
 use crate::catalog::Rules;
-use crate::domain::{Action, MemberId};
+use crate::domain::{Action, ActionKind, MemberId};
 use crate::ledger::{chain_for_station, Entry, FORMAT_VERSION};
 use crate::store::{
-    Account, AccountUpdate, AppendError, CampusTotals, ChainHead, CreditBatch, Store, StoreError,
+    Account, AccountUpdate, AppendError, CampusDay, ChainHead, CreditBatch, OpenPledge, Store,
+    StoreError,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -31,7 +32,7 @@ pub fn plan(
     for (i, a) in accounts.iter().enumerate() {
         planned.insert(&a.member, (i, a.clone()));
     }
-    let mut campuses: BTreeMap<String, CampusTotals> = BTreeMap::new();
+    let mut campuses: BTreeMap<(String, String), CampusDay> = BTreeMap::new();
     let mut entries = Vec::with_capacity(actions.len());
     let mut prev = head.hash;
     for (i, action) in actions.iter().enumerate() {
@@ -72,11 +73,15 @@ pub fn plan(
         if entry.bonus != 0 {
             *account.days.entry(entry.day.clone()).or_default() += entry.bonus;
         }
+        track_pledges(account, &entry, rb);
         if let Some(c) = &entry.campus {
-            let t = campuses.entry(c.clone()).or_insert_with(|| CampusTotals {
-                campus: c.clone(),
-                ..CampusTotals::default()
-            });
+            let t = campuses
+                .entry((c.clone(), entry.day.clone()))
+                .or_insert_with(|| CampusDay {
+                    campus: c.clone(),
+                    day: entry.day.clone(),
+                    ..CampusDay::default()
+                });
             t.bonus += entry.bonus;
             t.co2e_g += entry.co2e_g;
             t.entries += 1;
@@ -100,6 +105,32 @@ pub fn plan(
         entries,
         accounts: updates,
         campuses: campuses.into_values().collect(),
+    }
+}
+
+/// Opens a pledge credited in the window, and lets an in-window drop-off's boxes return the
+/// member's open pledges, oldest first.
+pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &crate::rulebook::Rulebook) {
+    if !rb.in_window(entry.at) {
+        return;
+    }
+    let boxes = entry.items.box_count();
+    match entry.kind {
+        ActionKind::Pledge => account.open_pledges.push(OpenPledge {
+            action: entry.action.clone(),
+            boxes,
+            returned: 0,
+        }),
+        ActionKind::Scan => {
+            let mut left = boxes;
+            for p in account.open_pledges.iter_mut() {
+                let n = left.min(p.boxes - p.returned);
+                p.returned += n;
+                left -= n;
+            }
+            account.open_pledges.retain(|p| p.returned < p.boxes);
+        }
+        ActionKind::Pickup => {}
     }
 }
 
@@ -136,6 +167,7 @@ pub async fn credit_pending(
             .pending_actions(MAX_BATCH * shards.max(1) as usize * 4)
             .await?;
         if pending.is_empty() {
+            log_run(&run);
             return Ok(run);
         }
         let mut by_chain: BTreeMap<String, Vec<Action>> = BTreeMap::new();
@@ -155,8 +187,38 @@ pub async fn credit_pending(
         // Everything listed was credited by someone else: they are draining the queue, and
         // listing it again could spin on a store slow to drop them from the pending list.
         if pass.credited == 0 {
+            log_run(&run);
             return Ok(run);
         }
+    }
+}
+
+fn log_run(run: &CreditRun) {
+    if run.batches + run.skipped > 0 {
+        tracing::info!(
+            credited = run.credited,
+            batches = run.batches,
+            conflicts = run.conflicts,
+            skipped = run.skipped,
+            "crediting run"
+        );
+    }
+}
+
+/// Credits whatever is pending whenever `wake` is notified, and at least every second: the
+/// in-process crediting stage of `greenloop serve`. Errors are logged and retried.
+pub async fn credit_continuously(
+    store: std::sync::Arc<dyn Store>,
+    rules: Rules,
+    shards: u32,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+) {
+    loop {
+        match credit_pending(store.as_ref(), &rules, shards).await {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "crediting failed; retrying"),
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
     }
 }
 
@@ -226,6 +288,7 @@ mod tests {
     use crate::catalog::Catalog;
     use crate::domain::{ActionKind, BoxLot, Items, Pepper};
     use crate::ledger::verify::Verifier;
+    use crate::store::CampusTotals;
     use proptest::prelude::*;
 
     fn member(n: u32) -> MemberId {
@@ -274,10 +337,8 @@ mod tests {
             }
             for c in b.campuses {
                 let t = totals.entry(c.campus.clone()).or_default();
-                t.campus = c.campus;
-                t.bonus += c.bonus;
-                t.co2e_g += c.co2e_g;
-                t.entries += c.entries;
+                t.campus.clone_from(&c.campus);
+                t.add(&c);
             }
             stored.extend(b.entries.iter().map(Entry::to_json));
         }

@@ -7,12 +7,13 @@
 //! Calls do their (short, local) I/O inline on the calling task.
 
 use super::{
-    action_digest, Account, ActionRecord, ActionStatus, AppendError, CampusTotals, ChainHead,
-    CreditBatch, Recorded, Result, Store, StoreError,
+    action_digest, Account, ActionRecord, ActionStatus, AppendError, CampusDay, CampusTotals,
+    ChainHead, CreditBatch, Grant, LedgerSource, Recorded, Result, Store, StoreError,
 };
 use crate::catalog::{Catalog, Rules};
 use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
 use crate::factors::FactorTable;
+use crate::ledger::Digest;
 use crate::rulebook::Rulebook;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -30,7 +31,12 @@ const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
 const PENDING: TableDefinition<u64, &str> = TableDefinition::new("pending");
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
-const TOTALS: TableDefinition<&str, &[u8]> = TableDefinition::new("campus_totals");
+/// Per-day campus totals by (campus, day).
+const CAMPUS_DAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("campus_days");
+/// Each member's entries in order: (member, n) → (chain, seq).
+const MEMBER_LOG: TableDefinition<(&str, u64), (&str, u64)> = TableDefinition::new("member_log");
+/// API key grants by the hex SHA-256 of the key.
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
 const CAMPUSES: TableDefinition<&str, &[u8]> = TableDefinition::new("campuses");
 const STATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("stations");
 const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
@@ -90,9 +96,11 @@ impl EmbeddedStore {
         };
         store.write(|txn| -> Result<()> {
             txn.open_table(ENTRIES).map_err(db_err)?;
-            for t in [HEADS, ACTIONS, ACCOUNTS, TOTALS, CAMPUSES, STATIONS, RULES] {
+            for t in [HEADS, ACTIONS, ACCOUNTS, CAMPUSES, STATIONS, RULES, KEYS] {
                 txn.open_table(t).map_err(db_err)?;
             }
+            txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
+            txn.open_table(MEMBER_LOG).map_err(db_err)?;
             txn.open_table(PENDING).map_err(db_err)?;
             txn.open_table(META).map_err(db_err)?;
             Ok(())
@@ -198,6 +206,72 @@ fn get<T: DeserializeOwned>(
 }
 
 #[async_trait]
+impl LedgerSource for EmbeddedStore {
+    async fn catalog(&self) -> Result<Catalog> {
+        let mut catalog = Catalog::builtin();
+        let txn = self.read()?;
+        let t = txn.open_table(RULES).map_err(db_err)?;
+        for row in t.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let text =
+                std::str::from_utf8(v.value()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if k.value().starts_with("rulebook/") {
+                catalog.add_rulebook(Rulebook::from_json(text)?)?;
+            } else {
+                catalog.add_factors(FactorTable::from_json(text)?)?;
+            }
+        }
+        Ok(catalog)
+    }
+
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>> {
+        self.all_json(HEADS)
+    }
+
+    async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let txn = self.read()?;
+        let t = txn.open_table(ENTRIES).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t
+            .range((chain, from_seq)..=(chain, u64::MAX))
+            .map_err(db_err)?
+            .take(limit)
+        {
+            out.push(row.map_err(db_err)?.1.value().to_vec());
+        }
+        Ok(out)
+    }
+
+    async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>> {
+        let txn = self.read()?;
+        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+        let rows = match after {
+            Some(m) => t.range::<&str>((
+                std::ops::Bound::Excluded(m.as_str()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => t.range::<&str>(..),
+        }
+        .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows.take(limit) {
+            out.push(decode(row.map_err(db_err)?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    async fn campus_totals(&self) -> Result<Vec<CampusTotals>> {
+        let txn = self.read()?;
+        let t = txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
+        let mut days = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            days.push(decode(row.map_err(db_err)?.1.value())?);
+        }
+        Ok(CampusTotals::sum(&days))
+    }
+}
+
+#[async_trait]
 impl Store for EmbeddedStore {
     async fn put_campus(&self, campus: &Campus) -> Result<()> {
         crate::domain::check_id("campus", &campus.id)?;
@@ -238,6 +312,19 @@ impl Store for EmbeddedStore {
         })
     }
 
+    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()> {
+        if let Grant::Campus { campus } = grant {
+            if self.get_json::<Campus>(CAMPUSES, campus)?.is_none() {
+                return Err(StoreError::NotFound(format!("campus {campus}")));
+            }
+        }
+        self.put_json(KEYS, &key_hash.to_string(), grant)
+    }
+
+    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
+        self.get_json(KEYS, &key_hash.to_string())
+    }
+
     async fn put_rules(&self, rules: &Rules) -> Result<()> {
         // Checks against the built-ins and what is stored; the write re-checks inside its
         // transaction, so two writers racing with different content cannot both win.
@@ -275,23 +362,6 @@ impl Store for EmbeddedStore {
             }
             Ok(())
         })
-    }
-
-    async fn catalog(&self) -> Result<Catalog> {
-        let mut catalog = Catalog::builtin();
-        let txn = self.read()?;
-        let t = txn.open_table(RULES).map_err(db_err)?;
-        for row in t.iter().map_err(db_err)? {
-            let (k, v) = row.map_err(db_err)?;
-            let text =
-                std::str::from_utf8(v.value()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            if k.value().starts_with("rulebook/") {
-                catalog.add_rulebook(Rulebook::from_json(text)?)?;
-            } else {
-                catalog.add_factors(FactorTable::from_json(text)?)?;
-            }
-        }
-        Ok(catalog)
     }
 
     async fn record_action(&self, action: &Action) -> Result<Recorded> {
@@ -408,10 +478,6 @@ impl Store for EmbeddedStore {
             .unwrap_or_else(|| ChainHead::empty(chain)))
     }
 
-    async fn chain_heads(&self) -> Result<Vec<ChainHead>> {
-        self.all_json(HEADS)
-    }
-
     async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
         let txn = self.read()?;
         let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
@@ -421,26 +487,56 @@ impl Store for EmbeddedStore {
             .collect()
     }
 
-    async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>> {
+    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>> {
         let txn = self.read()?;
-        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
-        let rows = match after {
-            Some(m) => t.range::<&str>((
-                std::ops::Bound::Excluded(m.as_str()),
-                std::ops::Bound::Unbounded,
-            )),
-            None => t.range::<&str>(..),
-        }
-        .map_err(db_err)?;
+        let t = txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
         let mut out = Vec::new();
-        for row in rows.take(limit) {
-            out.push(decode(row.map_err(db_err)?.1.value())?);
+        for row in t.range((campus, "")..).map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            if k.value().0 != campus {
+                break;
+            }
+            out.push(decode(v.value())?);
         }
         Ok(out)
     }
 
-    async fn campus_totals(&self) -> Result<Vec<CampusTotals>> {
-        self.all_json(TOTALS)
+    // A full scan: fine for a campaign's members on one machine. DynamoDB uses an index.
+    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>> {
+        let txn = self.read()?;
+        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+        let mut out: Vec<Account> = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let a: Account = decode(row.map_err(db_err)?.1.value())?;
+            if a.campus.as_deref() == Some(campus) {
+                out.push(a);
+            }
+        }
+        out.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.member.cmp(&b.member)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let txn = self.read()?;
+        let log = txn.open_table(MEMBER_LOG).map_err(db_err)?;
+        let entries = txn.open_table(ENTRIES).map_err(db_err)?;
+        let m = member.as_str();
+        let mut out = Vec::new();
+        for row in log
+            .range((m, 0)..=(m, u64::MAX))
+            .map_err(db_err)?
+            .rev()
+            .take(limit)
+        {
+            let (_, place) = row.map_err(db_err)?;
+            let (chain, seq) = place.value();
+            let e = entries.get((chain, seq)).map_err(db_err)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("member log points at missing {chain}/{seq}"))
+            })?;
+            out.push(e.value().to_vec());
+        }
+        Ok(out)
     }
 
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
@@ -452,6 +548,8 @@ impl Store for EmbeddedStore {
                 return Err(AppendError::HeadMoved(chain.to_owned()));
             }
             let mut accounts = txn.open_table(ACCOUNTS).map_err(db_err)?;
+            // Each member's next place in the member log.
+            let mut next: std::collections::HashMap<&str, u64> = Default::default();
             for u in &batch.accounts {
                 let member = u.account.member.as_str();
                 let stored: Account = get(&accounts, member)?
@@ -459,6 +557,7 @@ impl Store for EmbeddedStore {
                 if stored.head != u.expected_head {
                     return Err(AppendError::AccountMoved(u.account.member.clone()));
                 }
+                next.insert(member, stored.entries);
                 let next = Account {
                     campus: stored.campus,
                     ..u.account.clone()
@@ -470,6 +569,7 @@ impl Store for EmbeddedStore {
             let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
             let mut pending = txn.open_table(PENDING).map_err(db_err)?;
             let mut entries = txn.open_table(ENTRIES).map_err(db_err)?;
+            let mut log = txn.open_table(MEMBER_LOG).map_err(db_err)?;
             for e in &batch.entries {
                 let mut kept: Kept = get(&actions, &e.action)?
                     .ok_or_else(|| AppendError::NotPending(e.action.clone()))?;
@@ -494,40 +594,37 @@ impl Store for EmbeddedStore {
                 {
                     return Err(AppendError::HeadMoved(chain.to_owned()));
                 }
+                let n = next.get_mut(e.member.as_str()).ok_or_else(|| {
+                    StoreError::Invalid(Invalid::new(
+                        "bad_batch",
+                        format!("entry {} has no account update", e.seq),
+                    ))
+                })?;
+                log.insert((e.member.as_str(), *n), (chain, e.seq))
+                    .map_err(db_err)?;
+                *n += 1;
             }
-            let mut totals = txn.open_table(TOTALS).map_err(db_err)?;
+            let mut days = txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
             for d in &batch.campuses {
-                let mut t: CampusTotals =
-                    get(&totals, &d.campus)?.unwrap_or_else(|| CampusTotals {
+                let key = (d.campus.as_str(), d.day.as_str());
+                let mut t: CampusDay = match days.get(key).map_err(db_err)? {
+                    Some(v) => decode(v.value())?,
+                    None => CampusDay {
                         campus: d.campus.clone(),
-                        ..CampusTotals::default()
-                    });
+                        day: d.day.clone(),
+                        ..CampusDay::default()
+                    },
+                };
                 t.bonus += d.bonus;
                 t.co2e_g += d.co2e_g;
                 t.entries += d.entries;
-                totals
-                    .insert(d.campus.as_str(), encode(&t).as_slice())
-                    .map_err(db_err)?;
+                days.insert(key, encode(&t).as_slice()).map_err(db_err)?;
             }
             heads
                 .insert(chain, encode(&batch.new_head()).as_slice())
                 .map_err(db_err)?;
             Ok(())
         })
-    }
-
-    async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>> {
-        let txn = self.read()?;
-        let t = txn.open_table(ENTRIES).map_err(db_err)?;
-        let mut out = Vec::new();
-        for row in t
-            .range((chain, from_seq)..=(chain, u64::MAX))
-            .map_err(db_err)?
-            .take(limit)
-        {
-            out.push(row.map_err(db_err)?.1.value().to_vec());
-        }
-        Ok(out)
     }
 }
 

@@ -47,6 +47,19 @@ pub struct Account {
     /// Points credited per campaign day (`YYYY-MM-DD`), for the daily cap. Only days that earned
     /// points appear, so it holds at most the window's days.
     pub days: BTreeMap<String, i64>,
+    /// Return pledges credited in the window and not yet matched by dropped-off boxes, oldest
+    /// first. Derived from the member's entries, like the rest of the account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_pledges: Vec<OpenPledge>,
+}
+
+/// A return pledge waiting for its boxes: a later in-window drop-off by the same member returns
+/// them, oldest pledge first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenPledge {
+    pub action: String,
+    pub boxes: u64,
+    pub returned: u64,
 }
 
 impl Account {
@@ -59,6 +72,7 @@ impl Account {
             entries: 0,
             head: ZERO,
             days: BTreeMap::new(),
+            open_pledges: Vec::new(),
         }
     }
 
@@ -75,6 +89,50 @@ pub struct CampusTotals {
     pub bonus: i64,
     pub co2e_g: i64,
     pub entries: u64,
+}
+
+impl CampusTotals {
+    pub fn add(&mut self, d: &CampusDay) {
+        self.bonus += d.bonus;
+        self.co2e_g += d.co2e_g;
+        self.entries += d.entries;
+    }
+
+    /// Sums per-day rows into one total per campus, in campus order.
+    pub fn sum(days: &[CampusDay]) -> Vec<CampusTotals> {
+        let mut out: BTreeMap<&str, CampusTotals> = BTreeMap::new();
+        for d in days {
+            out.entry(&d.campus)
+                .or_insert_with(|| CampusTotals {
+                    campus: d.campus.clone(),
+                    ..CampusTotals::default()
+                })
+                .add(d);
+        }
+        out.into_values().collect()
+    }
+}
+
+/// Totals of the entries credited to a campus on one calendar day (UTC+08:00), which is what
+/// the store keeps: campaign totals are their sum, and "today" is one row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampusDay {
+    pub campus: String,
+    /// `YYYY-MM-DD`, the entry's `day`.
+    pub day: String,
+    pub bonus: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+}
+
+/// What an API key may do. Keys are stored only as the SHA-256 of the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Grant {
+    /// A university portal: its own campus's queries and affiliations.
+    Campus { campus: String },
+    /// An auditor: chain heads and entries.
+    Auditor,
 }
 
 /// Where an action stands.
@@ -125,8 +183,8 @@ pub struct CreditBatch {
     pub expected: ChainHead,
     pub entries: Vec<Entry>,
     pub accounts: Vec<AccountUpdate>,
-    /// Deltas to add to each campus's totals.
-    pub campuses: Vec<CampusTotals>,
+    /// Deltas to add to each campus's per-day totals.
+    pub campuses: Vec<CampusDay>,
 }
 
 impl CreditBatch {
@@ -173,8 +231,24 @@ pub enum AppendError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What an auditor reads: the published versions, the chains, and the derived state to check
+/// against them. A [`Store`] is one; so is a remote deployment's audit API.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait LedgerSource: Send + Sync {
+    /// Every version ever published here, plus the built-ins.
+    async fn catalog(&self) -> Result<Catalog>;
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>>;
+    /// Stored entries (canonical JSON with `hash`) of a chain, from `from_seq`, at most `limit`.
+    async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>>;
+    /// Accounts in member order, after `after`, at most `limit`.
+    async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>>;
+    /// Campaign totals per campus: the sum of its per-day rows.
+    async fn campus_totals(&self) -> Result<Vec<CampusTotals>>;
+}
+
+/// Everything Greenloop keeps.
+#[async_trait]
+pub trait Store: LedgerSource {
     // Registry.
     async fn put_campus(&self, campus: &Campus) -> Result<()>;
     async fn campuses(&self) -> Result<Vec<Campus>>;
@@ -182,11 +256,12 @@ pub trait Store: Send + Sync {
     async fn station(&self, id: &str) -> Result<Option<Station>>;
     /// Sets a member's campus. Later entries carry it; past entries keep theirs.
     async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()>;
+    /// Stores an API key's grant under the key's SHA-256; the key itself is never stored.
+    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()>;
+    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>>;
 
     /// Publishes a rulebook and factor table version (idempotent; content of a version is fixed).
     async fn put_rules(&self, rules: &Rules) -> Result<()>;
-    /// Every version ever published here, plus the built-ins.
-    async fn catalog(&self) -> Result<Catalog>;
 
     // Actions.
     /// Records an action once, forever, keyed by its id. Same id and body: a replay. Same id,
@@ -200,17 +275,18 @@ pub trait Store: Send + Sync {
 
     // Ledger.
     async fn chain_head(&self, chain: &str) -> Result<ChainHead>;
-    async fn chain_heads(&self) -> Result<Vec<ChainHead>>;
     /// Accounts for these members; a member never seen gets a fresh account.
     async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>>;
-    /// Accounts in member order, after `after`, at most `limit`.
-    async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>>;
-    async fn campus_totals(&self) -> Result<Vec<CampusTotals>>;
+    /// One campus's per-day rows, in day order.
+    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>>;
+    /// A campus's affiliated members with the most CO2e avoided first (then by member), at most
+    /// `limit`.
+    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>>;
+    /// A member's most recent stored entries, newest first, at most `limit`.
+    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>>;
     /// Appends a batch atomically, only if the chain head and every account are as planned and
     /// every action is still pending.
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError>;
-    /// Stored entries (canonical JSON with `hash`) of a chain, from `from_seq`, at most `limit`.
-    async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>>;
 }
 
 /// The digest that recognises a second delivery of the same action.

@@ -186,6 +186,14 @@ pub async fn append_writes_everything_it_carries(store: &dyn Store) {
             entries: mine.len() as u64,
             head: mine.last().expect("entries").hash,
             days,
+            // What the planner tracks (tested in `credit`); the store must keep it as given.
+            open_pledges: {
+                let mut acc = Account::new(m.clone());
+                let rb = crate::rulebook::Rulebook::default_double11();
+                mine.iter()
+                    .for_each(|e| crate::credit::track_pledges(&mut acc, e, &rb));
+                acc.open_pledges
+            },
         };
         let got = store
             .accounts(std::slice::from_ref(m))

@@ -1,0 +1,146 @@
+//! Audit queries (the `audit` function): everything an auditor needs to verify a deployment
+//! from outside, with an auditor key.
+//!
+//! Entries are served exactly as stored, byte for byte, so the auditor re-hashes what the store
+//! holds. `greenloop verify --url` reads these routes through the same [`LedgerSource`] the
+//! local verifier reads a store through.
+//!
+//! [`LedgerSource`]: crate::store::LedgerSource
+
+use super::{json, raw, ApiError, App};
+use crate::domain::{check_id, MemberId};
+use crate::factors::FactorTable;
+use crate::rulebook::Rulebook;
+use crate::store::{ChainHead, Grant};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Most entries or accounts in one page.
+pub const MAX_PAGE: usize = 1_000;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/v1/audit/heads", get(heads))
+        .route("/v1/audit/chains/{chain}/entries", get(entries))
+        .route("/v1/audit/accounts", get(accounts))
+        .route("/v1/audit/campus-totals", get(campus_totals))
+        .route("/v1/audit/rules", get(rules))
+}
+
+/// Published rulebook and factor versions.
+#[derive(Serialize, Deserialize)]
+pub struct RulesPage {
+    pub rulebooks: Vec<Rulebook>,
+    pub factors: Vec<FactorTable>,
+}
+
+/// A page of a chain's entries; `next` is the seq to ask for next, absent at the end.
+#[derive(Serialize, Deserialize)]
+pub struct EntriesPage {
+    pub chain: String,
+    pub entries: Vec<Box<RawValue>>,
+    pub next: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntriesQuery {
+    from: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit.unwrap_or(MAX_PAGE) {
+        n @ 1..=MAX_PAGE => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "bad_limit",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        )),
+    }
+}
+
+async fn heads(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auditor(&app, &headers).await?;
+    let mut heads: Vec<ChainHead> = app.store.chain_heads().await?;
+    heads.sort_by(|a, b| a.chain.cmp(&b.chain));
+    Ok(json(StatusCode::OK, &heads))
+}
+
+async fn entries(
+    State(app): State<App>,
+    chain: Result<Path<String>, PathRejection>,
+    q: Result<Query<EntriesQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(chain) = chain?;
+    auditor(&app, &headers).await?;
+    let Query(q) = q?;
+    check_id("chain", &chain)?;
+    let from = q.from.unwrap_or(0);
+    let limit = page_size(q.limit)?;
+    let stored = app.store.entries(&chain, from, limit).await?;
+    let next = (stored.len() == limit).then_some(from + limit as u64);
+    let entries = stored.into_iter().map(raw).collect::<Result<_, _>>()?;
+    Ok(json(
+        StatusCode::OK,
+        &EntriesPage {
+            chain,
+            entries,
+            next,
+        },
+    ))
+}
+
+async fn accounts(
+    State(app): State<App>,
+    q: Result<Query<AccountsQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auditor(&app, &headers).await?;
+    let Query(q) = q?;
+    let after = q.after.as_deref().map(MemberId::parse).transpose()?;
+    let limit = page_size(q.limit)?;
+    let page = app.store.account_page(after.as_ref(), limit).await?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+async fn campus_totals(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auditor(&app, &headers).await?;
+    Ok(json(StatusCode::OK, &app.store.campus_totals().await?))
+}
+
+async fn rules(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auditor(&app, &headers).await?;
+    let catalog = app.store.catalog().await?;
+    Ok(json(
+        StatusCode::OK,
+        &RulesPage {
+            rulebooks: catalog.rulebooks().cloned().collect(),
+            factors: catalog.factor_tables().cloned().collect(),
+        },
+    ))
+}
+
+async fn auditor(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    match app.grant(headers).await? {
+        Grant::Auditor => Ok(()),
+        Grant::Campus { .. } => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "audit queries need an auditor key",
+        )),
+    }
+}

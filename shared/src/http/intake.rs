@@ -1,0 +1,303 @@
+//! Intake: the signed webhooks that record actions (the `scan` function).
+//!
+//! Intake only records. It checks the signature, validates, turns the platform user id into the
+//! member pseudonym at once, and records the action keyed by its source id; crediting happens
+//! later. The answer is 202 with the action's status; a second delivery of the same id and body
+//! gets the same answer marked as a replay, and the same id with another body gets 409.
+
+use super::signature::{Refusal, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
+use super::{json, parse, read_body, ApiError, App};
+use crate::domain::{check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId};
+use crate::store::{ActionStatus, Recorded};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/v1/scans", post(scan))
+        .route("/v1/pledges", post(pledge))
+        .route("/v1/appointments", post(appointment))
+        .route("/v1/appointments/{id}/complete", post(complete))
+        .route("/v1/actions/{id}", get(status))
+}
+
+/// An on-site QR-scan drop-off.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanIn {
+    scan_id: String,
+    user: String,
+    station: String,
+    at: i64,
+    items: Items,
+}
+
+/// A return pledge made in the app: boxes to bring to a station.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PledgeIn {
+    pledge_id: String,
+    user: String,
+    station: String,
+    at: i64,
+    boxes: u32,
+}
+
+/// An old-clothes pickup booking; the weight comes with completion.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppointmentIn {
+    appointment_id: String,
+    user: String,
+    station: String,
+    at: i64,
+}
+
+/// The courier's completion of a pickup.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteIn {
+    clothing_g: u64,
+    at: i64,
+}
+
+/// An action's status as intake answers it.
+#[derive(Serialize)]
+pub struct ActionView {
+    pub action: String,
+    pub kind: ActionKind,
+    #[serde(flatten)]
+    pub status: ActionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<bool>,
+    /// For a credited in-window pledge: how many of its boxes have come back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pledge: Option<PledgeView>,
+}
+
+#[derive(Serialize)]
+pub struct PledgeView {
+    pub boxes: u64,
+    pub returned: u64,
+    pub fulfilled: bool,
+}
+
+async fn scan(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = signed(&app, &headers, body).await?;
+    let s: ScanIn = parse(&bytes)?;
+    let member = member(&app, &s.user)?;
+    record(
+        &app,
+        Action {
+            id: s.scan_id,
+            kind: ActionKind::Scan,
+            member,
+            station: s.station,
+            at: s.at,
+            items: s.items,
+        },
+    )
+    .await
+}
+
+async fn pledge(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = signed(&app, &headers, body).await?;
+    let p: PledgeIn = parse(&bytes)?;
+    let member = member(&app, &p.user)?;
+    let items = Items {
+        boxes: vec![BoxLot {
+            brand: None,
+            count: p.boxes,
+        }],
+        ..Items::default()
+    };
+    record(
+        &app,
+        Action {
+            id: p.pledge_id,
+            kind: ActionKind::Pledge,
+            member,
+            station: p.station,
+            at: p.at,
+            items,
+        },
+    )
+    .await
+}
+
+async fn appointment(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = signed(&app, &headers, body).await?;
+    let a: AppointmentIn = parse(&bytes)?;
+    let member = member(&app, &a.user)?;
+    record(
+        &app,
+        Action {
+            id: a.appointment_id,
+            kind: ActionKind::Pickup,
+            member,
+            station: a.station,
+            at: a.at,
+            items: Items::default(),
+        },
+    )
+    .await
+}
+
+async fn complete(
+    State(app): State<App>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Path(id) = id?;
+    let bytes = signed(&app, &headers, body).await?;
+    check_id("appointment", &id)?;
+    tracing::Span::current().record("action_id", id.as_str());
+    let c: CompleteIn = parse(&bytes)?;
+    not_in_future(&app, c.at)?;
+    let recorded = app.store.complete_pickup(&id, c.clothing_g, c.at).await?;
+    answer(&app, recorded).await
+}
+
+async fn status(
+    State(app): State<App>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Path(id) = id?;
+    signed(&app, &headers, body).await?;
+    check_id("action", &id)?;
+    tracing::Span::current().record("action_id", id.as_str());
+    let record = app
+        .store
+        .action(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("action {id}")))?;
+    let view = view(&app, &record.action, record.status, None).await?;
+    Ok(json(StatusCode::OK, &view))
+}
+
+/// Reads the body and checks its signature against the sender's secrets.
+async fn signed(app: &App, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
+    let bytes = read_body(body).await?;
+    let text = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    app.integrations
+        .verify(
+            text(KEY_ID_HEADER),
+            text(SIGNATURE_HEADER),
+            &bytes,
+            app.now(),
+        )
+        .map_err(|r: Refusal| ApiError::new(StatusCode::UNAUTHORIZED, r.code(), r.message()))?;
+    Ok(bytes)
+}
+
+/// The member pseudonym of a platform user id; the raw id goes no further than this.
+pub(super) fn member(app: &App, user: &str) -> Result<MemberId, ApiError> {
+    if user.is_empty() || user.len() > 128 || user.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            "invalid_user",
+            "user must be 1-128 bytes without control characters",
+        )
+        .into());
+    }
+    Ok(MemberId::pseudonym(&app.pepper, user))
+}
+
+fn not_in_future(app: &App, at: i64) -> Result<(), ApiError> {
+    if at > app.now() + TOLERANCE_S {
+        return Err(Invalid::new("future_time", "at is in the future").into());
+    }
+    Ok(())
+}
+
+/// Validates an action against the registry and records it idempotently.
+async fn record(app: &App, action: Action) -> Result<Response, ApiError> {
+    action.validate()?;
+    tracing::Span::current().record("action_id", action.id.as_str());
+    not_in_future(app, action.at)?;
+    if app.store.station(&action.station).await?.is_none() {
+        return Err(Invalid::new(
+            "unknown_station",
+            format!("station {} is not registered", action.station),
+        )
+        .into());
+    }
+    let recorded = app.store.record_action(&action).await?;
+    answer(app, recorded).await
+}
+
+async fn answer(app: &App, recorded: Recorded) -> Result<Response, ApiError> {
+    if !recorded.replay && recorded.record.status == ActionStatus::Pending {
+        app.recorded.notify_one();
+    }
+    tracing::info!(replay = recorded.replay, "recorded");
+    let view = view(
+        app,
+        &recorded.record.action,
+        recorded.record.status,
+        Some(recorded.replay),
+    )
+    .await?;
+    Ok(json(StatusCode::ACCEPTED, &view))
+}
+
+async fn view(
+    app: &App,
+    action: &Action,
+    status: ActionStatus,
+    replay: Option<bool>,
+) -> Result<ActionView, ApiError> {
+    let credited = matches!(status, ActionStatus::Credited { .. });
+    let pledge = if action.kind == ActionKind::Pledge
+        && credited
+        && app.rules.rulebook.in_window(action.at)
+    {
+        let account = app
+            .store
+            .accounts(std::slice::from_ref(&action.member))
+            .await?
+            .pop();
+        let boxes = action.items.box_count();
+        let open = account.and_then(|a| a.open_pledges.into_iter().find(|p| p.action == action.id));
+        Some(match open {
+            Some(p) => PledgeView {
+                boxes,
+                returned: p.returned,
+                fulfilled: false,
+            },
+            None => PledgeView {
+                boxes,
+                returned: boxes,
+                fulfilled: true,
+            },
+        })
+    } else {
+        None
+    };
+    Ok(ActionView {
+        action: action.id.clone(),
+        kind: action.kind,
+        status,
+        replay,
+        pledge,
+    })
+}

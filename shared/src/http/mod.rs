@@ -1,0 +1,307 @@
+//! The HTTP API: axum routers that run the same way behind API Gateway (through `lambda_http`)
+//! and in `greenloop serve`.
+//!
+//! - [`intake`]: signed webhooks that record actions, and action status;
+//! - [`campus`]: university portal queries, with campus-scoped API keys, and the public ranking;
+//! - [`audit`]: chain heads, entries and derived state for auditors.
+//!
+//! Every answer that is not a success is JSON `{"code", "message"}` with a 4xx status; only a
+//! store that cannot be reached gives a 503. Handlers never panic on input, and a panic anyway
+//! becomes a JSON error rather than a dropped connection.
+
+pub mod audit;
+pub mod campus;
+pub mod intake;
+pub mod signature;
+
+use crate::catalog::Rules;
+use crate::domain::{Invalid, Pepper};
+use crate::ledger::leaf_hash;
+use crate::store::{Grant, Store, StoreError};
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+pub use signature::Integrations;
+
+/// Largest request body accepted; an intake body is a few hundred bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    /// Keys for member pseudonyms.
+    pub pepper: Pepper,
+    /// Webhook senders and their secrets.
+    pub integrations: Integrations,
+    /// The rulebook in force, for "today" and for pledge windows.
+    pub rules: Arc<Rules>,
+    /// Unix seconds now; tests move it.
+    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Woken after an action is recorded, so that in-process crediting starts at once.
+    pub recorded: Arc<Notify>,
+}
+
+impl App {
+    pub fn new(
+        store: Arc<dyn Store>,
+        pepper: Pepper,
+        integrations: Integrations,
+        rules: Rules,
+    ) -> Self {
+        App {
+            store,
+            pepper,
+            integrations,
+            rules: Arc::new(rules),
+            clock: Arc::new(|| chrono::Utc::now().timestamp()),
+            recorded: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// The grant of the bearer key in `headers`: 401 without a known key.
+    async fn grant(&self, headers: &HeaderMap) -> Result<Grant, ApiError> {
+        let key = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send an API key as Authorization: Bearer <key>",
+                )
+            })?;
+        self.store
+            .api_key(&leaf_hash(key.trim().as_bytes()))
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key")
+            })
+    }
+}
+
+/// Every router on one app: what `greenloop serve` mounts.
+pub fn router(app: App) -> Router {
+    mount(
+        Router::new()
+            .merge(intake::routes())
+            .merge(campus::routes())
+            .merge(audit::routes()),
+        app,
+    )
+}
+
+/// Gives `routes` their state, `GET /health`, JSON fallbacks, request spans and panic capture:
+/// what each function's router and the local server share.
+pub fn mount(routes: Router<App>, app: App) -> Router {
+    routes
+        .route("/health", axum::routing::get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
+        .layer(axum::middleware::from_fn(request_span))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the request could not be handled",
+    )
+    .into_response()
+}
+
+/// Gives each request an id (API Gateway's when there is one) and a span carrying it, the
+/// route template (never the path, which may hold a user id) and the outcome.
+async fn request_span(req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route,
+        action_id = tracing::field::Empty,
+    );
+    async move {
+        let mut res = next.run(req).await;
+        tracing::info!(status = res.status().as_u16(), "answered");
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert("x-request-id", v);
+        }
+        res
+    }
+    .instrument(span)
+    .await
+}
+
+fn request_id(req: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.extensions().get::<RequestContext>() {
+        if let Some(id) = &ctx.request_id {
+            return id.clone();
+        }
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("local-{:x}-{n}", std::process::id())
+}
+
+/// A failed request: status, stable code, message.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{} not found", what.into()),
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code,
+            message: &self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code, e.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(i) => i.into(),
+            StoreError::Conflict(id) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("action {id} was already recorded with a different body"),
+            ),
+            StoreError::NotFound(what) => ApiError::not_found(what),
+            StoreError::Corrupt(_) | StoreError::Unavailable(_) => {
+                tracing::error!(error = %e, "store failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the store is unavailable; retry later",
+                )
+            }
+        }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request("bad_query", e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::bad_request("bad_path", e.body_text())
+    }
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes.
+pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is over {MAX_BODY} bytes, or was cut off"),
+        )
+    })
+}
+
+/// Parses a JSON body into `T`, which refuses unknown fields.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let code = if e.is_data() {
+            "invalid_field"
+        } else {
+            "malformed_json"
+        };
+        ApiError::bad_request(code, format!("body: {e}"))
+    })
+}
+
+/// JSON of any serializable value with a status.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    (status, Json(value)).into_response()
+}
+
+/// A stored entry as JSON embedded byte for byte, so clients can re-hash what they receive.
+pub fn raw(bytes: Vec<u8>) -> Result<Box<serde_json::value::RawValue>, ApiError> {
+    String::from_utf8(bytes)
+        .ok()
+        .and_then(|s| serde_json::value::RawValue::from_string(s).ok())
+        .ok_or_else(|| StoreError::Corrupt("a stored entry is not JSON".into()).into())
+}
