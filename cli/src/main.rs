@@ -162,6 +162,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             report::verify(&store, json).await
         }
         Command::Serve { addr, shards } => {
+            greenloop::config::init_json_logs();
             let store = EmbeddedStore::open(&cli.data).map_err(|e| e.to_string())?;
             let pepper = demo::pepper()?;
             let integrations = greenloop::config::integrations().map_err(|e| e.to_string())?;

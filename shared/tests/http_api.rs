@@ -1,0 +1,699 @@
+//! The HTTP API's behaviour, driven in-process through the router with tower's `oneshot`, on a
+//! real embedded store: signatures and rotation, idempotent intake, every class of bad input
+//! (4xx, JSON error, nothing written), crediting and real-time reads, campus scoping, pledges,
+//! pickups, and concurrent duplicate deliveries.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use greenloop::catalog::Rules;
+use greenloop::credit::credit_pending;
+use greenloop::domain::{Campus, Pepper, Station};
+use greenloop::http::signature::sign;
+use greenloop::http::{router, App, Integrations};
+use greenloop::ledger::leaf_hash;
+use greenloop::store::embedded::EmbeddedStore;
+use greenloop::store::{Grant, Store};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const OLD: &str = "old-secret-0123456789";
+const NEW: &str = "new-secret-0123456789";
+/// 2026-11-05 12:00 +08:00, inside the campaign.
+const NOW: i64 = 1_793_851_200;
+const PORTAL_A: &str = "glk_portal_a";
+const PORTAL_B: &str = "glk_portal_b";
+const AUDITOR: &str = "glk_auditor";
+
+struct Api {
+    app: App,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn api() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    for (id, name) in [
+        ("sjtu", "Shanghai Jiao Tong University"),
+        ("scu", "Sichuan University"),
+    ] {
+        store
+            .put_campus(&Campus {
+                id: id.into(),
+                name: name.into(),
+                city: "x".into(),
+            })
+            .await
+            .unwrap();
+    }
+    for (id, campus) in [("st-sjtu", Some("sjtu")), ("st-city", None)] {
+        store
+            .put_station(&Station {
+                id: id.into(),
+                city: "Shanghai".into(),
+                campus: campus.map(Into::into),
+            })
+            .await
+            .unwrap();
+    }
+    for (key, grant) in [
+        (
+            PORTAL_A,
+            Grant::Campus {
+                campus: "sjtu".into(),
+            },
+        ),
+        (
+            PORTAL_B,
+            Grant::Campus {
+                campus: "scu".into(),
+            },
+        ),
+        (AUDITOR, Grant::Auditor),
+    ] {
+        store
+            .put_api_key(&leaf_hash(key.as_bytes()), &grant)
+            .await
+            .unwrap();
+    }
+    let integrations = Integrations::parse(&format!("qr-1={OLD},{NEW}")).unwrap();
+    let pepper = Pepper::new(b"http-test-pepper-0123".to_vec()).unwrap();
+    let mut app = App::new(store.clone(), pepper, integrations, Rules::defaults());
+    app.clock = Arc::new(|| NOW);
+    Api {
+        app,
+        store,
+        _dir: dir,
+    }
+}
+
+impl Api {
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let res = router(self.app.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{status}: body is not JSON: {bytes:?}"));
+        if !status.is_success() {
+            assert!(
+                body["code"].is_string() && body["message"].is_string(),
+                "{status}: error body {body}"
+            );
+        }
+        (status, body)
+    }
+
+    /// A request signed with `secret` at time `t`.
+    async fn signed_at(
+        &self,
+        method: Method,
+        path: &str,
+        body: &str,
+        secret: &str,
+        t: i64,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("greenloop-key-id", "qr-1")
+            .header(
+                "greenloop-signature",
+                sign(secret.as_bytes(), t, body.as_bytes()),
+            )
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.signed_at(Method::POST, path, &body.to_string(), NEW, NOW)
+            .await
+    }
+
+    async fn status_of(&self, id: &str) -> (StatusCode, Value) {
+        self.signed_at(Method::GET, &format!("/v1/actions/{id}"), "", NEW, NOW)
+            .await
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> (StatusCode, Value) {
+        let mut req = Request::builder().uri(path);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn put(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn credit(&self) -> u64 {
+        credit_pending(self.store.as_ref(), &Rules::defaults(), 4)
+            .await
+            .unwrap()
+            .credited
+    }
+
+    /// Nothing recorded, nothing pending, no chain started.
+    async fn assert_nothing_written(&self) {
+        assert!(self.store.pending_actions(10).await.unwrap().is_empty());
+        assert!(self.store.chain_heads().await.unwrap().is_empty());
+    }
+}
+
+fn scan(id: &str, user: &str, boxes: u32) -> Value {
+    json!({
+        "scan_id": id,
+        "user": user,
+        "station": "st-sjtu",
+        "at": NOW - 60,
+        "items": {"books": 0, "boxes": [{"brand": "brand-01", "count": boxes}], "clothing_g": 0, "shoes": 0}
+    })
+}
+
+#[tokio::test]
+async fn a_scan_is_recorded_credited_and_shown() {
+    let api = api().await;
+    assert_eq!(
+        api.put("/v1/campuses/sjtu/members/alice", PORTAL_A).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = api.post("/v1/scans", &scan("scan-1", "alice", 2)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["action"], "scan-1");
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["replay"], false);
+
+    assert_eq!(api.credit().await, 1);
+    let (status, body) = api.status_of("scan-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "credited");
+    // 2 partner boxes: 2 × 10 × 2.
+    assert_eq!(body["bonus"], 40);
+    let (chain, seq) = (
+        body["chain"].as_str().unwrap(),
+        body["seq"].as_u64().unwrap(),
+    );
+    assert_eq!(seq, 0);
+
+    let (_, summary) = api.get("/v1/campuses/sjtu/summary", Some(PORTAL_A)).await;
+    assert_eq!(summary["campaign"]["bonus"], 40);
+    assert_eq!(summary["campaign"]["entries"], 1);
+    assert_eq!(summary["today"]["day"], "2026-11-05");
+    assert_eq!(summary["today"]["bonus"], 40);
+    assert!(summary["campaign"]["co2e_g"].as_i64().unwrap() > 0);
+
+    let (_, account) = api
+        .get("/v1/campuses/sjtu/members/alice", Some(PORTAL_A))
+        .await;
+    assert_eq!(account["balance"], 40);
+    assert_eq!(account["recent"][0]["action"], "scan-1");
+    assert_eq!(account["recent"][0]["chain"], chain);
+    // The raw user id is nowhere in the answer; the pseudonym is.
+    assert!(!account.to_string().contains("alice"));
+
+    let (_, board) = api
+        .get("/v1/campuses/sjtu/leaderboard?limit=5", Some(PORTAL_A))
+        .await;
+    assert_eq!(board[0]["member"], account["member"]);
+    let (_, ranking) = api.get("/v1/campuses", None).await;
+    assert_eq!(ranking[0]["campus"], "sjtu");
+    assert_eq!(ranking[0]["rank"], 1);
+
+    let (_, heads) = api.get("/v1/audit/heads", Some(AUDITOR)).await;
+    assert_eq!(heads[0]["chain"], chain);
+    assert_eq!(heads[0]["size"], 1);
+    let (_, page) = api
+        .get(
+            &format!("/v1/audit/chains/{chain}/entries?from=0"),
+            Some(AUDITOR),
+        )
+        .await;
+    assert_eq!(page["entries"][0]["hash"], heads[0]["hash"]);
+    assert_eq!(page["next"], Value::Null);
+}
+
+#[tokio::test]
+async fn replays_answer_the_same_and_conflicts_answer_409() {
+    let api = api().await;
+    let first = api.post("/v1/scans", &scan("scan-r", "bob", 1)).await;
+    let again = api.post("/v1/scans", &scan("scan-r", "bob", 1)).await;
+    assert_eq!(again.0, StatusCode::ACCEPTED);
+    assert_eq!(again.1["replay"], true);
+    assert_eq!(again.1["status"], first.1["status"]);
+    let (status, body) = api.post("/v1/scans", &scan("scan-r", "bob", 3)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    assert_eq!(api.credit().await, 1);
+    let credited = api.post("/v1/scans", &scan("scan-r", "bob", 1)).await;
+    assert_eq!(credited.1["replay"], true);
+    assert_eq!(credited.1["status"], "credited");
+    assert_eq!(api.credit().await, 0, "a replay credits nothing");
+}
+
+#[tokio::test]
+async fn both_rotation_secrets_sign_and_others_do_not() {
+    let api = api().await;
+    for (i, secret) in [OLD, NEW].into_iter().enumerate() {
+        let body = scan(&format!("rot-{i}"), "carol", 1).to_string();
+        let (status, _) = api
+            .signed_at(Method::POST, "/v1/scans", &body, secret, NOW)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "secret {i}");
+    }
+    let body = scan("rot-x", "carol", 1).to_string();
+    let (status, err) = api
+        .signed_at(Method::POST, "/v1/scans", &body, "retired-secret-0123", NOW)
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_signature"))
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_4xx_json_error_and_writes_nothing() {
+    let api = api().await;
+    let good = scan("scan-bad", "dave", 1);
+    let mut cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        (
+            "malformed JSON",
+            "{\"scan_id\": ".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "not an object",
+            "[1,2]".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "empty body",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+    ];
+    let mut variant = |name: &'static str, f: &dyn Fn(&mut Value), status, code| {
+        let mut v = good.clone();
+        f(&mut v);
+        cases.push((name, v.to_string(), status, code));
+    };
+    variant(
+        "missing field",
+        &|v| {
+            v.as_object_mut().unwrap().remove("user");
+        },
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    );
+    variant(
+        "unknown field",
+        &|v| v["extra"] = json!(1),
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    );
+    variant(
+        "unknown item field",
+        &|v| v["items"]["cans"] = json!(1),
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    );
+    variant(
+        "wrong type",
+        &|v| v["at"] = json!("yesterday"),
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    );
+    variant(
+        "negative count",
+        &|v| v["items"]["boxes"][0]["count"] = json!(-2),
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    );
+    variant(
+        "fractional count",
+        &|v| v["items"]["books"] = json!(1.5),
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    );
+    variant(
+        "huge count",
+        &|v| v["items"]["books"] = json!(1u64 << 40),
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    );
+    variant(
+        "absurd count",
+        &|v| v["items"]["boxes"][0]["count"] = json!(5000),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_much",
+    );
+    variant(
+        "no items",
+        &|v| v["items"]["boxes"] = json!([]),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no_items",
+    );
+    variant(
+        "unknown station",
+        &|v| v["station"] = json!("st-nowhere"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_station",
+    );
+    variant(
+        "bad id",
+        &|v| v["scan_id"] = json!("has space"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_id",
+    );
+    variant(
+        "empty user",
+        &|v| v["user"] = json!(""),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_user",
+    );
+    variant(
+        "future time",
+        &|v| v["at"] = json!(NOW + 3600),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "future_time",
+    );
+    variant(
+        "negative time",
+        &|v| v["at"] = json!(-1),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_time",
+    );
+    cases.push((
+        "oversized body",
+        format!("{{\"pad\": \"{}\"}}", "x".repeat(20_000)),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    ));
+    for (name, body, status, code) in cases {
+        let (got, err) = api
+            .signed_at(Method::POST, "/v1/scans", &body, NEW, NOW)
+            .await;
+        assert_eq!(
+            (got, err["code"].as_str()),
+            (status, Some(code)),
+            "{name}: {err}"
+        );
+        api.assert_nothing_written().await;
+    }
+    let pledge =
+        json!({"pledge_id": "p-bad", "user": "dave", "station": "st-city", "at": NOW, "boxes": 0});
+    let (status, err) = api.post("/v1/pledges", &pledge).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("empty_lot"))
+    );
+    let complete = json!({"clothing_g": 1000, "at": NOW});
+    let (status, _) = api.post("/v1/appointments/none/complete", &complete).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    api.assert_nothing_written().await;
+}
+
+#[tokio::test]
+async fn bad_stale_or_missing_signatures_are_refused() {
+    let api = api().await;
+    let body = scan("scan-sig", "erin", 1).to_string();
+    for (t, code) in [
+        (NOW - 301, "stale_signature"),
+        (NOW + 301, "stale_signature"),
+    ] {
+        let (status, err) = api
+            .signed_at(Method::POST, "/v1/scans", &body, NEW, t)
+            .await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some(code))
+        );
+    }
+    let bare = |headers: &[(&str, &str)]| {
+        let mut req = Request::builder().method(Method::POST).uri("/v1/scans");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(Body::from(body.clone())).unwrap()
+    };
+    let good = sign(NEW.as_bytes(), NOW, body.as_bytes());
+    for (headers, code) in [
+        (vec![], "missing_key_id"),
+        (vec![("greenloop-key-id", "qr-1")], "missing_signature"),
+        (
+            vec![
+                ("greenloop-key-id", "qr-1"),
+                ("greenloop-signature", "v1=abc"),
+            ],
+            "malformed_signature",
+        ),
+        (
+            vec![
+                ("greenloop-key-id", "qr-9"),
+                ("greenloop-signature", good.as_str()),
+            ],
+            "unknown_key",
+        ),
+    ] {
+        let (status, err) = api.send(bare(&headers)).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some(code))
+        );
+    }
+    // A signature for another body does not carry over.
+    let (status, _) = api
+        .send(bare(&[
+            ("greenloop-key-id", "qr-1"),
+            ("greenloop-signature", &sign(NEW.as_bytes(), NOW, b"{}")),
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    api.assert_nothing_written().await;
+}
+
+#[tokio::test]
+async fn keys_are_scoped_to_one_campus() {
+    let api = api().await;
+    let path = "/v1/campuses/sjtu/summary";
+    assert_eq!(api.get(path, Some(PORTAL_A)).await.0, StatusCode::OK);
+    for (key, status) in [
+        (Some(PORTAL_B), StatusCode::FORBIDDEN),
+        (Some(AUDITOR), StatusCode::FORBIDDEN),
+        (Some("glk_unknown"), StatusCode::UNAUTHORIZED),
+        (None, StatusCode::UNAUTHORIZED),
+    ] {
+        assert_eq!(api.get(path, key).await.0, status, "{key:?}");
+    }
+    assert_eq!(
+        api.put("/v1/campuses/sjtu/members/frank", PORTAL_B).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.get("/v1/audit/heads", Some(PORTAL_A)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.get("/v1/audit/heads", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // A member of another campus is not visible through this one.
+    api.put("/v1/campuses/scu/members/gina", PORTAL_B).await;
+    assert_eq!(
+        api.get("/v1/campuses/sjtu/members/gina", Some(PORTAL_A))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    for (path, code) in [
+        ("/v1/campuses/sjtu/leaderboard?limit=0", "bad_limit"),
+        ("/v1/campuses/sjtu/leaderboard?limit=x", "bad_query"),
+        ("/v1/campuses/sjtu/leaderboard?top=3", "bad_query"),
+    ] {
+        let (status, err) = api.get(path, Some(PORTAL_A)).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{path}"
+        );
+    }
+    assert_eq!(api.get("/v1/nowhere", None).await.0, StatusCode::NOT_FOUND);
+    let req = Request::builder()
+        .method(Method::DELETE)
+        .uri("/v1/scans")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(api.send(req).await.0, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn pledges_are_fulfilled_by_later_drop_offs() {
+    let api = api().await;
+    let pledge = json!({"pledge_id": "pledge-1", "user": "hana", "station": "st-city", "at": NOW - 3600, "boxes": 3});
+    assert_eq!(
+        api.post("/v1/pledges", &pledge).await.0,
+        StatusCode::ACCEPTED
+    );
+    api.credit().await;
+    let (_, p) = api.status_of("pledge-1").await;
+    assert_eq!(p["bonus"], 6, "2 points per pledged box");
+    assert_eq!(
+        p["pledge"],
+        json!({"boxes": 3, "returned": 0, "fulfilled": false})
+    );
+    api.post("/v1/scans", &scan("drop-1", "hana", 2)).await;
+    api.credit().await;
+    let (_, p) = api.status_of("pledge-1").await;
+    assert_eq!(
+        p["pledge"],
+        json!({"boxes": 3, "returned": 2, "fulfilled": false})
+    );
+    // Another member's boxes do not return hana's pledge.
+    api.post("/v1/scans", &scan("drop-other", "ivan", 5)).await;
+    api.credit().await;
+    assert_eq!(api.status_of("pledge-1").await.1["pledge"]["returned"], 2);
+    api.post("/v1/scans", &scan("drop-2", "hana", 4)).await;
+    api.credit().await;
+    let (_, p) = api.status_of("pledge-1").await;
+    assert_eq!(
+        p["pledge"],
+        json!({"boxes": 3, "returned": 3, "fulfilled": true})
+    );
+}
+
+#[tokio::test]
+async fn pickups_are_booked_then_completed_with_a_weight() {
+    let api = api().await;
+    let booking =
+        json!({"appointment_id": "appt-1", "user": "jin", "station": "st-city", "at": NOW - 7200});
+    let (status, b) = api.post("/v1/appointments", &booking).await;
+    assert_eq!(
+        (status, b["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("booked"))
+    );
+    assert_eq!(api.credit().await, 0, "a booking earns nothing yet");
+    let done = json!({"clothing_g": 2500, "at": NOW - 600});
+    let (status, c) = api.post("/v1/appointments/appt-1/complete", &done).await;
+    assert_eq!(
+        (status, c["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("pending"))
+    );
+    let again = api.post("/v1/appointments/appt-1/complete", &done).await;
+    assert_eq!(again.1["replay"], true);
+    let other = json!({"clothing_g": 9000, "at": NOW - 600});
+    assert_eq!(
+        api.post("/v1/appointments/appt-1/complete", &other).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(api.credit().await, 1);
+    let (_, s) = api.status_of("appt-1").await;
+    // floor(2500 g × 5 points per kg / 1000).
+    assert_eq!(
+        (s["status"].as_str(), s["bonus"].as_i64()),
+        (Some("credited"), Some(12))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_deliveries_credit_once() {
+    let api = api().await;
+    let body = scan("scan-dup", "kai", 3).to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (app, body) = (api.app.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/v1/scans")
+                .header("greenloop-key-id", "qr-1")
+                .header(
+                    "greenloop-signature",
+                    sign(NEW.as_bytes(), NOW, body.as_bytes()),
+                )
+                .body(Body::from(body))
+                .unwrap();
+            let res = router(app).oneshot(req).await.unwrap();
+            let status = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            let v: Value = serde_json::from_slice(&bytes).unwrap();
+            (status, v["replay"].as_bool())
+        }));
+    }
+    let mut fresh = 0;
+    for t in tasks {
+        let (status, replay) = t.await.unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED);
+        fresh += usize::from(replay == Some(false));
+    }
+    assert_eq!(fresh, 1, "exactly one delivery is new");
+    // Two crediting stages race over the same pending action.
+    let (a, b) = tokio::join!(api.credit(), api.credit());
+    assert_eq!(a + b, 1, "credited exactly once");
+    let heads = api.store.chain_heads().await.unwrap();
+    assert_eq!(heads.iter().map(|h| h.size).sum::<u64>(), 1);
+    let report = greenloop::audit::verify_store(api.store.as_ref(), |_| {})
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{:?}", report.first_problem());
+}
+
+/// A log sink the test can read back.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_ids_but_no_secret_signature_or_user_id() {
+    let logs = Logs::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let api = api().await;
+    api.put("/v1/campuses/sjtu/members/lena-13800138000", PORTAL_A)
+        .await;
+    let body = scan("scan-log", "lena-13800138000", 1).to_string();
+    let signature = sign(NEW.as_bytes(), NOW, body.as_bytes());
+    api.signed_at(Method::POST, "/v1/scans", &body, NEW, NOW)
+        .await;
+    api.get("/v1/campuses/sjtu/members/lena-13800138000", Some(PORTAL_A))
+        .await;
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("\"action_id\":\"scan-log\""), "{text}");
+    assert!(text.contains("\"request_id\":\"local-"), "{text}");
+    assert!(
+        text.contains("/v1/campuses/{campus}/members/{user}"),
+        "{text}"
+    );
+    let v1 = signature.split("v1=").nth(1).unwrap();
+    for secret in ["lena-13800138000", NEW, OLD, v1, PORTAL_A] {
+        assert!(!text.contains(secret), "logs leak {secret}: {text}");
+    }
+}

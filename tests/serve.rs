@@ -1,0 +1,226 @@
+//! End-to-end over a real socket: `greenloop serve` on a simulated campaign's data, a signed
+//! scan in, its credit out within a second, the campus summary moving, and `greenloop verify
+//! --url` verifying the running server through its audit API.
+
+use greenloop::http::signature::sign;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "e2e-webhook-secret-0123";
+
+fn greenloop(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_greenloop"));
+    c.arg("--data")
+        .arg(data)
+        .env_remove("GREENLOOP_DATA")
+        .env_remove("GREENLOOP_AUDIT_KEY")
+        .env("GREENLOOP_WEBHOOK_SECRETS", format!("qr-e2e={SECRET}"));
+    c
+}
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    let out = greenloop(data).args(args).output().expect("greenloop runs");
+    assert!(
+        out.status.success(),
+        "greenloop {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The server process, killed when dropped, and its stdout, kept open so it can still print.
+struct Server(Child, String, BufReader<std::process::ChildStdout>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(data: &Path) -> Server {
+    let mut child = greenloop(data)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("greenloop serving on http://")
+        .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
+        .to_owned();
+    Server(child, addr, out)
+}
+
+/// One HTTP/1.1 request on its own connection; returns the status and the JSON body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a full response");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn signed(body: &str) -> Vec<(&'static str, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    vec![
+        ("greenloop-key-id", "qr-e2e".into()),
+        (
+            "greenloop-signature",
+            sign(SECRET.as_bytes(), now, body.as_bytes()),
+        ),
+        ("content-type", "application/json".into()),
+    ]
+}
+
+#[test]
+fn a_signed_scan_is_credited_within_a_second_and_the_server_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    run(
+        data,
+        &[
+            "demo",
+            "--members",
+            "100",
+            "--actions",
+            "600",
+            "--campuses",
+            "4",
+            "--stations",
+            "10",
+        ],
+    );
+    let portal = String::from_utf8(run(data, &["keys", "--campus", "sjtu"]).stdout).unwrap();
+    let auditor = String::from_utf8(run(data, &["keys", "--auditor"]).stdout).unwrap();
+    let (portal, auditor) = (portal.trim().to_owned(), auditor.trim().to_owned());
+    assert!(portal.starts_with("glk_") && auditor.starts_with("glk_"));
+
+    let server = serve(data);
+    let addr = server.1.as_str();
+    let bearer = |k: &str| vec![("authorization", format!("Bearer {k}"))];
+    let (status, _) = http(
+        addr,
+        "PUT",
+        "/v1/campuses/sjtu/members/e2e-user",
+        &bearer(&portal),
+        "",
+    );
+    assert_eq!(status, 200);
+    let (_, before) = http(
+        addr,
+        "GET",
+        "/v1/campuses/sjtu/summary",
+        &bearer(&portal),
+        "",
+    );
+    let before_g = before["campaign"]["co2e_g"].as_i64().expect("a summary");
+
+    // 2026-11-05 12:00 +08:00: inside the campaign.
+    let scan = json!({
+        "scan_id": "e2e-scan-1", "user": "e2e-user", "station": "st-sjtu-1", "at": 1_793_851_200i64,
+        "items": {"books": 2, "boxes": [{"brand": "brand-07", "count": 3}], "clothing_g": 0, "shoes": 0}
+    })
+    .to_string();
+    let (status, recorded) = http(addr, "POST", "/v1/scans", &signed(&scan), &scan);
+    assert_eq!(status, 202, "{recorded}");
+
+    let start = Instant::now();
+    let credited = loop {
+        let (_, s) = http(addr, "GET", "/v1/actions/e2e-scan-1", &signed(""), "");
+        if s["status"] == "credited" {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "not credited: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "credited after {:?}",
+        start.elapsed()
+    );
+    // 3 partner boxes × 10 × 2 + 2 books × 3.
+    assert_eq!(credited["bonus"], 66);
+
+    let (_, after) = http(
+        addr,
+        "GET",
+        "/v1/campuses/sjtu/summary",
+        &bearer(&portal),
+        "",
+    );
+    assert!(
+        after["campaign"]["co2e_g"].as_i64().unwrap() > before_g,
+        "{after}"
+    );
+    assert_eq!(
+        after["campaign"]["entries"].as_u64().unwrap(),
+        before["campaign"]["entries"].as_u64().unwrap() + 1
+    );
+
+    let out = greenloop(data)
+        .args([
+            "verify",
+            "--url",
+            &format!("http://{addr}"),
+            "--key",
+            &auditor,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("verification: OK"), "{text}");
+
+    // A portal key is not an auditor key.
+    let out = greenloop(data)
+        .args([
+            "verify",
+            "--url",
+            &format!("http://{addr}"),
+            "--key",
+            &portal,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("403"), "{err}");
+}
