@@ -33,7 +33,11 @@ fn run(data: &Path, args: &[&str]) -> Output {
 }
 
 /// The server process, killed when dropped, and its stdout, kept open so it can still print.
-struct Server(Child, String, BufReader<std::process::ChildStdout>);
+struct Server(
+    Child,
+    String,
+    #[allow(dead_code)] BufReader<std::process::ChildStdout>,
+);
 
 impl Drop for Server {
     fn drop(&mut self) {

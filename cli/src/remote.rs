@@ -3,9 +3,7 @@
 
 use greenloop::catalog::Catalog;
 use greenloop::domain::MemberId;
-use greenloop::factors::FactorTable;
 use greenloop::http::audit::{EntriesPage, RulesPage};
-use greenloop::rulebook::Rulebook;
 use greenloop::store::{Account, CampusTotals, ChainHead, LedgerSource, Result, StoreError};
 use serde::de::DeserializeOwned;
 
@@ -67,14 +65,11 @@ impl LedgerSource for RemoteLedger {
     async fn catalog(&self) -> Result<Catalog> {
         let page: RulesPage = self.get("/v1/audit/rules", &[]).await?;
         let mut catalog = Catalog::builtin();
-        // Through `from_json`, which validates and prepares what serde alone does not.
-        for rb in &page.rulebooks {
-            let text = serde_json::to_string(rb).expect("rulebooks serialize");
-            catalog.add_rulebook(Rulebook::from_json(&text)?)?;
+        for rb in page.rulebooks {
+            catalog.add_rulebook(rb)?;
         }
-        for f in &page.factors {
-            let text = serde_json::to_string(f).expect("factor tables serialize");
-            catalog.add_factors(FactorTable::from_json(&text)?)?;
+        for f in page.factors {
+            catalog.add_factors(f)?;
         }
         Ok(catalog)
     }

@@ -71,15 +71,18 @@ pub async fn app() -> Result<App, ConfigError> {
     ))
 }
 
-/// JSON logs, one object per line, for CloudWatch; the level comes from `RUST_LOG` (default
-/// `info`). Spans' fields (request id, route, action id) are on every line.
+/// JSON logs, one object per line, as Lambda's JSON log format expects; the level comes from
+/// `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`. Spans' fields (request id,
+/// route, action id) are on every line.
 pub fn init_json_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let level = var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(level.to_lowercase())
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    });
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .without_time()

@@ -205,6 +205,9 @@ fn log_run(run: &CreditRun) {
     }
 }
 
+/// How long in-process crediting waits after a wake-up before it reads the pending list.
+const GATHER: Duration = Duration::from_millis(20);
+
 /// Credits whatever is pending whenever `wake` is notified, and at least every second: the
 /// in-process crediting stage of `greenloop serve`. Errors are logged and retried.
 pub async fn credit_continuously(
@@ -218,7 +221,13 @@ pub async fn credit_continuously(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "crediting failed; retrying"),
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+        if tokio::time::timeout(Duration::from_secs(1), wake.notified())
+            .await
+            .is_ok()
+        {
+            // Let a burst of deliveries gather, so one append carries many of them.
+            tokio::time::sleep(GATHER).await;
+        }
     }
 }
 

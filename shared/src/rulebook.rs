@@ -38,7 +38,7 @@ pub struct Window {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "Unchecked")]
 pub struct Rulebook {
     pub version: String,
     /// The offset of the campaign's calendar day from UTC (28800 for UTC+08:00).
@@ -52,6 +52,38 @@ pub struct Rulebook {
     pub daily_cap: u32,
     #[serde(skip)]
     parsed: Parsed,
+}
+
+/// A rulebook as written, before validation: deserializing a [`Rulebook`] always goes through
+/// this and [`Rulebook::prepare`], so no path can skip the checks or the parsed window.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Unchecked {
+    version: String,
+    utc_offset_s: i32,
+    window: Window,
+    points: Points,
+    partner_multiplier_pct: u32,
+    partner_brands: Vec<String>,
+    daily_cap: u32,
+}
+
+impl TryFrom<Unchecked> for Rulebook {
+    type Error = Invalid;
+    fn try_from(u: Unchecked) -> Result<Self, Invalid> {
+        let mut rb = Rulebook {
+            version: u.version,
+            utc_offset_s: u.utc_offset_s,
+            window: u.window,
+            points: u.points,
+            partner_multiplier_pct: u.partner_multiplier_pct,
+            partner_brands: u.partner_brands,
+            daily_cap: u.daily_cap,
+            parsed: Parsed::default(),
+        };
+        rb.prepare()?;
+        Ok(rb)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -156,10 +188,8 @@ const MAX_RATE: u32 = 100_000;
 impl Rulebook {
     /// Parses and validates a rulebook document.
     pub fn from_json(text: &str) -> Result<Self, Invalid> {
-        let mut rb: Rulebook = serde_json::from_str(text)
-            .map_err(|e| Invalid::new("bad_rulebook", format!("rulebook is not valid: {e}")))?;
-        rb.prepare()?;
-        Ok(rb)
+        serde_json::from_str(text)
+            .map_err(|e| Invalid::new("bad_rulebook", format!("rulebook is not valid: {e}")))
     }
 
     /// The built-in Double 11 2026 rulebook.
@@ -406,5 +436,19 @@ mod tests {
             more.books += 1;
             prop_assert!(r.points(ActionKind::Scan, &more) > a.points);
         }
+    }
+
+    #[test]
+    fn every_deserialization_validates_and_prepares() {
+        let rb = Rulebook::default_double11();
+        let text = serde_json::to_string(&rb).unwrap();
+        let back: Rulebook = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, rb, "the parsed window survives a serde round trip");
+        assert!(back.in_window(1_793_462_400));
+        let bad = text.replace("2026-11-01T00:00:00+08:00", "2026-12-31T00:00:00+08:00");
+        assert!(
+            serde_json::from_str::<Rulebook>(&bad).is_err(),
+            "window starts after it ends"
+        );
     }
 }

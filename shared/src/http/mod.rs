@@ -114,8 +114,10 @@ pub fn mount(routes: Router<App>, app: App) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
-        .layer(axum::middleware::from_fn(request_span))
+        // Panics are caught inside the request span, so a 500 is logged with the request id
+        // and carries `x-request-id` like every other answer.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(request_span))
 }
 
 async fn health() -> Json<serde_json::Value> {
