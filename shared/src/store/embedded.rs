@@ -7,8 +7,9 @@
 //! Calls do their (short, local) I/O inline on the calling task.
 
 use super::{
-    action_digest, Account, ActionRecord, ActionStatus, AppendError, CampusDay, CampusTotals,
-    ChainHead, CreditBatch, Grant, LedgerSource, Recorded, Result, Store, StoreError,
+    action_digest, completion, Account, ActionRecord, ActionStatus, AppendError, CampusDay,
+    CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result, Store,
+    StoreError,
 };
 use crate::catalog::{Catalog, Rules};
 use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
@@ -416,35 +417,15 @@ impl Store for EmbeddedStore {
             let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
             let mut kept: Kept = get(&actions, id)?
                 .ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
-            let a = &kept.record.action;
-            if a.kind != ActionKind::Pickup {
-                return Err(Invalid::new(
-                    "not_a_pickup",
-                    format!("action {id} is not a pickup appointment"),
-                )
-                .into());
-            }
-            if kept.record.status != ActionStatus::Booked {
-                return if a.items.clothing_g == clothing_g && a.at == at {
-                    Ok(Recorded {
+            let done = match completion(&kept.record, id, clothing_g, at)? {
+                Completion::Replay => {
+                    return Ok(Recorded {
                         record: kept.record,
                         replay: true,
                     })
-                } else {
-                    Err(StoreError::Conflict(id.to_owned()))
-                };
-            }
-            let mut done = a.clone();
-            done.items.clothing_g = clothing_g;
-            done.at = at;
-            done.validate()?;
-            if done.items.is_empty() {
-                return Err(Invalid::new(
-                    "no_weight",
-                    "a completed pickup needs a weight above 0 g",
-                )
-                .into());
-            }
+                }
+                Completion::Complete(done) => done,
+            };
             kept.record.action = done;
             kept.record.status = ActionStatus::Pending;
             kept.pending = Some(enqueue(txn, id)?);

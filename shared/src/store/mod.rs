@@ -289,6 +289,49 @@ pub trait Store: LedgerSource {
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError>;
 }
 
+/// What completing a booked pickup comes to, decided the same way by every store.
+pub(crate) enum Completion {
+    /// The same completion was delivered before: answer it again.
+    Replay,
+    /// The booked action, now weighed and pending.
+    Complete(Action),
+}
+
+/// Checks a pickup completion against the stored record: only a booked pickup completes, the
+/// same completion again is a replay, and any other completion of a completed pickup conflicts.
+pub(crate) fn completion(
+    record: &ActionRecord,
+    id: &str,
+    clothing_g: u64,
+    at: i64,
+) -> Result<Completion> {
+    let a = &record.action;
+    if a.kind != crate::domain::ActionKind::Pickup {
+        return Err(Invalid::new(
+            "not_a_pickup",
+            format!("action {id} is not a pickup appointment"),
+        )
+        .into());
+    }
+    if record.status != ActionStatus::Booked {
+        return if a.items.clothing_g == clothing_g && a.at == at {
+            Ok(Completion::Replay)
+        } else {
+            Err(StoreError::Conflict(id.to_owned()))
+        };
+    }
+    let mut done = a.clone();
+    done.items.clothing_g = clothing_g;
+    done.at = at;
+    done.validate()?;
+    if done.items.is_empty() {
+        return Err(
+            Invalid::new("no_weight", "a completed pickup needs a weight above 0 g").into(),
+        );
+    }
+    Ok(Completion::Complete(done))
+}
+
 /// The digest that recognises a second delivery of the same action.
 pub fn action_digest(action: &Action) -> Digest {
     crate::ledger::leaf_hash(&serde_json::to_vec(action).expect("actions serialize"))

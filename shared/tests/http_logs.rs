@@ -1,0 +1,110 @@
+//! What the HTTP layer logs: request ids, route templates and action ids, and never a secret,
+//! a signature, an API key or a raw user id.
+//!
+//! Its own test binary with a global subscriber: tracing caches per-callsite interest
+//! process-wide, so a thread-local subscriber beside other tests' threads misses spans.
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use greenloop::catalog::Rules;
+use greenloop::domain::{Campus, Pepper, Station};
+use greenloop::http::signature::sign;
+use greenloop::http::{router, App, Integrations};
+use greenloop::ledger::leaf_hash;
+use greenloop::store::embedded::EmbeddedStore;
+use greenloop::store::{Grant, Store};
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt;
+
+const SECRET: &str = "log-test-secret-0123";
+const PORTAL: &str = "glk_log_test_portal";
+const USER: &str = "lena-13800138000";
+/// 2026-11-05 12:00 +08:00.
+const NOW: i64 = 1_793_851_200;
+
+/// A log sink the test can read back.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_ids_but_no_secret_signature_key_or_user_id() {
+    let logs = Logs::default();
+    let sink = logs.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || sink.clone())
+        .init();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let campus = Campus {
+        id: "sjtu".into(),
+        name: "Shanghai Jiao Tong University".into(),
+        city: "Shanghai".into(),
+    };
+    store.put_campus(&campus).await.unwrap();
+    let station = Station {
+        id: "st-sjtu".into(),
+        city: "Shanghai".into(),
+        campus: Some("sjtu".into()),
+    };
+    store.put_station(&station).await.unwrap();
+    let grant = Grant::Campus {
+        campus: "sjtu".into(),
+    };
+    store
+        .put_api_key(&leaf_hash(PORTAL.as_bytes()), &grant)
+        .await
+        .unwrap();
+    let pepper = Pepper::new(b"log-test-pepper-0123".to_vec()).unwrap();
+    let integrations = Integrations::parse(&format!("qr-1={SECRET}")).unwrap();
+    let mut app = App::new(store, pepper, integrations, Rules::defaults());
+    app.clock = Arc::new(|| NOW);
+    let send = |req: Request<Body>| router(app.clone()).oneshot(req);
+
+    let member_path = format!("/v1/campuses/sjtu/members/{USER}");
+    let put = Request::builder()
+        .method(Method::PUT)
+        .uri(&member_path)
+        .header("authorization", format!("Bearer {PORTAL}"))
+        .body(Body::empty())
+        .unwrap();
+    assert!(send(put).await.unwrap().status().is_success());
+    let body = format!(
+        r#"{{"scan_id":"scan-log","user":"{USER}","station":"st-sjtu","at":{},"items":{{"books":1,"boxes":[],"clothing_g":0,"shoes":0}}}}"#,
+        NOW - 60
+    );
+    let signature = sign(SECRET.as_bytes(), NOW, body.as_bytes());
+    let post = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/scans")
+        .header("greenloop-key-id", "qr-1")
+        .header("greenloop-signature", &signature)
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(send(post).await.unwrap().status(), 202);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("\"action_id\":\"scan-log\""), "{text}");
+    assert!(text.contains("\"request_id\":\"local-"), "{text}");
+    assert!(
+        text.contains("/v1/campuses/{campus}/members/{user}"),
+        "{text}"
+    );
+    let mac = signature.split("v1=").nth(1).unwrap();
+    for secret in [USER, SECRET, mac, PORTAL] {
+        assert!(!text.contains(secret), "logs leak {secret}: {text}");
+    }
+}
