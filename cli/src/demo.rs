@@ -1,4 +1,4 @@
-//! `greenloop demo`: a simulated Double 11 campaign on the embedded store.
+//! `greenloop demo`: a simulated Double 11 campaign on the embedded store (or DynamoDB).
 //!
 //! It registers campuses and stations, affiliates members, then replays a stream of deliveries
 //! in time order: QR-scan drop-offs, pledges, pickup bookings and completions, with duplicate
@@ -8,18 +8,17 @@
 //! The simulation is deterministic for a seed, and action ids include the seed, so running the
 //! demo twice on the same data only replays: nothing is credited twice.
 
+use crate::backend::Backend;
 use crate::report::{group, kg, print_report, progress};
 use crate::RuleFiles;
 use clap::Args;
 use greenloop::audit::verify_store;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper, Station};
-use greenloop::store::embedded::EmbeddedStore;
-use greenloop::store::{LedgerSource, Store, StoreError};
+use greenloop::store::{Store, StoreError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -161,12 +160,12 @@ struct Intake {
     booked: u64,
 }
 
-pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
+pub async fn run(backend: Backend, args: DemoArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
     let rules = args.rules.load()?;
     let pepper = pepper()?;
-    let store = EmbeddedStore::open(data).map_err(|e| e.to_string())?;
-    store.set_bulk(true).map_err(|e| e.to_string())?;
+    backend.set_bulk(true)?;
+    let store = backend.store();
     let err = |e: StoreError| e.to_string();
 
     // Registry: campuses, their stations, city stations, members and affiliations.
@@ -254,19 +253,19 @@ pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
             Err(e) => return Err(e.to_string()),
         }
         if (i + 1) % 5_000 == 0 {
-            let run = credit_pending(&store, &rules, args.shards)
+            let run = credit_pending(store, &rules, args.shards)
                 .await
                 .map_err(err)?;
             accumulate(&mut credit, &run);
         }
         bar.inc(1);
     }
-    let run = credit_pending(&store, &rules, args.shards)
+    let run = credit_pending(store, &rules, args.shards)
         .await
         .map_err(err)?;
     accumulate(&mut credit, &run);
     bar.finish_and_clear();
-    store.set_bulk(false).map_err(err)?;
+    backend.set_bulk(false)?;
 
     let total = store
         .chain_heads()
@@ -276,11 +275,11 @@ pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
         .map(|h| h.size)
         .sum();
     let bar = progress(total, "verifying");
-    let report = verify_store(&store, |n| bar.inc(n)).await.map_err(err)?;
+    let report = verify_store(store, |n| bar.inc(n)).await.map_err(err)?;
     bar.finish_and_clear();
 
     let registry = (stations.len(), members.len());
-    print_summary(&store, &args, &rules, &intake, &credit, registry)
+    print_summary(store, &args, &rules, &intake, &credit, registry)
         .await
         .map_err(err)?;
     println!("Chain heads");
@@ -288,7 +287,7 @@ pub async fn run(data: &Path, args: DemoArgs) -> Result<ExitCode, String> {
     println!(
         "finished in {:.1} s; data in {}",
         started.elapsed().as_secs_f64(),
-        store.path().display()
+        backend.location()
     );
     Ok(if report.is_ok() {
         ExitCode::SUCCESS
@@ -443,7 +442,7 @@ fn scan_items(rng: &mut StdRng, rulebook: &greenloop::rulebook::Rulebook) -> Ite
 }
 
 async fn print_summary(
-    store: &EmbeddedStore,
+    store: &dyn Store,
     args: &DemoArgs,
     rules: &greenloop::catalog::Rules,
     intake: &Intake,

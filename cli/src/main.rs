@@ -3,17 +3,17 @@
 //! Every failure ends as one readable line on stderr and a non-zero exit code: a bad flag, a
 //! missing or corrupt database, an unreadable rulebook, a failed verification.
 
+mod backend;
 mod demo;
 mod remote;
 mod report;
 mod serve;
 
+use backend::Backend;
 use clap::{Args, Parser, Subcommand};
 use greenloop::catalog::Rules;
 use greenloop::factors::FactorTable;
 use greenloop::rulebook::Rulebook;
-use greenloop::store::embedded::EmbeddedStore;
-use greenloop::store::StoreError;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -32,6 +32,10 @@ struct Cli {
         default_value = "greenloop-data"
     )]
     data: PathBuf,
+    /// Use this DynamoDB table instead of the embedded store; endpoint and region come from the
+    /// standard AWS configuration (e.g. AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
+    #[arg(long, global = true, env = "GREENLOOP_TABLE")]
+    table: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +77,8 @@ enum Command {
     },
     /// Write every ledger entry as JSON Lines to stdout, in (chain, seq) order.
     Export,
+    /// Create the DynamoDB table named by --table, with its indexes and stream.
+    CreateTable,
 }
 
 /// Rulebook and factor table files, for the commands that credit.
@@ -147,8 +153,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let table = cli.table.as_deref();
     match cli.command {
-        Command::Demo(args) => demo::run(&cli.data, args).await,
+        Command::Demo(args) => demo::run(Backend::open(&cli.data, table, false).await?, args).await,
         Command::Verify {
             json,
             url: Some(url),
@@ -158,34 +165,40 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             report::verify(&remote::RemoteLedger::new(&url, key)?, json).await
         }
         Command::Verify { json, .. } => {
-            let store = open_existing(&cli.data)?;
-            report::verify(&store, json).await
+            let backend = Backend::open(&cli.data, table, true).await?;
+            report::verify(backend.store(), json).await
         }
         Command::Serve { addr, shards } => {
             greenloop::config::init_json_logs();
-            let store = EmbeddedStore::open(&cli.data).map_err(|e| e.to_string())?;
             let pepper = demo::pepper()?;
             let integrations = greenloop::config::integrations().map_err(|e| e.to_string())?;
             if !(1..=100).contains(&shards) {
                 return Err("--shards must be 1 to 100".into());
             }
-            let store: std::sync::Arc<dyn greenloop::store::Store> = std::sync::Arc::new(store);
+            let store = Backend::open(&cli.data, table, false).await?.into_shared();
             serve::serve(store, pepper, integrations, Rules::defaults(), shards, addr).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { campus, .. } => {
-            let store = EmbeddedStore::open(&cli.data).map_err(|e| e.to_string())?;
+            let backend = Backend::open(&cli.data, table, false).await?;
             let grant = match campus {
                 Some(campus) => greenloop::store::Grant::Campus { campus },
                 None => greenloop::store::Grant::Auditor,
             };
-            println!("{}", serve::mint(&store, grant).await?);
+            println!("{}", serve::mint(backend.store(), grant).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CreateTable => {
+            let table = table.ok_or("create-table needs --table NAME (or GREENLOOP_TABLE)")?;
+            let store = greenloop::store::dynamodb::DynamoStore::from_env(table).await;
+            store.create_table().await.map_err(|e| e.to_string())?;
+            println!("created DynamoDB table {table}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Export => {
-            let store = open_existing(&cli.data)?;
+            let backend = Backend::open(&cli.data, table, true).await?;
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-            match greenloop::audit::export_store(&store, &mut out).await {
+            match greenloop::audit::export_store(backend.store(), &mut out).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 Err(greenloop::audit::ExportError::Io(e))
                     if e.kind() == std::io::ErrorKind::BrokenPipe =>
@@ -196,14 +209,4 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
     }
-}
-
-fn open_existing(data: &Path) -> Result<EmbeddedStore, String> {
-    EmbeddedStore::open_existing(data).map_err(|e| match e {
-        StoreError::NotFound(_) => format!(
-            "no ledger in {} (run `greenloop demo` first, or pass --data DIR)",
-            data.display()
-        ),
-        other => other.to_string(),
-    })
 }

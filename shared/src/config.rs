@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `GREENLOOP_PEPPER` | secret key of member pseudonyms, at least 16 bytes (required) |
 //! | `GREENLOOP_WEBHOOK_SECRETS` | `key-id=secret[,secret][;key-id=...]`, for intake |
-//! | `GREENLOOP_DATA` | data directory of the embedded store (default `greenloop-data`) |
+//! | `GREENLOOP_TABLE` | DynamoDB table; when set, the store is DynamoDB (endpoint and region from the standard AWS configuration, e.g. `AWS_ENDPOINT_URL_DYNAMODB`) |
+//! | `GREENLOOP_DATA` | otherwise, data directory of the embedded store (default `greenloop-data`) |
 //! | `GREENLOOP_SHARDS` | number of ledger chains crediting spreads over (default 4) |
 //!
 //! Secrets are read here and nowhere else; they are never logged.
@@ -12,6 +13,7 @@
 use crate::catalog::Rules;
 use crate::domain::Pepper;
 use crate::http::{App, Integrations};
+use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::Store;
 use std::path::PathBuf;
@@ -55,8 +57,16 @@ pub fn data_dir() -> PathBuf {
     var("GREENLOOP_DATA").map_or_else(|| PathBuf::from("greenloop-data"), PathBuf::from)
 }
 
-/// The store the environment names.
+/// The DynamoDB table the environment names, if any.
+pub fn table() -> Option<String> {
+    var("GREENLOOP_TABLE")
+}
+
+/// The store the environment names: DynamoDB when `GREENLOOP_TABLE` is set, else embedded.
 pub async fn store() -> Result<Arc<dyn Store>, ConfigError> {
+    if let Some(table) = table() {
+        return Ok(Arc::new(DynamoStore::from_env(table).await));
+    }
     let store = EmbeddedStore::open(&data_dir()).map_err(|e| ConfigError(e.to_string()))?;
     Ok(Arc::new(store))
 }

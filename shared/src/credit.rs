@@ -16,9 +16,10 @@ use crate::store::{
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// Most actions in one append: DynamoDB's transaction limit is 100 items, and a batch writes
-/// entries, accounts, totals and the head.
-pub const MAX_BATCH: usize = 25;
+/// Most actions in one append. On DynamoDB an append is one transaction of at most 100 items:
+/// per action an entry and a status update, per member an account, per (campus, day) a total,
+/// and the head, so 24 actions take at most 24 + 24 + 24 + 24 + 1 = 97 items.
+pub const MAX_BATCH: usize = 24;
 
 /// Plans one append of `actions` (all for `head.chain`) onto `head`, from the members' accounts.
 pub fn plan(
@@ -154,17 +155,29 @@ impl CreditRun {
     }
 }
 
-/// Credits every pending action, `MAX_BATCH` at a time per chain, until none is left.
+/// Credits every pending action, [`MAX_BATCH`] at a time per chain, until none is left.
 pub async fn credit_pending(
     store: &dyn Store,
     rules: &Rules,
     shards: u32,
 ) -> Result<CreditRun, StoreError> {
+    credit_pending_in(store, rules, shards, MAX_BATCH).await
+}
+
+/// [`credit_pending`] with at most `batch` actions per append (1 to [`MAX_BATCH`]); benches
+/// compare batch sizes with it.
+pub async fn credit_pending_in(
+    store: &dyn Store,
+    rules: &Rules,
+    shards: u32,
+    batch: usize,
+) -> Result<CreditRun, StoreError> {
+    let batch = batch.clamp(1, MAX_BATCH);
     store.put_rules(rules).await?;
     let mut run = CreditRun::default();
     loop {
         let pending = store
-            .pending_actions(MAX_BATCH * shards.max(1) as usize * 4)
+            .pending_actions(batch * shards.max(1) as usize * 4)
             .await?;
         if pending.is_empty() {
             log_run(&run);
@@ -179,7 +192,7 @@ pub async fn credit_pending(
         }
         let mut pass = CreditRun::default();
         for (chain, actions) in by_chain {
-            for chunk in actions.chunks(MAX_BATCH) {
+            for chunk in actions.chunks(batch) {
                 pass.add(&credit_chain(store, rules, &chain, chunk.to_vec()).await?);
             }
         }

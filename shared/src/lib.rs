@@ -15,3 +15,4 @@ pub mod http;
 pub mod ledger;
 pub mod rulebook;
 pub mod store;
+pub mod trigger;

@@ -28,6 +28,7 @@ cases!(
     append_writes_everything_it_carries,
     append_is_conditional_and_all_or_nothing,
     registry_round_trips_and_rules_are_fixed,
+    queries_read_what_was_credited,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -51,7 +52,7 @@ async fn run_all_passes() {
         }
     })
     .await;
-    assert_eq!(dirs.lock().unwrap().len(), 8, "one fresh store per case");
+    assert_eq!(dirs.lock().unwrap().len(), 9, "one fresh store per case");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -159,4 +160,17 @@ async fn state(store: &dyn Store) -> State {
         store.campus_totals().await.expect("campus_totals"),
         store.campuses().await.expect("campuses"),
     )
+}
+
+/// Thousands of actions, 10% delivered twice at once, on one chain and on several.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invariants_hold_on_one_and_on_eight_chains() {
+    for chains in [1, 8] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        // Commits stay atomic without fsync; durability is not what this case is about.
+        store.set_bulk(true).expect("bulk mode");
+        let store: Arc<dyn Store> = Arc::new(store);
+        suite::invariants_hold_under_concurrent_duplicated_delivery(store, 2_000, chains).await;
+    }
 }

@@ -1,11 +1,8 @@
-//! The `credit` function: triggered by the table's stream, it credits every pending action.
-//!
-//! The stream records only wake it; the store's pending list is the source of truth, so a
-//! retried or overlapping invocation credits nothing twice.
+//! The `credit` function: woken by the table's stream and by a scheduled sweep, it credits
+//! every pending action (see `greenloop::trigger`).
 
-use aws_lambda_events::event::dynamodb::Event;
 use greenloop::catalog::Rules;
-use greenloop::{config, credit};
+use greenloop::{config, trigger};
 use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
@@ -14,10 +11,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = config::store().await?;
     let shards = config::shards()?;
     let rules = Rules::defaults();
-    lambda_runtime::run(service_fn(|_wake: LambdaEvent<Event>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (store, rules) = (store.clone(), rules.clone());
         async move {
-            credit::credit_pending(store.as_ref(), &rules, shards).await?;
+            trigger::handle(store.as_ref(), &rules, shards, event.payload).await?;
             Ok::<_, lambda_runtime::Error>(())
         }
     }))

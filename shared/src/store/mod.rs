@@ -1,8 +1,9 @@
 //! The store: what Greenloop keeps, shaped around what the application does with it.
 //!
 //! One trait, [`Store`], with an embedded implementation ([`embedded::EmbeddedStore`], a redb
-//! file) and, later, DynamoDB. [`suite`] holds the behaviour tests every implementation passes.
+//! file) and a DynamoDB one ([`dynamodb::DynamoStore`]). [`suite`] holds the behaviour tests every implementation passes.
 
+pub mod dynamodb;
 pub mod embedded;
 pub mod suite;
 

@@ -12,7 +12,9 @@
 
 mod actions;
 mod concurrency;
+mod invariants;
 mod ledger;
+mod queries;
 mod registry;
 
 pub use actions::{
@@ -20,7 +22,9 @@ pub use actions::{
     pickups_are_booked_then_completed, recording_is_idempotent,
 };
 pub use concurrency::concurrent_crediting_credits_each_action_once;
+pub use invariants::invariants_hold_under_concurrent_duplicated_delivery;
 pub use ledger::{append_is_conditional_and_all_or_nothing, append_writes_everything_it_carries};
+pub use queries::queries_read_what_was_credited;
 pub use registry::registry_round_trips_and_rules_are_fixed;
 
 use super::{Account, CampusTotals, ChainHead, Store};
@@ -50,6 +54,7 @@ where
     append_writes_everything_it_carries(&*make().await).await;
     append_is_conditional_and_all_or_nothing(&*make().await).await;
     registry_round_trips_and_rules_are_fixed(&*make().await).await;
+    queries_read_what_was_credited(&*make().await).await;
     concurrent_crediting_credits_each_action_once(make().await).await;
 }
 

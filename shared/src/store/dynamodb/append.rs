@@ -1,0 +1,234 @@
+//! A credited batch as one `TransactWriteItems`, and what a cancelled one means.
+//!
+//! The transaction is conditioned on the chain head's size and hash, on each account's head,
+//! and on each action still being pending. DynamoDB reports, per item, which condition failed
+//! (`CancellationReasons`), so a moved head or account (retry) is told apart from an action
+//! someone else credited first (skip it).
+
+use super::item::{self, n, s, Item, MEMBER_N, MEMBER_PK};
+use super::{sdk_err, DynamoStore};
+use crate::ledger::ZERO;
+use crate::store::{AppendError, CreditBatch, StoreError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use std::collections::HashMap;
+
+/// DynamoDB's limit on items in one transaction.
+pub const MAX_ITEMS: usize = 100;
+
+/// What each transaction item stands for, to read cancellation reasons back.
+enum Part {
+    Head,
+    Entry,
+    Account(crate::domain::MemberId),
+    Action(String),
+    CampusDay,
+}
+
+impl DynamoStore {
+    pub(super) async fn transact_append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
+        let (items, parts) = self.batch_items(batch)?;
+        if items.len() > MAX_ITEMS {
+            return Err(StoreError::Unavailable(format!(
+                "a batch of {} items is over DynamoDB's {MAX_ITEMS}",
+                items.len()
+            ))
+            .into());
+        }
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match res {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+            err.as_service_error()
+        {
+            let reasons = c.cancellation_reasons();
+            let failed = reasons
+                .iter()
+                .position(|r| r.code() == Some("ConditionalCheckFailed"));
+            if let Some(i) = failed {
+                return Err(match &parts[i] {
+                    Part::Head | Part::Entry | Part::CampusDay => {
+                        AppendError::HeadMoved(batch.expected.chain.clone())
+                    }
+                    Part::Account(m) => AppendError::AccountMoved(m.clone()),
+                    Part::Action(id) => AppendError::NotPending(id.clone()),
+                });
+            }
+            // Another transaction touched the same items at the same moment: re-plan and retry.
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Err(AppendError::HeadMoved(batch.expected.chain.clone()));
+            }
+        }
+        Err(sdk_err(err).into())
+    }
+
+    fn batch_items(
+        &self,
+        batch: &CreditBatch,
+    ) -> Result<(Vec<TransactWriteItem>, Vec<Part>), StoreError> {
+        let chain = batch.expected.chain.as_str();
+        let mut items = Vec::new();
+        let mut parts = Vec::new();
+
+        // The head, conditioned on what the batch was planned from.
+        let new_head = batch.new_head();
+        let mut head = self.put(super::head_item(&new_head));
+        head = if batch.expected.size == 0 {
+            head.condition_expression("attribute_not_exists(pk)")
+        } else {
+            head.condition_expression("#size = :size AND #hash = :hash")
+                .expression_attribute_names("#size", "size")
+                .expression_attribute_names("#hash", "hash")
+                .expression_attribute_values(":size", n(batch.expected.size))
+                .expression_attribute_values(":hash", s(batch.expected.hash.to_string()))
+        };
+        items.push(put_item(head)?);
+        parts.push(Part::Head);
+
+        // Entries, each carrying its place in its member's own sequence.
+        let mut next: HashMap<&str, u64> = HashMap::new();
+        for u in &batch.accounts {
+            let in_batch = batch
+                .entries
+                .iter()
+                .filter(|e| e.member == u.account.member)
+                .count() as u64;
+            next.insert(u.account.member.as_str(), u.account.entries - in_batch);
+        }
+        for e in &batch.entries {
+            let k = next.get_mut(e.member.as_str()).ok_or_else(|| {
+                StoreError::Corrupt(format!("entry {} has no account update", e.seq))
+            })?;
+            let mut it = item::entry(chain, e.seq);
+            it.insert(
+                "json".into(),
+                s(String::from_utf8(e.to_json()).expect("JSON")),
+            );
+            it.insert(MEMBER_PK.into(), s(e.member.as_str()));
+            it.insert(MEMBER_N.into(), n(*k));
+            *k += 1;
+            let put = self
+                .put(it)
+                .condition_expression("attribute_not_exists(pk)");
+            items.push(put_item(put)?);
+            parts.push(Part::Entry);
+        }
+
+        // Accounts: ledger totals only; the affiliation is the portal's and stays as stored.
+        for u in &batch.accounts {
+            let a = &u.account;
+            let member = a.member.as_str();
+            let mut up = self
+                .update(item::account(member))
+                .update_expression(
+                    "SET #member = :member, #balance = :balance, #co2e = :co2e, #entries = :entries, \
+                     #head = :head, #days = :days, #pledges = :pledges, gsi1pk = :bucket, gsi1sk = :member",
+                )
+                .expression_attribute_names("#member", "member")
+                .expression_attribute_names("#balance", "balance")
+                .expression_attribute_names("#co2e", "co2e_g")
+                .expression_attribute_names("#entries", "entries")
+                .expression_attribute_names("#head", "head")
+                .expression_attribute_names("#days", "days")
+                .expression_attribute_names("#pledges", "open_pledges")
+                .expression_attribute_values(":member", s(member))
+                .expression_attribute_values(":balance", n(a.balance))
+                .expression_attribute_values(":co2e", n(a.co2e_g))
+                .expression_attribute_values(":entries", n(a.entries))
+                .expression_attribute_values(":head", s(a.head.to_string()))
+                .expression_attribute_values(":days", to_av(&a.days)?)
+                .expression_attribute_values(":pledges", to_av(&a.open_pledges)?)
+                .expression_attribute_values(":bucket", s(item::accounts_bucket(member)))
+                .expression_attribute_values(":expected", s(u.expected_head.to_string()));
+            up = if u.expected_head == ZERO {
+                up.condition_expression("attribute_not_exists(#head) OR #head = :expected")
+            } else {
+                up.condition_expression("#head = :expected")
+            };
+            items.push(update_item(up)?);
+            parts.push(Part::Account(a.member.clone()));
+        }
+
+        // Each action: credited, and out of the pending queue.
+        for e in &batch.entries {
+            let status = crate::store::ActionStatus::Credited {
+                chain: chain.to_owned(),
+                seq: e.seq,
+                bonus: e.bonus,
+            };
+            let up = self
+                .update(item::action(&e.action))
+                .update_expression(
+                    "SET #status = :status, #state = :credited REMOVE gsi1pk, gsi1sk",
+                )
+                .condition_expression("#state = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":status", item::json(&status))
+                .expression_attribute_values(":credited", s("credited"))
+                .expression_attribute_values(":pending", s("pending"));
+            items.push(update_item(up)?);
+            parts.push(Part::Action(e.action.clone()));
+        }
+
+        // Per-day campus totals, added to.
+        for d in &batch.campuses {
+            let up = self
+                .update(item::campus_day(&d.campus, &d.day))
+                .update_expression(
+                    "SET #campus = :campus, #day = :day ADD #bonus :bonus, #co2e :co2e, #entries :entries",
+                )
+                .expression_attribute_names("#campus", "campus")
+                .expression_attribute_names("#day", "day")
+                .expression_attribute_names("#bonus", "bonus")
+                .expression_attribute_names("#co2e", "co2e_g")
+                .expression_attribute_names("#entries", "entries")
+                .expression_attribute_values(":campus", s(d.campus.as_str()))
+                .expression_attribute_values(":day", s(d.day.as_str()))
+                .expression_attribute_values(":bonus", n(d.bonus))
+                .expression_attribute_values(":co2e", n(d.co2e_g))
+                .expression_attribute_values(":entries", n(d.entries));
+            items.push(update_item(up)?);
+            parts.push(Part::CampusDay);
+        }
+        Ok((items, parts))
+    }
+
+    fn put(&self, item: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+        Put::builder().table_name(&self.table).set_item(Some(item))
+    }
+
+    fn update(&self, key: Item) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder().table_name(&self.table).set_key(Some(key))
+    }
+}
+
+fn to_av<T: serde::Serialize>(
+    v: &T,
+) -> Result<aws_sdk_dynamodb::types::AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn put_item(
+    b: aws_sdk_dynamodb::types::builders::PutBuilder,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = b.build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn update_item(
+    b: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+) -> Result<TransactWriteItem, StoreError> {
+    let up = b.build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(up).build())
+}

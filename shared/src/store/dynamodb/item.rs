@@ -1,0 +1,123 @@
+//! The single-table layout: every item's keys, and reading attributes back. See
+//! `docs/table-design.md` for the why.
+
+use crate::store::StoreError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// The general-purpose index: pending queue buckets, registries, chain list, accounts in order.
+pub const GSI1: &str = "gsi1";
+pub const GSI1PK: &str = "gsi1pk";
+pub const GSI1SK: &str = "gsi1sk";
+/// Leaderboards: affiliated accounts by campus, sorted by `co2e_g`.
+pub const BOARD: &str = "board";
+pub const BOARD_PK: &str = "board_pk";
+/// A member's entries in order: `member_pk`, `member_n`.
+pub const MEMBER: &str = "member";
+pub const MEMBER_PK: &str = "member_pk";
+pub const MEMBER_N: &str = "member_n";
+
+/// Pending actions are spread over this many index partitions so intake has no hot key.
+pub const PENDING_BUCKETS: u32 = 16;
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([(PK.into(), s(pk)), (SK.into(), s(sk))])
+}
+
+pub fn action(id: &str) -> Item {
+    key(format!("ACTION#{id}"), "ACTION")
+}
+
+pub fn head(chain: &str) -> Item {
+    key(format!("CHAIN#{chain}"), "HEAD")
+}
+
+pub fn entry_sk(seq: u64) -> String {
+    format!("SEQ#{seq:020}")
+}
+
+pub fn entry(chain: &str, seq: u64) -> Item {
+    key(format!("CHAIN#{chain}"), &entry_sk(seq))
+}
+
+pub fn account(member: &str) -> Item {
+    key(format!("MEMBER#{member}"), "ACCOUNT")
+}
+
+/// Accounts are listed in member order through 16 index partitions, one per first hex digit,
+/// read in order.
+pub fn accounts_bucket(member: &str) -> String {
+    format!("ACCOUNTS#{}", &member[..1])
+}
+
+pub fn campus(id: &str) -> Item {
+    key(format!("CAMPUS#{id}"), "META")
+}
+
+pub fn campus_day(campus: &str, day: &str) -> Item {
+    key(format!("CAMPUS#{campus}"), &format!("DAY#{day}"))
+}
+
+pub fn station(id: &str) -> Item {
+    key(format!("STATION#{id}"), "META")
+}
+
+pub fn api_key(hash: &str) -> Item {
+    key(format!("KEY#{hash}"), "KEY")
+}
+
+pub fn rules(kind: &str, version: &str) -> Item {
+    key("RULES".into(), &format!("{kind}#{version}"))
+}
+
+pub fn board(campus: &str) -> String {
+    format!("BOARD#{campus}")
+}
+
+/// The pending-queue partition of an action id: a stable hash, so replays land in the same one.
+pub fn pending_bucket(id: &str) -> String {
+    let h = crate::ledger::leaf_hash(id.as_bytes());
+    format!("PENDING#{:02}", u32::from(h.0[0]) % PENDING_BUCKETS)
+}
+
+/// A string attribute, or a corrupt-store error naming it.
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(missing(name)),
+    }
+}
+
+/// A number attribute, or a corrupt-store error naming it.
+pub fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().map_err(|_| missing(name)),
+        _ => Err(missing(name)),
+    }
+}
+
+/// A JSON document kept in a string attribute.
+pub fn get_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
+    serde_json::from_str(get_s(item, name)?)
+        .map_err(|e| StoreError::Corrupt(format!("attribute {name}: {e}")))
+}
+
+pub fn json<T: serde::Serialize>(v: &T) -> AttributeValue {
+    s(serde_json::to_string(v).expect("store records serialize"))
+}
+
+fn missing(name: &str) -> StoreError {
+    StoreError::Corrupt(format!("an item lacks a readable {name} attribute"))
+}

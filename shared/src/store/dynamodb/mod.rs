@@ -1,0 +1,796 @@
+//! The DynamoDB store: one table, the same semantics as the embedded store, proven by the same
+//! behaviour suite against AWS's DynamoDB Local.
+//!
+//! Recording is a conditional put keyed by the action id, so it is idempotent forever. Crediting
+//! appends a batch in one `TransactWriteItems` ([`append`]). Every query is a key read or an
+//! index query; nothing scans the table. The layout is in [`item`] and `docs/table-design.md`.
+//! The endpoint comes from standard AWS configuration (`AWS_ENDPOINT_URL_DYNAMODB`).
+
+mod append;
+pub mod item;
+
+use super::{
+    action_digest, completion, Account, ActionRecord, ActionStatus, AppendError, CampusDay,
+    CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result, Store,
+    StoreError,
+};
+use crate::catalog::{Catalog, Rules};
+use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
+use crate::factors::FactorTable;
+use crate::ledger::{Digest, ZERO};
+use crate::rulebook::Rulebook;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType,
+    StreamSpecification, StreamViewType,
+};
+use aws_sdk_dynamodb::Client;
+use item::{get_json, get_n, get_s, n, s, Item};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A store on `table`, with the SDK configured from the environment.
+    pub async fn from_env(table: impl Into<String>) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(Client::new(&config), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table with its indexes and stream, and waits until it is active. The SAM
+    /// template declares the same table for AWS.
+    pub async fn create_table(&self) -> Result<()> {
+        let attr = |name: &str, t: ScalarAttributeType| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(t)
+                .build()
+                .expect("complete")
+        };
+        let key = |name: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(t)
+                .build()
+                .expect("complete")
+        };
+        let index = |name: &str, pk: &str, sk: &str, projection: Projection| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyType::Hash))
+                .key_schema(key(sk, KeyType::Range))
+                .projection(projection)
+                .build()
+                .expect("complete")
+        };
+        let all = Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build();
+        let json_only = Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .non_key_attributes("json")
+            .build();
+        use ScalarAttributeType::{N, S};
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr(item::PK, S))
+            .attribute_definitions(attr(item::SK, S))
+            .attribute_definitions(attr(item::GSI1PK, S))
+            .attribute_definitions(attr(item::GSI1SK, S))
+            .attribute_definitions(attr(item::BOARD_PK, S))
+            .attribute_definitions(attr("co2e_g", N))
+            .attribute_definitions(attr(item::MEMBER_PK, S))
+            .attribute_definitions(attr(item::MEMBER_N, N))
+            .key_schema(key(item::PK, KeyType::Hash))
+            .key_schema(key(item::SK, KeyType::Range))
+            .global_secondary_indexes(index(item::GSI1, item::GSI1PK, item::GSI1SK, all.clone()))
+            .global_secondary_indexes(index(item::BOARD, item::BOARD_PK, "co2e_g", all))
+            .global_secondary_indexes(index(
+                item::MEMBER,
+                item::MEMBER_PK,
+                item::MEMBER_N,
+                json_only,
+            ))
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .expect("complete"),
+            )
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        for _ in 0..600 {
+            let t = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            let active =
+                t.table().and_then(|t| t.table_status()).map(|s| s.as_str()) == Some("ACTIVE");
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {} never became active",
+            self.table
+        )))
+    }
+
+    async fn get(&self, key: Item) -> Result<Option<Item>> {
+        Ok(self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?
+            .item)
+    }
+
+    async fn put_plain(&self, item: Item) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// Every item of a query, page after page, up to `limit` (None: all).
+    async fn query(
+        &self,
+        q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: Option<usize>,
+    ) -> Result<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let mut page = q.clone().set_exclusive_start_key(start.take());
+            if let Some(l) = limit {
+                page = page.limit((l - out.len()).min(1000) as i32);
+            }
+            let res = page.send().await.map_err(sdk_err)?;
+            out.extend(res.items.unwrap_or_default());
+            match res.last_evaluated_key {
+                Some(k) if limit.is_none_or(|l| out.len() < l) => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    fn index_query(&self, index: &str, pk_name: &str, pk: String) -> QueryBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(pk))
+    }
+
+    fn partition_query(&self, pk: String) -> QueryBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+    }
+
+    async fn read_record(&self, id: &str) -> Result<Option<ActionRecord>> {
+        let Some(it) = self.get(item::action(id)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(ActionRecord {
+            action: get_json(&it, "action")?,
+            digest: Digest::parse(get_s(&it, "digest")?)
+                .ok_or_else(|| StoreError::Corrupt("digest".into()))?,
+            status: get_json(&it, "status")?,
+        }))
+    }
+}
+
+type QueryBuilder = aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+
+/// Any SDK failure as a store error, with the service's own words.
+pub(crate) fn sdk_err<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let said = match e.as_service_error() {
+        Some(se) => format!(
+            "{}: {}",
+            se.code().unwrap_or("error"),
+            se.message().unwrap_or("no message")
+        ),
+        None => DisplayErrorContext(&e).to_string(),
+    };
+    StoreError::Unavailable(format!("dynamodb: {said}"))
+}
+
+fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+fn head_item(h: &ChainHead) -> Item {
+    let mut it = item::head(&h.chain);
+    it.insert("chain".into(), s(h.chain.as_str()));
+    it.insert("size".into(), n(h.size));
+    it.insert("hash".into(), s(h.hash.to_string()));
+    it.insert(item::GSI1PK.into(), s("HEADS"));
+    it.insert(item::GSI1SK.into(), s(h.chain.as_str()));
+    it
+}
+
+fn read_head(it: &Item) -> Result<ChainHead> {
+    Ok(ChainHead {
+        chain: get_s(it, "chain")?.to_owned(),
+        size: get_n(it, "size")?,
+        hash: Digest::parse(get_s(it, "hash")?)
+            .ok_or_else(|| StoreError::Corrupt("head hash".into()))?,
+    })
+}
+
+fn read_account(it: Item) -> Result<Account> {
+    serde_dynamo::from_item(it).map_err(|e| StoreError::Corrupt(format!("account: {e}")))
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(it: Item, what: &str) -> Result<T> {
+    serde_dynamo::from_item(it).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn to_item<T: serde::Serialize>(v: &T, mut keys: Item) -> Item {
+    let it: Item = serde_dynamo::to_item(v).expect("store records serialize");
+    keys.extend(it);
+    keys
+}
+
+/// A queue position for a newly pending action: microseconds, strictly increasing in this
+/// process, so "oldest first" holds for what one writer records.
+fn queue_position(id: &str) -> String {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
+    let mut prev = LAST.load(Ordering::Relaxed);
+    let t = loop {
+        let t = now.max(prev + 1);
+        match LAST.compare_exchange(prev, t, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => break t,
+            Err(p) => prev = p,
+        }
+    };
+    format!("{t:020}#{id}")
+}
+
+#[async_trait]
+impl LedgerSource for DynamoStore {
+    async fn catalog(&self) -> Result<Catalog> {
+        let mut catalog = Catalog::builtin();
+        for it in self
+            .query(self.partition_query("RULES".into()), None)
+            .await?
+        {
+            let doc = get_s(&it, "doc")?;
+            if get_s(&it, item::SK)?.starts_with("rulebook#") {
+                catalog.add_rulebook(Rulebook::from_json(doc)?)?;
+            } else {
+                catalog.add_factors(FactorTable::from_json(doc)?)?;
+            }
+        }
+        Ok(catalog)
+    }
+
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>> {
+        // The index lists the chains; each head is then read consistently.
+        let listed = self
+            .query(
+                self.index_query(item::GSI1, item::GSI1PK, "HEADS".into()),
+                None,
+            )
+            .await?;
+        let mut heads = Vec::new();
+        for it in listed {
+            let chain = get_s(&it, "chain")?;
+            if let Some(h) = self.get(item::head(chain)).await? {
+                heads.push(read_head(&h)?);
+            }
+        }
+        Ok(heads)
+    }
+
+    async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = self
+            .partition_query(format!("CHAIN#{chain}"))
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":from", s(item::entry_sk(from_seq)))
+            .expression_attribute_values(":to", s(item::entry_sk(u64::MAX)));
+        self.query(q, Some(limit))
+            .await?
+            .iter()
+            .map(|it| Ok(get_s(it, "json")?.as_bytes().to_vec()))
+            .collect()
+    }
+
+    async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>> {
+        let mut out = Vec::new();
+        let first = after.map_or(0, |m| {
+            u32::from_str_radix(&m.as_str()[..1], 16).expect("hex")
+        });
+        for bucket in first..16 {
+            if out.len() >= limit {
+                break;
+            }
+            let name = format!("ACCOUNTS#{bucket:x}");
+            let mut q = self.index_query(item::GSI1, item::GSI1PK, name);
+            if let Some(m) = after.filter(|_| bucket == first) {
+                q = q
+                    .key_condition_expression("#pk = :pk AND gsi1sk > :after")
+                    .expression_attribute_values(":after", s(m.as_str()));
+            }
+            for it in self.query(q, Some(limit - out.len())).await? {
+                out.push(read_account(it)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn campus_totals(&self) -> Result<Vec<CampusTotals>> {
+        let mut days = Vec::new();
+        for c in self.campuses().await? {
+            days.extend(self.campus_days(&c.id).await?);
+        }
+        Ok(CampusTotals::sum(&days))
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn put_campus(&self, campus: &Campus) -> Result<()> {
+        crate::domain::check_id("campus", &campus.id)?;
+        let mut keys = item::campus(&campus.id);
+        keys.insert(item::GSI1PK.into(), s("CAMPUSES"));
+        keys.insert(item::GSI1SK.into(), s(campus.id.as_str()));
+        self.put_plain(to_item(campus, keys)).await
+    }
+
+    async fn campuses(&self) -> Result<Vec<Campus>> {
+        let q = self.index_query(item::GSI1, item::GSI1PK, "CAMPUSES".into());
+        self.query(q, None)
+            .await?
+            .into_iter()
+            .map(|it| from_item(it, "campus"))
+            .collect()
+    }
+
+    async fn put_station(&self, station: &Station) -> Result<()> {
+        station.validate()?;
+        self.put_plain(to_item(station, item::station(&station.id)))
+            .await
+    }
+
+    async fn station(&self, id: &str) -> Result<Option<Station>> {
+        self.get(item::station(id))
+            .await?
+            .map(|it| from_item(it, "station"))
+            .transpose()
+    }
+
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+        let m = member.as_str();
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::campus(campus)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // A fresh account gets its zero totals here, so it reads back whole.
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::account(m)))
+            .update_expression(
+                "SET #campus = :campus, board_pk = :board, #member = :member, gsi1pk = :bucket, \
+                 gsi1sk = :member, #balance = if_not_exists(#balance, :zero), \
+                 #co2e = if_not_exists(#co2e, :zero), #entries = if_not_exists(#entries, :zero), \
+                 #head = if_not_exists(#head, :nohead), #days = if_not_exists(#days, :nodays)",
+            )
+            .expression_attribute_names("#campus", "campus")
+            .expression_attribute_names("#member", "member")
+            .expression_attribute_names("#balance", "balance")
+            .expression_attribute_names("#co2e", "co2e_g")
+            .expression_attribute_names("#entries", "entries")
+            .expression_attribute_names("#head", "head")
+            .expression_attribute_names("#days", "days")
+            .expression_attribute_values(":campus", s(campus))
+            .expression_attribute_values(":board", s(item::board(campus)))
+            .expression_attribute_values(":member", s(m))
+            .expression_attribute_values(":bucket", s(item::accounts_bucket(m)))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":nohead", s(ZERO.to_string()))
+            .expression_attribute_values(":nodays", AttributeValue::M(HashMap::new()))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let campus_missing = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        c.cancellation_reasons().first().and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed")
+                    }
+                    _ => false,
+                };
+                if campus_missing {
+                    Err(StoreError::NotFound(format!("campus {campus}")))
+                } else {
+                    Err(sdk_err(e))
+                }
+            }
+        }
+    }
+
+    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()> {
+        if let Grant::Campus { campus } = grant {
+            if self.get(item::campus(campus)).await?.is_none() {
+                return Err(StoreError::NotFound(format!("campus {campus}")));
+            }
+        }
+        let mut it = item::api_key(&key_hash.to_string());
+        it.insert("grant".into(), item::json(grant));
+        self.put_plain(it).await
+    }
+
+    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
+        self.get(item::api_key(&key_hash.to_string()))
+            .await?
+            .map(|it| get_json(&it, "grant"))
+            .transpose()
+    }
+
+    async fn put_rules(&self, rules: &Rules) -> Result<()> {
+        let mut catalog = self.catalog().await?;
+        let known = catalog.rulebook(&rules.rulebook.version) == Some(&rules.rulebook)
+            && catalog.factors(&rules.factors.version) == Some(&rules.factors);
+        if known {
+            return Ok(());
+        }
+        catalog.add(rules)?;
+        let docs = [
+            (
+                "rulebook",
+                &rules.rulebook.version,
+                item::json(&rules.rulebook),
+            ),
+            (
+                "factors",
+                &rules.factors.version,
+                item::json(&rules.factors),
+            ),
+        ];
+        for (kind, version, doc) in docs {
+            let mut it = item::rules(kind, version);
+            it.insert("doc".into(), doc.clone());
+            let res = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(it))
+                .condition_expression("attribute_not_exists(pk) OR doc = :doc")
+                .expression_attribute_values(":doc", doc)
+                .send()
+                .await;
+            match res {
+                Ok(_) => {}
+                Err(e) if is_condition_failed(&e) => {
+                    return Err(Invalid::new(
+                        "version_conflict",
+                        format!("{kind}/{version} was already published with different content"),
+                    )
+                    .into())
+                }
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_action(&self, action: &Action) -> Result<Recorded> {
+        action.validate()?;
+        let digest = action_digest(action);
+        let booking = action.kind == ActionKind::Pickup && action.items.is_empty();
+        let status = if booking {
+            ActionStatus::Booked
+        } else {
+            ActionStatus::Pending
+        };
+        let mut it = item::action(&action.id);
+        it.insert("action".into(), item::json(action));
+        it.insert("digest".into(), s(digest.to_string()));
+        it.insert("status".into(), item::json(&status));
+        it.insert(
+            "state".into(),
+            s(if booking { "booked" } else { "pending" }),
+        );
+        if !booking {
+            it.insert(item::GSI1PK.into(), s(item::pending_bucket(&action.id)));
+            it.insert(item::GSI1SK.into(), s(queue_position(&action.id)));
+        }
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Recorded {
+                record: ActionRecord {
+                    action: action.clone(),
+                    digest,
+                    status,
+                },
+                replay: false,
+            }),
+            Err(e) if is_condition_failed(&e) => {
+                let record = self
+                    .read_record(&action.id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", action.id)))?;
+                if record.digest != digest {
+                    return Err(StoreError::Conflict(action.id.clone()));
+                }
+                Ok(Recorded {
+                    record,
+                    replay: true,
+                })
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded> {
+        // Twice at most: a lost race to another completion is answered from what it wrote.
+        for _ in 0..2 {
+            let record = self
+                .read_record(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
+            let done = match completion(&record, id, clothing_g, at)? {
+                Completion::Replay => {
+                    return Ok(Recorded {
+                        record,
+                        replay: true,
+                    })
+                }
+                Completion::Complete(done) => done,
+            };
+            let res = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(item::action(id)))
+                .update_expression(
+                    "SET #action = :action, #status = :status, #state = :pending, \
+                     gsi1pk = :bucket, gsi1sk = :position",
+                )
+                .condition_expression("#state = :booked")
+                .expression_attribute_names("#action", "action")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":action", item::json(&done))
+                .expression_attribute_values(":status", item::json(&ActionStatus::Pending))
+                .expression_attribute_values(":pending", s("pending"))
+                .expression_attribute_values(":booked", s("booked"))
+                .expression_attribute_values(":bucket", s(item::pending_bucket(id)))
+                .expression_attribute_values(":position", s(queue_position(id)))
+                .send()
+                .await;
+            match res {
+                Ok(_) => {
+                    return Ok(Recorded {
+                        record: ActionRecord {
+                            action: done,
+                            digest: record.digest,
+                            status: ActionStatus::Pending,
+                        },
+                        replay: false,
+                    })
+                }
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "appointment {id} stayed contended"
+        )))
+    }
+
+    async fn action(&self, id: &str) -> Result<Option<ActionRecord>> {
+        self.read_record(id).await
+    }
+
+    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut found: Vec<(String, Action)> = Vec::new();
+        for b in 0..item::PENDING_BUCKETS {
+            let q = self.index_query(item::GSI1, item::GSI1PK, format!("PENDING#{b:02}"));
+            for it in self.query(q, Some(limit)).await? {
+                // The index lags the table: only what still says pending is listed.
+                if get_s(&it, "state")? == "pending" {
+                    found.push((
+                        get_s(&it, item::GSI1SK)?.to_owned(),
+                        get_json(&it, "action")?,
+                    ));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found.into_iter().take(limit).map(|(_, a)| a).collect())
+    }
+
+    async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
+        match self.get(item::head(chain)).await? {
+            Some(it) => read_head(&it),
+            None => Ok(ChainHead::empty(chain)),
+        }
+    }
+
+    async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
+        let mut found: HashMap<String, Account> = HashMap::new();
+        let mut unique: Vec<&MemberId> = members.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let mut keys = KeysAndAttributes::builder().consistent_read(true);
+            for m in chunk {
+                keys = keys.keys(item::account(m.as_str()));
+            }
+            let mut request = HashMap::from([(
+                self.table.clone(),
+                keys.build()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            )]);
+            for attempt in 0..10u32 {
+                let res = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                for it in res
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    let a = read_account(it)?;
+                    found.insert(a.member.as_str().to_owned(), a);
+                }
+                match res.unprocessed_keys.filter(|k| !k.is_empty()) {
+                    Some(rest) => {
+                        request = rest;
+                        tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(members
+            .iter()
+            .map(|m| {
+                found
+                    .get(m.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| Account::new(m.clone()))
+            })
+            .collect())
+    }
+
+    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>> {
+        let q = self
+            .partition_query(format!("CAMPUS#{campus}"))
+            .key_condition_expression("pk = :pk AND begins_with(sk, :day)")
+            .expression_attribute_values(":day", s("DAY#"));
+        self.query(q, None)
+            .await?
+            .into_iter()
+            .map(|it| from_item(it, "campus day"))
+            .collect()
+    }
+
+    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Read past the limit while values tie, so ties break by member, as everywhere.
+        let q = self
+            .index_query(item::BOARD, item::BOARD_PK, item::board(campus))
+            .scan_index_forward(false);
+        let mut rows: Vec<Account> = Vec::new();
+        let mut start = None;
+        loop {
+            let res = q
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .limit(limit.min(1000) as i32)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for it in res.items.unwrap_or_default() {
+                rows.push(read_account(it)?);
+            }
+            let settled = rows.len() > limit && rows[limit].co2e_g < rows[limit - 1].co2e_g;
+            match res.last_evaluated_key {
+                Some(k) if !settled => start = Some(k),
+                _ => break,
+            }
+        }
+        rows.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.member.cmp(&b.member)));
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
+    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = self
+            .index_query(item::MEMBER, item::MEMBER_PK, member.as_str().to_owned())
+            .scan_index_forward(false);
+        self.query(q, Some(limit))
+            .await?
+            .iter()
+            .map(|it| Ok(get_s(it, "json")?.as_bytes().to_vec()))
+            .collect()
+    }
+
+    async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
+        self.transact_append(batch).await
+    }
+}

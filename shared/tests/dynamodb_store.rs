@@ -1,0 +1,60 @@
+//! The store behaviour suite (`greenloop::store::suite`) against the DynamoDB store on AWS's
+//! DynamoDB Local, which the harness installs and starts by itself: one fresh table per case.
+
+mod support;
+
+use greenloop::store::dynamodb::DynamoStore;
+use greenloop::store::{suite, Store};
+use std::sync::Arc;
+use support::dynamodb_local;
+
+/// Distinct actions in the invariants cases.
+const ACTIONS: usize = 2_000;
+
+async fn fresh(prefix: &str) -> DynamoStore {
+    let store = DynamoStore::new(
+        dynamodb_local::client().await,
+        dynamodb_local::unique_table(prefix),
+    );
+    store.create_table().await.expect("create the table");
+    store
+}
+
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            suite::$case(&fresh(stringify!($case)).await).await;
+        }
+    )*};
+}
+
+cases!(
+    recording_is_idempotent,
+    invalid_actions_are_refused_and_not_written,
+    pickups_are_booked_then_completed,
+    pending_actions_are_oldest_first_and_limited,
+    append_writes_everything_it_carries,
+    append_is_conditional_and_all_or_nothing,
+    registry_round_trips_and_rules_are_fixed,
+    queries_read_what_was_credited,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_crediting_credits_each_action_once() {
+    let store: Arc<dyn Store> = Arc::new(fresh("concurrent").await);
+    suite::concurrent_crediting_credits_each_action_once(store).await;
+}
+
+/// Thousands of actions, 10% delivered twice at once, on one chain and on several.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invariants_hold_on_one_chain() {
+    let store: Arc<dyn Store> = Arc::new(fresh("inv1").await);
+    suite::invariants_hold_under_concurrent_duplicated_delivery(store, ACTIONS, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invariants_hold_on_eight_chains() {
+    let store: Arc<dyn Store> = Arc::new(fresh("inv8").await);
+    suite::invariants_hold_under_concurrent_duplicated_delivery(store, ACTIONS, 8).await;
+}

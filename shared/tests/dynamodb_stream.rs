@@ -1,0 +1,202 @@
+//! The `credit` function's trigger on real stream records: DynamoDB Local's stream is read
+//! through the DynamoDB Streams API, shaped as the event Lambda's event source mapping delivers
+//! (`{"Records": [...]}`), and fed to `greenloop::trigger::handle` as the function does. Also
+//! the scheduled sweep.
+
+mod support;
+
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use greenloop::catalog::Rules;
+use greenloop::domain::{Action, ActionKind, Items, MemberId, Pepper};
+use greenloop::store::dynamodb::DynamoStore;
+use greenloop::store::{ActionStatus, Store};
+use greenloop::trigger;
+use serde_json::{json, Map, Value};
+use support::dynamodb_local;
+
+/// Inside the 2026 campaign window.
+const AT: i64 = 1_793_851_200;
+
+fn action(id: &str, kind: ActionKind, books: u32) -> Action {
+    let pepper = Pepper::new(b"stream-test-pepper-01".to_vec()).unwrap();
+    Action {
+        id: id.into(),
+        kind,
+        member: MemberId::pseudonym(&pepper, &format!("user-{id}")),
+        station: "st-stream".into(),
+        at: AT,
+        items: Items {
+            books,
+            ..Items::default()
+        },
+    }
+}
+
+/// A stream attribute value in the JSON form Lambda delivers (`{"S": "..."}`).
+fn attribute(v: &AttributeValue) -> Value {
+    let list = |xs: &[String]| json!(xs);
+    match v {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(b) => json!({ "NULL": b }),
+        AttributeValue::Ss(xs) => json!({ "SS": list(xs) }),
+        AttributeValue::Ns(xs) => json!({ "NS": list(xs) }),
+        AttributeValue::M(m) => json!({ "M": image(m) }),
+        AttributeValue::L(xs) => json!({ "L": xs.iter().map(attribute).collect::<Vec<_>>() }),
+        other => panic!("the table holds no {other:?}"),
+    }
+}
+
+fn image(m: &std::collections::HashMap<String, AttributeValue>) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), attribute(v)))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// A Streams API record as the Lambda event source mapping delivers it.
+fn lambda_record(r: &Record, arn: &str) -> Value {
+    let d = r.dynamodb().expect("a stream record has its change");
+    let mut change = json!({
+        "ApproximateCreationDateTime": d.approximate_creation_date_time().map(|t| t.secs()),
+        "Keys": image(d.keys().expect("keys")),
+        "SequenceNumber": d.sequence_number(),
+        "SizeBytes": d.size_bytes(),
+        "StreamViewType": d.stream_view_type().map(|v| v.as_str()),
+    });
+    if let Some(new) = d.new_image() {
+        change["NewImage"] = image(new);
+    }
+    json!({
+        "eventID": r.event_id(),
+        "eventName": r.event_name().map(|n| n.as_str()),
+        "eventVersion": r.event_version(),
+        "eventSource": r.event_source(),
+        "awsRegion": r.aws_region(),
+        "dynamodb": change,
+        "eventSourceARN": arn,
+    })
+}
+
+/// Reads every record the table's stream holds after `seen`, as one Lambda event.
+async fn stream_event(store: &DynamoStore, seen: &mut usize) -> Value {
+    let config = dynamodb_local::sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+    let arn = ddb
+        .describe_table()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap()
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .expect("the table has a stream")
+        .to_owned();
+    let description = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for shard in description.stream_description().unwrap().shards() {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id().unwrap())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        // Empty pages end a shard's backlog; an open shard never returns no iterator.
+        while let Some(it) = iterator.take() {
+            let page = streams
+                .get_records()
+                .shard_iterator(it)
+                .send()
+                .await
+                .unwrap();
+            if page.records().is_empty() {
+                break;
+            }
+            records.extend(page.records().iter().map(|r| lambda_record(r, &arn)));
+            iterator = page.next_shard_iterator;
+        }
+    }
+    let fresh: Vec<Value> = records.split_off((*seen).min(records.len()));
+    *seen += fresh.len();
+    json!({ "Records": fresh })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
+    let store = DynamoStore::new(
+        dynamodb_local::client().await,
+        dynamodb_local::unique_table("stream"),
+    );
+    store.create_table().await.unwrap();
+    let rules = Rules::defaults();
+    for a in [
+        action("s-1", ActionKind::Scan, 1),
+        action("s-2", ActionKind::Scan, 2),
+        action("s-3", ActionKind::Pickup, 0), // a booking: not pending yet
+    ] {
+        store.record_action(&a).await.unwrap();
+    }
+
+    let mut seen = 0;
+    let event = stream_event(&store, &mut seen).await;
+    assert!(seen >= 3, "the stream holds the three recordings: {event}");
+    let parsed: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_value(event.clone()).expect("real records parse as the Lambda event");
+    let mut announced = trigger::announced(&parsed);
+    announced.sort();
+    assert_eq!(
+        announced,
+        ["s-1", "s-2"],
+        "pending actions are announced; a booking is not"
+    );
+
+    let done = trigger::handle(&store, &rules, 4, event).await.unwrap();
+    assert_eq!(done.run.credited, 2);
+    for id in ["s-1", "s-2"] {
+        let status = store.action(id).await.unwrap().unwrap().status;
+        assert!(
+            matches!(status, ActionStatus::Credited { .. }),
+            "{id}: {status:?}"
+        );
+    }
+
+    // Crediting's own writes (entries, heads, accounts, statuses) announce nothing.
+    let echo = stream_event(&store, &mut seen).await;
+    assert!(
+        !echo["Records"].as_array().unwrap().is_empty(),
+        "crediting wrote to the stream"
+    );
+    let again = trigger::handle(&store, &rules, 4, echo).await.unwrap();
+    assert!(again.announced.is_empty());
+    assert_eq!(again.run.credited, 0);
+
+    // A stream batch that never arrives: the scheduled sweep credits the action anyway.
+    store
+        .record_action(&action("s-4", ActionKind::Scan, 3))
+        .await
+        .unwrap();
+    let schedule = json!({
+        "version": "0", "id": "sweep", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-05T04:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/greenloop-sweep"], "detail": {}
+    });
+    let sweep = trigger::handle(&store, &rules, 4, schedule).await.unwrap();
+    assert!(sweep.sweep);
+    assert_eq!(sweep.run.credited, 1);
+    let report = greenloop::audit::verify_store(&store, |_| {})
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{:?}", report.first_problem());
+    assert_eq!(report.entries, 3);
+}
