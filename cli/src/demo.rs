@@ -19,6 +19,7 @@ use greenloop::store::{Store, StoreError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -160,10 +161,12 @@ struct Intake {
     booked: u64,
 }
 
-pub async fn run(backend: Backend, args: DemoArgs) -> Result<ExitCode, String> {
+pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
     let rules = args.rules.load()?;
     let pepper = pepper()?;
+    // Opened only once the arguments are good: a refused command creates nothing.
+    let backend = Backend::open(data, table, false).await?;
     backend.set_bulk(true)?;
     let store = backend.store();
     let err = |e: StoreError| e.to_string();

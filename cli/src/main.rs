@@ -155,7 +155,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     let table = cli.table.as_deref();
     match cli.command {
-        Command::Demo(args) => demo::run(Backend::open(&cli.data, table, false).await?, args).await,
+        Command::Demo(args) => demo::run(&cli.data, table, args).await,
         Command::Verify {
             json,
             url: Some(url),

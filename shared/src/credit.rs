@@ -191,7 +191,12 @@ pub async fn credit_pending_in(
                 .push(a);
         }
         let mut pass = CreditRun::default();
-        for (chain, actions) in by_chain {
+        // Concurrent runs list the same pending actions; starting each on a different chain
+        // keeps them from planning the same batch and all but one losing it.
+        let mut chains: Vec<(String, Vec<Action>)> = by_chain.into_iter().collect();
+        let start = jitter() as usize % chains.len();
+        chains.rotate_left(start);
+        for (chain, actions) in chains {
             for chunk in actions.chunks(batch) {
                 pass.add(&credit_chain(store, rules, &chain, chunk.to_vec()).await?);
             }
@@ -269,9 +274,15 @@ pub async fn credit_chain(
                 run.batches += 1;
                 return Ok(run);
             }
-            Err(AppendError::NotPending(id)) => {
-                actions.retain(|a| a.id != id);
-                run.skipped += 1;
+            Err(AppendError::NotPending(ids)) => {
+                let before = actions.len();
+                actions.retain(|a| !ids.contains(&a.id));
+                if actions.len() == before {
+                    return Err(StoreError::Corrupt(format!(
+                        "append refused actions {ids:?} that the batch does not hold"
+                    )));
+                }
+                run.skipped += (before - actions.len()) as u64;
             }
             // Skips are bounded by the batch; only contention counts toward giving up.
             Err(AppendError::HeadMoved(_) | AppendError::AccountMoved(_)) if attempt < 64 => {
@@ -298,10 +309,14 @@ pub async fn credit_chain(
 /// Exponential backoff with full jitter, capped at about 50 ms.
 async fn backoff(attempt: u32) {
     let cap_us = 200u64 << attempt.min(8);
-    let nanos = std::time::SystemTime::now()
+    tokio::time::sleep(Duration::from_micros(jitter() % cap_us)).await;
+}
+
+/// A cheap varying number: the clock's nanoseconds. Good enough to spread retries and starts.
+fn jitter() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
-    tokio::time::sleep(Duration::from_micros(nanos % cap_us)).await;
+        .map_or(0, |d| u64::from(d.subsec_nanos()))
 }
 
 #[cfg(test)]

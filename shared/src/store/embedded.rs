@@ -528,6 +528,17 @@ impl Store for EmbeddedStore {
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         let chain = batch.expected.chain.as_str();
         self.write(|txn| -> Result<(), AppendError> {
+            let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
+            let mut gone = Vec::new();
+            for e in &batch.entries {
+                let kept: Option<Kept> = get(&actions, &e.action)?;
+                if kept.is_none_or(|k| k.record.status != ActionStatus::Pending) {
+                    gone.push(e.action.clone());
+                }
+            }
+            if !gone.is_empty() {
+                return Err(AppendError::NotPending(gone));
+            }
             let mut heads = txn.open_table(HEADS).map_err(db_err)?;
             let head: ChainHead = get(&heads, chain)?.unwrap_or_else(|| ChainHead::empty(chain));
             if head != batch.expected {
@@ -552,16 +563,12 @@ impl Store for EmbeddedStore {
                     .insert(member, encode(&next).as_slice())
                     .map_err(db_err)?;
             }
-            let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
             let mut pending = txn.open_table(PENDING).map_err(db_err)?;
             let mut entries = txn.open_table(ENTRIES).map_err(db_err)?;
             let mut log = txn.open_table(MEMBER_LOG).map_err(db_err)?;
             for e in &batch.entries {
                 let mut kept: Kept = get(&actions, &e.action)?
-                    .ok_or_else(|| AppendError::NotPending(e.action.clone()))?;
-                if kept.record.status != ActionStatus::Pending {
-                    return Err(AppendError::NotPending(e.action.clone()));
-                }
+                    .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", e.action)))?;
                 kept.record.status = ActionStatus::Credited {
                     chain: chain.to_owned(),
                     seq: e.seq,

@@ -224,8 +224,11 @@ pub enum AppendError {
     HeadMoved(String),
     #[error("account {0} moved since the batch was planned")]
     AccountMoved(MemberId),
-    #[error("action {0} is not pending")]
-    NotPending(String),
+    /// Every action of the batch that is not pending (credited by someone else, still booked,
+    /// or never recorded). Reported before a moved head or account, so that a writer that lost
+    /// a race drops them all at once.
+    #[error("actions {0:?} are not pending")]
+    NotPending(Vec<String>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -49,16 +49,24 @@ impl DynamoStore {
             err.as_service_error()
         {
             let reasons = c.cancellation_reasons();
-            let failed = reasons
+            let failed =
+                |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            // Actions someone else credited first come before a moved head: drop them all.
+            let gone: Vec<String> = parts
                 .iter()
-                .position(|r| r.code() == Some("ConditionalCheckFailed"));
-            if let Some(i) = failed {
+                .enumerate()
+                .filter_map(|(i, p)| match p {
+                    Part::Action(id) if failed(i) => Some(id.clone()),
+                    _ => None,
+                })
+                .collect();
+            if !gone.is_empty() {
+                return Err(AppendError::NotPending(gone));
+            }
+            if let Some(i) = (0..parts.len()).find(|&i| failed(i)) {
                 return Err(match &parts[i] {
-                    Part::Head | Part::Entry | Part::CampusDay => {
-                        AppendError::HeadMoved(batch.expected.chain.clone())
-                    }
                     Part::Account(m) => AppendError::AccountMoved(m.clone()),
-                    Part::Action(id) => AppendError::NotPending(id.clone()),
+                    _ => AppendError::HeadMoved(batch.expected.chain.clone()),
                 });
             }
             // Another transaction touched the same items at the same moment: re-plan and retry.
