@@ -90,7 +90,7 @@ impl DynamoStore {
 
         // The head, conditioned on what the batch was planned from.
         let new_head = batch.new_head();
-        let mut head = self.put(super::head_item(&new_head));
+        let mut head = self.put(item::head_item(&new_head));
         head = if batch.expected.size == 0 {
             head.condition_expression("attribute_not_exists(pk)")
         } else {

@@ -1,9 +1,11 @@
 //! The single-table layout: every item's keys, and reading attributes back. See
 //! `docs/table-design.md` for the why.
 
-use crate::store::StoreError;
+use crate::ledger::Digest;
+use crate::store::{Account, ChainHead, Result, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -120,4 +122,53 @@ pub fn json<T: serde::Serialize>(v: &T) -> AttributeValue {
 
 fn missing(name: &str) -> StoreError {
     StoreError::Corrupt(format!("an item lacks a readable {name} attribute"))
+}
+
+pub fn head_item(h: &ChainHead) -> Item {
+    let mut it = head(&h.chain);
+    it.insert("chain".into(), s(h.chain.as_str()));
+    it.insert("size".into(), n(h.size));
+    it.insert("hash".into(), s(h.hash.to_string()));
+    it.insert(GSI1PK.into(), s("HEADS"));
+    it.insert(GSI1SK.into(), s(h.chain.as_str()));
+    it
+}
+
+pub fn read_head(it: &Item) -> Result<ChainHead> {
+    Ok(ChainHead {
+        chain: get_s(it, "chain")?.to_owned(),
+        size: get_n(it, "size")?,
+        hash: Digest::parse(get_s(it, "hash")?)
+            .ok_or_else(|| StoreError::Corrupt("head hash".into()))?,
+    })
+}
+
+pub fn read_account(it: Item) -> Result<Account> {
+    serde_dynamo::from_item(it).map_err(|e| StoreError::Corrupt(format!("account: {e}")))
+}
+
+pub fn from_item<T: serde::de::DeserializeOwned>(it: Item, what: &str) -> Result<T> {
+    serde_dynamo::from_item(it).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub fn to_item<T: serde::Serialize>(v: &T, mut keys: Item) -> Item {
+    let it: Item = serde_dynamo::to_item(v).expect("store records serialize");
+    keys.extend(it);
+    keys
+}
+
+/// A queue position for a newly pending action: microseconds, strictly increasing in this
+/// process, so "oldest first" holds for what one writer records.
+pub fn queue_position(id: &str) -> String {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
+    let mut prev = LAST.load(Ordering::Relaxed);
+    let t = loop {
+        let t = now.max(prev + 1);
+        match LAST.compare_exchange(prev, t, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => break t,
+            Err(p) => prev = p,
+        }
+    };
+    format!("{t:020}#{id}")
 }

@@ -8,6 +8,7 @@
 
 mod append;
 pub mod item;
+mod table;
 
 use super::{
     action_digest, completion, Account, ActionRecord, ActionStatus, AppendError, CampusDay,
@@ -21,15 +22,12 @@ use crate::ledger::{Digest, ZERO};
 use crate::rulebook::Rulebook;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType,
-    StreamSpecification, StreamViewType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
-use item::{get_json, get_n, get_s, n, s, Item};
+use item::{
+    from_item, get_json, get_s, n, queue_position, read_account, read_head, s, to_item, Item,
+};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct DynamoStore {
     client: Client,
@@ -52,93 +50,6 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    /// Creates the table with its indexes and stream, and waits until it is active. The SAM
-    /// template declares the same table for AWS.
-    pub async fn create_table(&self) -> Result<()> {
-        let attr = |name: &str, t: ScalarAttributeType| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(t)
-                .build()
-                .expect("complete")
-        };
-        let key = |name: &str, t: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(t)
-                .build()
-                .expect("complete")
-        };
-        let index = |name: &str, pk: &str, sk: &str, projection: Projection| {
-            GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key(pk, KeyType::Hash))
-                .key_schema(key(sk, KeyType::Range))
-                .projection(projection)
-                .build()
-                .expect("complete")
-        };
-        let all = Projection::builder()
-            .projection_type(ProjectionType::All)
-            .build();
-        let json_only = Projection::builder()
-            .projection_type(ProjectionType::Include)
-            .non_key_attributes("json")
-            .build();
-        use ScalarAttributeType::{N, S};
-        self.client
-            .create_table()
-            .table_name(&self.table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr(item::PK, S))
-            .attribute_definitions(attr(item::SK, S))
-            .attribute_definitions(attr(item::GSI1PK, S))
-            .attribute_definitions(attr(item::GSI1SK, S))
-            .attribute_definitions(attr(item::BOARD_PK, S))
-            .attribute_definitions(attr("co2e_g", N))
-            .attribute_definitions(attr(item::MEMBER_PK, S))
-            .attribute_definitions(attr(item::MEMBER_N, N))
-            .key_schema(key(item::PK, KeyType::Hash))
-            .key_schema(key(item::SK, KeyType::Range))
-            .global_secondary_indexes(index(item::GSI1, item::GSI1PK, item::GSI1SK, all.clone()))
-            .global_secondary_indexes(index(item::BOARD, item::BOARD_PK, "co2e_g", all))
-            .global_secondary_indexes(index(
-                item::MEMBER,
-                item::MEMBER_PK,
-                item::MEMBER_N,
-                json_only,
-            ))
-            .stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewImage)
-                    .build()
-                    .expect("complete"),
-            )
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        for _ in 0..600 {
-            let t = self
-                .client
-                .describe_table()
-                .table_name(&self.table)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            let active =
-                t.table().and_then(|t| t.table_status()).map(|s| s.as_str()) == Some("ACTIVE");
-            if active {
-                return Ok(());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        Err(StoreError::Unavailable(format!(
-            "table {} never became active",
-            self.table
-        )))
     }
 
     async fn get(&self, key: Item) -> Result<Option<Item>> {
@@ -242,55 +153,6 @@ fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.as_service_error()
         .and_then(|se| se.code())
         .is_some_and(|c| c == "ConditionalCheckFailedException")
-}
-
-fn head_item(h: &ChainHead) -> Item {
-    let mut it = item::head(&h.chain);
-    it.insert("chain".into(), s(h.chain.as_str()));
-    it.insert("size".into(), n(h.size));
-    it.insert("hash".into(), s(h.hash.to_string()));
-    it.insert(item::GSI1PK.into(), s("HEADS"));
-    it.insert(item::GSI1SK.into(), s(h.chain.as_str()));
-    it
-}
-
-fn read_head(it: &Item) -> Result<ChainHead> {
-    Ok(ChainHead {
-        chain: get_s(it, "chain")?.to_owned(),
-        size: get_n(it, "size")?,
-        hash: Digest::parse(get_s(it, "hash")?)
-            .ok_or_else(|| StoreError::Corrupt("head hash".into()))?,
-    })
-}
-
-fn read_account(it: Item) -> Result<Account> {
-    serde_dynamo::from_item(it).map_err(|e| StoreError::Corrupt(format!("account: {e}")))
-}
-
-fn from_item<T: serde::de::DeserializeOwned>(it: Item, what: &str) -> Result<T> {
-    serde_dynamo::from_item(it).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
-fn to_item<T: serde::Serialize>(v: &T, mut keys: Item) -> Item {
-    let it: Item = serde_dynamo::to_item(v).expect("store records serialize");
-    keys.extend(it);
-    keys
-}
-
-/// A queue position for a newly pending action: microseconds, strictly increasing in this
-/// process, so "oldest first" holds for what one writer records.
-fn queue_position(id: &str) -> String {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
-    let mut prev = LAST.load(Ordering::Relaxed);
-    let t = loop {
-        let t = now.max(prev + 1);
-        match LAST.compare_exchange(prev, t, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => break t,
-            Err(p) => prev = p,
-        }
-    };
-    format!("{t:020}#{id}")
 }
 
 #[async_trait]

@@ -1,0 +1,98 @@
+//! Creating the table: keys, the three indexes and the stream of `docs/table-design.md`.
+
+use super::item;
+use super::{sdk_err, DynamoStore};
+use crate::store::{Result, StoreError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+};
+
+impl DynamoStore {
+    /// Creates the table with its indexes and stream, and waits until it is active. A deployed
+    /// template must declare the same keys and indexes.
+    pub async fn create_table(&self) -> Result<()> {
+        let attr = |name: &str, t: ScalarAttributeType| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(t)
+                .build()
+                .expect("complete")
+        };
+        let key = |name: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(t)
+                .build()
+                .expect("complete")
+        };
+        let index = |name: &str, pk: &str, sk: &str, projection: Projection| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyType::Hash))
+                .key_schema(key(sk, KeyType::Range))
+                .projection(projection)
+                .build()
+                .expect("complete")
+        };
+        let all = Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build();
+        let json_only = Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .non_key_attributes("json")
+            .build();
+        use ScalarAttributeType::{N, S};
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr(item::PK, S))
+            .attribute_definitions(attr(item::SK, S))
+            .attribute_definitions(attr(item::GSI1PK, S))
+            .attribute_definitions(attr(item::GSI1SK, S))
+            .attribute_definitions(attr(item::BOARD_PK, S))
+            .attribute_definitions(attr("co2e_g", N))
+            .attribute_definitions(attr(item::MEMBER_PK, S))
+            .attribute_definitions(attr(item::MEMBER_N, N))
+            .key_schema(key(item::PK, KeyType::Hash))
+            .key_schema(key(item::SK, KeyType::Range))
+            .global_secondary_indexes(index(item::GSI1, item::GSI1PK, item::GSI1SK, all.clone()))
+            .global_secondary_indexes(index(item::BOARD, item::BOARD_PK, "co2e_g", all))
+            .global_secondary_indexes(index(
+                item::MEMBER,
+                item::MEMBER_PK,
+                item::MEMBER_N,
+                json_only,
+            ))
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .expect("complete"),
+            )
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        for _ in 0..600 {
+            let t = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            let active =
+                t.table().and_then(|t| t.table_status()).map(|s| s.as_str()) == Some("ACTIVE");
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {} never became active",
+            self.table
+        )))
+    }
+}
