@@ -20,31 +20,7 @@ async fn fresh(prefix: &str) -> DynamoStore {
     store
 }
 
-macro_rules! cases {
-    ($($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $case() {
-            suite::$case(&fresh(stringify!($case)).await).await;
-        }
-    )*};
-}
-
-cases!(
-    recording_is_idempotent,
-    invalid_actions_are_refused_and_not_written,
-    pickups_are_booked_then_completed,
-    pending_actions_are_oldest_first_and_limited,
-    append_writes_everything_it_carries,
-    append_is_conditional_and_all_or_nothing,
-    registry_round_trips_and_rules_are_fixed,
-    queries_read_what_was_credited,
-);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_crediting_credits_each_action_once() {
-    let store: Arc<dyn Store> = Arc::new(fresh("concurrent").await);
-    suite::concurrent_crediting_credits_each_action_once(store).await;
-}
+support::store_suite::cases!(|case| (fresh(case).await, ()));
 
 /// Thousands of actions, 10% delivered twice at once, on one chain and on several.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2,6 +2,8 @@
 //! test per case on a fresh store in a temporary directory, plus what only a file store does:
 //! keeping its data across closing and reopening.
 
+mod support;
+
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
@@ -9,34 +11,7 @@ use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{suite, Store, StoreError};
 use std::sync::{Arc, Mutex};
 
-macro_rules! cases {
-    ($($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $case() {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let store = EmbeddedStore::open(dir.path()).expect("open a fresh store");
-            suite::$case(&store).await;
-        }
-    )*};
-}
-
-cases!(
-    recording_is_idempotent,
-    invalid_actions_are_refused_and_not_written,
-    pickups_are_booked_then_completed,
-    pending_actions_are_oldest_first_and_limited,
-    append_writes_everything_it_carries,
-    append_is_conditional_and_all_or_nothing,
-    registry_round_trips_and_rules_are_fixed,
-    queries_read_what_was_credited,
-);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_crediting_credits_each_action_once() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
-    suite::concurrent_crediting_credits_each_action_once(store).await;
-}
+support::store_suite::cases!(|_case| support::temp_store());
 
 /// `run_all` is how another store runs the suite; check it runs here too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -45,8 +20,7 @@ async fn run_all_passes() {
     suite::run_all(|| {
         let dirs = Arc::clone(&dirs);
         async move {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let store = EmbeddedStore::open(dir.path()).expect("open");
+            let (store, dir) = support::temp_store();
             dirs.lock().unwrap().push(dir);
             Arc::new(store) as Arc<dyn Store>
         }
@@ -166,8 +140,7 @@ async fn state(store: &dyn Store) -> State {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invariants_hold_on_one_and_on_eight_chains() {
     for chains in [1, 8] {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = EmbeddedStore::open(dir.path()).expect("open");
+        let (store, _dir) = support::temp_store();
         // Commits stay atomic without fsync; durability is not what this case is about.
         store.set_bulk(true).expect("bulk mode");
         let store: Arc<dyn Store> = Arc::new(store);

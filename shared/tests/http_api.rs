@@ -3,19 +3,18 @@
 //! (4xx, JSON error, nothing written), crediting and real-time reads, campus scoping, pledges,
 //! pickups, and concurrent duplicate deliveries.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
-use greenloop::domain::{Campus, Pepper, Station};
 use greenloop::http::signature::sign;
-use greenloop::http::{router, App, Integrations};
-use greenloop::ledger::leaf_hash;
-use greenloop::store::embedded::EmbeddedStore;
+use greenloop::http::{router, App};
 use greenloop::store::{Grant, Store};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use support::http_app;
 use tower::ServiceExt;
 
 const OLD: &str = "old-secret-0123456789";
@@ -33,55 +32,49 @@ struct Api {
 }
 
 async fn api() -> Api {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    for (id, name) in [
-        ("sjtu", "Shanghai Jiao Tong University"),
-        ("scu", "Sichuan University"),
-    ] {
-        store
-            .put_campus(&Campus {
-                id: id.into(),
-                name: name.into(),
-                city: "x".into(),
-            })
-            .await
-            .unwrap();
-    }
-    for (id, campus) in [("st-sjtu", Some("sjtu")), ("st-city", None)] {
-        store
-            .put_station(&Station {
-                id: id.into(),
-                city: "Shanghai".into(),
-                campus: campus.map(Into::into),
-            })
-            .await
-            .unwrap();
-    }
-    for (key, grant) in [
-        (
-            PORTAL_A,
-            Grant::Campus {
-                campus: "sjtu".into(),
-            },
-        ),
-        (
-            PORTAL_B,
-            Grant::Campus {
-                campus: "scu".into(),
-            },
-        ),
-        (AUDITOR, Grant::Auditor),
-    ] {
-        store
-            .put_api_key(&leaf_hash(key.as_bytes()), &grant)
-            .await
-            .unwrap();
-    }
-    let integrations = Integrations::parse(&format!("qr-1={OLD},{NEW}")).unwrap();
-    let pepper = Pepper::new(b"http-test-pepper-0123".to_vec()).unwrap();
-    let mut app = App::new(store.clone(), pepper, integrations, Rules::defaults());
-    app.clock = Arc::new(|| NOW);
+    let (store, dir) = support::temp_store();
+    let store: Arc<dyn Store> = Arc::new(store);
+    http_app::put_campuses(
+        store.as_ref(),
+        &[
+            ("sjtu", "Shanghai Jiao Tong University", "x"),
+            ("scu", "Sichuan University", "x"),
+        ],
+    )
+    .await;
+    http_app::put_stations(
+        store.as_ref(),
+        &[
+            ("st-sjtu", "Shanghai", Some("sjtu")),
+            ("st-city", "Shanghai", None),
+        ],
+    )
+    .await;
+    http_app::put_api_keys(
+        store.as_ref(),
+        &[
+            (
+                PORTAL_A,
+                Grant::Campus {
+                    campus: "sjtu".into(),
+                },
+            ),
+            (
+                PORTAL_B,
+                Grant::Campus {
+                    campus: "scu".into(),
+                },
+            ),
+            (AUDITOR, Grant::Auditor),
+        ],
+    )
+    .await;
+    let app = http_app::app(
+        store.clone(),
+        b"http-test-pepper-0123",
+        &format!("{OLD},{NEW}"),
+        NOW,
+    );
     Api {
         app,
         store,
@@ -93,7 +86,7 @@ impl Api {
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
         let res = router(self.app.clone()).oneshot(req).await.unwrap();
         let status = res.status();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let bytes = http_app::body_bytes(res).await;
         let body: Value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| panic!("{status}: body is not JSON: {bytes:?}"));
         if !status.is_success() {
@@ -114,15 +107,11 @@ impl Api {
         secret: &str,
         t: i64,
     ) -> (StatusCode, Value) {
-        let req = Request::builder()
+        let builder = Request::builder()
             .method(method)
             .uri(path)
-            .header("content-type", "application/json")
-            .header("greenloop-key-id", "qr-1")
-            .header(
-                "greenloop-signature",
-                sign(secret.as_bytes(), t, body.as_bytes()),
-            )
+            .header("content-type", "application/json");
+        let req = http_app::signed(builder, secret, t, body.as_bytes())
             .body(Body::from(body.to_owned()))
             .unwrap();
         self.send(req).await
@@ -616,19 +605,13 @@ async fn concurrent_duplicate_deliveries_credit_once() {
     for _ in 0..16 {
         let (app, body) = (api.app.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
-            let req = Request::builder()
-                .method(Method::POST)
-                .uri("/v1/scans")
-                .header("greenloop-key-id", "qr-1")
-                .header(
-                    "greenloop-signature",
-                    sign(NEW.as_bytes(), NOW, body.as_bytes()),
-                )
+            let builder = Request::builder().method(Method::POST).uri("/v1/scans");
+            let req = http_app::signed(builder, NEW, NOW, body.as_bytes())
                 .body(Body::from(body))
                 .unwrap();
             let res = router(app).oneshot(req).await.unwrap();
             let status = res.status();
-            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            let bytes = http_app::body_bytes(res).await;
             let v: Value = serde_json::from_slice(&bytes).unwrap();
             (status, v["replay"].as_bool())
         }));

@@ -4,16 +4,14 @@
 //! Its own test binary with a global subscriber: tracing caches per-callsite interest
 //! process-wide, so a thread-local subscriber beside other tests' threads misses spans.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Method, Request};
-use greenloop::catalog::Rules;
-use greenloop::domain::{Campus, Pepper, Station};
-use greenloop::http::signature::sign;
-use greenloop::http::{router, App, Integrations};
-use greenloop::ledger::leaf_hash;
-use greenloop::store::embedded::EmbeddedStore;
+use greenloop::http::router;
 use greenloop::store::{Grant, Store};
 use std::sync::{Arc, Mutex};
+use support::http_app;
 use tower::ServiceExt;
 
 const SECRET: &str = "log-test-secret-0123";
@@ -47,31 +45,19 @@ async fn logs_carry_ids_but_no_secret_signature_key_or_user_id() {
         .with_writer(move || sink.clone())
         .init();
 
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    let campus = Campus {
-        id: "sjtu".into(),
-        name: "Shanghai Jiao Tong University".into(),
-        city: "Shanghai".into(),
-    };
-    store.put_campus(&campus).await.unwrap();
-    let station = Station {
-        id: "st-sjtu".into(),
-        city: "Shanghai".into(),
-        campus: Some("sjtu".into()),
-    };
-    store.put_station(&station).await.unwrap();
+    let (store, _dir) = support::temp_store();
+    let store: Arc<dyn Store> = Arc::new(store);
+    http_app::put_campuses(
+        store.as_ref(),
+        &[("sjtu", "Shanghai Jiao Tong University", "Shanghai")],
+    )
+    .await;
+    http_app::put_stations(store.as_ref(), &[("st-sjtu", "Shanghai", Some("sjtu"))]).await;
     let grant = Grant::Campus {
         campus: "sjtu".into(),
     };
-    store
-        .put_api_key(&leaf_hash(PORTAL.as_bytes()), &grant)
-        .await
-        .unwrap();
-    let pepper = Pepper::new(b"log-test-pepper-0123".to_vec()).unwrap();
-    let integrations = Integrations::parse(&format!("qr-1={SECRET}")).unwrap();
-    let mut app = App::new(store, pepper, integrations, Rules::defaults());
-    app.clock = Arc::new(|| NOW);
+    http_app::put_api_keys(store.as_ref(), &[(PORTAL, grant)]).await;
+    let app = http_app::app(store, b"log-test-pepper-0123", SECRET, NOW);
     let send = |req: Request<Body>| router(app.clone()).oneshot(req);
 
     let member_path = format!("/v1/campuses/sjtu/members/{USER}");
@@ -86,12 +72,12 @@ async fn logs_carry_ids_but_no_secret_signature_key_or_user_id() {
         r#"{{"scan_id":"scan-log","user":"{USER}","station":"st-sjtu","at":{},"items":{{"books":1,"boxes":[],"clothing_g":0,"shoes":0}}}}"#,
         NOW - 60
     );
-    let signature = sign(SECRET.as_bytes(), NOW, body.as_bytes());
+    let [key_id, signature] = http_app::signature_headers(SECRET, NOW, body.as_bytes());
     let post = Request::builder()
         .method(Method::POST)
         .uri("/v1/scans")
-        .header("greenloop-key-id", "qr-1")
-        .header("greenloop-signature", &signature)
+        .header(key_id.0, key_id.1)
+        .header(signature.0, &signature.1)
         .body(Body::from(body))
         .unwrap();
     assert_eq!(send(post).await.unwrap().status(), 202);
@@ -103,7 +89,7 @@ async fn logs_carry_ids_but_no_secret_signature_key_or_user_id() {
         text.contains("/v1/campuses/{campus}/members/{user}"),
         "{text}"
     );
-    let mac = signature.split("v1=").nth(1).unwrap();
+    let mac = signature.1.split("v1=").nth(1).unwrap();
     for secret in [USER, SECRET, mac, PORTAL] {
         assert!(!text.contains(secret), "logs leak {secret}: {text}");
     }

@@ -5,7 +5,7 @@
 //! (`CancellationReasons`), so a moved head or account (retry) is told apart from an action
 //! someone else credited first (skip it).
 
-use super::item::{self, n, s, Item, MEMBER_N, MEMBER_PK};
+use super::item::{self, n, s, AccountSet, Item, MEMBER_N, MEMBER_PK};
 use super::{sdk_err, DynamoStore};
 use crate::ledger::ZERO;
 use crate::store::{AppendError, CreditBatch, StoreError};
@@ -135,28 +135,14 @@ impl DynamoStore {
         // Accounts: ledger totals only; the affiliation is the portal's and stays as stored.
         for u in &batch.accounts {
             let a = &u.account;
-            let member = a.member.as_str();
-            let mut up = self
-                .update(item::account(member))
-                .update_expression(
-                    "SET #member = :member, #balance = :balance, #co2e = :co2e, #entries = :entries, \
-                     #head = :head, #days = :days, #pledges = :pledges, gsi1pk = :bucket, gsi1sk = :member",
-                )
-                .expression_attribute_names("#member", "member")
-                .expression_attribute_names("#balance", "balance")
-                .expression_attribute_names("#co2e", "co2e_g")
-                .expression_attribute_names("#entries", "entries")
-                .expression_attribute_names("#head", "head")
-                .expression_attribute_names("#days", "days")
-                .expression_attribute_names("#pledges", "open_pledges")
-                .expression_attribute_values(":member", s(member))
-                .expression_attribute_values(":balance", n(a.balance))
-                .expression_attribute_values(":co2e", n(a.co2e_g))
-                .expression_attribute_values(":entries", n(a.entries))
-                .expression_attribute_values(":head", s(a.head.to_string()))
-                .expression_attribute_values(":days", to_av(&a.days)?)
-                .expression_attribute_values(":pledges", to_av(&a.open_pledges)?)
-                .expression_attribute_values(":bucket", s(item::accounts_bucket(member)))
+            let mut up = AccountSet::new(a.member.as_str())
+                .set("balance", n(a.balance))
+                .set("co2e_g", n(a.co2e_g))
+                .set("entries", n(a.entries))
+                .set("head", s(a.head.to_string()))
+                .set("days", to_av(&a.days)?)
+                .set("open_pledges", to_av(&a.open_pledges)?)
+                .into_update(&self.table)
                 .expression_attribute_values(":expected", s(u.expected_head.to_string()));
             up = if u.expected_head == ZERO {
                 up.condition_expression("attribute_not_exists(#head) OR #head = :expected")

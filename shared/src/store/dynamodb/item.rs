@@ -3,7 +3,8 @@
 
 use crate::ledger::Digest;
 use crate::store::{Account, ChainHead, Result, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -62,6 +63,71 @@ pub fn account(member: &str) -> Item {
 /// read in order.
 pub fn accounts_bucket(member: &str) -> String {
     format!("ACCOUNTS#{}", &member[..1])
+}
+
+/// A `SET` on a member's account item, for `UpdateItem` or a transaction's `Update`.
+///
+/// Both writers of an account, crediting and affiliation, keep the member and its place in the
+/// account listing; each adds the attributes it owns. A placeholder is declared only with the
+/// clause that uses it, because DynamoDB refuses names and values the expression leaves unused.
+pub(super) struct AccountSet {
+    member: String,
+    clauses: Vec<String>,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl AccountSet {
+    pub(super) fn new(member: &str) -> Self {
+        let mut set = AccountSet {
+            member: member.to_owned(),
+            clauses: Vec::new(),
+            names: HashMap::new(),
+            values: Item::new(),
+        }
+        .set("member", s(member));
+        set.clauses.push("gsi1pk = :bucket".into());
+        set.clauses.push("gsi1sk = :member".into());
+        set.values
+            .insert(":bucket".into(), s(accounts_bucket(member)));
+        set
+    }
+
+    /// `attribute = value`.
+    pub(super) fn set(mut self, attribute: &str, value: AttributeValue) -> Self {
+        self.declare(attribute, value);
+        self.clauses.push(format!("#{attribute} = :{attribute}"));
+        self
+    }
+
+    /// `attribute = value` unless the item has it already: a fresh account's starting value.
+    pub(super) fn init(mut self, attribute: &str, value: AttributeValue) -> Self {
+        self.declare(attribute, value);
+        self.clauses.push(format!(
+            "#{attribute} = if_not_exists(#{attribute}, :{attribute})"
+        ));
+        self
+    }
+
+    /// Declares `#attribute` and `:attribute`: every attribute goes through a name placeholder,
+    /// so none can clash with DynamoDB's reserved words (`member` is one).
+    fn declare(&mut self, attribute: &str, value: AttributeValue) {
+        let clash = self
+            .names
+            .insert(format!("#{attribute}"), attribute.to_owned());
+        assert!(clash.is_none(), "account attribute {attribute} set twice");
+        self.values.insert(format!(":{attribute}"), value);
+    }
+
+    /// The update of the account item in `table`; a condition and its placeholders may follow.
+    pub(super) fn into_update(self, table: &str) -> UpdateBuilder {
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(account(&self.member)))
+            .update_expression(format!("SET {}", self.clauses.join(", ")))
+            .set_expression_attribute_names(Some(self.names))
+            .set_expression_attribute_values(Some(self.values))
+    }
 }
 
 pub fn campus(id: &str) -> Item {

@@ -25,7 +25,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use item::{
-    from_item, get_json, get_s, n, queue_position, read_account, read_head, s, to_item, Item,
+    from_item, get_json, get_s, n, queue_position, read_account, read_head, s, to_item, AccountSet,
+    Item,
 };
 use std::collections::HashMap;
 
@@ -272,8 +273,7 @@ impl Store for DynamoStore {
     }
 
     async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
-        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
-        let m = member.as_str();
+        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(item::campus(campus)))
@@ -281,29 +281,15 @@ impl Store for DynamoStore {
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // A fresh account gets its zero totals here, so it reads back whole.
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::account(m)))
-            .update_expression(
-                "SET #campus = :campus, board_pk = :board, #member = :member, gsi1pk = :bucket, \
-                 gsi1sk = :member, #balance = if_not_exists(#balance, :zero), \
-                 #co2e = if_not_exists(#co2e, :zero), #entries = if_not_exists(#entries, :zero), \
-                 #head = if_not_exists(#head, :nohead), #days = if_not_exists(#days, :nodays)",
-            )
-            .expression_attribute_names("#campus", "campus")
-            .expression_attribute_names("#member", "member")
-            .expression_attribute_names("#balance", "balance")
-            .expression_attribute_names("#co2e", "co2e_g")
-            .expression_attribute_names("#entries", "entries")
-            .expression_attribute_names("#head", "head")
-            .expression_attribute_names("#days", "days")
-            .expression_attribute_values(":campus", s(campus))
-            .expression_attribute_values(":board", s(item::board(campus)))
-            .expression_attribute_values(":member", s(m))
-            .expression_attribute_values(":bucket", s(item::accounts_bucket(m)))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":nohead", s(ZERO.to_string()))
-            .expression_attribute_values(":nodays", AttributeValue::M(HashMap::new()))
+        let update = AccountSet::new(member.as_str())
+            .set("campus", s(campus))
+            .set(item::BOARD_PK, s(item::board(campus)))
+            .init("balance", n(0))
+            .init("co2e_g", n(0))
+            .init("entries", n(0))
+            .init("head", s(ZERO.to_string()))
+            .init("days", AttributeValue::M(HashMap::new()))
+            .into_update(&self.table)
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let res = self

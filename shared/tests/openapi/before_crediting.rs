@@ -1,0 +1,416 @@
+//! The scenario up to crediting: ops and paths that are not routes, affiliations, and intake
+//! (scans, pledges, pickups, status) through successes and every reachable error.
+
+use crate::harness::{
+    boxes, scan, Harness, Req, AUDITOR_KEY, CAMPUS_A_KEY, CAMPUS_B_KEY, GHOST_KEY, NOW, SECRET,
+};
+use greenloop::http::signature::sign;
+use serde_json::{json, Value};
+
+/// Ops, and paths or methods that are not routes.
+pub async fn not_routes(h: &Harness) {
+    assert_eq!(
+        h.ok(Req::get("/health"), 200).await,
+        json!({"status": "ok"})
+    );
+    h.send(Req::new("HEAD", "/health"), 200).await;
+    for uri in [
+        "/",
+        "/v1",
+        "/v1/nope",
+        "/v1/scans/",
+        "/v1/audit/chains/x/entries/1",
+    ] {
+        h.err(Req::get(uri), 404, "not_found").await;
+    }
+    h.err(Req::new("POST", "/v2/scans"), 404, "not_found").await;
+    for template in h.spec.paths().keys().cloned().collect::<Vec<_>>() {
+        let concrete = template
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let documented = h.spec.methods(&template);
+        for m in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+            if !documented.contains(&m.to_ascii_lowercase().as_str()) {
+                h.err(Req::new(m, concrete.clone()), 405, "method_not_allowed")
+                    .await;
+            }
+        }
+    }
+}
+
+/// The public ranking before anything is credited: every campus, zeros, by id.
+pub async fn ranking_before_crediting(h: &Harness) {
+    let ranking = h.ok(Req::get("/v1/campuses"), 200).await;
+    assert_eq!(ranking[0]["campus"], "campus-a");
+    assert_eq!(ranking[1]["campus"], "campus-b");
+    assert_eq!(ranking[0]["rank"], 1);
+    assert_eq!(ranking[0]["co2e_g"], 0);
+    assert_eq!(ranking.as_array().unwrap().len(), 2);
+}
+
+/// Affiliations.
+pub async fn affiliations(h: &Harness) {
+    let alice = h.member("alice");
+    let bob = h.member("bob");
+    let a = h
+        .ok(
+            Req::new("PUT", "/v1/campuses/campus-a/members/alice").bearer(CAMPUS_A_KEY),
+            200,
+        )
+        .await;
+    assert_eq!(a, json!({"member": alice, "campus": "campus-a"}));
+    let b = h
+        .ok(
+            Req::new("PUT", "/v1/campuses/campus-b/members/bob").bearer(CAMPUS_B_KEY),
+            200,
+        )
+        .await;
+    assert_eq!(b["member"], bob.as_str());
+    let put_alice = || Req::new("PUT", "/v1/campuses/campus-a/members/alice");
+    h.err(put_alice(), 401, "unauthorized").await;
+    h.err(put_alice().bearer("no-such-key"), 401, "unauthorized")
+        .await;
+    h.err(put_alice().bearer(CAMPUS_B_KEY), 403, "forbidden")
+        .await;
+    h.err(put_alice().bearer(AUDITOR_KEY), 403, "forbidden")
+        .await;
+    h.err(
+        Req::new("PUT", "/v1/campuses/campus-ghost/members/alice").bearer(GHOST_KEY),
+        404,
+        "not_found",
+    )
+    .await;
+    h.err(
+        Req::new("PUT", "/v1/campuses/campus-a/members/%01x").bearer(CAMPUS_A_KEY),
+        422,
+        "invalid_user",
+    )
+    .await;
+    h.err(
+        Req::new("PUT", "/v1/campuses/campus-a/members/%FF").bearer(CAMPUS_A_KEY),
+        400,
+        "bad_path",
+    )
+    .await;
+}
+
+/// Intake: a scan, its replay and a conflicting re-delivery; refused signatures, bodies and
+/// values.
+pub async fn scans(h: &Harness) {
+    let items1 = json!({
+        "books": 2,
+        "boxes": [{"brand": "brand-01", "count": 3}, {"brand": null, "count": 1}],
+        "clothing_g": 0,
+        "shoes": 1
+    });
+    let scan1 = scan("scan-1", "alice", "st-0001", NOW - 60, items1.clone());
+    let r = h.ok(Req::post("/v1/scans", &scan1).signed(), 202).await;
+    assert_eq!(
+        r,
+        json!({"action": "scan-1", "kind": "scan", "status": "pending", "replay": false})
+    );
+    let r = h.ok(Req::post("/v1/scans", &scan1).signed(), 202).await;
+    assert_eq!(r["replay"], true);
+    let other = scan("scan-1", "alice", "st-0001", NOW - 60, boxes(9));
+    h.err(Req::post("/v1/scans", &other).signed(), 409, "conflict")
+        .await;
+
+    // Signature refusals, one per code.
+    let body = serde_json::to_vec(&scan("scan-x", "alice", "st-0001", NOW, boxes(1))).unwrap();
+    let good = sign(SECRET.as_bytes(), NOW, &body);
+    let refusals: Vec<(Req, &str)> = vec![
+        (
+            Req::new("POST", "/v1/scans")
+                .raw(body.clone())
+                .header("greenloop-signature", good.clone()),
+            "missing_key_id",
+        ),
+        (
+            Req::new("POST", "/v1/scans")
+                .raw(body.clone())
+                .header("greenloop-key-id", "qr-1"),
+            "missing_signature",
+        ),
+        (
+            Req::new("POST", "/v1/scans")
+                .raw(body.clone())
+                .header("greenloop-key-id", "qr-1")
+                .header("greenloop-signature", "garbage"),
+            "malformed_signature",
+        ),
+        (
+            Req::new("POST", "/v1/scans")
+                .raw(body.clone())
+                .header("greenloop-key-id", "qr-9")
+                .header("greenloop-signature", good.clone()),
+            "unknown_key",
+        ),
+        (
+            Req::new("POST", "/v1/scans")
+                .raw(body.clone())
+                .signed_at(NOW - 301),
+            "stale_signature",
+        ),
+        (
+            Req::new("POST", "/v1/scans")
+                .raw(body.clone())
+                .header("greenloop-key-id", "qr-1")
+                .header(
+                    "greenloop-signature",
+                    sign(b"not-the-secret-0123456789", NOW, &body),
+                ),
+            "bad_signature",
+        ),
+    ];
+    for (req, code) in refusals {
+        h.err(req, 401, code).await;
+    }
+    // A body signed, then altered.
+    let mut altered = Req::new("POST", "/v1/scans").raw(body.clone()).signed();
+    altered.body = body
+        .iter()
+        .map(|b| if *b == b'1' { b'2' } else { *b })
+        .collect();
+    h.err(altered, 401, "bad_signature").await;
+
+    // Bodies: not JSON, an unknown field, a missing field, too large.
+    h.err(
+        Req::new("POST", "/v1/scans").raw("{").signed(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    let mut extra = scan("scan-x", "alice", "st-0001", NOW, boxes(1));
+    extra["note"] = json!("hi");
+    assert!(
+        h.spec
+            .check(&h.spec.request_schema("/v1/scans", "post").unwrap(), &extra)
+            .is_err(),
+        "the spec refuses unknown fields too"
+    );
+    h.err(
+        Req::post("/v1/scans", &extra).signed(),
+        400,
+        "invalid_field",
+    )
+    .await;
+    let missing = json!({"scan_id": "scan-x", "user": "alice", "station": "st-0001", "at": NOW});
+    h.err(
+        Req::post("/v1/scans", &missing).signed(),
+        400,
+        "invalid_field",
+    )
+    .await;
+    let no_brand_key = scan(
+        "scan-x",
+        "alice",
+        "st-0001",
+        NOW,
+        json!({"books": 0, "boxes": [{"count": 1}], "clothing_g": 0, "shoes": 0}),
+    );
+    h.err(
+        Req::post("/v1/scans", &no_brand_key).signed(),
+        400,
+        "invalid_field",
+    )
+    .await;
+    let big = vec![b' '; greenloop::http::MAX_BODY + 1];
+    for uri in [
+        "/v1/scans",
+        "/v1/pledges",
+        "/v1/appointments",
+        "/v1/appointments/appt-1/complete",
+    ] {
+        h.err(
+            Req::new("POST", uri).raw(big.clone()).signed(),
+            413,
+            "too_large",
+        )
+        .await;
+    }
+    h.err(
+        Req::get("/v1/actions/scan-1").raw(big.clone()).signed(),
+        413,
+        "too_large",
+    )
+    .await;
+
+    // Validation.
+    let invalid: Vec<(Value, &str)> = vec![
+        (
+            scan("scan-x", "alice", "st-9999", NOW, boxes(1)),
+            "unknown_station",
+        ),
+        (scan("scan-x", "", "st-0001", NOW, boxes(1)), "invalid_user"),
+        (
+            scan("scan x", "alice", "st-0001", NOW, boxes(1)),
+            "invalid_id",
+        ),
+        (
+            scan("scan-x", "alice", "st-0001", NOW + 301, boxes(1)),
+            "future_time",
+        ),
+        (scan("scan-x", "alice", "st-0001", -1, boxes(1)), "bad_time"),
+        (
+            scan(
+                "scan-x",
+                "alice",
+                "st-0001",
+                NOW,
+                json!({"books": 0, "boxes": [], "clothing_g": 0, "shoes": 0}),
+            ),
+            "no_items",
+        ),
+        (
+            scan("scan-x", "alice", "st-0001", NOW, boxes(1001)),
+            "too_much",
+        ),
+    ];
+    for (body, code) in invalid {
+        h.err(Req::post("/v1/scans", &body).signed(), 422, code)
+            .await;
+    }
+}
+
+/// Pledges.
+pub async fn pledges(h: &Harness) {
+    let pledge1 = json!({"pledge_id": "pledge-1", "user": "alice", "station": "st-0001", "at": NOW - 50, "boxes": 2});
+    let r = h.ok(Req::post("/v1/pledges", &pledge1).signed(), 202).await;
+    assert_eq!(
+        r,
+        json!({"action": "pledge-1", "kind": "pledge", "status": "pending", "replay": false})
+    );
+    let mut p = pledge1.clone();
+    p["boxes"] = json!(3);
+    h.err(Req::post("/v1/pledges", &p).signed(), 409, "conflict")
+        .await;
+    p["pledge_id"] = json!("pledge-x");
+    p["boxes"] = json!(0);
+    h.err(Req::post("/v1/pledges", &p).signed(), 422, "empty_lot")
+        .await;
+    h.err(
+        Req::new("POST", "/v1/pledges").raw("[1,2]").signed(),
+        400,
+        "invalid_field",
+    )
+    .await;
+    h.err(
+        Req::post("/v1/pledges", &pledge1).header("greenloop-key-id", "qr-1"),
+        401,
+        "missing_signature",
+    )
+    .await;
+}
+
+/// Pickups: booked, completed, replayed, conflicting.
+pub async fn pickups(h: &Harness) {
+    let appt =
+        json!({"appointment_id": "appt-1", "user": "bob", "station": "st-0002", "at": NOW - 3600});
+    let r = h
+        .ok(Req::post("/v1/appointments", &appt).signed(), 202)
+        .await;
+    assert_eq!(
+        r,
+        json!({"action": "appt-1", "kind": "pickup", "status": "booked", "replay": false})
+    );
+    assert_eq!(
+        h.ok(Req::post("/v1/appointments", &appt).signed(), 202)
+            .await["replay"],
+        true
+    );
+    let mut a2 = appt.clone();
+    a2["station"] = json!("st-0001");
+    h.err(Req::post("/v1/appointments", &a2).signed(), 409, "conflict")
+        .await;
+    a2["appointment_id"] = json!("appt-2");
+    a2["station"] = json!("st-4040");
+    h.err(
+        Req::post("/v1/appointments", &a2).signed(),
+        422,
+        "unknown_station",
+    )
+    .await;
+    h.err(
+        Req::new("POST", "/v1/appointments")
+            .raw("not json")
+            .signed(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    h.err(
+        Req::post("/v1/appointments", &appt).bearer(CAMPUS_A_KEY),
+        401,
+        "missing_key_id",
+    )
+    .await;
+
+    let done = json!({"clothing_g": 2500, "at": NOW - 30});
+    let complete = "/v1/appointments/appt-1/complete";
+    let r = h.ok(Req::post(complete, &done).signed(), 202).await;
+    assert_eq!(
+        r,
+        json!({"action": "appt-1", "kind": "pickup", "status": "pending", "replay": false})
+    );
+    assert_eq!(
+        h.ok(Req::post(complete, &done).signed(), 202).await["replay"],
+        true
+    );
+    h.err(
+        Req::post(complete, &json!({"clothing_g": 2600, "at": NOW - 30})).signed(),
+        409,
+        "conflict",
+    )
+    .await;
+    h.err(
+        Req::post("/v1/appointments/appt-404/complete", &done).signed(),
+        404,
+        "not_found",
+    )
+    .await;
+    h.err(
+        Req::post("/v1/appointments/scan-1/complete", &done).signed(),
+        422,
+        "not_a_pickup",
+    )
+    .await;
+    h.err(
+        Req::post("/v1/appointments/a%20b/complete", &done).signed(),
+        422,
+        "invalid_id",
+    )
+    .await;
+    h.err(
+        Req::post("/v1/appointments/%FF/complete", &done).signed(),
+        400,
+        "bad_path",
+    )
+    .await;
+    h.err(
+        Req::post(complete, &json!({"clothing_g": 1, "at": NOW, "by": "x"})).signed(),
+        400,
+        "invalid_field",
+    )
+    .await;
+    h.err(Req::post(complete, &done), 401, "missing_key_id")
+        .await;
+}
+
+/// Status before crediting.
+pub async fn status_before_crediting(h: &Harness) {
+    let r = h.ok(Req::get("/v1/actions/scan-1").signed(), 200).await;
+    assert_eq!(
+        r,
+        json!({"action": "scan-1", "kind": "scan", "status": "pending"})
+    );
+    h.err(Req::get("/v1/actions/nope").signed(), 404, "not_found")
+        .await;
+    h.err(Req::get("/v1/actions/a%20b").signed(), 422, "invalid_id")
+        .await;
+    h.err(Req::get("/v1/actions/%FF").signed(), 400, "bad_path")
+        .await;
+    h.err(Req::get("/v1/actions/scan-1"), 401, "missing_key_id")
+        .await;
+}

@@ -1,0 +1,154 @@
+//! A store that can be taken down, for the 503s, and that answers for API keys the real store
+//! refuses to mint, for the 404 of a campus that is not registered.
+
+use async_trait::async_trait;
+use greenloop::catalog::{Catalog, Rules};
+use greenloop::domain::{Action, Campus, MemberId, Station};
+use greenloop::ledger::Digest;
+use greenloop::store::embedded::EmbeddedStore;
+use greenloop::store::{
+    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CreditBatch, Grant,
+    LedgerSource, Recorded, Store, StoreError,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+pub struct Flaky {
+    pub inner: EmbeddedStore,
+    pub down: AtomicBool,
+    /// Grants the real store would refuse to mint: a key for a campus that is not (or no
+    /// longer) registered, which the campus routes answer with 404.
+    pub orphans: Mutex<HashMap<Digest, Grant>>,
+}
+
+impl Flaky {
+    fn up(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("taken down by the test".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl LedgerSource for Flaky {
+    async fn catalog(&self) -> Result<Catalog, StoreError> {
+        self.up()?;
+        self.inner.catalog().await
+    }
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        self.up()?;
+        self.inner.chain_heads().await
+    }
+    async fn entries(
+        &self,
+        chain: &str,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.up()?;
+        self.inner.entries(chain, from_seq, limit).await
+    }
+    async fn account_page(
+        &self,
+        after: Option<&MemberId>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StoreError> {
+        self.up()?;
+        self.inner.account_page(after, limit).await
+    }
+    async fn campus_totals(&self) -> Result<Vec<CampusTotals>, StoreError> {
+        self.up()?;
+        self.inner.campus_totals().await
+    }
+}
+
+#[async_trait]
+impl Store for Flaky {
+    async fn put_campus(&self, campus: &Campus) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_campus(campus).await
+    }
+    async fn campuses(&self) -> Result<Vec<Campus>, StoreError> {
+        self.up()?;
+        self.inner.campuses().await
+    }
+    async fn put_station(&self, station: &Station) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_station(station).await
+    }
+    async fn station(&self, id: &str) -> Result<Option<Station>, StoreError> {
+        self.up()?;
+        self.inner.station(id).await
+    }
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.affiliate(member, campus).await
+    }
+    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_api_key(key_hash, grant).await
+    }
+    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>, StoreError> {
+        self.up()?;
+        if let Some(g) = self.orphans.lock().unwrap().get(key_hash) {
+            return Ok(Some(g.clone()));
+        }
+        self.inner.api_key(key_hash).await
+    }
+    async fn put_rules(&self, rules: &Rules) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_rules(rules).await
+    }
+    async fn record_action(&self, action: &Action) -> Result<Recorded, StoreError> {
+        self.up()?;
+        self.inner.record_action(action).await
+    }
+    async fn complete_pickup(
+        &self,
+        id: &str,
+        clothing_g: u64,
+        at: i64,
+    ) -> Result<Recorded, StoreError> {
+        self.up()?;
+        self.inner.complete_pickup(id, clothing_g, at).await
+    }
+    async fn action(&self, id: &str) -> Result<Option<ActionRecord>, StoreError> {
+        self.up()?;
+        self.inner.action(id).await
+    }
+    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
+        self.up()?;
+        self.inner.pending_actions(limit).await
+    }
+    async fn chain_head(&self, chain: &str) -> Result<ChainHead, StoreError> {
+        self.up()?;
+        self.inner.chain_head(chain).await
+    }
+    async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>, StoreError> {
+        self.up()?;
+        self.inner.accounts(members).await
+    }
+    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>, StoreError> {
+        self.up()?;
+        self.inner.campus_days(campus).await
+    }
+    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>, StoreError> {
+        self.up()?;
+        self.inner.leaderboard(campus, limit).await
+    }
+    async fn member_entries(
+        &self,
+        member: &MemberId,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.up()?;
+        self.inner.member_entries(member, limit).await
+    }
+    async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
+        self.up()?;
+        self.inner.append(batch).await
+    }
+}
