@@ -271,3 +271,42 @@ fn bad_input_gets_one_line_and_a_nonzero_exit() {
         "a failed command created a database"
     );
 }
+
+#[test]
+fn register_loads_the_example_registry_and_refuses_a_bad_one_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/registry.example.json"
+    );
+    let out = greenloop(&data, &["register", example]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "registered 2 campuses and 3 stations"
+    );
+    let again = greenloop(&data, &["register", example]);
+    assert!(again.status.success(), "registering again is harmless");
+
+    // One bad station refuses the whole file: its new campus is not written either.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"campuses": [{"id": "pku", "name": "Peking University", "city": "Beijing"}],
+            "stations": [{"id": "bj-x", "city": "Beijing", "campus": "no-such-campus"}]}"#,
+    )
+    .unwrap();
+    let out = greenloop(&data, &["register", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unknown campus no-such-campus"), "{stderr}");
+    let store = greenloop::store::embedded::EmbeddedStore::open(&data).unwrap();
+    let campuses = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(greenloop::store::Store::campuses(&store))
+        .unwrap();
+    let ids: Vec<&str> = campuses.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["tsinghua", "zju"]);
+}

@@ -5,6 +5,7 @@
 
 mod backend;
 mod demo;
+mod register;
 mod remote;
 mod report;
 mod serve;
@@ -79,6 +80,11 @@ enum Command {
     Export,
     /// Create the DynamoDB table named by --table, with its indexes and stream.
     CreateTable,
+    /// Register campuses and post stations from a JSON file (see infra/registry.example.json).
+    Register {
+        /// The registry file.
+        file: PathBuf,
+    },
 }
 
 /// Rulebook and factor table files, for the commands that credit.
@@ -193,6 +199,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let store = greenloop::store::dynamodb::DynamoStore::from_env(table).await;
             store.create_table().await.map_err(|e| e.to_string())?;
             println!("created DynamoDB table {table}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Register { file } => {
+            let backend = Backend::open(&cli.data, table, false).await?;
+            println!("{}", register::register(backend.store(), &file).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Export => {

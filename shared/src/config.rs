@@ -2,13 +2,15 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `GREENLOOP_PEPPER` | secret key of member pseudonyms, at least 16 bytes (required) |
+//! | `GREENLOOP_PEPPER` | secret key of member pseudonyms, at least 16 bytes |
 //! | `GREENLOOP_WEBHOOK_SECRETS` | `key-id=secret[,secret][;key-id=...]`, for intake |
+//! | `GREENLOOP_PEPPER_PARAMETER`, `GREENLOOP_WEBHOOK_SECRETS_PARAMETER` | deployed: instead of the value, the name of the SSM Parameter Store SecureString holding it |
 //! | `GREENLOOP_TABLE` | DynamoDB table; when set, the store is DynamoDB (endpoint and region from the standard AWS configuration, e.g. `AWS_ENDPOINT_URL_DYNAMODB`) |
 //! | `GREENLOOP_DATA` | otherwise, data directory of the embedded store (default `greenloop-data`) |
 //! | `GREENLOOP_SHARDS` | number of ledger chains crediting spreads over (default 4) |
 //!
-//! Secrets are read here and nowhere else; they are never logged.
+//! Secrets are read here and nowhere else; they are never logged. Each function asks only for
+//! the secrets it uses ([`Secret`]), and its IAM role may read only those parameters.
 
 use crate::catalog::Rules;
 use crate::domain::Pepper;
@@ -16,8 +18,10 @@ use crate::http::{App, Integrations};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::Store;
+use aws_config::SdkConfig;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 /// Chains crediting spreads over unless configured.
 pub const DEFAULT_SHARDS: u32 = 4;
@@ -31,15 +35,94 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-pub fn pepper() -> Result<Pepper, ConfigError> {
-    let p =
-        var("GREENLOOP_PEPPER").ok_or_else(|| ConfigError("GREENLOOP_PEPPER is not set".into()))?;
-    Pepper::new(p.into_bytes()).map_err(|e| ConfigError(format!("GREENLOOP_PEPPER: {e}")))
+/// A secret a function may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    Pepper,
+    WebhookSecrets,
 }
 
+impl Secret {
+    /// The variable holding the value; the same name with `_PARAMETER` names its SSM parameter.
+    fn var(self) -> &'static str {
+        match self {
+            Secret::Pepper => "GREENLOOP_PEPPER",
+            Secret::WebhookSecrets => "GREENLOOP_WEBHOOK_SECRETS",
+        }
+    }
+}
+
+/// The AWS SDK configuration, loaded once per process and shared by every client. In Lambda the
+/// region and credentials are environment variables, so loading probes nothing (no instance
+/// metadata, no network) and costs microseconds at init.
+pub async fn aws() -> &'static SdkConfig {
+    static AWS: OnceCell<SdkConfig> = OnceCell::const_new();
+    AWS.get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
+        .await
+}
+
+/// The values of `needed`, in order: each from its variable, else from the SSM parameter its
+/// `_PARAMETER` variable names. All parameters come in one `GetParameters` call.
+pub async fn secrets(needed: &[Secret]) -> Result<Vec<String>, ConfigError> {
+    let mut values: Vec<Option<String>> = needed.iter().map(|s| var(s.var())).collect();
+    // (index in `needed`, parameter name) of each value still missing.
+    let mut wanted = Vec::new();
+    for (i, secret) in needed
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| values[*i].is_none())
+    {
+        let param = format!("{}_PARAMETER", secret.var());
+        let name = var(&param)
+            .ok_or_else(|| ConfigError(format!("neither {} nor {param} is set", secret.var())))?;
+        wanted.push((i, name));
+    }
+    if !wanted.is_empty() {
+        let found = aws_sdk_ssm::Client::new(aws().await)
+            .get_parameters()
+            .set_names(Some(wanted.iter().map(|(_, n)| n.clone()).collect()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                let e = aws_sdk_ssm::error::DisplayErrorContext(e);
+                ConfigError(format!("SSM GetParameters: {e}"))
+            })?;
+        for p in found.parameters.unwrap_or_default() {
+            if let Some((i, _)) = wanted.iter().find(|(_, n)| Some(n.as_str()) == p.name()) {
+                values[*i] = p.value;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(needed.len());
+    for (i, value) in values.into_iter().enumerate() {
+        let missing = || match wanted.iter().find(|(w, _)| *w == i) {
+            Some((_, name)) => format!("SSM parameter {name} not found"),
+            None => format!("{} is empty", needed[i].var()),
+        };
+        out.push(value.ok_or_else(|| ConfigError(missing()))?);
+    }
+    Ok(out)
+}
+
+fn parse_pepper(value: String) -> Result<Pepper, ConfigError> {
+    Pepper::new(value.into_bytes()).map_err(|e| ConfigError(format!("GREENLOOP_PEPPER: {e}")))
+}
+
+fn parse_integrations(value: &str) -> Result<Integrations, ConfigError> {
+    Integrations::parse(value).map_err(|e| ConfigError(format!("GREENLOOP_WEBHOOK_SECRETS: {e}")))
+}
+
+/// The member pepper from `GREENLOOP_PEPPER` (local commands).
+pub fn pepper() -> Result<Pepper, ConfigError> {
+    parse_pepper(
+        var("GREENLOOP_PEPPER").ok_or_else(|| ConfigError("GREENLOOP_PEPPER is not set".into()))?,
+    )
+}
+
+/// Webhook senders from `GREENLOOP_WEBHOOK_SECRETS` (local commands); none if unset.
 pub fn integrations() -> Result<Integrations, ConfigError> {
-    Integrations::parse(&var("GREENLOOP_WEBHOOK_SECRETS").unwrap_or_default())
-        .map_err(|e| ConfigError(format!("GREENLOOP_WEBHOOK_SECRETS: {e}")))
+    parse_integrations(&var("GREENLOOP_WEBHOOK_SECRETS").unwrap_or_default())
 }
 
 pub fn shards() -> Result<u32, ConfigError> {
@@ -65,37 +148,66 @@ pub fn table() -> Option<String> {
 /// The store the environment names: DynamoDB when `GREENLOOP_TABLE` is set, else embedded.
 pub async fn store() -> Result<Arc<dyn Store>, ConfigError> {
     if let Some(table) = table() {
-        return Ok(Arc::new(DynamoStore::from_env(table).await));
+        let client = aws_sdk_dynamodb::Client::new(aws().await);
+        return Ok(Arc::new(DynamoStore::new(client, table)));
     }
     let store = EmbeddedStore::open(&data_dir()).map_err(|e| ConfigError(e.to_string()))?;
     Ok(Arc::new(store))
 }
 
-/// Everything an HTTP function needs, from the environment.
-pub async fn app() -> Result<App, ConfigError> {
-    Ok(App::new(
-        store().await?,
-        pepper()?,
-        integrations()?,
+/// Reads the published rules once, so that the store's connection (for DynamoDB, the TLS
+/// handshake) is made during a function's init, which Lambda runs at full CPU before the first
+/// request, and not inside the first request. A failure is only logged: the first request
+/// will retry it and answer for itself.
+pub async fn warm_up(store: &dyn Store) {
+    if let Err(e) = store.catalog().await {
+        tracing::warn!(error = %e, "warm-up read failed");
+    }
+}
+
+/// Everything an HTTP function needs, from the environment, with only the secrets in `needed`;
+/// the store is warmed up.
+pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
+    let store = store().await?;
+    let mut pepper = None;
+    let mut integrations = Integrations::default();
+    for (secret, value) in needed.iter().zip(secrets(needed).await?) {
+        match secret {
+            Secret::Pepper => pepper = Some(parse_pepper(value)?),
+            Secret::WebhookSecrets => integrations = parse_integrations(&value)?,
+        }
+    }
+    warm_up(store.as_ref()).await;
+    Ok(App::with_secrets(
+        store,
+        pepper,
+        integrations,
         Rules::defaults(),
     ))
 }
 
 /// JSON logs, one object per line, as Lambda's JSON log format expects; the level comes from
 /// `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`. Spans' fields (request id,
-/// route, action id) are on every line.
+/// route, action id) are on every line. `RUST_LOG` takes targets and levels
+/// (`info,greenloop=debug`): a `Targets` filter, not `EnvFilter`, whose regex engine would add
+/// about a megabyte to every function.
 pub fn init_json_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        let level = var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|| "info".into());
-        tracing_subscriber::EnvFilter::try_new(level.to_lowercase())
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
-    });
-    tracing_subscriber::fmt()
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let parse = |v: String| v.to_lowercase().parse::<Targets>().ok();
+    let filter = var("RUST_LOG")
+        .and_then(parse)
+        .or_else(|| var("AWS_LAMBDA_LOG_LEVEL").and_then(parse))
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let format = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .without_time()
-        .with_target(false)
+        .with_target(false);
+    tracing_subscriber::registry()
+        .with(format)
+        .with(filter)
         .init();
 }

@@ -161,8 +161,36 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
         "pending actions are announced; a booking is not"
     );
 
+    // A batch whose crediting fails (here: its table is gone) reports every record that
+    // announced a still-pending action, so Lambda retries from the first of them.
+    let pending_seqs: Vec<Value> = event["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["dynamodb"]["NewImage"]["state"]["S"] == "pending")
+        .map(|r| r["dynamodb"]["SequenceNumber"].clone())
+        .collect();
+    assert_eq!(pending_seqs.len(), 2);
+    let gone = DynamoStore::new(dynamodb_local::client().await, "no-such-table");
+    let failed = trigger::handle(&gone, &rules, 4, event.clone())
+        .await
+        .expect("a failed stream batch is answered, not raised");
+    let expected: Vec<Value> = pending_seqs
+        .iter()
+        .map(|seq| json!({ "itemIdentifier": seq }))
+        .collect();
+    assert_eq!(
+        serde_json::to_value(failed.response()).unwrap(),
+        json!({ "batchItemFailures": expected })
+    );
+
     let done = trigger::handle(&store, &rules, 4, event).await.unwrap();
     assert_eq!(done.run.credited, 2);
+    assert_eq!(
+        serde_json::to_value(done.response()).unwrap(),
+        json!({ "batchItemFailures": [] }),
+        "every announced action was credited: nothing to retry"
+    );
     for id in ["s-1", "s-2"] {
         let status = store.action(id).await.unwrap().unwrap().status;
         assert!(

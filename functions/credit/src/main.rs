@@ -1,5 +1,6 @@
 //! The `credit` function: woken by the table's stream and by a scheduled sweep, it credits
-//! every pending action (see `greenloop::trigger`).
+//! every pending action (see `greenloop::trigger`) and answers a stream batch with the records
+//! to retry. It holds no secret.
 
 use greenloop::catalog::Rules;
 use greenloop::{config, trigger};
@@ -11,11 +12,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = config::store().await?;
     let shards = config::shards()?;
     let rules = Rules::defaults();
+    config::warm_up(store.as_ref()).await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (store, rules) = (store.clone(), rules.clone());
         async move {
-            trigger::handle(store.as_ref(), &rules, shards, event.payload).await?;
-            Ok::<_, lambda_runtime::Error>(())
+            let done = trigger::handle(store.as_ref(), &rules, shards, event.payload).await?;
+            Ok::<_, lambda_runtime::Error>(done.response())
         }
     }))
     .await

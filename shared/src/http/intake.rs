@@ -15,13 +15,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<App> {
     Router::new()
-        .route("/v1/scans", post(scan))
-        .route("/v1/pledges", post(pledge))
-        .route("/v1/appointments", post(appointment))
+        .route("/v1/scans", post(intake::<ScanIn>))
+        .route("/v1/pledges", post(intake::<PledgeIn>))
+        .route("/v1/appointments", post(intake::<AppointmentIn>))
         .route("/v1/appointments/{id}/complete", post(complete))
         .route("/v1/actions/{id}", get(status))
 }
@@ -87,77 +88,80 @@ pub struct PledgeView {
     pub fulfilled: bool,
 }
 
-async fn scan(
-    State(app): State<App>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let bytes = signed(&app, &headers, body).await?;
-    let s: ScanIn = parse(&bytes)?;
-    let member = member(&app, &s.user)?;
-    record(
-        &app,
+/// A webhook body that records one action.
+trait Intake: DeserializeOwned {
+    /// The platform user id; it goes no further than [`member`], which makes it the pseudonym.
+    fn user(&self) -> &str;
+    /// The action this body stands for, by `member`.
+    fn action(self, member: MemberId) -> Action;
+}
+
+impl Intake for ScanIn {
+    fn user(&self) -> &str {
+        &self.user
+    }
+    fn action(self, member: MemberId) -> Action {
         Action {
-            id: s.scan_id,
+            id: self.scan_id,
             kind: ActionKind::Scan,
             member,
-            station: s.station,
-            at: s.at,
-            items: s.items,
-        },
-    )
-    .await
+            station: self.station,
+            at: self.at,
+            items: self.items,
+        }
+    }
 }
 
-async fn pledge(
-    State(app): State<App>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let bytes = signed(&app, &headers, body).await?;
-    let p: PledgeIn = parse(&bytes)?;
-    let member = member(&app, &p.user)?;
-    let items = Items {
-        boxes: vec![BoxLot {
-            brand: None,
-            count: p.boxes,
-        }],
-        ..Items::default()
-    };
-    record(
-        &app,
+impl Intake for PledgeIn {
+    fn user(&self) -> &str {
+        &self.user
+    }
+    /// The pledged boxes are the action's items, of no brand.
+    fn action(self, member: MemberId) -> Action {
         Action {
-            id: p.pledge_id,
+            id: self.pledge_id,
             kind: ActionKind::Pledge,
             member,
-            station: p.station,
-            at: p.at,
-            items,
-        },
-    )
-    .await
+            station: self.station,
+            at: self.at,
+            items: Items {
+                boxes: vec![BoxLot {
+                    brand: None,
+                    count: self.boxes,
+                }],
+                ..Items::default()
+            },
+        }
+    }
 }
 
-async fn appointment(
+impl Intake for AppointmentIn {
+    fn user(&self) -> &str {
+        &self.user
+    }
+    /// No items yet: a booking, weighed at completion.
+    fn action(self, member: MemberId) -> Action {
+        Action {
+            id: self.appointment_id,
+            kind: ActionKind::Pickup,
+            member,
+            station: self.station,
+            at: self.at,
+            items: Items::default(),
+        }
+    }
+}
+
+/// Every intake route: a signed body of type `T`, recorded as its action.
+async fn intake<T: Intake>(
     State(app): State<App>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = signed(&app, &headers, body).await?;
-    let a: AppointmentIn = parse(&bytes)?;
-    let member = member(&app, &a.user)?;
-    record(
-        &app,
-        Action {
-            id: a.appointment_id,
-            kind: ActionKind::Pickup,
-            member,
-            station: a.station,
-            at: a.at,
-            items: Items::default(),
-        },
-    )
-    .await
+    let request: T = parse(&bytes)?;
+    let member = member(&app, request.user())?;
+    record(&app, request.action(member)).await
 }
 
 async fn complete(
@@ -219,7 +223,14 @@ pub(super) fn member(app: &App, user: &str) -> Result<MemberId, ApiError> {
         )
         .into());
     }
-    Ok(MemberId::pseudonym(&app.pepper, user))
+    let pepper = app.pepper.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this function serves no member",
+        )
+    })?;
+    Ok(MemberId::pseudonym(pepper, user))
 }
 
 fn not_in_future(app: &App, at: i64) -> Result<(), ApiError> {

@@ -40,8 +40,9 @@ pub const MAX_BODY: usize = 16 * 1024;
 #[derive(Clone)]
 pub struct App {
     pub store: Arc<dyn Store>,
-    /// Keys for member pseudonyms.
-    pub pepper: Pepper,
+    /// Key of member pseudonyms; `None` in a function that serves no member (audit), which
+    /// then needs no access to it.
+    pub pepper: Option<Pepper>,
     /// Webhook senders and their secrets.
     pub integrations: Integrations,
     /// The rulebook in force, for "today" and for pledge windows.
@@ -56,6 +57,16 @@ impl App {
     pub fn new(
         store: Arc<dyn Store>,
         pepper: Pepper,
+        integrations: Integrations,
+        rules: Rules,
+    ) -> Self {
+        Self::with_secrets(store, Some(pepper), integrations, rules)
+    }
+
+    /// [`App::new`], for a function that may hold no pepper.
+    pub fn with_secrets(
+        store: Arc<dyn Store>,
+        pepper: Option<Pepper>,
         integrations: Integrations,
         rules: Rules,
     ) -> Self {
