@@ -13,6 +13,7 @@ pub mod domain;
 pub mod factors;
 pub mod http;
 pub mod ledger;
+pub mod merkle;
 pub mod rulebook;
 pub mod store;
 pub mod trigger;
