@@ -7,6 +7,7 @@
 pub mod audit;
 pub use async_trait::async_trait;
 pub mod catalog;
+pub mod checkpoint;
 pub mod config;
 pub mod credit;
 pub mod domain;
