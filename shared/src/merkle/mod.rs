@@ -11,6 +11,7 @@
 //! leaves is the reference implementation.
 
 pub mod consistency;
+pub mod frontier;
 pub mod inclusion;
 
 use crate::ledger::Digest;
