@@ -1,8 +1,9 @@
 //! Greenloop's library: everything the Lambda functions and the `greenloop` tool share.
 //!
-//! Pure parts, free of I/O: [`domain`], [`rulebook`], [`factors`], [`catalog`], [`ledger`] and
-//! the planning half of [`credit`]. Beside them: [`store`], which persists it all, and [`http`],
-//! the routers the Lambda functions and `greenloop serve` run.
+//! Pure parts, free of I/O: [`domain`], [`rulebook`], [`factors`], [`catalog`], [`ledger`],
+//! [`merkle`], [`checkpoint`] and the planning half of [`credit`]. Beside them: [`store`],
+//! which persists it all, and [`http`], the routers the Lambda functions and `greenloop serve`
+//! run.
 
 pub mod audit;
 pub use async_trait::async_trait;
