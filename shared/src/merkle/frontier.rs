@@ -6,8 +6,10 @@
 //! subtrees it completes, which a store keeps as the tree's nodes. [`subtree`] then answers a
 //! proof's ranges from those nodes: every range a proof asks for tiles into O(log n) of them.
 
-use super::{empty_root, node};
+use super::{empty_root, node, Subtrees};
 use crate::ledger::Digest;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// A completed perfect subtree: leaves `index << level .. (index + 1) << level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,13 +102,42 @@ pub fn subtree(start: u64, end: u64, node_at: impl Fn(u32, u64) -> Digest) -> Di
     fold(&peaks)
 }
 
+/// The stored nodes a proof needs, as (level, index): run `proof` against a tree that only
+/// notes what it is asked, so that a store can fetch them all in one batch and then answer the
+/// same proof from [`Nodes`]. A proof at size n needs O(log n) of them.
+pub fn nodes_needed<T>(proof: impl FnOnce(&dyn Subtrees) -> T) -> Vec<(u32, u64)> {
+    struct Asked(RefCell<Vec<(u32, u64)>>);
+    impl Subtrees for Asked {
+        fn subtree(&self, start: u64, end: u64) -> Digest {
+            self.0.borrow_mut().extend(tiles(start, end));
+            Digest::default()
+        }
+    }
+    let asked = Asked(RefCell::new(Vec::new()));
+    proof(&asked);
+    let mut out = asked.0.into_inner();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Stored nodes, by (level, index): answers the proofs whose [`nodes_needed`] it holds.
+#[derive(Debug, Clone, Default)]
+pub struct Nodes(pub HashMap<(u32, u64), Digest>);
+
+impl Subtrees for Nodes {
+    /// Panics on a node it was not given: fetch [`nodes_needed`] first.
+    fn subtree(&self, start: u64, end: u64) -> Digest {
+        subtree(start, end, |level, index| self.0[&(level, index)])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::merkle::vectors::{d, leaves, made_up, ROOTS};
     use crate::merkle::{consistency, inclusion, root, Subtrees};
     use proptest::prelude::*;
-    use std::collections::HashMap;
 
     #[test]
     fn the_frontier_gives_the_reference_roots() {
@@ -126,16 +157,36 @@ mod tests {
         assert!(tiles(4, 4).is_empty());
     }
 
-    /// A node store filled by a frontier, as a store would keep it.
-    struct Stored(HashMap<(u32, u64), Digest>);
-
-    impl Subtrees for Stored {
-        fn subtree(&self, start: u64, end: u64) -> Digest {
-            subtree(start, end, |l, i| self.0[&(l, i)])
-        }
-    }
-
     proptest! {
+        /// A proof answered from only the nodes it needs is the proof; it needs few of them.
+        #[test]
+        fn a_proof_needs_only_a_few_nodes(n in 1u64..1500, a in any::<u64>(), b in any::<u64>()) {
+            let leaves = made_up(n as usize);
+            let mut f = Frontier::default();
+            let mut all = HashMap::new();
+            for leaf in &leaves {
+                for done in f.push(*leaf) {
+                    all.insert((done.level, done.index), done.hash);
+                }
+            }
+            let log = 64 - n.leading_zeros() as usize;
+            let (index, first) = (a % n, 1 + b % n);
+            let needed = nodes_needed(|t| inclusion::prove(t, index, n));
+            prop_assert!(needed.len() <= 2 * log, "{} nodes for n = {}", needed.len(), n);
+            let some = Nodes(needed.iter().map(|k| (*k, all[k])).collect());
+            prop_assert_eq!(
+                inclusion::prove(&some, index, n).unwrap(),
+                inclusion::prove(&leaves[..], index, n).unwrap()
+            );
+            let needed = nodes_needed(|t| consistency::prove(t, first, n));
+            prop_assert!(needed.len() <= 2 * log, "{} nodes for n = {}", needed.len(), n);
+            let some = Nodes(needed.iter().map(|k| (*k, all[k])).collect());
+            prop_assert_eq!(
+                consistency::prove(&some, first, n).unwrap(),
+                consistency::prove(&leaves[..], first, n).unwrap()
+            );
+        }
+
         /// Every prefix's root, every completed node and every range's root agree with the
         /// reference tree, and proofs answered from the nodes are the reference proofs.
         #[test]
@@ -152,7 +203,7 @@ mod tests {
                 prop_assert_eq!(f.root(), root(&leaves[..=i]));
             }
             prop_assert_eq!(stored.len(), 2 * n - n.count_ones() as usize);
-            let stored = Stored(stored);
+            let stored = Nodes(stored);
             // A range a proof may ask for: its start aligned to the largest power of two in it.
             let len = 1 + a % n as u64;
             let align = 1u64 << (63 - len.leading_zeros());
