@@ -22,8 +22,7 @@ struct Registry {
 
 /// Registers the file's campuses, then its stations; returns a one-line summary.
 pub async fn register(store: &dyn Store, file: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read registry {}: {e}", file.display()))?;
+    let text = crate::read(file, "registry")?;
     let registry: Registry =
         serde_json::from_str(&text).map_err(|e| format!("registry {}: {e}", file.display()))?;
     let mut known: BTreeSet<String> = store

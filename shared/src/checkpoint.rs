@@ -63,16 +63,20 @@ pub enum CheckpointError {
     Forged,
 }
 
+/// 32 bytes from 64 hex digits: a seed or a public key.
+fn key_bytes(hex: &str) -> Result<[u8; 32], CheckpointError> {
+    hex::decode(hex.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(CheckpointError::BadKey)
+}
+
 /// The log's signing key, from secret configuration: a 32-byte Ed25519 seed in hex.
 pub struct LogKey(SigningKey);
 
 impl LogKey {
     pub fn from_hex(seed: &str) -> Result<Self, CheckpointError> {
-        let bytes: [u8; 32] = hex::decode(seed.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(CheckpointError::BadKey)?;
-        Ok(LogKey(SigningKey::from_bytes(&bytes)))
+        Ok(LogKey(SigningKey::from_bytes(&key_bytes(seed)?)))
     }
 
     /// The public key to publish and pin.
@@ -97,11 +101,7 @@ pub struct PublicKey(VerifyingKey);
 impl PublicKey {
     /// From 64 hex digits.
     pub fn from_hex(s: &str) -> Result<Self, CheckpointError> {
-        let bytes: [u8; 32] = hex::decode(s.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(CheckpointError::BadKey)?;
-        VerifyingKey::from_bytes(&bytes)
+        VerifyingKey::from_bytes(&key_bytes(s)?)
             .map(PublicKey)
             .map_err(|_| CheckpointError::BadKey)
     }

@@ -2,7 +2,7 @@
 //! nothing among the first `first` entries was changed, reordered or dropped (RFC 6962 §2.1.2
 //! to build, RFC 9162 §2.1.4.2 to check). About log2(second) hashes.
 
-use super::{check, empty_root, node, split, ProofError, Subtrees};
+use super::{check, empty_root, node, sides, split, ProofError, Subtrees};
 use crate::ledger::Digest;
 
 /// The proof that the first `second` leaves of `tree` extend its first `first`.
@@ -95,36 +95,26 @@ pub fn verify(
         proof
     };
     let (mut f, mut s) = (first - 1, second - 1);
+    // Climb past the levels where the old tree's last node is a right child.
     while f & 1 == 1 {
         f >>= 1;
         s >>= 1;
     }
-    let (mut fr, mut sr) = (proof[0], proof[0]);
-    for c in &proof[1..] {
-        if s == 0 {
-            return Err(ProofError::WrongLength {
-                got: proof.len(),
-                want,
-            });
-        }
-        if f & 1 == 1 || f == s {
-            fr = node(c, &fr);
-            sr = node(c, &sr);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            sr = node(&sr, c);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    if s != 0 {
+    // The walk's length is fixed by the sizes; a proof of another length never reaches the root.
+    if proof.len() - 1 != sides(f, s).count() {
         return Err(ProofError::WrongLength {
             got: proof.len(),
             want,
         });
+    }
+    let (mut fr, mut sr) = (proof[0], proof[0]);
+    for (c, left) in proof[1..].iter().zip(sides(f, s)) {
+        if left {
+            fr = node(c, &fr);
+            sr = node(c, &sr);
+        } else {
+            sr = node(&sr, c);
+        }
     }
     check(fr, first_root)?;
     check(sr, second_root)

@@ -2,7 +2,7 @@
 //! §2.1.1 to build, RFC 9162 §2.1.3.2 to check). A proof is the sibling of every node on the
 //! way from the leaf to the root, the lowest first: about log2(size) hashes.
 
-use super::{check, node, split, ProofError, Subtrees};
+use super::{check, node, sides, split, ProofError, Subtrees};
 use crate::ledger::Digest;
 
 /// The audit path of leaf `index` in the tree of the first `size` leaves of `tree`.
@@ -53,53 +53,20 @@ pub fn verify(
             want,
         });
     }
-    let (mut f, mut s) = (index, size - 1);
-    let mut r = *leaf;
-    for p in proof {
-        if s == 0 {
-            return Err(ProofError::WrongLength {
-                got: proof.len(),
-                want,
-            });
-        }
-        if f & 1 == 1 || f == s {
-            r = node(p, &r);
-            // A right edge node with no sibling at this level: climb to where it has one.
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            r = node(&r, p);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    if s != 0 {
-        return Err(ProofError::WrongLength {
-            got: proof.len(),
-            want,
-        });
-    }
+    let r = proof
+        .iter()
+        .zip(sides(index, size - 1))
+        .fold(
+            *leaf,
+            |r, (p, left)| if left { node(p, &r) } else { node(&r, p) },
+        );
     check(r, root)
 }
 
 /// How many hashes the audit path of leaf `index` in a tree of `size` has: [`verify`]'s walk,
 /// without the hashing.
 pub fn path_length(index: u64, size: u64) -> usize {
-    let (mut f, mut s, mut len) = (index, size - 1, 0);
-    while s != 0 {
-        len += 1;
-        if f & 1 == 1 || f == s {
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    len
+    sides(index, size - 1).count()
 }
 
 #[cfg(test)]

@@ -76,6 +76,27 @@ impl Subtrees for [Digest] {
     }
 }
 
+/// RFC 9162's walk from node `f` of a level whose last node is `s` up to the root (§2.1.3.2,
+/// §2.1.4.2): one item per proof hash, `true` when that hash is the left sibling. A right-edge
+/// node with no sibling at its level climbs until it has one.
+fn sides(mut f: u64, mut s: u64) -> impl Iterator<Item = bool> {
+    std::iter::from_fn(move || {
+        if s == 0 {
+            return None;
+        }
+        let left = f & 1 == 1 || f == s;
+        if left {
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        }
+        f >>= 1;
+        s >>= 1;
+        Some(left)
+    })
+}
+
 fn check(got: Digest, want: &Digest) -> Result<(), ProofError> {
     if got == *want {
         Ok(())
