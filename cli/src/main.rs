@@ -5,6 +5,7 @@
 
 mod backend;
 mod demo;
+mod proof;
 mod register;
 mod remote;
 mod report;
@@ -13,6 +14,7 @@ mod serve;
 use backend::Backend;
 use clap::{Args, Parser, Subcommand};
 use greenloop::catalog::Rules;
+use greenloop::checkpoint::{LogKey, PublicKey};
 use greenloop::factors::FactorTable;
 use greenloop::rulebook::Rulebook;
 use std::path::{Path, PathBuf};
@@ -56,6 +58,37 @@ enum Command {
         /// Auditor key for --url.
         #[arg(long, env = "GREENLOOP_AUDIT_KEY", hide_env_values = true)]
         key: Option<String>,
+        /// A DynamoDB export to S3 (the directory with manifest-summary.json and data/) to
+        /// verify instead of a live store.
+        #[arg(long, conflicts_with = "url")]
+        export: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogKeyArg,
+    },
+    /// Sign a checkpoint of every chain that grew since its last one, with the log key in
+    /// GREENLOOP_LOG_KEY (a 64-hex-digit Ed25519 seed).
+    Checkpoint,
+    /// Fetch an inclusion, consistency or member proof, check it against the pinned log key,
+    /// and optionally save it for an offline check.
+    Proof {
+        #[command(subcommand)]
+        command: proof::ProofCommand,
+        /// Base URL of a deployment to ask instead of the local data.
+        #[arg(long, global = true)]
+        url: Option<String>,
+        /// Auditor key for --url.
+        #[arg(
+            long,
+            global = true,
+            env = "GREENLOOP_AUDIT_KEY",
+            hide_env_values = true
+        )]
+        key: Option<String>,
+        /// Write the proof and its checkpoints to this file (check it later with `proof check`).
+        #[arg(long, global = true)]
+        save: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogKeyArg,
     },
     /// Serve the HTTP API on the embedded store, crediting in-process.
     Serve {
@@ -70,11 +103,15 @@ enum Command {
     /// hash is stored.
     Keys {
         /// The campus this portal key is for.
-        #[arg(long, conflicts_with = "auditor", required_unless_present = "auditor")]
+        #[arg(long, conflicts_with = "auditor", required_unless_present_any = ["auditor", "log"])]
         campus: Option<String>,
         /// Mint an auditor key instead.
         #[arg(long)]
         auditor: bool,
+        /// Make a new checkpoint signing key instead: prints the secret seed for
+        /// GREENLOOP_LOG_KEY and the public key auditors pin. Nothing is stored.
+        #[arg(long, conflicts_with_all = ["campus", "auditor"])]
+        log: bool,
     },
     /// Write every ledger entry as JSON Lines to stdout, in (chain, seq) order.
     Export,
@@ -85,6 +122,23 @@ enum Command {
         /// The registry file.
         file: PathBuf,
     },
+}
+
+/// The log's public key, pinned by whoever checks its checkpoints.
+#[derive(Args, Clone)]
+pub struct LogKeyArg {
+    /// The log's Ed25519 public key, 64 hex digits, as published by the operator.
+    #[arg(long = "log-key", global = true, env = "GREENLOOP_LOG_PUBLIC_KEY")]
+    log_key: Option<String>,
+}
+
+impl LogKeyArg {
+    fn pinned(&self) -> Result<Option<PublicKey>, String> {
+        self.log_key
+            .as_deref()
+            .map(|k| PublicKey::from_hex(k).map_err(|e| format!("--log-key: {e}")))
+            .transpose()
+    }
 }
 
 /// Rulebook and factor table files, for the commands that credit.
@@ -164,15 +218,97 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Demo(args) => demo::run(&cli.data, table, args).await,
         Command::Verify {
             json,
-            url: Some(url),
+            url,
             key,
+            export,
+            log,
         } => {
-            let key = key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;
-            report::verify(&remote::RemoteLedger::new(&url, key)?, json).await
-        }
-        Command::Verify { json, .. } => {
+            let pinned = log.pinned()?;
+            if let Some(dir) = export {
+                let snapshot =
+                    greenloop::audit::export::Snapshot::read(&dir).map_err(|e| e.to_string())?;
+                return report::verify(&snapshot, pinned.as_ref(), json).await;
+            }
+            if let Some(url) = url {
+                let key = key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;
+                let remote = remote::RemoteLedger::new(&url, key)?;
+                return report::verify(&remote, pinned.as_ref(), json).await;
+            }
             let backend = Backend::open(&cli.data, table, true).await?;
-            report::verify(backend.store(), json).await
+            report::verify(backend.store(), pinned.as_ref(), json).await
+        }
+        Command::Checkpoint => {
+            let seed = std::env::var("GREENLOOP_LOG_KEY").map_err(|_| {
+                "checkpoint needs the log's signing key in GREENLOOP_LOG_KEY (make one with greenloop keys --log)"
+            })?;
+            let log_key = LogKey::from_hex(&seed).map_err(|e| format!("GREENLOOP_LOG_KEY: {e}"))?;
+            let backend = Backend::open(&cli.data, table, true).await?;
+            let now = chrono::Utc::now().timestamp();
+            let published = greenloop::tree::publish_all(backend.store(), &log_key, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            for p in &published {
+                let c = &p.checkpoint.checkpoint;
+                println!(
+                    "  {:<10} {:>9} entries  root {}  {}",
+                    c.chain,
+                    report::group(c.size as i64),
+                    c.root.short(),
+                    match p.entries {
+                        0 => "unchanged".to_owned(),
+                        n => format!("signed, {} new", report::group(n as i64)),
+                    }
+                );
+            }
+            println!(
+                "checkpoints: {} chains, log key {} (public key {})",
+                published.len(),
+                log_key.public().id(),
+                log_key.public().to_hex()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Proof {
+            command,
+            url,
+            key,
+            save,
+            log,
+        } => {
+            let pinned = log
+                .pinned()?
+                .ok_or("proof needs the log's public key: --log-key or GREENLOOP_LOG_PUBLIC_KEY")?;
+            let backend;
+            let prover = match url {
+                Some(url) => {
+                    let key =
+                        key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;
+                    proof::Prover::Remote(remote::RemoteLedger::new(&url, key)?)
+                }
+                None if matches!(command, proof::ProofCommand::Check { .. }) => {
+                    proof::Prover::Offline
+                }
+                None => {
+                    backend = Backend::open(&cli.data, table, true).await?;
+                    proof::Prover::Local(backend.store())
+                }
+            };
+            let bundle = prover.bundle(&command).await?;
+            if let Some(path) = save {
+                let text = serde_json::to_string_pretty(&bundle).expect("bundles serialize");
+                std::fs::write(&path, text + "\n")
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            match proof::check(&pinned, &bundle) {
+                Ok(line) => {
+                    println!("{line}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("proof: FAILED: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Serve { addr, shards } => {
             greenloop::config::init_json_logs();
@@ -183,6 +319,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let store = Backend::open(&cli.data, table, false).await?.into_shared();
             serve::serve(store, pepper, integrations, Rules::defaults(), shards, addr).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { log: true, .. } => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
+            let key = LogKey::from_hex(&hex::encode(seed)).expect("32 bytes are a seed");
+            println!("GREENLOOP_LOG_KEY={}", hex::encode(seed));
+            println!("public key (pin it; publish it): {}", key.public().to_hex());
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { campus, .. } => {

@@ -2,6 +2,7 @@
 //! verifier over HTTP that `greenloop verify` runs over the local store.
 
 use greenloop::catalog::Catalog;
+use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::MemberId;
 use greenloop::http::audit::{EntriesPage, RulesPage};
 use greenloop::store::{Account, CampusTotals, ChainHead, LedgerSource, Result, StoreError};
@@ -31,7 +32,11 @@ impl RemoteLedger {
         })
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let res = self
             .client
@@ -105,5 +110,10 @@ impl LedgerSource for RemoteLedger {
 
     async fn campus_totals(&self) -> Result<Vec<CampusTotals>> {
         self.get("/v1/audit/campus-totals", &[]).await
+    }
+
+    async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
+        self.get(&format!("/v1/audit/chains/{chain}/checkpoints"), &[])
+            .await
     }
 }

@@ -1,13 +1,18 @@
 //! What `greenloop verify` and the demo print: verification reports and number formatting.
 
-use greenloop::audit::verify_store;
+use greenloop::audit::verify_pinned;
+use greenloop::checkpoint::PublicKey;
 use greenloop::ledger::verify::Report;
 use greenloop::store::LedgerSource;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 
 /// Verifies the store, prints the report, and exits non-zero on any problem.
-pub async fn verify(store: &dyn LedgerSource, json: bool) -> Result<ExitCode, String> {
+pub async fn verify(
+    store: &dyn LedgerSource,
+    key: Option<&PublicKey>,
+    json: bool,
+) -> Result<ExitCode, String> {
     let total: u64 = store
         .chain_heads()
         .await
@@ -20,7 +25,7 @@ pub async fn verify(store: &dyn LedgerSource, json: bool) -> Result<ExitCode, St
     } else {
         progress(total, "verifying")
     };
-    let report = verify_store(store, |n| bar.inc(n))
+    let report = verify_pinned(store, key, |n| bar.inc(n))
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
@@ -41,12 +46,26 @@ pub async fn verify(store: &dyn LedgerSource, json: bool) -> Result<ExitCode, St
 
 pub fn print_report(report: &Report) {
     for c in &report.chains {
+        let checkpoint = match &c.checkpoint {
+            Some(k) if k.size == c.entries => {
+                format!("checkpoint {} matched", group(k.size as i64))
+            }
+            Some(k) => format!(
+                "checkpoint {} matched, {} entries after it",
+                group(k.size as i64),
+                group((c.entries - k.size) as i64)
+            ),
+            None => "no checkpoint matched".to_owned(),
+        };
         println!(
-            "  {:<10} {:>9} entries  head {}",
+            "  {:<10} {:>9} entries  head {}  {checkpoint}",
             c.chain,
             group(c.entries as i64),
             c.head.short()
         );
+    }
+    if !report.checkpoints_authenticated {
+        println!("  (checkpoint signatures not checked: pin the log's key with --log-key)");
     }
     match report.first_problem() {
         None => println!(

@@ -3,7 +3,11 @@
 //! Both walk the chains named by the stored chain heads, in chain-name order, and each chain in
 //! seq order. The same functions serve the CLI and, later, the audit API, and verify a remote deployment through it.
 
-use crate::ledger::verify::{Report, Verifier};
+pub mod export;
+pub mod proof;
+
+use crate::checkpoint::PublicKey;
+use crate::ledger::verify::{Problem, Report, Verifier};
 use crate::store::{LedgerSource, StoreError};
 use serde::Deserialize;
 use std::io::Write;
@@ -12,17 +16,48 @@ use std::io::Write;
 pub const PAGE: usize = 1_000;
 
 /// Verifies every chain, then the stored accounts and campus totals against the entries.
-/// `progress` is told how many entries were just checked.
+/// Checkpoints are matched by root but not authenticated: see [`verify_pinned`].
 pub async fn verify_store<S: LedgerSource + ?Sized>(
     store: &S,
+    progress: impl FnMut(u64) + Send,
+) -> Result<Report, StoreError> {
+    verify_pinned(store, None, progress).await
+}
+
+/// Verifies every chain against its published checkpoints, then the stored accounts and campus
+/// totals against the entries. With the log's `key`, a checkpoint it did not sign is a problem
+/// and is not matched; without it, checkpoints are matched as they are
+/// ([`Report::checkpoints_authenticated`] is false). `progress` is told how many entries were
+/// just checked.
+pub async fn verify_pinned<S: LedgerSource + ?Sized>(
+    store: &S,
+    key: Option<&PublicKey>,
     mut progress: impl FnMut(u64) + Send,
 ) -> Result<Report, StoreError> {
     let catalog = store.catalog().await?;
     let mut heads = store.chain_heads().await?;
     heads.sort_by(|a, b| a.chain.cmp(&b.chain));
     let mut verifier = Verifier::new(&catalog);
+    let mut forged = Vec::new();
     for head in &heads {
         verifier.chain(&head.chain);
+        let mut signed = Vec::new();
+        for c in store.checkpoints(&head.chain).await? {
+            match key.map(|k| proof::verify_checkpoint(k, &c)) {
+                Some(Err(e)) => forged.push(Problem::BadCheckpoint {
+                    chain: head.chain.clone(),
+                    size: c.checkpoint.size,
+                    detail: e.to_string(),
+                }),
+                _ if c.checkpoint.chain != head.chain => forged.push(Problem::BadCheckpoint {
+                    chain: head.chain.clone(),
+                    size: c.checkpoint.size,
+                    detail: format!("it names chain {}", c.checkpoint.chain),
+                }),
+                _ => signed.push(c.checkpoint),
+            }
+        }
+        verifier.checkpoints(signed);
         let mut from = 0;
         loop {
             let page = store.entries(&head.chain, from, PAGE).await?;
@@ -48,7 +83,10 @@ pub async fn verify_store<S: LedgerSource + ?Sized>(
         accounts.extend(page);
     }
     let totals = store.campus_totals().await?;
-    Ok(verifier.finish(&heads, &accounts, &totals))
+    let mut report = verifier.finish(&heads, &accounts, &totals);
+    report.checkpoints_authenticated = key.is_some();
+    report.problems.splice(0..0, forged);
+    Ok(report)
 }
 
 /// Writes every entry as one line of canonical JSON, in (chain, seq) order. Returns the count.

@@ -18,4 +18,5 @@ pub mod ledger;
 pub mod merkle;
 pub mod rulebook;
 pub mod store;
+pub mod tree;
 pub mod trigger;

@@ -5,6 +5,9 @@
 //! holds. `greenloop verify --url` reads these routes through the same [`LedgerSource`] the
 //! local verifier reads a store through.
 //!
+//! Checkpoints and proofs ([`crate::tree`]) are served for `greenloop` to check with
+//! [`crate::audit::proof`]; a proof is only given up to the chain's latest checkpoint.
+//!
 //! [`LedgerSource`]: crate::store::LedgerSource
 
 use super::{json, raw, ApiError, App};
@@ -12,6 +15,7 @@ use crate::domain::{check_id, MemberId};
 use crate::factors::FactorTable;
 use crate::rulebook::Rulebook;
 use crate::store::{ChainHead, Grant};
+use crate::tree::{self, TreeError};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -31,6 +35,11 @@ pub fn routes() -> Router<App> {
         .route("/v1/audit/accounts", get(accounts))
         .route("/v1/audit/campus-totals", get(campus_totals))
         .route("/v1/audit/rules", get(rules))
+        .route("/v1/audit/chains/{chain}/checkpoints", get(checkpoints))
+        .route("/v1/audit/chains/{chain}/checkpoint", get(checkpoint))
+        .route("/v1/audit/chains/{chain}/inclusion", get(inclusion))
+        .route("/v1/audit/chains/{chain}/consistency", get(consistency))
+        .route("/v1/audit/members/{member}/statement", get(statement))
 }
 
 /// Published rulebook and factor versions.
@@ -132,6 +141,111 @@ async fn rules(State(app): State<App>, headers: HeaderMap) -> Result<Response, A
             factors: catalog.factor_tables().cloned().collect(),
         },
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SizeQuery {
+    size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionQuery {
+    seq: u64,
+    size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    first: u64,
+    second: Option<u64>,
+}
+
+/// Every checkpoint of a chain, smallest first.
+async fn checkpoints(
+    State(app): State<App>,
+    chain: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(chain) = chain?;
+    auditor(&app, &headers).await?;
+    check_id("chain", &chain)?;
+    Ok(json(StatusCode::OK, &app.store.checkpoints(&chain).await?))
+}
+
+/// The chain's latest checkpoint, or the one at `size`.
+async fn checkpoint(
+    State(app): State<App>,
+    chain: Result<Path<String>, PathRejection>,
+    q: Result<Query<SizeQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(chain) = chain?;
+    auditor(&app, &headers).await?;
+    let Query(q) = q?;
+    check_id("chain", &chain)?;
+    match app.store.checkpoint(&chain, q.size).await? {
+        Some(c) => Ok(json(StatusCode::OK, &c)),
+        None => Err(ApiError::not_found(match q.size {
+            Some(size) => format!("checkpoint of chain {chain} at size {size}"),
+            None => format!("checkpoint of chain {chain}"),
+        })),
+    }
+}
+
+async fn inclusion(
+    State(app): State<App>,
+    chain: Result<Path<String>, PathRejection>,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(chain) = chain?;
+    auditor(&app, &headers).await?;
+    let Query(q) = q?;
+    check_id("chain", &chain)?;
+    let proof = tree::inclusion(app.store.as_ref(), &chain, q.seq, q.size).await?;
+    Ok(json(StatusCode::OK, &proof))
+}
+
+async fn consistency(
+    State(app): State<App>,
+    chain: Result<Path<String>, PathRejection>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(chain) = chain?;
+    auditor(&app, &headers).await?;
+    let Query(q) = q?;
+    check_id("chain", &chain)?;
+    let proof = tree::consistency(app.store.as_ref(), &chain, q.first, q.second).await?;
+    Ok(json(StatusCode::OK, &proof))
+}
+
+/// A member's statement, by pseudonym: every entry with its inclusion proof.
+async fn statement(
+    State(app): State<App>,
+    member: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(member) = member?;
+    auditor(&app, &headers).await?;
+    let member = MemberId::parse(&member)?;
+    let statement = tree::statement(app.store.as_ref(), &member).await?;
+    Ok(json(StatusCode::OK, &statement))
+}
+
+impl From<TreeError> for ApiError {
+    fn from(e: TreeError) -> Self {
+        match e {
+            TreeError::Proof(p) => ApiError::bad_request("out_of_range", p.to_string()),
+            TreeError::NotCheckpointed(m) => {
+                ApiError::new(StatusCode::CONFLICT, "not_checkpointed", m)
+            }
+            TreeError::Store(s) => s.into(),
+        }
+    }
 }
 
 async fn auditor(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -33,6 +33,23 @@ impl Scanned {
     }
 }
 
+/// A stored entry and the hash its content computes to. Canonical bytes take the fast path;
+/// anything else is parsed and canonicalized. The error says why the bytes are no entry.
+pub fn read(stored: &[u8]) -> Result<(Entry, Digest), String> {
+    match scan(stored) {
+        Some(s) => {
+            let h = s.leaf_hash(stored);
+            Ok((s.entry, h))
+        }
+        None => serde_json::from_slice::<Entry>(stored)
+            .map(|e| {
+                let h = e.compute_hash(&mut Vec::with_capacity(1024));
+                (e, h)
+            })
+            .map_err(|e| e.to_string()),
+    }
+}
+
 /// Reads `bytes` if they are a canonical v1 entry; `None` otherwise.
 pub fn scan(bytes: &[u8]) -> Option<Scanned> {
     let text = std::str::from_utf8(bytes).ok()?;

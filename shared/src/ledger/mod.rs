@@ -2,11 +2,13 @@
 //!
 //! - [`entry`]: one entry, its RFC 8785 canonical bytes and its RFC 6962 leaf hash.
 //! - [`canonical`]: the fast path that reads already-canonical stored bytes.
-//! - [`verify`]: checks each chain, entry by entry, and recomputes amounts.
+//! - [`verify`]: checks each chain, entry by entry, and recomputes amounts; [`problem`] names
+//!   what it finds.
 //! - `totals`: re-derives member chains, accounts and campus totals across chains.
 
 pub mod canonical;
 pub mod entry;
+pub mod problem;
 mod totals;
 pub mod verify;
 

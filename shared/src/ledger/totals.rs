@@ -2,7 +2,8 @@
 //! `member_prev` chain and daily counters, each account and each campus total, compared with
 //! what the store says.
 
-use super::verify::{ChainSummary, Problem};
+use super::problem::Problem;
+use super::verify::ChainSummary;
 use super::{Digest, Entry, ZERO};
 use crate::domain::MemberId;
 use crate::rulebook::Day;

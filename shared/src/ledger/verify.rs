@@ -11,160 +11,15 @@
 //! unbroken `member_prev` chain whose daily counters are right; and every stored account and
 //! campus total equals the sum of its entries.
 
-use super::canonical::scan;
+pub use super::problem::Problem;
 use super::totals::Tally;
 use super::{Digest, Entry, FORMAT_VERSION, ZERO};
 use crate::catalog::Catalog;
+use crate::checkpoint::Checkpoint;
+use crate::merkle::frontier::Frontier;
 use crate::rulebook::Day;
 use crate::store::{Account, CampusTotals, ChainHead};
 use serde::Serialize;
-use std::fmt;
-
-/// One thing wrong with a ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "problem", rename_all = "snake_case")]
-pub enum Problem {
-    /// Not a valid v1 entry. `seq` is the position in the chain where it was found.
-    Malformed {
-        chain: String,
-        seq: u64,
-        detail: String,
-    },
-    WrongChain {
-        chain: String,
-        seq: u64,
-        found: String,
-    },
-    SeqGap {
-        chain: String,
-        expected: u64,
-        found: u64,
-    },
-    DuplicateSeq {
-        chain: String,
-        expected: u64,
-        found: u64,
-    },
-    BrokenPrev {
-        chain: String,
-        seq: u64,
-        expected: Digest,
-        found: Digest,
-    },
-    BadHash {
-        chain: String,
-        seq: u64,
-        stored: Digest,
-        computed: Digest,
-    },
-    UnknownVersion {
-        chain: String,
-        seq: u64,
-        version: String,
-    },
-    Recomputed {
-        chain: String,
-        seq: u64,
-        field: &'static str,
-        stored: String,
-        recomputed: String,
-    },
-    HeadMismatch {
-        chain: String,
-        stored_size: u64,
-        stored_hash: Digest,
-        size: u64,
-        hash: Digest,
-    },
-    /// The same action credited twice: the later entry, and where the first one is.
-    DuplicateAction {
-        chain: String,
-        seq: u64,
-        action: String,
-        first_chain: String,
-        first_seq: u64,
-    },
-    MemberChain {
-        chain: String,
-        seq: u64,
-        member: String,
-        detail: String,
-    },
-    Account {
-        member: String,
-        field: &'static str,
-        stored: String,
-        derived: String,
-    },
-    Campus {
-        campus: String,
-        field: &'static str,
-        stored: String,
-        derived: String,
-    },
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Problem::*;
-        match self {
-            Malformed { chain, seq, detail } => {
-                write!(f, "chain {chain} seq {seq}: malformed entry: {detail}")
-            }
-            WrongChain { chain, seq, found } => {
-                write!(f, "chain {chain} seq {seq}: entry in the wrong chain (it names chain {found})")
-            }
-            SeqGap { chain, expected, found } => {
-                write!(f, "chain {chain} seq {expected}: gap in seq (next entry found has seq {found})")
-            }
-            DuplicateSeq { chain, expected, found } => write!(
-                f,
-                "chain {chain} seq {expected}: duplicate or out-of-order seq (found seq {found})"
-            ),
-            BrokenPrev { chain, seq, expected, found } => write!(
-                f,
-                "chain {chain} seq {seq}: broken prev link (prev is {}, entry {} has hash {})",
-                found.short(),
-                seq.saturating_sub(1),
-                expected.short()
-            ),
-            BadHash { chain, seq, stored, computed } => write!(
-                f,
-                "chain {chain} seq {seq}: bad hash (stored {}, computed {})",
-                stored.short(),
-                computed.short()
-            ),
-            UnknownVersion { chain, seq, version } => {
-                write!(f, "chain {chain} seq {seq}: names unknown rulebook or factor version {version}")
-            }
-            Recomputed { chain, seq, field, stored, recomputed } => write!(
-                f,
-                "chain {chain} seq {seq}: {field} is {stored} but recomputes to {recomputed}"
-            ),
-            HeadMismatch { chain, stored_size, stored_hash, size, hash } => write!(
-                f,
-                "chain {chain}: stored head says {stored_size} entries ending {}, the chain has {size} ending {}",
-                stored_hash.short(),
-                hash.short()
-            ),
-            DuplicateAction { chain, seq, action, first_chain, first_seq } => write!(
-                f,
-                "chain {chain} seq {seq}: action {action} was already credited at chain {first_chain} seq {first_seq}"
-            ),
-            MemberChain { chain, seq, member, detail } => {
-                write!(f, "chain {chain} seq {seq}: member {}…: {detail}", &member[..12.min(member.len())])
-            }
-            Account { member, field, stored, derived } => write!(
-                f,
-                "account {}…: stored {field} {stored}, entries sum to {derived}",
-                &member[..12.min(member.len())]
-            ),
-            Campus { campus, field, stored, derived } => {
-                write!(f, "campus {campus}: stored {field} {stored}, entries sum to {derived}")
-            }
-        }
-    }
-}
 
 /// What was verified in one chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,6 +27,9 @@ pub struct ChainSummary {
     pub chain: String,
     pub entries: u64,
     pub head: Digest,
+    /// The largest checkpoint whose root the entries gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// The outcome of a verification.
@@ -183,6 +41,8 @@ pub struct Report {
     pub campuses: u64,
     /// False when chain failures made comparing totals meaningless.
     pub totals_checked: bool,
+    /// Whether checkpoint signatures were checked against a pinned key, or only their roots.
+    pub checkpoints_authenticated: bool,
     pub problems: Vec<Problem>,
 }
 
@@ -202,6 +62,36 @@ const BATCH: usize = 4_096;
 struct ChainState {
     summary: ChainSummary,
     problem: Option<Problem>,
+    /// The tree so far, kept only while checkpoints remain to be matched.
+    tree: Option<Frontier>,
+    /// Checkpoints not reached yet, largest first.
+    checkpoints: Vec<Checkpoint>,
+}
+
+impl ChainState {
+    /// Adds a verified entry's hash to the tree; at a checkpoint's size, compares roots.
+    fn grow(&mut self, hash: Digest) -> Result<(), Problem> {
+        let Some(tree) = self.tree.as_mut() else {
+            return Ok(());
+        };
+        tree.push(hash);
+        while let Some(c) = self.checkpoints.last().filter(|c| c.size == tree.size()) {
+            let computed = tree.root();
+            if computed != c.root {
+                return Err(Problem::CheckpointMismatch {
+                    chain: c.chain.clone(),
+                    size: c.size,
+                    signed: c.root,
+                    computed,
+                });
+            }
+            self.summary.checkpoint = self.checkpoints.pop();
+        }
+        if self.checkpoints.is_empty() {
+            self.tree = None;
+        }
+        Ok(())
+    }
 }
 
 /// Streams a ledger through every check. See the module docs.
@@ -246,9 +136,31 @@ impl<'c> Verifier<'c> {
                 chain: name.to_owned(),
                 entries: 0,
                 head: ZERO,
+                checkpoint: None,
             },
             problem: None,
+            tree: None,
+            checkpoints: Vec::new(),
         });
+    }
+
+    /// The current chain's published checkpoints, already authenticated: each is matched when
+    /// the chain reaches its size, and a chain that never does was truncated. Call it right
+    /// after [`Verifier::chain`].
+    pub fn checkpoints(&mut self, mut checkpoints: Vec<Checkpoint>) {
+        let state = self
+            .chains
+            .last_mut()
+            .expect("chain() comes before checkpoints()");
+        assert_eq!(
+            state.summary.entries, 0,
+            "checkpoints() comes before push()"
+        );
+        checkpoints.sort_by(|a, b| b.size.cmp(&a.size));
+        // The empty tree's root is fixed; there is nothing to match.
+        checkpoints.retain(|c| c.size > 0);
+        state.tree = (!checkpoints.is_empty()).then(Frontier::default);
+        state.checkpoints = checkpoints;
     }
 
     /// Takes the next stored entry of the current chain. After a chain's first problem, the
@@ -287,9 +199,13 @@ impl<'c> Verifier<'c> {
             }
             match self.in_order(ins, idx) {
                 Ok(entry) => {
-                    let state = &mut self.chains[idx].summary;
-                    state.entries += 1;
-                    state.head = entry.hash;
+                    let state = &mut self.chains[idx];
+                    if let Err(p) = state.grow(entry.hash) {
+                        state.problem = Some(p);
+                        continue;
+                    }
+                    state.summary.entries += 1;
+                    state.summary.head = entry.hash;
                     self.tally.add(entry, idx as u32);
                 }
                 Err(p) => self.chains[idx].problem = Some(p),
@@ -303,6 +219,7 @@ impl<'c> Verifier<'c> {
             chain,
             entries: seq,
             head,
+            ..
         } = &self.chains[idx].summary;
         let (chain, seq) = (chain.as_str(), *seq);
         let (entry, computed, flaw) = match ins {
@@ -401,7 +318,12 @@ impl<'c> Verifier<'c> {
         let mut problems: Vec<Problem> = Vec::new();
         let mut summaries = Vec::with_capacity(self.chains.len());
         for c in self.chains {
-            problems.extend(c.problem);
+            let truncated = c.checkpoints.first().map(|last| Problem::Truncated {
+                chain: c.summary.chain.clone(),
+                entries: c.summary.entries,
+                checkpoint: last.size,
+            });
+            problems.extend(c.problem.or(truncated));
             summaries.push(c.summary);
         }
         let chain_failed = !problems.is_empty();
@@ -411,6 +333,7 @@ impl<'c> Verifier<'c> {
             campuses: self.tally.campus_count(),
             chains: summaries,
             totals_checked: !chain_failed,
+            checkpoints_authenticated: false,
             problems,
         };
         if !chain_failed {
@@ -452,19 +375,9 @@ enum Flaw {
 }
 
 fn inspect(catalog: &Catalog, stored: &[u8]) -> Inspected {
-    // Canonical bytes take the fast path; anything else is parsed and canonicalized.
-    let (entry, computed) = match scan(stored) {
-        Some(s) => {
-            let h = s.leaf_hash(stored);
-            (s.entry, h)
-        }
-        None => match serde_json::from_slice::<Entry>(stored) {
-            Ok(e) => {
-                let h = e.compute_hash(&mut Vec::with_capacity(1024));
-                (e, h)
-            }
-            Err(e) => return Inspected::Unreadable(e.to_string()),
-        },
+    let (entry, computed) = match super::canonical::read(stored) {
+        Ok(read) => read,
+        Err(detail) => return Inspected::Unreadable(detail),
     };
     let flaw = format_flaw(&entry).or_else(|| recompute(catalog, &entry));
     Inspected::Read {

@@ -28,6 +28,12 @@ pub struct Frontier {
 }
 
 impl Frontier {
+    /// The frontier of a tree of `size` leaves from its peaks: the roots of [`tiles`]`(0, size)`,
+    /// in that order. None when their number is not the tiling's.
+    pub fn restore(size: u64, peaks: Vec<Digest>) -> Option<Self> {
+        (peaks.len() == size.count_ones() as usize).then_some(Frontier { size, peaks })
+    }
+
     pub fn size(&self) -> u64 {
         self.size
     }

@@ -12,6 +12,7 @@ use super::{
     StoreError,
 };
 use crate::catalog::{Catalog, Rules};
+use crate::checkpoint::SignedCheckpoint;
 use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
 use crate::factors::FactorTable;
 use crate::ledger::Digest;
@@ -21,6 +22,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+
+mod checkpoints;
+pub use checkpoints::TREE;
 
 /// The database file inside a data directory.
 pub const FILE_NAME: &str = "greenloop.redb";
@@ -104,6 +108,8 @@ impl EmbeddedStore {
             txn.open_table(MEMBER_LOG).map_err(db_err)?;
             txn.open_table(PENDING).map_err(db_err)?;
             txn.open_table(META).map_err(db_err)?;
+            txn.open_table(checkpoints::CHECKPOINTS).map_err(db_err)?;
+            txn.open_table(TREE).map_err(db_err)?;
             Ok(())
         })?;
         Ok(store)
@@ -269,6 +275,16 @@ impl LedgerSource for EmbeddedStore {
             days.push(decode(row.map_err(db_err)?.1.value())?);
         }
         Ok(CampusTotals::sum(&days))
+    }
+
+    async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
+        let txn = self.read()?;
+        let t = txn.open_table(checkpoints::CHECKPOINTS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.range((chain, 0)..=(chain, u64::MAX)).map_err(db_err)? {
+            out.push(decode(row.map_err(db_err)?.1.value())?);
+        }
+        Ok(out)
     }
 }
 

@@ -8,11 +8,13 @@ pub mod embedded;
 pub mod suite;
 
 use crate::catalog::{Catalog, Rules};
+use crate::checkpoint::SignedCheckpoint;
 use crate::domain::{Action, Campus, Invalid, MemberId, Station};
 use crate::ledger::{Digest, Entry, ZERO};
+use crate::merkle::frontier::Node;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The end of a chain: how many entries it has and the hash of the last one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,11 +250,35 @@ pub trait LedgerSource: Send + Sync {
     async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>>;
     /// Campaign totals per campus: the sum of its per-day rows.
     async fn campus_totals(&self) -> Result<Vec<CampusTotals>>;
+    /// A chain's published checkpoints, smallest size first.
+    async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>>;
+}
+
+/// The signed Merkle tree over each chain: published checkpoints, and the tree nodes that let a
+/// proof be answered with O(log n) reads ([`crate::tree`]). Only the checkpoint job writes here;
+/// nothing here is trusted by a verifier, which checks every proof against a signed root.
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
+    /// Keeps a checkpoint, at most one per (chain, size): returns false, and keeps the first,
+    /// when that size already has one.
+    async fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<bool>;
+    /// The chain's checkpoint at `size`, or its latest one.
+    async fn checkpoint(&self, chain: &str, size: Option<u64>)
+        -> Result<Option<SignedCheckpoint>>;
+    /// Keeps completed tree nodes. A node's hash never changes, so writing one again is a no-op.
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()>;
+    /// Node hashes by (level, index): level 0 is the entry's own hash, higher levels are stored
+    /// nodes. What the store does not have is left out of the answer.
+    async fn tree_nodes(
+        &self,
+        chain: &str,
+        keys: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), Digest>>;
 }
 
 /// Everything Greenloop keeps.
 #[async_trait]
-pub trait Store: LedgerSource {
+pub trait Store: LedgerSource + CheckpointStore {
     // Registry.
     async fn put_campus(&self, campus: &Campus) -> Result<()>;
     async fn campuses(&self) -> Result<Vec<Campus>>;
@@ -334,6 +360,17 @@ pub(crate) fn completion(
         );
     }
     Ok(Completion::Complete(done))
+}
+
+/// The `hash` a stored entry carries, read without parsing the rest: a tree's level-0 node.
+pub(crate) fn stored_hash(stored: &[u8]) -> Result<Digest> {
+    #[derive(Deserialize)]
+    struct Hash {
+        hash: Digest,
+    }
+    serde_json::from_slice::<Hash>(stored)
+        .map(|h| h.hash)
+        .map_err(|e| StoreError::Corrupt(format!("an entry's hash is unreadable: {e}")))
 }
 
 /// The digest that recognises a second delivery of the same action.

@@ -11,6 +11,7 @@
 //! [`WINDOW_START`] to [`WINDOW_END`].
 
 mod actions;
+mod checkpoints;
 mod concurrency;
 mod invariants;
 mod ledger;
@@ -21,6 +22,7 @@ pub use actions::{
     invalid_actions_are_refused_and_not_written, pending_actions_are_oldest_first_and_limited,
     pickups_are_booked_then_completed, recording_is_idempotent,
 };
+pub use checkpoints::{checkpoints_sign_the_tree_and_answer_proofs, TEST_LOG_KEY};
 pub use concurrency::concurrent_crediting_credits_each_action_once;
 pub use invariants::invariants_hold_under_concurrent_duplicated_delivery;
 pub use ledger::{append_is_conditional_and_all_or_nothing, append_writes_everything_it_carries};
@@ -55,6 +57,7 @@ where
     append_is_conditional_and_all_or_nothing(&*make().await).await;
     registry_round_trips_and_rules_are_fixed(&*make().await).await;
     queries_read_what_was_credited(&*make().await).await;
+    checkpoints_sign_the_tree_and_answer_proofs(&*make().await).await;
     concurrent_crediting_credits_each_action_once(make().await).await;
 }
 

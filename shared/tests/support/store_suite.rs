@@ -18,6 +18,7 @@ macro_rules! cases {
             append_is_conditional_and_all_or_nothing,
             registry_round_trips_and_rules_are_fixed,
             queries_read_what_was_credited,
+            checkpoints_sign_the_tree_and_answer_proofs,
         );
 
         // The one case that shares its store between tasks.

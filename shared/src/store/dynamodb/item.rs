@@ -55,6 +55,17 @@ pub fn entry(chain: &str, seq: u64) -> Item {
     key(format!("CHAIN#{chain}"), &entry_sk(seq))
 }
 
+/// A signed checkpoint, in a partition of its own per chain: the checkpoint job's role can write
+/// it without any grant on the chain's entries.
+pub fn checkpoint(chain: &str, size: u64) -> Item {
+    key(format!("CKPT#{chain}"), &format!("SIZE#{size:020}"))
+}
+
+/// A stored tree node: level (two digits) and index, so a level's nodes sort in order.
+pub fn tree_node(chain: &str, level: u32, index: u64) -> Item {
+    key(format!("TREE#{chain}"), &format!("{level:02}#{index:020}"))
+}
+
 pub fn account(member: &str) -> Item {
     key(format!("MEMBER#{member}"), "ACCOUNT")
 }

@@ -7,6 +7,7 @@
 //! The endpoint comes from standard AWS configuration (`AWS_ENDPOINT_URL_DYNAMODB`).
 
 mod append;
+mod checkpoints;
 pub mod item;
 mod table;
 
@@ -16,6 +17,7 @@ use super::{
     StoreError,
 };
 use crate::catalog::{Catalog, Rules};
+use crate::checkpoint::SignedCheckpoint;
 use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
 use crate::factors::FactorTable;
 use crate::ledger::{Digest, ZERO};
@@ -97,6 +99,58 @@ impl DynamoStore {
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// The items at `keys` that exist, by consistent `BatchGetItem`s of 100 keys, with only the
+    /// attributes `projection` names (None: all). Keys DynamoDB leaves unprocessed are asked
+    /// again with backoff; if some still are after that, the read fails rather than miss them.
+    async fn batch_get(&self, keys: Vec<Item>, projection: Option<&[&str]>) -> Result<Vec<Item>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut request = KeysAndAttributes::builder()
+                .consistent_read(true)
+                .set_keys(Some(chunk.to_vec()));
+            if let Some(names) = projection {
+                let placeholders: Vec<String> =
+                    (0..names.len()).map(|i| format!("#p{i}")).collect();
+                request = request.projection_expression(placeholders.join(", "));
+                for (p, name) in placeholders.iter().zip(names) {
+                    request = request.expression_attribute_names(p, *name);
+                }
+            }
+            let request = request
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut request = HashMap::from([(self.table.clone(), request)]);
+            for attempt in 0.. {
+                let res = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                out.extend(
+                    res.responses
+                        .unwrap_or_default()
+                        .remove(&self.table)
+                        .unwrap_or_default(),
+                );
+                match res.unprocessed_keys.filter(|k| !k.is_empty()) {
+                    None => break,
+                    Some(_) if attempt == 9 => {
+                        return Err(StoreError::Unavailable(
+                            "dynamodb: BatchGetItem left keys unprocessed 10 times".into(),
+                        ))
+                    }
+                    Some(rest) => {
+                        request = rest;
+                        tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn index_query(&self, index: &str, pk_name: &str, pk: String) -> QueryBuilder {
@@ -237,6 +291,10 @@ impl LedgerSource for DynamoStore {
             days.extend(self.campus_days(&c.id).await?);
         }
         Ok(CampusTotals::sum(&days))
+    }
+
+    async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
+        self.list_checkpoints(chain).await
     }
 }
 
@@ -529,45 +587,14 @@ impl Store for DynamoStore {
     }
 
     async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
-        let mut found: HashMap<String, Account> = HashMap::new();
         let mut unique: Vec<&MemberId> = members.iter().collect();
         unique.sort();
         unique.dedup();
-        for chunk in unique.chunks(100) {
-            let mut keys = KeysAndAttributes::builder().consistent_read(true);
-            for m in chunk {
-                keys = keys.keys(item::account(m.as_str()));
-            }
-            let mut request = HashMap::from([(
-                self.table.clone(),
-                keys.build()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            )]);
-            for attempt in 0..10u32 {
-                let res = self
-                    .client
-                    .batch_get_item()
-                    .set_request_items(Some(request))
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                for it in res
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    let a = read_account(it)?;
-                    found.insert(a.member.as_str().to_owned(), a);
-                }
-                match res.unprocessed_keys.filter(|k| !k.is_empty()) {
-                    Some(rest) => {
-                        request = rest;
-                        tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
-                    }
-                    None => break,
-                }
-            }
+        let keys = unique.iter().map(|m| item::account(m.as_str())).collect();
+        let mut found: HashMap<String, Account> = HashMap::new();
+        for it in self.batch_get(keys, None).await? {
+            let a = read_account(it)?;
+            found.insert(a.member.as_str().to_owned(), a);
         }
         Ok(members
             .iter()

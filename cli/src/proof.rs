@@ -1,0 +1,216 @@
+//! `greenloop proof`: fetch a checkpoint's proof from a deployment (or the local store), check
+//! it with the shared verifier against the pinned log key, and keep it as a bundle that
+//! `greenloop proof check` verifies again offline, with nothing but the file and the key.
+
+use crate::remote::RemoteLedger;
+use clap::Subcommand;
+use greenloop::audit::proof::{
+    verify_consistency, verify_inclusion, verify_statement, ConsistencyProof, InclusionProof,
+    Statement,
+};
+use greenloop::checkpoint::{PublicKey, SignedCheckpoint};
+use greenloop::domain::MemberId;
+use greenloop::store::Store;
+use greenloop::tree;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum ProofCommand {
+    /// Prove that one entry is in a checkpoint of its chain.
+    Inclusion {
+        #[arg(long)]
+        chain: String,
+        #[arg(long)]
+        seq: u64,
+        /// The checkpoint's size (default: the chain's latest checkpoint).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Prove that a later checkpoint extends an earlier one.
+    Consistency {
+        #[arg(long)]
+        chain: String,
+        /// The earlier checkpoint's size.
+        #[arg(long)]
+        first: u64,
+        /// The later checkpoint's size (default: the latest).
+        #[arg(long)]
+        second: Option<u64>,
+    },
+    /// A member's whole history, each entry proven, adding up to their account.
+    Statement {
+        /// The member's pseudonym (64 hex digits).
+        #[arg(long)]
+        member: String,
+    },
+    /// Check a saved bundle offline.
+    Check {
+        /// A file written by --save.
+        file: PathBuf,
+    },
+}
+
+/// A proof with the checkpoints it is checked against: all an offline check needs. Externally
+/// tagged (`{"inclusion": {...}}`), because an internal tag would buffer the entry and lose its
+/// exact bytes.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Bundle {
+    Inclusion {
+        checkpoint: SignedCheckpoint,
+        proof: InclusionProof,
+    },
+    Consistency {
+        older: SignedCheckpoint,
+        newer: SignedCheckpoint,
+        proof: ConsistencyProof,
+    },
+    Statement {
+        statement: Statement,
+    },
+}
+
+/// Where proofs come from: a deployment's audit API, the local store, or (to check a saved
+/// bundle) nowhere.
+pub enum Prover<'a> {
+    Remote(RemoteLedger),
+    Local(&'a dyn Store),
+    Offline,
+}
+
+impl Prover<'_> {
+    async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<SignedCheckpoint, String> {
+        let found = match self {
+            Prover::Remote(r) => {
+                let query: Vec<(&str, String)> =
+                    size.map(|s| ("size", s.to_string())).into_iter().collect();
+                Some(
+                    r.get(&format!("/v1/audit/chains/{chain}/checkpoint"), &query)
+                        .await,
+                )
+                .transpose()
+                .map_err(|e| e.to_string())?
+            }
+            Prover::Local(s) => s.checkpoint(chain, size).await.map_err(|e| e.to_string())?,
+            Prover::Offline => return Err("an offline check reads only its bundle".into()),
+        };
+        found.ok_or_else(|| match size {
+            Some(size) => format!("chain {chain} has no checkpoint at size {size}"),
+            None => format!("chain {chain} has no checkpoint yet (run greenloop checkpoint)"),
+        })
+    }
+
+    /// Fetches what a command asks for, with its checkpoints.
+    pub async fn bundle(&self, command: &ProofCommand) -> Result<Bundle, String> {
+        let err = |e: tree::TreeError| e.to_string();
+        Ok(match command {
+            ProofCommand::Inclusion { chain, seq, size } => {
+                let checkpoint = self.checkpoint(chain, *size).await?;
+                let size = Some(checkpoint.checkpoint.size);
+                let proof = match self {
+                    Prover::Remote(r) => {
+                        let mut q = vec![("seq", seq.to_string())];
+                        q.extend(size.map(|s| ("size", s.to_string())));
+                        r.get(&format!("/v1/audit/chains/{chain}/inclusion"), &q)
+                            .await
+                            .map_err(|e| e.to_string())?
+                    }
+                    Prover::Local(s) => {
+                        tree::inclusion(*s, chain, *seq, size).await.map_err(err)?
+                    }
+                    Prover::Offline => unreachable!("checkpoint() refused"),
+                };
+                Bundle::Inclusion { checkpoint, proof }
+            }
+            ProofCommand::Consistency {
+                chain,
+                first,
+                second,
+            } => {
+                let older = self.checkpoint(chain, Some(*first)).await?;
+                let newer = self.checkpoint(chain, *second).await?;
+                let second = Some(newer.checkpoint.size);
+                let proof = match self {
+                    Prover::Remote(r) => {
+                        let mut q = vec![("first", first.to_string())];
+                        q.extend(second.map(|s| ("second", s.to_string())));
+                        r.get(&format!("/v1/audit/chains/{chain}/consistency"), &q)
+                            .await
+                            .map_err(|e| e.to_string())?
+                    }
+                    Prover::Local(s) => tree::consistency(*s, chain, *first, second)
+                        .await
+                        .map_err(err)?,
+                    Prover::Offline => unreachable!("checkpoint() refused"),
+                };
+                Bundle::Consistency {
+                    older,
+                    newer,
+                    proof,
+                }
+            }
+            ProofCommand::Statement { member } => {
+                let member = MemberId::parse(member).map_err(|e| e.message)?;
+                let statement = match self {
+                    Prover::Remote(r) => r
+                        .get(&format!("/v1/audit/members/{member}/statement"), &[])
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    Prover::Local(s) => tree::statement(*s, &member).await.map_err(err)?,
+                    Prover::Offline => return Err("an offline check reads only its bundle".into()),
+                };
+                Bundle::Statement { statement }
+            }
+            ProofCommand::Check { file } => read_bundle(file)?,
+        })
+    }
+}
+
+/// Checks a bundle with the shared verifier; the line to print when it holds.
+pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
+    match bundle {
+        Bundle::Inclusion { checkpoint, proof } => {
+            let e = verify_inclusion(key, checkpoint, proof).map_err(|e| e.to_string())?;
+            Ok(format!(
+                "proof: OK: chain {} seq {} (action {}, {} points) is in the signed checkpoint of {} entries, root {} ({} hashes)",
+                e.chain,
+                e.seq,
+                e.action,
+                e.bonus,
+                proof.size,
+                checkpoint.checkpoint.root.short(),
+                proof.proof.len()
+            ))
+        }
+        Bundle::Consistency {
+            older,
+            newer,
+            proof,
+        } => {
+            verify_consistency(key, older, newer, proof).map_err(|e| e.to_string())?;
+            Ok(format!(
+                "proof: OK: chain {}'s checkpoint of {} entries extends its checkpoint of {} ({} hashes)",
+                proof.chain,
+                proof.second,
+                proof.first,
+                proof.proof.len()
+            ))
+        }
+        Bundle::Statement { statement } => {
+            let v = verify_statement(key, statement).map_err(|e| e.to_string())?;
+            Ok(format!(
+                "proof: OK: member {}… has {} entries, all in signed checkpoints and linked back to the first; balance {} points, {} g CO2e",
+                &v.member[..12],
+                v.entries,
+                v.balance,
+                v.co2e_g
+            ))
+        }
+    }
+}
+
+fn read_bundle(file: &Path) -> Result<Bundle, String> {
+    serde_json::from_str(&crate::read(file, "proof bundle")?)
+        .map_err(|e| format!("proof bundle {}: {e}", file.display()))
+}

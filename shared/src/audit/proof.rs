@@ -1,0 +1,246 @@
+//! What an auditor is handed, and the one verifier every client uses on it.
+//!
+//! The audit API serves these as JSON and `greenloop` checks them offline with the same
+//! functions: there is no other path to "verified". Every function pins the log's public key,
+//! checks every step, and refuses a proof for a size other than its checkpoint's. A checkpoint
+//! binds chain and size; the proofs bind entries to it:
+//! - [`InclusionProof`]: one entry is in a checkpoint's tree;
+//! - [`ConsistencyProof`]: a later checkpoint extends an earlier one;
+//! - [`Statement`]: a member's whole history, linked by `member_prev`, each entry included in
+//!   its chain's checkpoint, summing to their account.
+
+use crate::checkpoint::{Checkpoint, CheckpointError, PublicKey, SignedCheckpoint};
+use crate::ledger::{canonical, Digest, Entry, ZERO};
+use crate::merkle::{consistency, inclusion, ProofError};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+
+/// Entry `seq` of `chain` is leaf `seq` of the tree of `size` entries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionProof {
+    pub chain: String,
+    pub seq: u64,
+    pub size: u64,
+    /// The entry exactly as stored; its leaf hash is recomputed from these bytes.
+    pub entry: Box<RawValue>,
+    /// Sibling hashes, lowest first.
+    pub proof: Vec<Digest>,
+}
+
+/// The tree of `second` entries extends the tree of `first` entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProof {
+    pub chain: String,
+    pub first: u64,
+    pub second: u64,
+    pub proof: Vec<Digest>,
+}
+
+/// A member's entries, newest first, against the checkpoints that cover them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    pub member: String,
+    /// The account as stored: what the statement must add up to.
+    pub balance: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+    pub head: Digest,
+    /// One checkpoint per chain the entries are on.
+    pub checkpoints: Vec<SignedCheckpoint>,
+    /// Every entry, newest first, each with its inclusion proof.
+    pub proofs: Vec<InclusionProof>,
+}
+
+/// Why a proof was refused: the first failed step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    #[error("checkpoint of chain {chain} at size {size}: {error}")]
+    Checkpoint {
+        chain: String,
+        size: u64,
+        error: CheckpointError,
+    },
+    #[error("the proof is for chain {got}, the checkpoint for chain {want}")]
+    OtherChain { got: String, want: String },
+    #[error("the proof is for size {got}, the checkpoint is of size {want}")]
+    OtherSize { got: u64, want: u64 },
+    #[error("chain {chain} seq {seq}: {detail}")]
+    Entry {
+        chain: String,
+        seq: u64,
+        detail: String,
+    },
+    #[error("chain {chain}: {error}")]
+    Proof { chain: String, error: ProofError },
+    #[error("member statement: {0}")]
+    Statement(String),
+}
+
+/// The checkpoint, if `key` signed exactly it.
+pub fn verify_checkpoint<'a>(
+    key: &PublicKey,
+    signed: &'a SignedCheckpoint,
+) -> Result<&'a Checkpoint, AuditError> {
+    key.verify(signed).map_err(|error| AuditError::Checkpoint {
+        chain: signed.checkpoint.chain.clone(),
+        size: signed.checkpoint.size,
+        error,
+    })
+}
+
+/// The entry, if it is in the signed checkpoint's tree.
+pub fn verify_inclusion(
+    key: &PublicKey,
+    checkpoint: &SignedCheckpoint,
+    proof: &InclusionProof,
+) -> Result<Entry, AuditError> {
+    let c = verify_checkpoint(key, checkpoint)?;
+    same_tree(c, &proof.chain, proof.size)?;
+    let bad = |detail: String| AuditError::Entry {
+        chain: proof.chain.clone(),
+        seq: proof.seq,
+        detail,
+    };
+    let (entry, computed) = canonical::read(proof.entry.get().as_bytes()).map_err(bad)?;
+    if entry.hash != computed {
+        return Err(bad(format!(
+            "stored hash {} but the entry hashes to {}",
+            entry.hash.short(),
+            computed.short()
+        )));
+    }
+    if entry.chain != proof.chain || entry.seq != proof.seq {
+        return Err(bad(format!(
+            "the entry is chain {} seq {}",
+            entry.chain, entry.seq
+        )));
+    }
+    inclusion::verify(proof.seq, proof.size, &computed, &proof.proof, &c.root).map_err(
+        |error| AuditError::Proof {
+            chain: proof.chain.clone(),
+            error,
+        },
+    )?;
+    Ok(entry)
+}
+
+/// Checks that the newer signed checkpoint extends the older one.
+pub fn verify_consistency(
+    key: &PublicKey,
+    older: &SignedCheckpoint,
+    newer: &SignedCheckpoint,
+    proof: &ConsistencyProof,
+) -> Result<(), AuditError> {
+    let (old, new) = (
+        verify_checkpoint(key, older)?,
+        verify_checkpoint(key, newer)?,
+    );
+    same_tree(old, &proof.chain, proof.first)?;
+    same_tree(new, &proof.chain, proof.second)?;
+    consistency::verify(
+        proof.first,
+        proof.second,
+        &old.root,
+        &new.root,
+        &proof.proof,
+    )
+    .map_err(|error| AuditError::Proof {
+        chain: proof.chain.clone(),
+        error,
+    })
+}
+
+/// What a verified statement shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verified {
+    pub member: String,
+    pub entries: u64,
+    pub balance: i64,
+    pub co2e_g: i64,
+}
+
+/// Checks a member statement: every entry is in its chain's signed checkpoint; the entries link
+/// from the account's head back to the member's first entry, so none is missing between; and
+/// their sums are the account's.
+pub fn verify_statement(key: &PublicKey, s: &Statement) -> Result<Verified, AuditError> {
+    let fail = |m: String| AuditError::Statement(m);
+    let mut by_chain: BTreeMap<&str, &SignedCheckpoint> = BTreeMap::new();
+    for c in &s.checkpoints {
+        if by_chain.insert(&c.checkpoint.chain, c).is_some() {
+            return Err(fail(format!(
+                "two checkpoints for chain {}",
+                c.checkpoint.chain
+            )));
+        }
+    }
+    let mut expect = s.head;
+    let (mut balance, mut co2e_g) = (0i64, 0i64);
+    for p in &s.proofs {
+        let c = by_chain
+            .get(p.chain.as_str())
+            .ok_or_else(|| fail(format!("no checkpoint for chain {}", p.chain)))?;
+        let e = verify_inclusion(key, c, p)?;
+        if e.member.as_str() != s.member {
+            return Err(fail(format!(
+                "chain {} seq {} is another member's",
+                e.chain, e.seq
+            )));
+        }
+        if e.hash != expect {
+            return Err(fail(format!(
+                "chain {} seq {} is not the entry before: expected hash {}",
+                e.chain,
+                e.seq,
+                expect.short()
+            )));
+        }
+        expect = e.member_prev;
+        balance += e.bonus;
+        co2e_g += e.co2e_g;
+    }
+    if expect != ZERO {
+        return Err(fail(format!(
+            "history incomplete: the oldest entry given links to {}",
+            expect.short()
+        )));
+    }
+    let n = s.proofs.len() as u64;
+    for (what, stated, summed) in [
+        ("entries", s.entries as i64, n as i64),
+        ("balance", s.balance, balance),
+        ("co2e_g", s.co2e_g, co2e_g),
+    ] {
+        if stated != summed {
+            return Err(fail(format!(
+                "account {what} is {stated}, its entries sum to {summed}"
+            )));
+        }
+    }
+    Ok(Verified {
+        member: s.member.clone(),
+        entries: n,
+        balance,
+        co2e_g,
+    })
+}
+
+/// A proof must be about exactly the checkpoint's tree: its chain, and its size, never larger.
+fn same_tree(c: &Checkpoint, chain: &str, size: u64) -> Result<(), AuditError> {
+    if c.chain != chain {
+        return Err(AuditError::OtherChain {
+            got: chain.to_owned(),
+            want: c.chain.clone(),
+        });
+    }
+    if c.size != size {
+        return Err(AuditError::OtherSize {
+            got: size,
+            want: c.size,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The DynamoDB store's checkpoints and tree nodes. Checkpoints live in `CKPT#<chain>`
+//! partitions, nodes in `TREE#<chain>`: apart from the entries, so the checkpoint job's role
+//! writes these and nothing of the ledger.
+
+use super::{get_json, get_s, is_condition_failed, item, s, sdk_err, DynamoStore, Item};
+use crate::checkpoint::SignedCheckpoint;
+use crate::ledger::Digest;
+use crate::merkle::frontier::Node;
+use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use std::collections::HashMap;
+
+impl DynamoStore {
+    /// Every checkpoint of a chain, smallest size first.
+    pub(super) async fn list_checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
+        let q = self.partition_query(format!("CKPT#{chain}"));
+        self.query(q, None)
+            .await?
+            .iter()
+            .map(|it| get_json(it, "json"))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for DynamoStore {
+    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool> {
+        let mut it = item::checkpoint(&c.checkpoint.chain, c.checkpoint.size);
+        it.insert("json".into(), item::json(c));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>> {
+        let it = match size {
+            Some(size) => self.get(item::checkpoint(chain, size)).await?,
+            None => {
+                let q = self
+                    .partition_query(format!("CKPT#{chain}"))
+                    .scan_index_forward(false);
+                self.query(q, Some(1)).await?.pop()
+            }
+        };
+        it.map(|it| get_json(&it, "json")).transpose()
+    }
+
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()> {
+        for chunk in nodes.chunks(25) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for n in chunk {
+                let mut it = item::tree_node(chain, n.level, n.index);
+                it.insert("hash".into(), s(n.hash.to_string()));
+                let put = PutRequest::builder()
+                    .set_item(Some(it))
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                writes.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut request = HashMap::from([(self.table.clone(), writes)]);
+            for attempt in 0.. {
+                let res = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                match res.unprocessed_items.filter(|k| !k.is_empty()) {
+                    None => break,
+                    Some(_) if attempt == 9 => {
+                        return Err(StoreError::Unavailable(
+                            "dynamodb: BatchWriteItem left items unprocessed 10 times".into(),
+                        ))
+                    }
+                    Some(rest) => {
+                        request = rest;
+                        tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn tree_nodes(
+        &self,
+        chain: &str,
+        keys: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), Digest>> {
+        // Level 0 is the entry itself: its hash is read out of its JSON.
+        let wanted: Vec<Item> = keys
+            .iter()
+            .map(|&(level, index)| match level {
+                0 => item::entry(chain, index),
+                _ => item::tree_node(chain, level, index),
+            })
+            .collect();
+        let mut out = HashMap::with_capacity(keys.len());
+        for it in self
+            .batch_get(wanted, Some(&["pk", "sk", "hash", "json"]))
+            .await?
+        {
+            let (pk, sk) = (get_s(&it, item::PK)?, get_s(&it, item::SK)?);
+            let corrupt = || StoreError::Corrupt(format!("tree node {pk} {sk}"));
+            let place = if let Some(seq) = sk.strip_prefix("SEQ#") {
+                (0, seq.parse().map_err(|_| corrupt())?)
+            } else {
+                let (level, index) = sk.split_once('#').ok_or_else(corrupt)?;
+                (
+                    level.parse().map_err(|_| corrupt())?,
+                    index.parse().map_err(|_| corrupt())?,
+                )
+            };
+            let hash = if place.0 == 0 {
+                stored_hash(get_s(&it, "json")?.as_bytes())?
+            } else {
+                Digest::parse(get_s(&it, "hash")?).ok_or_else(corrupt)?
+            };
+            out.insert(place, hash);
+        }
+        Ok(out)
+    }
+}

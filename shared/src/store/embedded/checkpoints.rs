@@ -1,0 +1,89 @@
+//! The embedded store's checkpoints and tree nodes: two redb tables beside the entries.
+
+use super::{db_err, decode, encode, EmbeddedStore, ENTRIES};
+use crate::checkpoint::SignedCheckpoint;
+use crate::ledger::Digest;
+use crate::merkle::frontier::Node;
+use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
+use async_trait::async_trait;
+use redb::{ReadableTable, TableDefinition};
+use std::collections::HashMap;
+
+/// Signed checkpoints by (chain, size), as JSON.
+pub(super) const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("checkpoints");
+/// Tree nodes by (chain, level, index): 32 bytes each. Public so that tests can tamper.
+pub const TREE: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition::new("tree");
+
+#[async_trait]
+impl CheckpointStore for EmbeddedStore {
+    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool> {
+        let key = (c.checkpoint.chain.as_str(), c.checkpoint.size);
+        self.write(|txn| -> Result<bool> {
+            let mut t = txn.open_table(CHECKPOINTS).map_err(db_err)?;
+            if t.get(key).map_err(db_err)?.is_some() {
+                return Ok(false);
+            }
+            t.insert(key, encode(c).as_slice()).map_err(db_err)?;
+            Ok(true)
+        })
+    }
+
+    async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>> {
+        let txn = self.read()?;
+        let t = txn.open_table(CHECKPOINTS).map_err(db_err)?;
+        let row = match size {
+            Some(size) => t.get((chain, size)).map_err(db_err)?,
+            None => match t
+                .range((chain, 0)..=(chain, u64::MAX))
+                .map_err(db_err)?
+                .next_back()
+            {
+                Some(row) => Some(row.map_err(db_err)?.1),
+                None => None,
+            },
+        };
+        row.map(|v| decode(v.value())).transpose()
+    }
+
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()> {
+        self.write(|txn| -> Result<()> {
+            let mut t = txn.open_table(TREE).map_err(db_err)?;
+            for n in nodes {
+                t.insert((chain, n.level, n.index), n.hash.0.as_slice())
+                    .map_err(db_err)?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn tree_nodes(
+        &self,
+        chain: &str,
+        keys: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), Digest>> {
+        let txn = self.read()?;
+        let (tree, entries) = (
+            txn.open_table(TREE).map_err(db_err)?,
+            txn.open_table(ENTRIES).map_err(db_err)?,
+        );
+        let mut out = HashMap::with_capacity(keys.len());
+        for &(level, index) in keys {
+            let hash = if level == 0 {
+                match entries.get((chain, index)).map_err(db_err)? {
+                    Some(v) => Some(stored_hash(v.value())?),
+                    None => None,
+                }
+            } else {
+                match tree.get((chain, level, index)).map_err(db_err)? {
+                    Some(v) => Some(Digest(v.value().try_into().map_err(|_| {
+                        StoreError::Corrupt(format!("tree node {level}/{index} is not 32 bytes"))
+                    })?)),
+                    None => None,
+                }
+            };
+            out.extend(hash.map(|h| ((level, index), h)));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,328 @@
+//! Each chain's Merkle tree as the store keeps it: publishing signed checkpoints, and answering
+//! inclusion and consistency proofs with O(log n) reads.
+//!
+//! The checkpoint job is the tree's only writer. It restores the frontier of the latest
+//! checkpoint from stored nodes, reads only the entries appended since, checks their links,
+//! stores the nodes they complete, and signs the new root. Nodes of levels 1 to
+//! [`STORED_FROM`]` - 1` are not stored: each is recomputed from at most 8 entry hashes, so the
+//! tree costs one stored node per 16 entries instead of one per entry.
+
+use crate::audit::proof::{ConsistencyProof, InclusionProof, Statement};
+use crate::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
+use crate::domain::MemberId;
+use crate::ledger::{canonical, Digest, ZERO};
+use crate::merkle::frontier::{nodes_needed, tiles, Frontier, Nodes};
+use crate::merkle::{consistency, inclusion, root, ProofError};
+use crate::store::{CheckpointStore, Store, StoreError};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+
+/// The lowest stored level above the entries: subtrees of 16 entries.
+pub const STORED_FROM: u32 = 4;
+
+/// Entries read, and nodes written, per store call while publishing.
+const PAGE: usize = 1_000;
+
+/// Why a proof could not be given.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    /// The question has no answer: an index or size out of range.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    /// The tree is asked about beyond the chain's latest checkpoint, or about entries no
+    /// checkpoint covers yet.
+    #[error("{0}")]
+    NotCheckpointed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The nodes at `keys` with what they need, from one batch of store reads: stored levels as
+/// they are, lower ones from their entries.
+pub async fn nodes<S: CheckpointStore + ?Sized>(
+    store: &S,
+    chain: &str,
+    keys: &[(u32, u64)],
+) -> Result<Nodes, StoreError> {
+    let mut reads: Vec<(u32, u64)> = Vec::new();
+    for &(level, index) in keys {
+        if level == 0 || level >= STORED_FROM {
+            reads.push((level, index));
+        } else {
+            reads.extend((index << level..(index + 1) << level).map(|leaf| (0, leaf)));
+        }
+    }
+    reads.sort_unstable();
+    reads.dedup();
+    let found = store.tree_nodes(chain, &reads).await?;
+    let missing = |(level, index): (u32, u64)| {
+        StoreError::NotFound(format!("tree node {level}/{index} of chain {chain}"))
+    };
+    let mut out = HashMap::with_capacity(keys.len());
+    for &(level, index) in keys {
+        let hash = if level == 0 || level >= STORED_FROM {
+            *found.get(&(level, index)).ok_or(missing((level, index)))?
+        } else {
+            let leaves = (index << level..(index + 1) << level)
+                .map(|leaf| found.get(&(0, leaf)).copied().ok_or(missing((0, leaf))))
+                .collect::<Result<Vec<_>, _>>()?;
+            root(&leaves)
+        };
+        out.insert((level, index), hash);
+    }
+    Ok(Nodes(out))
+}
+
+/// The audit path of entry `seq` in the tree of the chain's first `size` entries.
+pub async fn inclusion_proof<S: CheckpointStore + ?Sized>(
+    store: &S,
+    chain: &str,
+    seq: u64,
+    size: u64,
+) -> Result<Vec<Digest>, TreeError> {
+    let keys = nodes_needed(|t| inclusion::prove(t, seq, size));
+    let nodes = nodes(store, chain, &keys).await?;
+    Ok(inclusion::prove(&nodes, seq, size)?)
+}
+
+/// The proof that the chain's first `second` entries extend its first `first`.
+pub async fn consistency_proof<S: CheckpointStore + ?Sized>(
+    store: &S,
+    chain: &str,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Digest>, TreeError> {
+    let keys = nodes_needed(|t| consistency::prove(t, first, second));
+    let nodes = nodes(store, chain, &keys).await?;
+    Ok(consistency::prove(&nodes, first, second)?)
+}
+
+/// Entry `seq` with its audit path in the tree of `size` entries (default: the latest
+/// checkpoint's), which no checkpoint may be smaller than.
+pub async fn inclusion<S: Store + ?Sized>(
+    store: &S,
+    chain: &str,
+    seq: u64,
+    size: Option<u64>,
+) -> Result<InclusionProof, TreeError> {
+    let size = checkpointed(store, chain, size).await?;
+    let proof = inclusion_proof(store, chain, seq, size).await?;
+    let entry = store
+        .entries(chain, seq, 1)
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::NotFound(format!("chain {chain} seq {seq}")))?;
+    Ok(InclusionProof {
+        chain: chain.to_owned(),
+        seq,
+        size,
+        entry: RawValue::from_string(
+            String::from_utf8(entry).map_err(|_| {
+                StoreError::Corrupt(format!("chain {chain} seq {seq} is not UTF-8"))
+            })?,
+        )
+        .map_err(|e| StoreError::Corrupt(format!("chain {chain} seq {seq}: {e}")))?,
+        proof,
+    })
+}
+
+/// The proof that the tree of `second` entries (default: the latest checkpoint's) extends the
+/// tree of `first`.
+pub async fn consistency<S: Store + ?Sized>(
+    store: &S,
+    chain: &str,
+    first: u64,
+    second: Option<u64>,
+) -> Result<ConsistencyProof, TreeError> {
+    let second = checkpointed(store, chain, second).await?;
+    Ok(ConsistencyProof {
+        chain: chain.to_owned(),
+        first,
+        second,
+        proof: consistency_proof(store, chain, first, second).await?,
+    })
+}
+
+/// A member's statement: their account, every entry newest first, each proven in the latest
+/// checkpoint of its chain. Refused while an entry is newer than its chain's checkpoint.
+pub async fn statement<S: Store + ?Sized>(
+    store: &S,
+    member: &MemberId,
+) -> Result<Statement, TreeError> {
+    let account = store
+        .accounts(std::slice::from_ref(member))
+        .await?
+        .pop()
+        .filter(|a| a.entries > 0)
+        .ok_or_else(|| StoreError::NotFound(format!("member {}", member.as_str())))?;
+    let stored = store
+        .member_entries(member, account.entries as usize + 1)
+        .await?;
+    let mut checkpoints: HashMap<String, SignedCheckpoint> = HashMap::new();
+    let mut proofs = Vec::with_capacity(stored.len());
+    for bytes in &stored {
+        let (entry, _) = canonical::read(bytes).map_err(StoreError::Corrupt)?;
+        if !checkpoints.contains_key(&entry.chain) {
+            if let Some(c) = store.checkpoint(&entry.chain, None).await? {
+                checkpoints.insert(entry.chain.clone(), c);
+            }
+        }
+        let size = checkpoints
+            .get(&entry.chain)
+            .map(|c| c.checkpoint.size)
+            .filter(|&size| entry.seq < size)
+            .ok_or_else(|| {
+                TreeError::NotCheckpointed(format!(
+                    "chain {} seq {} is not in a checkpoint yet",
+                    entry.chain, entry.seq
+                ))
+            })?;
+        proofs.push(inclusion(store, &entry.chain, entry.seq, Some(size)).await?);
+    }
+    let mut checkpoints: Vec<SignedCheckpoint> = checkpoints.into_values().collect();
+    checkpoints.sort_by(|a, b| a.checkpoint.chain.cmp(&b.checkpoint.chain));
+    Ok(Statement {
+        member: member.as_str().to_owned(),
+        balance: account.balance,
+        co2e_g: account.co2e_g,
+        entries: account.entries,
+        head: account.head,
+        checkpoints,
+        proofs,
+    })
+}
+
+/// `size`, or the latest checkpoint's: a size the stored tree can answer for.
+async fn checkpointed<S: Store + ?Sized>(
+    store: &S,
+    chain: &str,
+    size: Option<u64>,
+) -> Result<u64, TreeError> {
+    let latest = store
+        .checkpoint(chain, None)
+        .await?
+        .map_or(0, |c| c.checkpoint.size);
+    match size.unwrap_or(latest) {
+        0 => Err(TreeError::NotCheckpointed(format!(
+            "chain {chain} has no checkpoint yet"
+        ))),
+        n if n > latest => Err(TreeError::NotCheckpointed(format!(
+            "chain {chain}'s latest checkpoint has {latest} entries, fewer than {n}"
+        ))),
+        n => Ok(n),
+    }
+}
+
+/// The frontier of the chain's first `size` entries, from at most log2(size) + 1 subtrees.
+pub async fn frontier<S: CheckpointStore + ?Sized>(
+    store: &S,
+    chain: &str,
+    size: u64,
+) -> Result<Frontier, StoreError> {
+    let keys = tiles(0, size);
+    let nodes = nodes(store, chain, &keys).await?;
+    let peaks = keys.iter().map(|k| nodes.0[k]).collect();
+    Ok(Frontier::restore(size, peaks).expect("tiles(0, size) are the frontier's peaks"))
+}
+
+/// What one checkpoint run did for a chain.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The chain's latest checkpoint after the run.
+    pub checkpoint: SignedCheckpoint,
+    /// Entries added to the tree by this run (0: the chain had not grown, nothing was signed).
+    pub entries: u64,
+}
+
+/// Extends a chain's tree to its current head and signs the new root at `time`. A chain that has
+/// not grown keeps its latest checkpoint. Refuses to sign when the new entries do not link up,
+/// or when the stored tree does not give the latest checkpoint's root.
+pub async fn publish<S: Store + ?Sized>(
+    store: &S,
+    key: &LogKey,
+    chain: &str,
+    time: i64,
+) -> Result<Published, StoreError> {
+    let latest = store.checkpoint(chain, None).await?;
+    let from = latest.as_ref().map_or(0, |c| c.checkpoint.size);
+    let head = store.chain_head(chain).await?;
+    if let Some(c) = latest.as_ref().filter(|_| head.size == from) {
+        return Ok(Published {
+            checkpoint: c.clone(),
+            entries: 0,
+        });
+    }
+    let mut frontier = frontier(store, chain, from).await?;
+    let refuse = |why: String| StoreError::Corrupt(format!("chain {chain}: {why}; not signing"));
+    if let Some(c) = &latest {
+        if frontier.root() != c.checkpoint.root {
+            return Err(refuse(format!(
+                "the stored tree at size {from} does not give the checkpoint's root"
+            )));
+        }
+    }
+    let mut prev = match from {
+        0 => ZERO,
+        n => nodes(store, chain, &[(0, n - 1)]).await?.0[&(0, n - 1)],
+    };
+    let mut done = Vec::new();
+    while frontier.size() < head.size {
+        let want = PAGE.min((head.size - frontier.size()) as usize);
+        let page = store.entries(chain, frontier.size(), want).await?;
+        if page.is_empty() {
+            return Err(refuse(format!("entry {} is missing", frontier.size())));
+        }
+        for stored in &page {
+            let seq = frontier.size();
+            let (entry, hash) =
+                canonical::read(stored).map_err(|e| refuse(format!("seq {seq}: {e}")))?;
+            if entry.chain != chain || entry.seq != seq || entry.prev != prev || entry.hash != hash
+            {
+                return Err(refuse(format!("entry {seq} does not link up")));
+            }
+            prev = hash;
+            done.extend(
+                frontier
+                    .push(hash)
+                    .into_iter()
+                    .filter(|n| n.level >= STORED_FROM),
+            );
+        }
+        store.put_tree_nodes(chain, &done).await?;
+        done.clear();
+    }
+    let signed = key.sign(Checkpoint {
+        chain: chain.to_owned(),
+        root: frontier.root(),
+        size: frontier.size(),
+        time,
+    });
+    // A concurrent run that signed the same size first wins; its checkpoint is the one kept.
+    let checkpoint = if store.put_checkpoint(&signed).await? {
+        signed
+    } else {
+        store
+            .checkpoint(chain, Some(signed.checkpoint.size))
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("checkpoint of {chain}")))?
+    };
+    Ok(Published {
+        entries: checkpoint.checkpoint.size - from,
+        checkpoint,
+    })
+}
+
+/// Publishes every chain, in chain order.
+pub async fn publish_all<S: Store + ?Sized>(
+    store: &S,
+    key: &LogKey,
+    time: i64,
+) -> Result<Vec<Published>, StoreError> {
+    let mut heads = store.chain_heads().await?;
+    heads.sort_by(|a, b| a.chain.cmp(&b.chain));
+    let mut out = Vec::with_capacity(heads.len());
+    for h in heads {
+        out.push(publish(store, key, &h.chain, time).await?);
+    }
+    Ok(out)
+}
