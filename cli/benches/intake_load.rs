@@ -23,6 +23,8 @@
 
 use greenloop::audit::verify_store;
 use greenloop::catalog::Catalog;
+use greenloop::checkpoint::SignedCheckpoint;
+use greenloop::merkle::frontier::Node;
 use greenloop::catalog::Rules;
 use greenloop::config::DEFAULT_SHARDS;
 use greenloop::credit::{credit_continuously, MAX_BATCH};
@@ -33,8 +35,8 @@ use greenloop::http::{self, App, Integrations};
 use greenloop::ledger::Digest;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
-    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CreditBatch, Grant,
-    LedgerSource, Recorded, Result as StoreResult, Store,
+    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
+    CreditBatch, Grant, LedgerSource, Recorded, Result as StoreResult, Store,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -172,6 +174,29 @@ impl LedgerSource for Counted {
     }
     async fn campus_totals(&self) -> StoreResult<Vec<CampusTotals>> {
         self.inner.campus_totals().await
+    }
+    async fn checkpoints(&self, chain: &str) -> StoreResult<Vec<SignedCheckpoint>> {
+        self.inner.checkpoints(chain).await
+    }
+}
+
+#[async_trait::async_trait]
+impl CheckpointStore for Counted {
+    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> StoreResult<bool> {
+        self.inner.put_checkpoint(c).await
+    }
+    async fn checkpoint(&self, chain: &str, size: Option<u64>) -> StoreResult<Option<SignedCheckpoint>> {
+        self.inner.checkpoint(chain, size).await
+    }
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> StoreResult<()> {
+        self.inner.put_tree_nodes(chain, nodes).await
+    }
+    async fn tree_nodes(
+        &self,
+        chain: &str,
+        keys: &[(u32, u64)],
+    ) -> StoreResult<std::collections::HashMap<(u32, u64), greenloop::ledger::Digest>> {
+        self.inner.tree_nodes(chain, keys).await
     }
 }
 

@@ -238,10 +238,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             report::verify(backend.store(), pinned.as_ref(), json).await
         }
         Command::Checkpoint => {
-            let seed = std::env::var("GREENLOOP_LOG_KEY").map_err(|_| {
-                "checkpoint needs the log's signing key in GREENLOOP_LOG_KEY (make one with greenloop keys --log)"
-            })?;
-            let log_key = LogKey::from_hex(&seed).map_err(|e| format!("GREENLOOP_LOG_KEY: {e}"))?;
+            let log_key = greenloop::config::log_key()
+                .await
+                .map_err(|e| format!("{e} (make a key with greenloop keys --log)"))?;
             let backend = Backend::open(&cli.data, table, true).await?;
             let now = chrono::Utc::now().timestamp();
             let published = greenloop::tree::publish_all(backend.store(), &log_key, now)

@@ -13,6 +13,7 @@
 //! the secrets it uses ([`Secret`]), and its IAM role may read only those parameters.
 
 use crate::catalog::Rules;
+use crate::checkpoint::LogKey;
 use crate::domain::Pepper;
 use crate::http::{App, Integrations};
 use crate::store::dynamodb::DynamoStore;
@@ -40,6 +41,8 @@ fn var(name: &str) -> Option<String> {
 pub enum Secret {
     Pepper,
     WebhookSecrets,
+    /// The checkpoint signing key: a 64-hex-digit Ed25519 seed.
+    LogKey,
 }
 
 impl Secret {
@@ -48,6 +51,7 @@ impl Secret {
         match self {
             Secret::Pepper => "GREENLOOP_PEPPER",
             Secret::WebhookSecrets => "GREENLOOP_WEBHOOK_SECRETS",
+            Secret::LogKey => "GREENLOOP_LOG_KEY",
         }
     }
 }
@@ -113,6 +117,13 @@ fn parse_integrations(value: &str) -> Result<Integrations, ConfigError> {
     Integrations::parse(value).map_err(|e| ConfigError(format!("GREENLOOP_WEBHOOK_SECRETS: {e}")))
 }
 
+/// The checkpoint signing key, from `GREENLOOP_LOG_KEY` or the SSM parameter
+/// `GREENLOOP_LOG_KEY_PARAMETER` names.
+pub async fn log_key() -> Result<LogKey, ConfigError> {
+    let seed = secrets(&[Secret::LogKey]).await?.remove(0);
+    LogKey::from_hex(&seed).map_err(|e| ConfigError(format!("GREENLOOP_LOG_KEY: {e}")))
+}
+
 /// The member pepper from `GREENLOOP_PEPPER` (local commands).
 pub fn pepper() -> Result<Pepper, ConfigError> {
     parse_pepper(
@@ -175,6 +186,7 @@ pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
         match secret {
             Secret::Pepper => pepper = Some(parse_pepper(value)?),
             Secret::WebhookSecrets => integrations = parse_integrations(&value)?,
+            Secret::LogKey => return Err(ConfigError("HTTP functions do not sign".into())),
         }
     }
     warm_up(store.as_ref()).await;

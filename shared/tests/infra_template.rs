@@ -585,22 +585,54 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     .await;
     made.insert("CampusFunction", recorder.take());
 
+    // The checkpoint job: a first run signs every chain; after one more credited scan, a second
+    // restores the tree's frontier and extends it.
+    greenloop::config::warm_up(store.as_ref()).await;
+    let log_key =
+        greenloop::checkpoint::LogKey::from_hex(greenloop::store::suite::TEST_LOG_KEY).unwrap();
+    greenloop::tree::publish_all(store.as_ref(), &log_key, NOW)
+        .await
+        .unwrap();
+    let mut checkpointing = recorder.take();
+    let more = json!({"scan_id": "s-2", "user": "ann", "station": "st-sjtu", "at": NOW - 30, "items": {"books": 2, "boxes": [], "clothing_g": 0, "shoes": 0}});
+    run(&scan, vec![signed("/v1/scans", Some(more))]).await;
+    made.get_mut("ScanFunction")
+        .unwrap()
+        .extend(recorder.take());
+    let sweep = greenloop::trigger::handle(store.as_ref(), &rules, 4, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(sweep.run.credited, 1);
+    made.get_mut("CreditFunction")
+        .unwrap()
+        .extend(recorder.take());
+    greenloop::tree::publish_all(store.as_ref(), &log_key, NOW + 300)
+        .await
+        .unwrap();
+    checkpointing.extend(recorder.take());
+    made.insert("CheckpointFunction", checkpointing);
+
     greenloop::config::warm_up(store.as_ref()).await;
     let audit = http::mount(http::audit::routes(), app());
-    let chain = plain.chain_heads().await.unwrap()[0].chain.clone();
+    let head = plain.chain_heads().await.unwrap()[0].clone();
+    let (chain, size) = (head.chain, head.size);
+    let member = plain.account_page(None, 1).await.unwrap()[0].member.clone();
+    let audited = |path: String| keyed("GET", &path, Some("audit-key"));
     run(
         &audit,
         vec![
             keyed("GET", "/health", None),
-            keyed("GET", "/v1/audit/heads", Some("audit-key")),
-            keyed(
-                "GET",
-                &format!("/v1/audit/chains/{chain}/entries"),
-                Some("audit-key"),
-            ),
-            keyed("GET", "/v1/audit/accounts", Some("audit-key")),
-            keyed("GET", "/v1/audit/campus-totals", Some("audit-key")),
-            keyed("GET", "/v1/audit/rules", Some("audit-key")),
+            audited("/v1/audit/heads".into()),
+            audited(format!("/v1/audit/chains/{chain}/entries")),
+            audited("/v1/audit/accounts".into()),
+            audited("/v1/audit/campus-totals".into()),
+            audited("/v1/audit/rules".into()),
+            audited(format!("/v1/audit/chains/{chain}/checkpoints")),
+            audited(format!("/v1/audit/chains/{chain}/checkpoint")),
+            audited(format!("/v1/audit/chains/{chain}/checkpoint?size={size}")),
+            audited(format!("/v1/audit/chains/{chain}/inclusion?seq=0")),
+            audited(format!("/v1/audit/chains/{chain}/consistency?first=1")),
+            audited(format!("/v1/audit/members/{member}/statement")),
         ],
     )
     .await;

@@ -10,7 +10,8 @@
 //! everywhere (closed objects, the shared `Error`, request ids).
 //!
 //! The spec and its validator are in `openapi/spec.rs`, the harness in `openapi/harness.rs`, the
-//! scenario's two halves in `openapi/before_crediting.rs` and `openapi/after_crediting.rs`.
+//! scenario's two halves in `openapi/before_crediting.rs` and `openapi/after_crediting.rs`, its
+//! checkpoint and proof routes in `openapi/proofs.rs`.
 
 mod support;
 
@@ -24,6 +25,8 @@ mod flaky;
 mod harness;
 #[path = "openapi/lint.rs"]
 mod lint;
+#[path = "openapi/proofs.rs"]
+mod proofs;
 #[path = "openapi/spec.rs"]
 mod spec;
 
@@ -53,6 +56,7 @@ async fn every_route_and_status_matches_the_spec() {
     after_crediting::crediting(&h).await;
     after_crediting::campus_routes(&h).await;
     after_crediting::audit_routes(&h).await;
+    proofs::proof_routes(&h).await;
     after_crediting::store_outage(&h).await;
     every_operation_and_status_was_exercised(&h);
 }

@@ -66,9 +66,9 @@ pub enum ExportError {
 
 /// The ledger items of an export, in memory.
 ///
-/// [`LedgerSource::chain_heads`] gives the exported HEAD items only; a chain whose entries or
-/// checkpoints were exported without its head (a half-applied edge) is listed by
-/// [`Snapshot::chains`], so the verifier reports the mismatch rather than this reader hiding it.
+/// [`LedgerSource::chain_heads`] gives the exported HEAD items only, as the table would;
+/// [`Snapshot::chains`] also lists the chains whose entries or checkpoints were exported without
+/// a head (a half-applied edge), for a report to name. Nothing is repaired.
 pub struct Snapshot {
     summary: ExportSummary,
     catalog: Catalog,
@@ -307,10 +307,10 @@ impl Snapshot {
                 false
             }
         };
-        match twice {
-            true => Err(format!("item {pk} {sk} appears twice")),
-            false => Ok(()),
+        if twice {
+            return Err(format!("item {pk} {sk} appears twice"));
         }
+        Ok(())
     }
 }
 
@@ -408,7 +408,7 @@ pub fn attribute_from_json(v: &Value) -> Result<AttributeValue, String> {
         .filter(|o| o.len() == 1)
         .and_then(|o| o.iter().next())
     else {
-        return Err(format!("not an attribute value: {}", short(v)));
+        return Err(format!("not an attribute value: {:.60}", v.to_string()));
     };
     let string = |x: &Value| {
         x.as_str()
@@ -416,11 +416,7 @@ pub fn attribute_from_json(v: &Value) -> Result<AttributeValue, String> {
             .ok_or_else(|| format!("{t} holds a non-string"))
     };
     let blob = |x: &Value| string(x).and_then(|s| unbase64(&s)).map(Blob::new);
-    let list = |x: &Value| {
-        x.as_array()
-            .cloned()
-            .ok_or_else(|| format!("{t} is not a list"))
-    };
+    let list = || x.as_array().ok_or_else(|| format!("{t} is not a list"));
     let boolean = |x: &Value| {
         x.as_bool()
             .ok_or_else(|| format!("{t} is not true or false"))
@@ -433,14 +429,14 @@ pub fn attribute_from_json(v: &Value) -> Result<AttributeValue, String> {
         "NULL" => AttributeValue::Null(boolean(x)?),
         "M" => AttributeValue::M(item_from_json(x)?),
         "L" => AttributeValue::L(
-            list(x)?
+            list()?
                 .iter()
                 .map(attribute_from_json)
                 .collect::<Result<_, _>>()?,
         ),
-        "SS" => AttributeValue::Ss(list(x)?.iter().map(string).collect::<Result<_, _>>()?),
-        "NS" => AttributeValue::Ns(list(x)?.iter().map(string).collect::<Result<_, _>>()?),
-        "BS" => AttributeValue::Bs(list(x)?.iter().map(blob).collect::<Result<_, _>>()?),
+        "SS" => AttributeValue::Ss(list()?.iter().map(string).collect::<Result<_, _>>()?),
+        "NS" => AttributeValue::Ns(list()?.iter().map(string).collect::<Result<_, _>>()?),
+        "BS" => AttributeValue::Bs(list()?.iter().map(blob).collect::<Result<_, _>>()?),
         _ => return Err(format!("unknown attribute type {t}")),
     })
 }
@@ -449,7 +445,7 @@ pub fn attribute_from_json(v: &Value) -> Result<AttributeValue, String> {
 pub fn item_from_json(v: &Value) -> Result<Item, String> {
     let o = v
         .as_object()
-        .ok_or_else(|| format!("not an item: {}", short(v)))?;
+        .ok_or_else(|| format!("not an item: {:.60}", v.to_string()))?;
     o.iter()
         .map(|(k, a)| {
             Ok((
@@ -508,7 +504,7 @@ pub fn write_export(dir: &Path, items: &[Item], files: usize, seed: u64) -> std:
     let mut order: Vec<&Item> = items.iter().collect();
     order.shuffle(&mut rng);
     let id = format!(
-        "{}-{:08x}",
+        "{:014}-{:08x}",
         rng.gen_range(1_600_000_000_000u64..1_900_000_000_000),
         rng.gen::<u32>()
     );
@@ -554,15 +550,6 @@ pub fn write_export(dir: &Path, items: &[Item], files: usize, seed: u64) -> std:
     std::fs::write(dir.join("_started"), b"")
 }
 
-/// A JSON value for an error message, cut short.
-fn short(v: &Value) -> String {
-    let text = v.to_string();
-    match text.char_indices().nth(60) {
-        Some((at, _)) => format!("{}...", &text[..at]),
-        None => text,
-    }
-}
-
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard, padded base64: DynamoDB JSON's binary values and AWS's MD5 checksums.
@@ -583,7 +570,7 @@ fn unbase64(s: &str) -> Result<Vec<u8>, String> {
     let bad = || format!("not base64: {s:.40}");
     let quads = s.as_bytes().chunks(4);
     let (last, mut out) = (s.len() / 4, Vec::with_capacity(s.len() / 4 * 3));
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(bad());
     }
     for (k, q) in quads.enumerate() {

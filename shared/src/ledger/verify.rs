@@ -156,7 +156,7 @@ impl<'c> Verifier<'c> {
             state.summary.entries, 0,
             "checkpoints() comes before push()"
         );
-        checkpoints.sort_by(|a, b| b.size.cmp(&a.size));
+        checkpoints.sort_by_key(|c| std::cmp::Reverse(c.size));
         // The empty tree's root is fixed; there is nothing to match.
         checkpoints.retain(|c| c.size > 0);
         state.tree = (!checkpoints.is_empty()).then(Frontier::default);

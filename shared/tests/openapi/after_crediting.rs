@@ -435,6 +435,11 @@ pub async fn store_outage(h: &Harness) {
         Req::get("/v1/audit/accounts").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/campus-totals").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/rules").bearer(AUDITOR_KEY),
+        Req::get("/v1/audit/chains/shard-00/checkpoints").bearer(AUDITOR_KEY),
+        Req::get("/v1/audit/chains/shard-00/checkpoint").bearer(AUDITOR_KEY),
+        Req::get("/v1/audit/chains/shard-00/inclusion?seq=0").bearer(AUDITOR_KEY),
+        Req::get("/v1/audit/chains/shard-00/consistency?first=1").bearer(AUDITOR_KEY),
+        Req::get(format!("/v1/audit/members/{}/statement", "0".repeat(64))).bearer(AUDITOR_KEY),
     ];
     for req in down {
         h.err(req, 503, "unavailable").await;

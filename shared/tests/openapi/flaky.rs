@@ -3,12 +3,14 @@
 
 use async_trait::async_trait;
 use greenloop::catalog::{Catalog, Rules};
+use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::{Action, Campus, MemberId, Station};
 use greenloop::ledger::Digest;
+use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
-    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CreditBatch, Grant,
-    LedgerSource, Recorded, Store, StoreError,
+    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
+    CreditBatch, Grant, LedgerSource, Recorded, Store, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,6 +64,38 @@ impl LedgerSource for Flaky {
     async fn campus_totals(&self) -> Result<Vec<CampusTotals>, StoreError> {
         self.up()?;
         self.inner.campus_totals().await
+    }
+    async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        self.up()?;
+        self.inner.checkpoints(chain).await
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for Flaky {
+    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.put_checkpoint(c).await
+    }
+    async fn checkpoint(
+        &self,
+        chain: &str,
+        size: Option<u64>,
+    ) -> Result<Option<SignedCheckpoint>, StoreError> {
+        self.up()?;
+        self.inner.checkpoint(chain, size).await
+    }
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_tree_nodes(chain, nodes).await
+    }
+    async fn tree_nodes(
+        &self,
+        chain: &str,
+        keys: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), Digest>, StoreError> {
+        self.up()?;
+        self.inner.tree_nodes(chain, keys).await
     }
 }
 

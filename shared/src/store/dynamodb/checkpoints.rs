@@ -8,7 +8,6 @@ use crate::ledger::Digest;
 use crate::merkle::frontier::Node;
 use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use std::collections::HashMap;
 
 impl DynamoStore {
@@ -56,40 +55,13 @@ impl CheckpointStore for DynamoStore {
         it.map(|it| get_json(&it, "json")).transpose()
     }
 
+    /// One `PutItem` per node, not `BatchWriteItem`: that action would also let the checkpoint
+    /// role delete. Nodes are one per 16 entries, so a run writes few.
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()> {
-        for chunk in nodes.chunks(25) {
-            let mut writes = Vec::with_capacity(chunk.len());
-            for n in chunk {
-                let mut it = item::tree_node(chain, n.level, n.index);
-                it.insert("hash".into(), s(n.hash.to_string()));
-                let put = PutRequest::builder()
-                    .set_item(Some(it))
-                    .build()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                writes.push(WriteRequest::builder().put_request(put).build());
-            }
-            let mut request = HashMap::from([(self.table.clone(), writes)]);
-            for attempt in 0.. {
-                let res = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(request))
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                match res.unprocessed_items.filter(|k| !k.is_empty()) {
-                    None => break,
-                    Some(_) if attempt == 9 => {
-                        return Err(StoreError::Unavailable(
-                            "dynamodb: BatchWriteItem left items unprocessed 10 times".into(),
-                        ))
-                    }
-                    Some(rest) => {
-                        request = rest;
-                        tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
-                    }
-                }
-            }
+        for n in nodes {
+            let mut it = item::tree_node(chain, n.level, n.index);
+            it.insert("hash".into(), s(n.hash.to_string()));
+            self.put_plain(it).await?;
         }
         Ok(())
     }
