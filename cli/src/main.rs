@@ -227,7 +227,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             if let Some(dir) = export {
                 let snapshot =
                     greenloop::audit::export::Snapshot::read(&dir).map_err(|e| e.to_string())?;
-                return report::verify(&snapshot, pinned.as_ref(), json).await;
+                return report::verify_export(&snapshot, pinned.as_ref(), json).await;
             }
             if let Some(url) = url {
                 let key = key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;

@@ -3,6 +3,7 @@
 //! Both walk the chains named by the stored chain heads, in chain-name order, and each chain in
 //! seq order. The same functions serve the CLI and, later, the audit API, and verify a remote deployment through it.
 
+pub mod edge;
 pub mod export;
 pub mod proof;
 
@@ -10,6 +11,7 @@ use crate::checkpoint::PublicKey;
 use crate::ledger::verify::{Problem, Report, Verifier};
 use crate::store::{LedgerSource, StoreError};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::io::Write;
 
 /// Entries read per store call.
@@ -32,35 +34,58 @@ pub async fn verify_store<S: LedgerSource + ?Sized>(
 pub async fn verify_pinned<S: LedgerSource + ?Sized>(
     store: &S,
     key: Option<&PublicKey>,
-    mut progress: impl FnMut(u64) + Send,
+    progress: impl FnMut(u64) + Send,
 ) -> Result<Report, StoreError> {
+    let chains: Vec<String> = store
+        .chain_heads()
+        .await?
+        .into_iter()
+        .map(|h| h.chain)
+        .collect();
+    Ok(verify_chains(store, chains, key, progress).await?.0)
+}
+
+/// Verifies `chains` and the stored state; also returns each chain's largest authenticated
+/// checkpoint size.
+async fn verify_chains<S: LedgerSource + ?Sized>(
+    store: &S,
+    mut chains: Vec<String>,
+    key: Option<&PublicKey>,
+    mut progress: impl FnMut(u64) + Send,
+) -> Result<(Report, BTreeMap<String, u64>), StoreError> {
     let catalog = store.catalog().await?;
     let mut heads = store.chain_heads().await?;
     heads.sort_by(|a, b| a.chain.cmp(&b.chain));
+    chains.sort();
+    chains.dedup();
     let mut verifier = Verifier::new(&catalog);
     let mut forged = Vec::new();
-    for head in &heads {
-        verifier.chain(&head.chain);
+    let mut checkpointed = BTreeMap::new();
+    for chain in &chains {
+        verifier.chain(chain);
         let mut signed = Vec::new();
-        for c in store.checkpoints(&head.chain).await? {
+        for c in store.checkpoints(chain).await? {
+            let bad = |detail: String| Problem::BadCheckpoint {
+                chain: chain.clone(),
+                size: c.checkpoint.size,
+                detail,
+            };
             match key.map(|k| proof::verify_checkpoint(k, &c)) {
-                Some(Err(e)) => forged.push(Problem::BadCheckpoint {
-                    chain: head.chain.clone(),
-                    size: c.checkpoint.size,
-                    detail: e.to_string(),
-                }),
-                _ if c.checkpoint.chain != head.chain => forged.push(Problem::BadCheckpoint {
-                    chain: head.chain.clone(),
-                    size: c.checkpoint.size,
-                    detail: format!("it names chain {}", c.checkpoint.chain),
-                }),
+                Some(Err(e)) => forged.push(bad(e.to_string())),
+                _ if c.checkpoint.chain != *chain => {
+                    forged.push(bad(format!("it names chain {}", c.checkpoint.chain)))
+                }
                 _ => signed.push(c.checkpoint),
             }
         }
+        checkpointed.insert(
+            chain.clone(),
+            signed.iter().map(|c| c.size).max().unwrap_or(0),
+        );
         verifier.checkpoints(signed);
         let mut from = 0;
         loop {
-            let page = store.entries(&head.chain, from, PAGE).await?;
+            let page = store.entries(chain, from, PAGE).await?;
             let Some(last) = page.last() else { break };
             from = next_seq(last)
                 .filter(|&n| n > from)
@@ -86,7 +111,7 @@ pub async fn verify_pinned<S: LedgerSource + ?Sized>(
     let mut report = verifier.finish(&heads, &accounts, &totals);
     report.checkpoints_authenticated = key.is_some();
     report.problems.splice(0..0, forged);
-    Ok(report)
+    Ok((report, checkpointed))
 }
 
 /// Writes every entry as one line of canonical JSON, in (chain, seq) order. Returns the count.

@@ -6,12 +6,14 @@ mod support;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use greenloop::audit::edge::{verify_export, ExportReport};
 use greenloop::audit::export::{write_export, ExportError, Snapshot};
 use greenloop::audit::verify_store;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper, Station};
+use greenloop::ledger::problem::Problem;
 use greenloop::store::dynamodb::item::{self, Item};
 use greenloop::store::dynamodb::DynamoStore;
 use greenloop::store::suite::{TEST_LOG_KEY, WINDOW_START};
@@ -378,4 +380,155 @@ fn broken_exports_are_refused_naming_the_file() {
         refusal(empty.path()),
         ExportError::NoExport { .. }
     ));
+}
+
+/// Replaces the `(pk, sk)` item in `items` by `f` of it, or drops it when `f` gives None.
+fn edit(items: &[Item], pk: &str, sk: &str, f: impl Fn(&Item) -> Option<Item>) -> Vec<Item> {
+    items
+        .iter()
+        .filter_map(|it| {
+            if key_of(it) == (pk, sk) {
+                f(it)
+            } else {
+                Some(it.clone())
+            }
+        })
+        .collect()
+}
+
+/// Writes `items` as an export and verifies it against the pinned log key.
+async fn verify_items(items: &[Item]) -> ExportReport {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write_export(dir.path(), items, 3, 21).expect("write the export");
+    let snap = Snapshot::read(dir.path()).expect("the export reads");
+    let key = LogKey::from_hex(TEST_LOG_KEY).expect("log key").public();
+    verify_export(&snap, Some(&key), |_| {})
+        .await
+        .expect("verify")
+}
+
+/// An export is held to its checkpoints: a transaction half-applied past them is reported as
+/// the edge, not a failure; a change before them, or one no transaction explains, fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_is_held_to_its_checkpoints_and_its_edge_is_reported() {
+    let (client, store) = ledger().await;
+    // Entries past the latest checkpoints: the pending scan and six more.
+    credit(&store, &scans(50, 7), &Rules::defaults()).await;
+    let items = scan_table(&client, store.table()).await;
+
+    let clean = verify_items(&items).await;
+    assert!(clean.report.is_ok(), "{:?}", clean.report.first_problem());
+    assert!(clean.in_flight.is_empty());
+    assert!(clean
+        .edge
+        .iter()
+        .any(|e| e.past_checkpoint > 0 && e.past_head == 0));
+
+    // The chain with the most entries past its checkpoint, and its entries' hashes.
+    let e = clean
+        .edge
+        .iter()
+        .max_by_key(|e| e.past_checkpoint)
+        .unwrap()
+        .clone();
+    assert!(e.past_checkpoint >= 1);
+    let (chain, c) = (e.chain.clone(), e.checkpoint);
+    let pk = format!("CHAIN#{chain}");
+    let entries = store.entries(&chain, 0, 1_000).await.unwrap();
+    let hash_at = |seq: u64| -> String {
+        let v: serde_json::Value = serde_json::from_slice(&entries[seq as usize]).unwrap();
+        v["hash"].as_str().unwrap().to_owned()
+    };
+    let n = entries.len() as u64;
+
+    // The last append's entries without the head that commits them: the head still at the
+    // checkpoint, the accounts and campus days already moved.
+    let old_head = edit(&items, &pk, "HEAD", |it| {
+        let mut it = it.clone();
+        it.insert("size".into(), AttributeValue::N(c.to_string()));
+        it.insert("hash".into(), AttributeValue::S(hash_at(c - 1)));
+        Some(it)
+    });
+    let r = verify_items(&old_head).await;
+    assert!(r.report.is_ok(), "{:?}", r.report.first_problem());
+    assert!(r
+        .edge
+        .iter()
+        .any(|x| x.chain == chain && x.past_head == n - c));
+    assert!(r
+        .in_flight
+        .iter()
+        .any(|p| matches!(p, Problem::HeadMismatch { .. })));
+
+    // The head without the append's last entry: one that is its member's latest, so that no
+    // later entry of theirs, committed after it, links to it.
+    let mut dropped = None;
+    for x in clean.edge.iter().filter(|x| x.past_checkpoint > 0) {
+        let last = store
+            .entries(&x.chain, x.head.unwrap() - 1, 1)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&last[0]).unwrap();
+        let member = MemberId::parse(v["member"].as_str().unwrap()).unwrap();
+        let account = store.accounts(&[member]).await.unwrap().remove(0);
+        if account.head.to_string() == v["hash"].as_str().unwrap() {
+            dropped = Some((
+                format!("CHAIN#{}", x.chain),
+                item::entry_sk(x.head.unwrap() - 1),
+            ));
+            break;
+        }
+    }
+    let (dpk, dsk) = dropped.expect("some chain ends with its member's latest entry");
+    let no_last = edit(&items, &dpk, &dsk, |_| None);
+    let r = verify_items(&no_last).await;
+    assert!(r.report.is_ok(), "{:?}", r.report.first_problem());
+    assert!(r
+        .in_flight
+        .iter()
+        .any(|p| matches!(p, Problem::HeadMismatch { .. })));
+    assert!(r
+        .in_flight
+        .iter()
+        .any(|p| matches!(p, Problem::Account { .. })));
+
+    // An entry before the checkpoint missing: never the edge.
+    let no_first = edit(&items, &pk, &item::entry_sk(0), |_| None);
+    let r = verify_items(&no_first).await;
+    assert!(
+        matches!(
+            r.report.first_problem(),
+            Some(Problem::SeqGap { expected: 0, .. })
+        ),
+        "{:?}",
+        r.report.first_problem()
+    );
+
+    // A balance no transaction in flight explains.
+    let account = items
+        .iter()
+        .find(|it| key_of(it).1 == "ACCOUNT")
+        .map(|it| key_of(it).0.to_owned())
+        .unwrap();
+    let richer = edit(&items, &account, "ACCOUNT", |it| {
+        let mut it = it.clone();
+        let balance: i64 = item::get_n(&it, "balance").unwrap();
+        it.insert(
+            "balance".into(),
+            AttributeValue::N((balance + 500).to_string()),
+        );
+        Some(it)
+    });
+    let r = verify_items(&richer).await;
+    assert!(
+        matches!(
+            r.report.first_problem(),
+            Some(Problem::Account {
+                field: "balance",
+                ..
+            })
+        ),
+        "{:?}",
+        r.report.first_problem()
+    );
 }

@@ -205,6 +205,11 @@ impl Snapshot {
         all.into_iter().cloned().collect()
     }
 
+    /// The largest seq exported on a chain.
+    pub fn last_seq(&self, chain: &str) -> Option<u64> {
+        self.entries.get(chain)?.keys().next_back().copied()
+    }
+
     /// Reads one gzipped data file; returns its item count.
     fn read_data_file(
         &mut self,
