@@ -12,7 +12,8 @@ use crate::backend::Backend;
 use crate::report::{group, kg, print_report, progress};
 use crate::RuleFiles;
 use clap::Args;
-use greenloop::audit::verify_store;
+use greenloop::audit::verify_pinned;
+use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper, Station};
 use greenloop::store::{Store, StoreError};
@@ -104,6 +105,19 @@ pub fn pepper() -> Result<Pepper, String> {
     match std::env::var("GREENLOOP_PEPPER") {
         Ok(p) => Pepper::new(p.into_bytes()).map_err(|e| format!("GREENLOOP_PEPPER: {e}")),
         Err(_) => Ok(Pepper::new(DEMO_PEPPER).expect("the demo pepper is long enough")),
+    }
+}
+
+/// Used when GREENLOOP_LOG_KEY is unset: a public Ed25519 seed, so that the demo's checkpoints
+/// can be checked by anyone and trusted by no one. Never sign a real ledger with it.
+pub const DEMO_LOG_KEY: &str = "677265656e6c6f6f702d64656d6f2d6c6f672d6b65792d6e6f742d7365637265";
+
+/// `GREENLOOP_LOG_KEY`, or the public demo key when it is unset (local use only; the checkpoint
+/// function requires it).
+pub async fn log_key() -> Result<LogKey, String> {
+    match std::env::var("GREENLOOP_LOG_KEY") {
+        Ok(_) => greenloop::config::log_key().await.map_err(|e| e.to_string()),
+        Err(_) => Ok(LogKey::from_hex(DEMO_LOG_KEY).expect("the demo key is a seed")),
     }
 }
 
@@ -277,15 +291,28 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
         .iter()
         .map(|h| h.size)
         .sum();
+    // Sign a checkpoint of every chain, then verify against them with the key pinned.
+    let log_key = log_key().await?;
+    let signed = greenloop::tree::publish_all(store, &log_key, chrono::Utc::now().timestamp())
+        .await
+        .map_err(err)?;
     let bar = progress(total, "verifying");
-    let report = verify_store(store, |n| bar.inc(n)).await.map_err(err)?;
+    let public = log_key.public();
+    let report = verify_pinned(store, Some(&public), |n| bar.inc(n))
+        .await
+        .map_err(err)?;
     bar.finish_and_clear();
 
     let registry = (stations.len(), members.len());
     print_summary(store, &args, &rules, &intake, &credit, registry)
         .await
         .map_err(err)?;
-    println!("Chain heads");
+    println!(
+        "Chain heads ({} checkpoints signed by log key {}, public key {})",
+        signed.len(),
+        public.id(),
+        public.to_hex()
+    );
     print_report(&report);
     println!(
         "finished in {:.1} s; data in {}",

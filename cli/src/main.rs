@@ -68,6 +68,15 @@ enum Command {
     /// Sign a checkpoint of every chain that grew since its last one, with the log key in
     /// GREENLOOP_LOG_KEY (a 64-hex-digit Ed25519 seed).
     Checkpoint,
+    /// Print every chain's signed checkpoints as JSON (to keep, and to check an export with).
+    Checkpoints {
+        /// Base URL of a deployment to ask instead of the local data.
+        #[arg(long)]
+        url: Option<String>,
+        /// Auditor key for --url.
+        #[arg(long, env = "GREENLOOP_AUDIT_KEY", hide_env_values = true)]
+        key: Option<String>,
+    },
     /// Fetch an inclusion, consistency or member proof, check it against the pinned log key,
     /// and optionally save it for an offline check.
     Proof {
@@ -265,6 +274,28 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 log_key.public().id(),
                 log_key.public().to_hex()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Checkpoints { url, key } => {
+            let backend;
+            let remote;
+            let source: &dyn greenloop::store::LedgerSource = match url {
+                Some(url) => {
+                    let key =
+                        key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;
+                    remote = remote::RemoteLedger::new(&url, key)?;
+                    &remote
+                }
+                None => {
+                    backend = Backend::open(&cli.data, table, true).await?;
+                    backend.store()
+                }
+            };
+            let mut all = Vec::new();
+            for head in source.chain_heads().await.map_err(|e| e.to_string())? {
+                all.extend(source.checkpoints(&head.chain).await.map_err(|e| e.to_string())?);
+            }
+            println!("{}", serde_json::to_string_pretty(&all).expect("checkpoints serialize"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Proof {

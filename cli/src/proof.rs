@@ -31,9 +31,13 @@ pub enum ProofCommand {
     Consistency {
         #[arg(long)]
         chain: String,
-        /// The earlier checkpoint's size.
+        /// The earlier checkpoint's size (its checkpoint is fetched).
+        #[arg(long, required_unless_present = "since", conflicts_with = "since")]
+        first: Option<u64>,
+        /// A checkpoints file you kept (`greenloop checkpoints > FILE`): the earlier checkpoint
+        /// is this chain's there, as kept, so a log that signed another one is caught.
         #[arg(long)]
-        first: u64,
+        since: Option<PathBuf>,
         /// The later checkpoint's size (default: the latest).
         #[arg(long)]
         second: Option<u64>,
@@ -127,8 +131,14 @@ impl Prover<'_> {
                 chain,
                 first,
                 second,
+                since,
             } => {
-                let older = self.checkpoint(chain, Some(*first)).await?;
+                let older = match (first, since) {
+                    (_, Some(file)) => kept(file, chain)?,
+                    (Some(first), None) => self.checkpoint(chain, Some(*first)).await?,
+                    (None, None) => unreachable!("clap requires --first or --since"),
+                };
+                let first = &older.checkpoint.size;
                 let newer = self.checkpoint(chain, *second).await?;
                 let second = Some(newer.checkpoint.size);
                 let proof = match self {
@@ -208,6 +218,16 @@ pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
             ))
         }
     }
+}
+
+/// The chain's checkpoint in a kept checkpoints file.
+fn kept(file: &Path, chain: &str) -> Result<SignedCheckpoint, String> {
+    let all: Vec<SignedCheckpoint> = serde_json::from_str(&crate::read(file, "checkpoints file")?)
+        .map_err(|e| format!("checkpoints file {}: {e}", file.display()))?;
+    all.into_iter()
+        .filter(|c| c.checkpoint.chain == chain)
+        .max_by_key(|c| c.checkpoint.size)
+        .ok_or_else(|| format!("{} has no checkpoint of chain {chain}", file.display()))
 }
 
 fn read_bundle(file: &Path) -> Result<Bundle, String> {
