@@ -116,7 +116,9 @@ pub const DEMO_LOG_KEY: &str = "677265656e6c6f6f702d64656d6f2d6c6f672d6b65792d6e
 /// function requires it).
 pub async fn log_key() -> Result<LogKey, String> {
     match std::env::var("GREENLOOP_LOG_KEY") {
-        Ok(_) => greenloop::config::log_key().await.map_err(|e| e.to_string()),
+        Ok(_) => greenloop::config::log_key()
+            .await
+            .map_err(|e| e.to_string()),
         Err(_) => Ok(LogKey::from_hex(DEMO_LOG_KEY).expect("the demo key is a seed")),
     }
 }

@@ -62,6 +62,14 @@ enum Command {
         /// verify instead of a live store.
         #[arg(long, conflicts_with = "url")]
         export: Option<PathBuf>,
+        /// A JSON Lines export (`greenloop export`) to verify instead: its chains, entries and
+        /// member chains, against --checkpoints.
+        #[arg(long, conflicts_with_all = ["url", "export"])]
+        jsonl: Option<PathBuf>,
+        /// Signed checkpoints you kept, as `greenloop checkpoints` writes them: the ledger must
+        /// still match them, even if the log no longer holds them.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
         #[command(flatten)]
         log: LogKeyArg,
     },
@@ -230,21 +238,30 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             url,
             key,
             export,
+            jsonl,
+            checkpoints,
             log,
         } => {
             let pinned = log.pinned()?;
+            let kept = match checkpoints {
+                Some(path) => report::read_checkpoints(&path)?,
+                None => Vec::new(),
+            };
+            if let Some(file) = jsonl {
+                return report::verify_jsonl(&file, &kept, pinned.as_ref(), json);
+            }
             if let Some(dir) = export {
                 let snapshot =
                     greenloop::audit::export::Snapshot::read(&dir).map_err(|e| e.to_string())?;
-                return report::verify_export(&snapshot, pinned.as_ref(), json).await;
+                return report::verify_export(&snapshot, pinned.as_ref(), &kept, json).await;
             }
             if let Some(url) = url {
                 let key = key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;
                 let remote = remote::RemoteLedger::new(&url, key)?;
-                return report::verify(&remote, pinned.as_ref(), json).await;
+                return report::verify(&remote, pinned.as_ref(), &kept, json).await;
             }
             let backend = Backend::open(&cli.data, table, true).await?;
-            report::verify(backend.store(), pinned.as_ref(), json).await
+            report::verify(backend.store(), pinned.as_ref(), &kept, json).await
         }
         Command::Checkpoint => {
             let log_key = greenloop::config::log_key()
@@ -293,9 +310,17 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let mut all = Vec::new();
             for head in source.chain_heads().await.map_err(|e| e.to_string())? {
-                all.extend(source.checkpoints(&head.chain).await.map_err(|e| e.to_string())?);
+                all.extend(
+                    source
+                        .checkpoints(&head.chain)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                );
             }
-            println!("{}", serde_json::to_string_pretty(&all).expect("checkpoints serialize"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&all).expect("checkpoints serialize")
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Proof {

@@ -222,9 +222,8 @@ pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
 
 /// The chain's checkpoint in a kept checkpoints file.
 fn kept(file: &Path, chain: &str) -> Result<SignedCheckpoint, String> {
-    let all: Vec<SignedCheckpoint> = serde_json::from_str(&crate::read(file, "checkpoints file")?)
-        .map_err(|e| format!("checkpoints file {}: {e}", file.display()))?;
-    all.into_iter()
+    crate::report::read_checkpoints(file)?
+        .into_iter()
         .filter(|c| c.checkpoint.chain == chain)
         .max_by_key(|c| c.checkpoint.size)
         .ok_or_else(|| format!("{} has no checkpoint of chain {chain}", file.display()))

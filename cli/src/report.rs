@@ -1,17 +1,22 @@
 //! What `greenloop verify` and the demo print: verification reports and number formatting.
 
 use greenloop::audit::export::Snapshot;
-use greenloop::audit::{edge, verify_pinned};
+use greenloop::audit::{authenticate, edge, verify_kept};
+use greenloop::catalog::Catalog;
 use greenloop::checkpoint::PublicKey;
+use greenloop::checkpoint::{Checkpoint, SignedCheckpoint};
 use greenloop::ledger::verify::Report;
 use greenloop::store::LedgerSource;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Verifies the store, prints the report, and exits non-zero on any problem.
 pub async fn verify(
     store: &dyn LedgerSource,
     key: Option<&PublicKey>,
+    kept: &[SignedCheckpoint],
     json: bool,
 ) -> Result<ExitCode, String> {
     let total: u64 = store
@@ -26,7 +31,7 @@ pub async fn verify(
     } else {
         progress(total, "verifying")
     };
-    let report = verify_pinned(store, key, |n| bar.inc(n))
+    let report = verify_kept(store, key, kept, |n| bar.inc(n))
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
@@ -50,6 +55,7 @@ pub async fn verify(
 pub async fn verify_export(
     snapshot: &Snapshot,
     key: Option<&PublicKey>,
+    kept: &[SignedCheckpoint],
     json: bool,
 ) -> Result<ExitCode, String> {
     let s = snapshot.summary();
@@ -73,7 +79,7 @@ pub async fn verify_export(
     } else {
         progress(total, "verifying")
     };
-    let out = edge::verify_export(snapshot, key, |n| bar.inc(n))
+    let out = edge::verify_export(snapshot, key, kept, |n| bar.inc(n))
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
@@ -104,6 +110,67 @@ pub async fn verify_export(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Verifies a JSON Lines export on one core per available core, against the checkpoints in
+/// `checkpoints` (authenticated with `key` when given), and prints the report.
+pub fn verify_jsonl(
+    file: &Path,
+    kept: &[SignedCheckpoint],
+    key: Option<&PublicKey>,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let mut problems = Vec::new();
+    let mut by_chain: BTreeMap<String, Vec<SignedCheckpoint>> = BTreeMap::new();
+    for c in kept {
+        by_chain
+            .entry(c.checkpoint.chain.clone())
+            .or_default()
+            .push(c.clone());
+    }
+    let by_chain: BTreeMap<String, Vec<Checkpoint>> = by_chain
+        .into_iter()
+        .map(|(chain, signed)| {
+            let ok = authenticate(key, &chain, signed, &mut problems);
+            (chain, ok)
+        })
+        .collect();
+    let input =
+        std::fs::File::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        progress(size, "verifying")
+    };
+    let reader = std::io::BufReader::with_capacity(1 << 20, bar.wrap_read(input));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let catalog = Catalog::builtin();
+    let mut report =
+        greenloop::audit::jsonl::verify_lines(reader, &catalog, &by_chain, threads, |_| {})
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    bar.finish_and_clear();
+    report.checkpoints_authenticated = key.is_some();
+    report.problems.splice(0..0, problems);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        );
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The signed checkpoints in a file `greenloop checkpoints` wrote.
+pub fn read_checkpoints(path: &Path) -> Result<Vec<SignedCheckpoint>, String> {
+    serde_json::from_str(&crate::read(path, "checkpoints file")?)
+        .map_err(|e| format!("checkpoints file {}: {e}", path.display()))
 }
 
 pub fn print_report(report: &Report) {

@@ -5,9 +5,10 @@
 
 pub mod edge;
 pub mod export;
+pub mod jsonl;
 pub mod proof;
 
-use crate::checkpoint::PublicKey;
+use crate::checkpoint::{Checkpoint, PublicKey, SignedCheckpoint};
 use crate::ledger::verify::{Problem, Report, Verifier};
 use crate::store::{LedgerSource, StoreError};
 use serde::Deserialize;
@@ -36,13 +37,24 @@ pub async fn verify_pinned<S: LedgerSource + ?Sized>(
     key: Option<&PublicKey>,
     progress: impl FnMut(u64) + Send,
 ) -> Result<Report, StoreError> {
+    verify_kept(store, key, &[], progress).await
+}
+
+/// [`verify_pinned`], also against checkpoints the auditor `kept` from earlier: those bind the
+/// store even if it no longer holds them, and name chains it no longer lists.
+pub async fn verify_kept<S: LedgerSource + ?Sized>(
+    store: &S,
+    key: Option<&PublicKey>,
+    kept: &[SignedCheckpoint],
+    progress: impl FnMut(u64) + Send,
+) -> Result<Report, StoreError> {
     let chains: Vec<String> = store
         .chain_heads()
         .await?
         .into_iter()
         .map(|h| h.chain)
         .collect();
-    Ok(verify_chains(store, chains, key, progress).await?.0)
+    Ok(verify_chains(store, chains, key, kept, progress).await?.0)
 }
 
 /// Verifies `chains` and the stored state; also returns each chain's largest authenticated
@@ -51,11 +63,13 @@ async fn verify_chains<S: LedgerSource + ?Sized>(
     store: &S,
     mut chains: Vec<String>,
     key: Option<&PublicKey>,
+    kept: &[SignedCheckpoint],
     mut progress: impl FnMut(u64) + Send,
 ) -> Result<(Report, BTreeMap<String, u64>), StoreError> {
     let catalog = store.catalog().await?;
     let mut heads = store.chain_heads().await?;
     heads.sort_by(|a, b| a.chain.cmp(&b.chain));
+    chains.extend(kept.iter().map(|c| c.checkpoint.chain.clone()));
     chains.sort();
     chains.dedup();
     let mut verifier = Verifier::new(&catalog);
@@ -63,21 +77,13 @@ async fn verify_chains<S: LedgerSource + ?Sized>(
     let mut checkpointed = BTreeMap::new();
     for chain in &chains {
         verifier.chain(chain);
-        let mut signed = Vec::new();
-        for c in store.checkpoints(chain).await? {
-            let bad = |detail: String| Problem::BadCheckpoint {
-                chain: chain.clone(),
-                size: c.checkpoint.size,
-                detail,
-            };
-            match key.map(|k| proof::verify_checkpoint(k, &c)) {
-                Some(Err(e)) => forged.push(bad(e.to_string())),
-                _ if c.checkpoint.chain != *chain => {
-                    forged.push(bad(format!("it names chain {}", c.checkpoint.chain)))
-                }
-                _ => signed.push(c.checkpoint),
-            }
-        }
+        let mut held = store.checkpoints(chain).await?;
+        held.extend(
+            kept.iter()
+                .filter(|c| c.checkpoint.chain == *chain)
+                .cloned(),
+        );
+        let signed = authenticate(key, chain, held, &mut forged);
         checkpointed.insert(
             chain.clone(),
             signed.iter().map(|c| c.size).max().unwrap_or(0),
@@ -112,6 +118,32 @@ async fn verify_chains<S: LedgerSource + ?Sized>(
     report.checkpoints_authenticated = key.is_some();
     report.problems.splice(0..0, forged);
     Ok((report, checkpointed))
+}
+
+/// The checkpoints of `chain` that `key` signed (all of them without a key); each other one is
+/// a [`Problem::BadCheckpoint`] in `problems`, and is not matched.
+pub fn authenticate(
+    key: Option<&PublicKey>,
+    chain: &str,
+    checkpoints: Vec<SignedCheckpoint>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Checkpoint> {
+    let mut signed = Vec::new();
+    for c in checkpoints {
+        let bad = |detail: String| Problem::BadCheckpoint {
+            chain: chain.to_owned(),
+            size: c.checkpoint.size,
+            detail,
+        };
+        match key.map(|k| proof::verify_checkpoint(k, &c)) {
+            Some(Err(e)) => problems.push(bad(e.to_string())),
+            _ if c.checkpoint.chain != chain => {
+                problems.push(bad(format!("it names chain {}", c.checkpoint.chain)))
+            }
+            _ => signed.push(c.checkpoint),
+        }
+    }
+    signed
 }
 
 /// Writes every entry as one line of canonical JSON, in (chain, seq) order. Returns the count.

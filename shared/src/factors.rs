@@ -64,15 +64,33 @@ impl FactorTable {
 
     /// Grams of CO2e avoided by the items of an action.
     pub fn co2e_g(&self, kind: ActionKind, items: &Items) -> i64 {
-        let clothing = (items.clothing_g as i64 * self.clothing_reused.g_co2e as i64) / 1000;
+        self.co2e_g_of(
+            kind,
+            items.box_count(),
+            items.clothing_g,
+            items.shoes,
+            items.books,
+        )
+    }
+
+    /// [`FactorTable::co2e_g`] from the items' parts: `boxes` is the total box count.
+    pub fn co2e_g_of(
+        &self,
+        kind: ActionKind,
+        boxes: u64,
+        clothing_g: u64,
+        shoes: u32,
+        books: u32,
+    ) -> i64 {
+        let clothing = (clothing_g as i64 * self.clothing_reused.g_co2e as i64) / 1000;
         match kind {
             ActionKind::Pledge => 0,
             ActionKind::Pickup => clothing,
             ActionKind::Scan => {
-                items.box_count() as i64 * self.box_reused.g_co2e as i64
+                boxes as i64 * self.box_reused.g_co2e as i64
                     + clothing
-                    + items.shoes as i64 * self.shoes_reused.g_co2e as i64
-                    + items.books as i64 * self.book_recycled.g_co2e as i64
+                    + shoes as i64 * self.shoes_reused.g_co2e as i64
+                    + books as i64 * self.book_recycled.g_co2e as i64
             }
         }
     }

@@ -245,35 +245,59 @@ impl Rulebook {
 
     /// What the items of an action are worth, before window and cap.
     pub fn points(&self, kind: ActionKind, items: &Items) -> i64 {
+        self.points_of(
+            kind,
+            items.books,
+            items.boxes.iter().map(|l| (l.brand.as_deref(), l.count)),
+            items.clothing_g,
+            items.shoes,
+        )
+    }
+
+    /// [`Rulebook::points`] from the items' parts, so a reader that borrows them from stored
+    /// bytes need not build an [`Items`]: `lots` yields each box lot's (brand, count).
+    pub fn points_of<'b>(
+        &self,
+        kind: ActionKind,
+        books: u32,
+        lots: impl Iterator<Item = (Option<&'b str>, u32)>,
+        clothing_g: u64,
+        shoes: u32,
+    ) -> i64 {
         let p = &self.points;
         let per_kg = |g: u64| (g as i64 * p.clothing_per_kg as i64) / 1000;
         match kind {
             ActionKind::Scan => {
-                let box_pct: i64 = items
-                    .boxes
-                    .iter()
-                    .map(|lot| {
-                        let pct = match &lot.brand {
+                let box_pct: i64 = lots
+                    .map(|(brand, count)| {
+                        let pct = match brand {
                             Some(b) if self.is_partner(b) => self.partner_multiplier_pct,
                             _ => 100,
                         };
-                        lot.count as i64 * p.per_box as i64 * pct as i64
+                        count as i64 * p.per_box as i64 * pct as i64
                     })
                     .sum();
                 box_pct / 100
-                    + per_kg(items.clothing_g)
-                    + items.shoes as i64 * p.shoe_pair as i64
-                    + items.books as i64 * p.book as i64
+                    + per_kg(clothing_g)
+                    + shoes as i64 * p.shoe_pair as i64
+                    + books as i64 * p.book as i64
             }
-            ActionKind::Pledge => items.box_count() as i64 * p.pledged_box as i64,
-            ActionKind::Pickup => per_kg(items.clothing_g),
+            ActionKind::Pledge => {
+                let boxes: u64 = lots.map(|(_, count)| u64::from(count)).sum();
+                boxes as i64 * p.pledged_box as i64
+            }
+            ActionKind::Pickup => per_kg(clothing_g),
         }
     }
 
     /// Applies window and daily cap. `day_before` is what the member was already credited on
     /// the action's campaign day.
     pub fn assess(&self, kind: ActionKind, items: &Items, at: i64, day_before: i64) -> Assessment {
-        let points = self.points(kind, items);
+        self.assess_points(self.points(kind, items), at, day_before)
+    }
+
+    /// [`Rulebook::assess`] for items already worth `points` (see [`Rulebook::points_of`]).
+    pub fn assess_points(&self, points: i64, at: i64, day_before: i64) -> Assessment {
         let day = self.day_of(at);
         let (bonus, reason) = if !self.in_window(at) {
             (0, Reason::OutsideWindow)

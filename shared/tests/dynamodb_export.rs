@@ -402,7 +402,7 @@ async fn verify_items(items: &[Item]) -> ExportReport {
     write_export(dir.path(), items, 3, 21).expect("write the export");
     let snap = Snapshot::read(dir.path()).expect("the export reads");
     let key = LogKey::from_hex(TEST_LOG_KEY).expect("log key").public();
-    verify_export(&snap, Some(&key), |_| {})
+    verify_export(&snap, Some(&key), &[], |_| {})
         .await
         .expect("verify")
 }

@@ -17,7 +17,7 @@
 
 use super::export::Snapshot;
 use super::{verify_chains, PAGE};
-use crate::checkpoint::PublicKey;
+use crate::checkpoint::{PublicKey, SignedCheckpoint};
 use crate::ledger::verify::{Problem, Report};
 use crate::store::{LedgerSource, StoreError};
 use serde::Serialize;
@@ -49,13 +49,15 @@ pub struct ChainEdge {
 }
 
 /// Verifies an export against its checkpoints; see the module docs.
+/// `kept` are checkpoints the auditor kept from earlier, as in [`super::verify_kept`].
 pub async fn verify_export(
     snapshot: &Snapshot,
     key: Option<&PublicKey>,
+    kept: &[SignedCheckpoint],
     progress: impl FnMut(u64) + Send,
 ) -> Result<ExportReport, StoreError> {
     let (mut report, checkpointed) =
-        verify_chains(snapshot, snapshot.chains(), key, progress).await?;
+        verify_chains(snapshot, snapshot.chains(), key, kept, progress).await?;
     let heads: BTreeMap<String, u64> = snapshot
         .chain_heads()
         .await?

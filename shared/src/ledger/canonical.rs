@@ -11,7 +11,10 @@
 //! canonicalize. So the fast path changes speed, never verdicts.
 
 use super::{Digest, Entry};
-use crate::domain::{ActionKind, BoxLot, Items, MemberId, MAX_SAFE_INT};
+use crate::domain::{
+    check_id, ActionKind, BoxLot, Items, MemberId, MAX_BOOKS, MAX_BOXES, MAX_CLOTHING_G, MAX_LOTS,
+    MAX_SAFE_INT, MAX_SHOES,
+};
 use crate::rulebook::Reason;
 
 /// A canonical entry and where its `hash` member sits in the stored bytes.
@@ -21,15 +24,174 @@ pub struct Scanned {
     pub hash_span: (usize, usize),
 }
 
+/// SHA-256(0x00 ‖ C), hashing the stored bytes around the `hash` member at `span`.
+fn leaf_hash_around(bytes: &[u8], span: (usize, usize)) -> Digest {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(&bytes[..span.0]);
+    h.update(&bytes[span.1..]);
+    Digest(h.finalize().into())
+}
+
 impl Scanned {
     /// SHA-256(0x00 ‖ C), hashing the stored bytes around the `hash` member.
     pub fn leaf_hash(&self, bytes: &[u8]) -> Digest {
-        use sha2::{Digest as _, Sha256};
-        let mut h = Sha256::new();
-        h.update([0u8]);
-        h.update(&bytes[..self.hash_span.0]);
-        h.update(&bytes[self.hash_span.1..]);
-        Digest(h.finalize().into())
+        leaf_hash_around(bytes, self.hash_span)
+    }
+}
+
+/// A canonical entry read in place: its strings borrow the stored bytes, so reading it
+/// allocates nothing. [`scan_ref`] accepts exactly what [`scan`] accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub action: &'a str,
+    pub at: i64,
+    pub bonus: i64,
+    pub campus: Option<&'a str>,
+    pub chain: &'a str,
+    pub co2e_g: i64,
+    pub day: &'a str,
+    pub day_before: i64,
+    pub factors: &'a str,
+    pub hash: Digest,
+    pub items: ItemsRef<'a>,
+    pub kind: ActionKind,
+    /// Already checked to be 64 lowercase hex characters (a valid [`MemberId`]).
+    pub member: &'a str,
+    pub member_prev: Digest,
+    pub points: i64,
+    pub prev: Digest,
+    pub reason: Reason,
+    pub rulebook: &'a str,
+    pub seq: u64,
+    pub station: &'a str,
+    pub v: u32,
+}
+
+/// The items of an [`EntryRef`]; the box lots stay as their (already checked) canonical text.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemsRef<'a> {
+    pub books: u32,
+    /// The text between `[` and `]`: lots `{"brand":…,"count":…}` joined by `,`.
+    lots_text: &'a str,
+    /// How many lots, and their total count.
+    pub lots: usize,
+    pub box_count: u64,
+    pub clothing_g: u64,
+    pub shoes: u32,
+}
+
+impl<'a> ItemsRef<'a> {
+    /// Each box lot's (brand, count), in order.
+    pub fn lots(&self) -> impl Iterator<Item = (Option<&'a str>, u32)> + 'a {
+        let text = self.lots_text;
+        let mut c = Cursor {
+            s: text,
+            b: text.as_bytes(),
+            i: 0,
+        };
+        std::iter::from_fn(move || {
+            if c.i >= c.b.len() {
+                return None;
+            }
+            if c.i > 0 {
+                c.lit(b",")?;
+            }
+            c.lot()
+        })
+    }
+
+    pub fn to_items(&self) -> Items {
+        Items {
+            books: self.books,
+            boxes: self
+                .lots()
+                .map(|(brand, count)| BoxLot {
+                    brand: brand.map(str::to_owned),
+                    count,
+                })
+                .collect(),
+            clothing_g: self.clothing_g,
+            shoes: self.shoes,
+        }
+    }
+
+    /// Exactly whether `Items::validate_for(kind)` would accept these items (a property test
+    /// holds the two together); without the message, which the general path gives.
+    pub fn valid_for(&self, kind: ActionKind) -> bool {
+        if self.lots > MAX_LOTS {
+            return false;
+        }
+        let mut branded = false;
+        for (brand, count) in self.lots() {
+            if count == 0 {
+                return false;
+            }
+            if let Some(b) = brand {
+                if check_id("brand", b).is_err() {
+                    return false;
+                }
+                branded = true;
+            }
+        }
+        if self.box_count > MAX_BOXES
+            || self.clothing_g > MAX_CLOTHING_G
+            || self.shoes > MAX_SHOES
+            || self.books > MAX_BOOKS
+        {
+            return false;
+        }
+        let only_boxes = self.books == 0 && self.clothing_g == 0 && self.shoes == 0;
+        let only_clothing = self.books == 0 && self.lots == 0 && self.shoes == 0;
+        match kind {
+            ActionKind::Scan => !(only_boxes && self.box_count == 0),
+            ActionKind::Pledge => only_boxes && self.box_count > 0 && !branded,
+            ActionKind::Pickup => only_clothing && self.clothing_g > 0,
+        }
+    }
+}
+
+/// An [`EntryRef`] and where its `hash` member sits in the stored bytes.
+pub struct ScannedRef<'a> {
+    pub entry: EntryRef<'a>,
+    /// As [`Scanned::hash_span`].
+    pub hash_span: (usize, usize),
+}
+
+impl ScannedRef<'_> {
+    /// SHA-256(0x00 ‖ C), hashing the stored bytes around the `hash` member.
+    pub fn leaf_hash(&self, bytes: &[u8]) -> Digest {
+        leaf_hash_around(bytes, self.hash_span)
+    }
+}
+
+impl EntryRef<'_> {
+    /// The owned entry.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            action: self.action.to_owned(),
+            at: self.at,
+            bonus: self.bonus,
+            campus: self.campus.map(str::to_owned),
+            chain: self.chain.to_owned(),
+            co2e_g: self.co2e_g,
+            day: self.day.to_owned(),
+            day_before: self.day_before,
+            factors: self.factors.to_owned(),
+            hash: self.hash,
+            items: self.items.to_items(),
+            kind: self.kind,
+            member: MemberId::parse(self.member).expect("scan_ref checked the member id"),
+            member_prev: self.member_prev,
+            points: self.points,
+            prev: self.prev,
+            reason: self.reason,
+            rulebook: self.rulebook.to_owned(),
+            seq: self.seq,
+            station: self.station.to_owned(),
+            v: self.v,
+        }
     }
 }
 
@@ -52,6 +214,16 @@ pub fn read(stored: &[u8]) -> Result<(Entry, Digest), String> {
 
 /// Reads `bytes` if they are a canonical v1 entry; `None` otherwise.
 pub fn scan(bytes: &[u8]) -> Option<Scanned> {
+    let s = scan_ref(bytes)?;
+    Some(Scanned {
+        entry: s.entry.to_entry(),
+        hash_span: s.hash_span,
+    })
+}
+
+/// [`scan`], borrowing instead of owning: reads `bytes` in place if they are a canonical v1
+/// entry; `None` otherwise.
+pub fn scan_ref(bytes: &[u8]) -> Option<ScannedRef<'_>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut c = Cursor {
         s: text,
@@ -90,7 +262,10 @@ pub fn scan(bytes: &[u8]) -> Option<Scanned> {
         _ => return None,
     };
     c.lit(b",\"member\":")?;
-    let member = MemberId::parse(c.text()?).ok()?;
+    let member = c.text()?;
+    if member.len() != 64 || hex_value(member.as_bytes()).is_none() {
+        return None;
+    }
     c.lit(b",\"member_prev\":")?;
     let member_prev = c.digest()?;
     c.lit(b",\"points\":")?;
@@ -116,16 +291,16 @@ pub fn scan(bytes: &[u8]) -> Option<Scanned> {
     if c.i != bytes.len() {
         return None;
     }
-    let entry = Entry {
-        action: action.to_owned(),
+    let entry = EntryRef {
+        action,
         at,
         bonus,
-        campus: campus.map(str::to_owned),
-        chain: chain.to_owned(),
+        campus,
+        chain,
         co2e_g,
-        day: day.to_owned(),
+        day,
         day_before,
-        factors: factors.to_owned(),
+        factors,
         hash,
         items,
         kind,
@@ -134,12 +309,48 @@ pub fn scan(bytes: &[u8]) -> Option<Scanned> {
         points,
         prev,
         reason,
-        rulebook: rulebook.to_owned(),
+        rulebook,
         seq,
-        station: station.to_owned(),
+        station,
         v,
     };
-    Some(Scanned { entry, hash_span })
+    Some(ScannedRef { entry, hash_span })
+}
+
+/// Lowercase hex digit values, 0xff for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Whether all of `hex` is lowercase hex digits; then `Some(())`.
+fn hex_value(hex: &[u8]) -> Option<()> {
+    let bad = hex
+        .iter()
+        .fold(0u8, |acc, &c| acc | (HEX[c as usize] & 0xf0));
+    (bad == 0).then_some(())
+}
+
+/// Exactly [`Digest::parse`] of 64 bytes, by table.
+fn parse_digest(hex: &[u8; 64]) -> Option<Digest> {
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+        bad |= (hi | lo) & 0xf0;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    (bad == 0).then_some(Digest(out))
 }
 
 /// Validated once as UTF-8 (`s`); scanned as bytes (`b`). Strings are sliced out of `s` at `"`
@@ -220,38 +431,49 @@ impl<'a> Cursor<'a> {
         if quoted[0] != b'"' || quoted[65] != b'"' {
             return None;
         }
-        let d = Digest::parse(self.s.get(self.i + 1..self.i + 65)?)?;
+        let d = parse_digest(quoted[1..65].try_into().expect("64 bytes"))?;
         self.i += 66;
         Some(d)
     }
 
-    fn items(&mut self) -> Option<Items> {
+    /// One box lot: `{"brand":null|"…","count":N}`.
+    fn lot(&mut self) -> Option<(Option<&'a str>, u32)> {
+        self.lit(b"{\"brand\":")?;
+        let brand = self.opt_text()?;
+        self.lit(b",\"count\":")?;
+        let count = self.u32()?;
+        self.lit(b"}")?;
+        Some((brand, count))
+    }
+
+    fn items(&mut self) -> Option<ItemsRef<'a>> {
         self.lit(b"{\"books\":")?;
         let books = self.u32()?;
         self.lit(b",\"boxes\":[")?;
-        let mut boxes = Vec::new();
+        let lots_start = self.i;
+        let (mut lots, mut box_count) = (0usize, 0u64);
         if self.lit(b"]").is_none() {
             loop {
-                self.lit(b"{\"brand\":")?;
-                let brand = self.opt_text()?.map(str::to_owned);
-                self.lit(b",\"count\":")?;
-                let count = self.u32()?;
-                self.lit(b"}")?;
-                boxes.push(BoxLot { brand, count });
+                let (_, count) = self.lot()?;
+                lots += 1;
+                box_count += u64::from(count);
                 if self.lit(b"]").is_some() {
                     break;
                 }
                 self.lit(b",")?;
             }
         }
+        let lots_text = &self.s[lots_start..self.i - 1];
         self.lit(b",\"clothing_g\":")?;
         let clothing_g = self.uint()?;
         self.lit(b",\"shoes\":")?;
         let shoes = self.u32()?;
         self.lit(b"}")?;
-        Some(Items {
+        Some(ItemsRef {
             books,
-            boxes,
+            lots_text,
+            lots,
+            box_count,
             clothing_g,
             shoes,
         })
@@ -295,6 +517,38 @@ mod tests {
     }
 
     proptest! {
+        /// The in-place view reads the same entry, and judges its items as `validate_for` does.
+        #[test]
+        fn in_place_view_agrees_with_the_owned_entry(
+            books in prop_oneof![Just(0u32), 0u32..1_100],
+            shoes in prop_oneof![Just(0u32), 0u32..110],
+            clothing_g in prop_oneof![Just(0u64), 0u64..600_000],
+            lots in proptest::collection::vec(
+                (
+                    proptest::option::of(prop_oneof![Just("brand-01".to_owned()), Just("no good".to_owned()), Just(String::new()), "[a-z]{1,3}"]),
+                    prop_oneof![Just(0u32), 1u32..700],
+                ),
+                0..36,
+            ),
+            kind in prop_oneof![Just(ActionKind::Scan), Just(ActionKind::Pledge), Just(ActionKind::Pickup)],
+        ) {
+            let mut e = sample();
+            e.kind = kind;
+            e.items = Items {
+                books,
+                boxes: lots.into_iter().map(|(brand, count)| BoxLot { brand, count }).collect(),
+                clothing_g,
+                shoes,
+            };
+            e.seal();
+            let json = e.to_json();
+            let s = scan_ref(&json).expect("canonical bytes scan");
+            prop_assert_eq!(s.entry.items.valid_for(kind), e.items.validate_for(kind).is_ok());
+            prop_assert_eq!(s.entry.items.box_count, e.items.box_count());
+            prop_assert_eq!(s.entry.to_entry(), e.clone());
+            prop_assert_eq!(s.leaf_hash(&json), e.hash);
+        }
+
         /// Whatever bytes the fast path accepts are exactly the canonical form of what it read,
         /// so it can never disagree with the general path.
         #[test]

@@ -10,10 +10,10 @@ use crate::rulebook::Day;
 use crate::store::{Account, CampusTotals, ChainHead};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::Hasher as _;
 
 /// What the cross-chain checks keep of each verified entry.
 struct Link {
-    member: u32,
     chain: u32,
     seq: u64,
     hash: Digest,
@@ -27,59 +27,140 @@ struct Link {
 /// Where an entry sits: (chain index, seq).
 type Place = (u32, u64);
 
+/// What the tally takes from one verified entry; the strings may borrow the stored bytes.
+pub(super) struct Credit<'a> {
+    pub member: &'a str,
+    pub campus: Option<&'a str>,
+    pub action: &'a str,
+    pub seq: u64,
+    pub hash: Digest,
+    pub member_prev: Digest,
+    pub day: Day,
+    pub day_before: i64,
+    pub bonus: i64,
+    pub co2e_g: i64,
+}
+
 /// Sums and links gathered from verified entries.
 #[derive(Default)]
 pub(super) struct Tally {
     members: FxHashMap<String, u32>,
     member_names: Vec<String>,
-    links: Vec<Link>,
-    campuses: BTreeMap<String, CampusTotals>,
-    /// Where each action id was first credited, and (second, first) places of repeats.
-    actions: FxHashMap<String, Place>,
-    repeats: Vec<(String, Place, Place)>,
+    /// Each member's links, in the order their entries came: kept apart, so that walking one
+    /// member's chain reads memory that sits together.
+    links: Vec<Vec<Link>>,
+    /// Where each entry sits, in the order the entries came.
+    places: Vec<Place>,
+    campus_index: FxHashMap<String, u32>,
+    campuses: Vec<CampusTotals>,
+    /// Per entry, a 64-bit hash of its action id; the ids themselves are kept back to back
+    /// in `action_ids`, entry `i`'s ending at `action_ends[i]`, so an id costs no allocation
+    /// of its own. Repeats are found once, at the end, by sorting the hashes: a hash table
+    /// of every id would cost a cache miss or two per entry on a large ledger.
+    action_hashes: Vec<u64>,
+    action_ids: Vec<u8>,
+    action_ends: Vec<usize>,
 }
 
 impl Tally {
     pub(super) fn add(&mut self, e: Entry, chain: u32) {
-        let member = match self.members.get(e.member.as_str()) {
+        let day = Day::parse(&e.day).expect("checked by recompute");
+        self.add_credit(
+            Credit {
+                member: e.member.as_str(),
+                campus: e.campus.as_deref(),
+                action: &e.action,
+                seq: e.seq,
+                hash: e.hash,
+                member_prev: e.member_prev,
+                day,
+                day_before: e.day_before,
+                bonus: e.bonus,
+                co2e_g: e.co2e_g,
+            },
+            chain,
+        );
+    }
+
+    pub(super) fn add_credit(&mut self, e: Credit<'_>, chain: u32) {
+        let member = match self.members.get(e.member) {
             Some(&m) => m,
             None => {
                 let m = self.member_names.len() as u32;
-                self.members.insert(e.member.as_str().to_owned(), m);
-                self.member_names.push(e.member.as_str().to_owned());
+                self.members.insert(e.member.to_owned(), m);
+                self.member_names.push(e.member.to_owned());
+                self.links.push(Vec::new());
                 m
             }
         };
-        if let Some(campus) = &e.campus {
-            if !self.campuses.contains_key(campus) {
-                let fresh = CampusTotals {
-                    campus: campus.clone(),
-                    ..CampusTotals::default()
-                };
-                self.campuses.insert(campus.clone(), fresh);
-            }
-            let t = self.campuses.get_mut(campus).expect("inserted above");
+        if let Some(campus) = e.campus {
+            let c = match self.campus_index.get(campus) {
+                Some(&c) => c,
+                None => {
+                    let c = self.campuses.len() as u32;
+                    self.campus_index.insert(campus.to_owned(), c);
+                    self.campuses.push(CampusTotals {
+                        campus: campus.to_owned(),
+                        ..CampusTotals::default()
+                    });
+                    c
+                }
+            };
+            let t = &mut self.campuses[c as usize];
             t.bonus += e.bonus;
             t.co2e_g += e.co2e_g;
             t.entries += 1;
         }
         let at = (chain, e.seq);
-        if let Some(&first) = self.actions.get(&e.action) {
-            self.repeats.push((e.action, at, first));
-        } else {
-            self.actions.insert(e.action, at);
-        }
-        self.links.push(Link {
-            member,
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(e.action.as_bytes());
+        self.action_hashes.push(h.finish());
+        self.places.push(at);
+        self.action_ids.extend_from_slice(e.action.as_bytes());
+        self.action_ends.push(self.action_ids.len());
+        self.links[member as usize].push(Link {
             chain,
             seq: e.seq,
             hash: e.hash,
             member_prev: e.member_prev,
-            day: Day::parse(&e.day).expect("checked by recompute"),
+            day: e.day,
             day_before: e.day_before,
             bonus: e.bonus,
             co2e_g: e.co2e_g,
         });
+    }
+
+    /// The action id of entry `i`.
+    fn action(&self, i: usize) -> &[u8] {
+        let start = i.checked_sub(1).map_or(0, |p| self.action_ends[p]);
+        &self.action_ids[start..self.action_ends[i]]
+    }
+
+    /// (repeat, first) entry indexes of every action id credited before, in the repeats'
+    /// order, where first is the id's first entry.
+    fn repeats(&self) -> Vec<(usize, usize)> {
+        let groups = group_by_prefix(&self.action_hashes);
+        let mut repeats = Vec::new();
+        // Entries whose hashes share a prefix, in entry order; few share one but by repeating.
+        let mut firsts: Vec<usize> = Vec::new();
+        for group in groups.chunk_by(|a, b| a.0 >> PREFIX_SHIFT == b.0 >> PREFIX_SHIFT) {
+            if group.len() < 2 {
+                continue;
+            }
+            firsts.clear();
+            for &(h, i) in group {
+                let i = i as usize;
+                let first = firsts
+                    .iter()
+                    .find(|&&f| self.action_hashes[f] == h && self.action(f) == self.action(i));
+                match first {
+                    Some(&f) => repeats.push((i, f)),
+                    None => firsts.push(i),
+                }
+            }
+        }
+        repeats.sort_unstable();
+        repeats
     }
 
     pub(super) fn member_count(&self) -> u64 {
@@ -100,20 +181,66 @@ impl Tally {
         problems: &mut Vec<Problem>,
     ) {
         check_heads(chains, heads, problems);
+        let derived = self.check_entries(chains, problems);
+        compare_accounts(&derived, accounts, problems);
+        let campuses: BTreeMap<String, CampusTotals> = self
+            .campuses
+            .iter()
+            .map(|t| (t.campus.clone(), t.clone()))
+            .collect();
+        compare_campuses(&campuses, totals, problems);
+    }
+
+    /// The checks that need only the entries: each action credited once, and each member's
+    /// `member_prev` chain and daily counters. Returns the accounts the entries derive.
+    pub(super) fn check_entries(
+        &self,
+        chains: &[ChainSummary],
+        problems: &mut Vec<Problem>,
+    ) -> BTreeMap<String, Account> {
         let names: Vec<&str> = chains.iter().map(|c| c.chain.as_str()).collect();
-        for (action, (chain, seq), (first_chain, first_seq)) in &self.repeats {
+        for (repeat, first) in self.repeats() {
+            let ((chain, seq), (first_chain, first_seq)) =
+                (self.places[repeat], self.places[first]);
             problems.push(Problem::DuplicateAction {
-                chain: names[*chain as usize].to_owned(),
-                seq: *seq,
-                action: action.clone(),
-                first_chain: names[*first_chain as usize].to_owned(),
-                first_seq: *first_seq,
+                chain: names[chain as usize].to_owned(),
+                seq,
+                action: String::from_utf8_lossy(self.action(repeat)).into_owned(),
+                first_chain: names[first_chain as usize].to_owned(),
+                first_seq,
             });
         }
-        let derived = member_accounts(&self.links, &self.member_names, &names, problems);
-        compare_accounts(&derived, accounts, problems);
-        compare_campuses(&self.campuses, totals, problems);
+        member_accounts(&self.links, &self.member_names, &names, problems)
     }
+}
+
+/// Hashes sharing their top 33 bits are grouped by [`group_by_prefix`].
+const PREFIX_SHIFT: u32 = 31;
+
+/// `(hash, index)` of each hash, sorted by the hash's top 33 bits and then by index: an LSD
+/// radix sort in three passes of 11 bits, which is stable, so indexes stay in order.
+fn group_by_prefix(hashes: &[u64]) -> Vec<(u64, u64)> {
+    const BITS: u32 = 11;
+    const MASK: u64 = (1 << BITS) - 1;
+    let mut a: Vec<(u64, u64)> = hashes.iter().zip(0u64..).map(|(&h, i)| (h, i)).collect();
+    let mut b = vec![(0u64, 0u64); a.len()];
+    for shift in [PREFIX_SHIFT, PREFIX_SHIFT + BITS, PREFIX_SHIFT + 2 * BITS] {
+        let mut at = vec![0usize; 1 << BITS];
+        for &(h, _) in &a {
+            at[((h >> shift) & MASK) as usize] += 1;
+        }
+        let mut sum = 0;
+        for n in at.iter_mut() {
+            (*n, sum) = (sum, sum + *n);
+        }
+        for &x in &a {
+            let d = ((x.0 >> shift) & MASK) as usize;
+            b[at[d]] = x;
+            at[d] += 1;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    a
 }
 
 fn check_heads(chains: &[ChainSummary], heads: &[ChainHead], problems: &mut Vec<Problem>) {
@@ -147,17 +274,14 @@ fn check_heads(chains: &[ChainSummary], heads: &[ChainHead], problems: &mut Vec<
 
 /// Walks each member's `member_prev` chain from its first entry and derives their account.
 fn member_accounts(
-    links: &[Link],
+    links: &[Vec<Link>],
     names: &[String],
     chains: &[&str],
     problems: &mut Vec<Problem>,
 ) -> BTreeMap<String, Account> {
-    let mut by_member: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
-    for (i, l) in links.iter().enumerate() {
-        by_member[l.member as usize].push(i);
-    }
     let mut derived = BTreeMap::new();
-    for (m, idxs) in by_member.iter().enumerate() {
+    for (m, links) in links.iter().enumerate() {
+        let idxs = 0..links.len();
         let name = &names[m];
         let problem = |l: &Link, detail: String| Problem::MemberChain {
             chain: chains[l.chain as usize].to_owned(),
@@ -167,7 +291,7 @@ fn member_accounts(
         };
         let mut next: FxHashMap<Digest, usize> = FxHashMap::default();
         let mut forked = false;
-        for &i in idxs {
+        for i in idxs.clone() {
             if next.insert(links[i].member_prev, i).is_some() {
                 problems.push(problem(
                     &links[i],
@@ -219,11 +343,11 @@ fn member_accounts(
                 r
             };
             let orphan = idxs
-                .iter()
+                .clone()
                 .find(|i| !reached.contains(i))
                 .expect("some entry was not reached");
             problems.push(problem(
-                &links[*orphan],
+                &links[orphan],
                 "member_prev does not lead back to the member's first entry".into(),
             ));
             continue;

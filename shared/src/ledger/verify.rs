@@ -11,13 +11,15 @@
 //! unbroken `member_prev` chain whose daily counters are right; and every stored account and
 //! campus total equals the sum of its entries.
 
+use super::canonical::{self, EntryRef};
 pub use super::problem::Problem;
-use super::totals::Tally;
+use super::totals::{Credit, Tally};
 use super::{Digest, Entry, FORMAT_VERSION, ZERO};
 use crate::catalog::Catalog;
 use crate::checkpoint::Checkpoint;
+use crate::factors::FactorTable;
 use crate::merkle::frontier::Frontier;
-use crate::rulebook::Day;
+use crate::rulebook::{Day, Rulebook};
 use crate::store::{Account, CampusTotals, ChainHead};
 use serde::Serialize;
 
@@ -106,6 +108,18 @@ pub struct Verifier<'c> {
     arena: Vec<u8>,
     ends: Vec<usize>,
     tally: Tally,
+    /// The versions and day the last entry named, looked up once for a run of entries.
+    last: Last<'c>,
+    /// Problems found outside the entries (see [`Verifier::note`]).
+    noted: Vec<Problem>,
+}
+
+/// The last lookups of [`Verifier::push_direct`]; entries mostly name what the previous one did.
+#[derive(Default)]
+struct Last<'c> {
+    rulebook: Option<&'c Rulebook>,
+    factors: Option<&'c FactorTable>,
+    day: Option<([u8; 10], Day)>,
 }
 
 impl<'c> Verifier<'c> {
@@ -125,6 +139,8 @@ impl<'c> Verifier<'c> {
             arena: Vec::new(),
             ends: Vec::new(),
             tally: Tally::default(),
+            last: Last::default(),
+            noted: Vec::new(),
         }
     }
 
@@ -163,11 +179,26 @@ impl<'c> Verifier<'c> {
         state.checkpoints = checkpoints;
     }
 
+    /// A problem found outside the entries, such as in the layout of an export. It is
+    /// reported before the chains' problems and, like them, stops the cross-chain checks.
+    pub fn note(&mut self, problem: Problem) {
+        self.noted.push(problem);
+    }
+
     /// Takes the next stored entry of the current chain. After a chain's first problem, the
     /// rest of that chain is not examined.
     pub fn push(&mut self, stored: &[u8]) {
         let state = self.chains.last().expect("chain() comes before push()");
         if state.problem.is_some() {
+            return;
+        }
+        if self.threads == 1 {
+            // Nothing to share out: check it in place, without the batch copy.
+            if !self.push_direct(stored) {
+                let idx = self.chains.len() - 1;
+                let ins = inspect(self.catalog, stored);
+                self.accept(ins, idx);
+            }
             return;
         }
         self.arena.extend_from_slice(stored);
@@ -197,20 +228,128 @@ impl<'c> Verifier<'c> {
             if self.chains[idx].problem.is_some() {
                 break;
             }
-            match self.in_order(ins, idx) {
-                Ok(entry) => {
-                    let state = &mut self.chains[idx];
-                    if let Err(p) = state.grow(entry.hash) {
-                        state.problem = Some(p);
-                        continue;
-                    }
-                    state.summary.entries += 1;
-                    state.summary.head = entry.hash;
-                    self.tally.add(entry, idx as u32);
-                }
-                Err(p) => self.chains[idx].problem = Some(p),
-            }
+            self.accept(ins, idx);
         }
+    }
+
+    /// The in-order checks of an inspected entry; then it joins chain `idx` and the tally.
+    fn accept(&mut self, ins: Inspected, idx: usize) {
+        match self.in_order(ins, idx) {
+            Ok(entry) => {
+                let state = &mut self.chains[idx];
+                if let Err(p) = state.grow(entry.hash) {
+                    state.problem = Some(p);
+                    return;
+                }
+                state.summary.entries += 1;
+                state.summary.head = entry.hash;
+                self.tally.add(entry, idx as u32);
+            }
+            Err(p) => self.chains[idx].problem = Some(p),
+        }
+    }
+
+    /// Every check of one entry, in place: the stored bytes are read without copying or
+    /// allocating ([`canonical::scan_ref`]). Only an entry that passes them all is taken; on
+    /// anything else this returns false having changed nothing the report sees, and the general path
+    /// ([`inspect`], [`Verifier::in_order`]) finds and names the problem, so verdicts are
+    /// the general path's.
+    fn push_direct(&mut self, stored: &[u8]) -> bool {
+        let Some(s) = canonical::scan_ref(stored) else {
+            return false;
+        };
+        let e = &s.entry;
+        let idx = self.chains.len() - 1;
+        let summary = &self.chains[idx].summary;
+        // Format (scan_ref already holds every integer within ±(2^53 - 1)), then place.
+        if e.v != FORMAT_VERSION
+            || !e.items.valid_for(e.kind)
+            || e.chain != summary.chain
+            || e.seq != summary.entries
+            || e.prev != summary.head
+        {
+            return false;
+        }
+        let Some(day) = self.recomputes(e) else {
+            return false;
+        };
+        let hash = s.leaf_hash(stored);
+        if hash != e.hash {
+            return false;
+        }
+        let state = &mut self.chains[idx];
+        if let Err(p) = state.grow(hash) {
+            state.problem = Some(p);
+            return true;
+        }
+        state.summary.entries += 1;
+        state.summary.head = hash;
+        self.tally.add_credit(
+            Credit {
+                member: e.member,
+                campus: e.campus,
+                action: e.action,
+                seq: e.seq,
+                hash,
+                member_prev: e.member_prev,
+                day,
+                day_before: e.day_before,
+                bonus: e.bonus,
+                co2e_g: e.co2e_g,
+            },
+            idx as u32,
+        );
+        true
+    }
+
+    /// Whether the entry's amounts recompute exactly as [`recompute`] checks them; then the
+    /// entry's day.
+    fn recomputes(&mut self, e: &EntryRef<'_>) -> Option<Day> {
+        let rulebook = match self.last.rulebook {
+            Some(r) if r.version == e.rulebook => r,
+            _ => {
+                let r = self.catalog.rulebook(e.rulebook)?;
+                self.last.rulebook = Some(r);
+                r
+            }
+        };
+        let factors = match self.last.factors {
+            Some(f) if f.version == e.factors => f,
+            _ => {
+                let f = self.catalog.factors(e.factors)?;
+                self.last.factors = Some(f);
+                f
+            }
+        };
+        let items = &e.items;
+        let points = rulebook.points_of(
+            e.kind,
+            items.books,
+            items.lots(),
+            items.clothing_g,
+            items.shoes,
+        );
+        let a = rulebook.assess_points(points, e.at, e.day_before);
+        let co2e_g = factors.co2e_g_of(
+            e.kind,
+            items.box_count,
+            items.clothing_g,
+            items.shoes,
+            items.books,
+        );
+        if e.points != a.points || e.bonus != a.bonus || e.reason != a.reason || e.co2e_g != co2e_g
+        {
+            return None;
+        }
+        let day = match self.last.day {
+            Some((text, day)) if text == e.day.as_bytes() => day,
+            _ => {
+                let day = Day::parse(e.day)?;
+                self.last.day = Some((e.day.as_bytes().try_into().ok()?, day));
+                day
+            }
+        };
+        (day == a.day).then_some(day)
     }
 
     /// The checks that need the entry's place in its chain, in the documented order.
@@ -309,13 +448,47 @@ impl<'c> Verifier<'c> {
 
     /// Runs the cross-chain checks against the stored heads, accounts and campus totals.
     pub fn finish(
-        mut self,
+        self,
         heads: &[ChainHead],
         accounts: &[Account],
         totals: &[CampusTotals],
     ) -> Report {
+        let (mut report, tally) = self.chains_report();
+        let chain_failed = !report.totals_checked;
+        if !chain_failed {
+            // Later checks would only echo a chain failure, so they run on intact chains only.
+            tally.check(
+                &report.chains,
+                heads,
+                accounts,
+                totals,
+                &mut report.problems,
+            );
+        }
+        report
+    }
+}
+
+impl Verifier<'_> {
+    /// Finishes when there is no stored state to compare, as for a JSON Lines export: the
+    /// per-chain checks, then, if every chain is intact, the cross-chain checks that need only
+    /// the entries (each action credited once; each member's `member_prev` chain and daily
+    /// counters). No stored heads, accounts or campus totals are compared, so
+    /// [`Report::totals_checked`] is false.
+    pub fn finish_entries_only(self) -> Report {
+        let (mut report, tally) = self.chains_report();
+        if report.totals_checked {
+            tally.check_entries(&report.chains, &mut report.problems);
+        }
+        report.totals_checked = false;
+        report
+    }
+
+    /// The report of the per-chain checks (`totals_checked`: whether every chain is intact),
+    /// and the tally for the cross-chain ones.
+    fn chains_report(mut self) -> (Report, Tally) {
         self.flush();
-        let mut problems: Vec<Problem> = Vec::new();
+        let mut problems = std::mem::take(&mut self.noted);
         let mut summaries = Vec::with_capacity(self.chains.len());
         for c in self.chains {
             let truncated = c.checkpoints.first().map(|last| Problem::Truncated {
@@ -327,7 +500,7 @@ impl<'c> Verifier<'c> {
             summaries.push(c.summary);
         }
         let chain_failed = !problems.is_empty();
-        let mut report = Report {
+        let report = Report {
             entries: summaries.iter().map(|c| c.entries).sum(),
             members: self.tally.member_count(),
             campuses: self.tally.campus_count(),
@@ -336,17 +509,7 @@ impl<'c> Verifier<'c> {
             checkpoints_authenticated: false,
             problems,
         };
-        if !chain_failed {
-            // Later checks would only echo a chain failure, so they run on intact chains only.
-            self.tally.check(
-                &report.chains,
-                heads,
-                accounts,
-                totals,
-                &mut report.problems,
-            );
-        }
-        report
+        (report, self.tally)
     }
 }
 
@@ -375,7 +538,7 @@ enum Flaw {
 }
 
 fn inspect(catalog: &Catalog, stored: &[u8]) -> Inspected {
-    let (entry, computed) = match super::canonical::read(stored) {
+    let (entry, computed) = match canonical::read(stored) {
         Ok(read) => read,
         Err(detail) => return Inspected::Unreadable(detail),
     };
