@@ -20,8 +20,11 @@ use std::collections::HashMap;
 /// The lowest stored level above the entries: subtrees of 16 entries.
 pub const STORED_FROM: u32 = 4;
 
-/// Entries read, and nodes written, per store call while publishing.
+/// Entries read per store call while publishing; nodes are written after each page.
 const PAGE: usize = 1_000;
+
+/// A catch-up signs a checkpoint every this many entries.
+const CATCH_UP: u64 = 100_000;
 
 /// Why a proof could not be given.
 #[derive(Debug, thiserror::Error)]
@@ -243,6 +246,18 @@ pub async fn publish<S: Store + ?Sized>(
     chain: &str,
     time: i64,
 ) -> Result<Published, StoreError> {
+    publish_paged(store, key, chain, time, PAGE, CATCH_UP).await
+}
+
+/// [`publish`], reading `page` entries at a time and signing every `catch_up` entries.
+pub(crate) async fn publish_paged<S: Store + ?Sized>(
+    store: &S,
+    key: &LogKey,
+    chain: &str,
+    time: i64,
+    page: usize,
+    catch_up: u64,
+) -> Result<Published, StoreError> {
     let latest = store.checkpoint(chain, None).await?;
     let from = latest.as_ref().map_or(0, |c| c.checkpoint.size);
     let head = store.chain_head(chain).await?;
@@ -265,14 +280,14 @@ pub async fn publish<S: Store + ?Sized>(
         0 => ZERO,
         n => nodes(store, chain, &[(0, n - 1)]).await?.0[&(0, n - 1)],
     };
-    let mut done = Vec::new();
+    let (mut done, mut signed) = (Vec::new(), from);
     while frontier.size() < head.size {
-        let want = PAGE.min((head.size - frontier.size()) as usize);
-        let page = store.entries(chain, frontier.size(), want).await?;
-        if page.is_empty() {
+        let want = page.min((head.size - frontier.size()) as usize);
+        let entries = store.entries(chain, frontier.size(), want).await?;
+        if entries.is_empty() {
             return Err(refuse(format!("entry {} is missing", frontier.size())));
         }
-        for stored in &page {
+        for stored in &entries {
             let seq = frontier.size();
             let (entry, hash) =
                 canonical::read(stored).map_err(|e| refuse(format!("seq {seq}: {e}")))?;
@@ -290,26 +305,44 @@ pub async fn publish<S: Store + ?Sized>(
         }
         store.put_tree_nodes(chain, &done).await?;
         done.clear();
+        // A long catch-up signs as it goes, so a run cut short (a Lambda timeout) resumes from
+        // there instead of from the start.
+        if frontier.size() - signed >= catch_up && frontier.size() < head.size {
+            signed = sign(store, key, chain, &frontier, time)
+                .await?
+                .checkpoint
+                .size;
+        }
     }
+    let checkpoint = sign(store, key, chain, &frontier, time).await?;
+    Ok(Published {
+        entries: checkpoint.checkpoint.size - from,
+        checkpoint,
+    })
+}
+
+/// Signs the frontier's root and keeps the checkpoint. A concurrent run that signed the same
+/// size first wins; its checkpoint is the one kept and returned.
+async fn sign<S: Store + ?Sized>(
+    store: &S,
+    key: &LogKey,
+    chain: &str,
+    frontier: &Frontier,
+    time: i64,
+) -> Result<SignedCheckpoint, StoreError> {
     let signed = key.sign(Checkpoint {
         chain: chain.to_owned(),
         root: frontier.root(),
         size: frontier.size(),
         time,
     });
-    // A concurrent run that signed the same size first wins; its checkpoint is the one kept.
-    let checkpoint = if store.put_checkpoint(&signed).await? {
-        signed
-    } else {
-        store
-            .checkpoint(chain, Some(signed.checkpoint.size))
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("checkpoint of {chain}")))?
-    };
-    Ok(Published {
-        entries: checkpoint.checkpoint.size - from,
-        checkpoint,
-    })
+    if store.put_checkpoint(&signed).await? {
+        return Ok(signed);
+    }
+    store
+        .checkpoint(chain, Some(signed.checkpoint.size))
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("checkpoint of {chain}")))
 }
 
 /// Publishes every chain, in chain order.

@@ -421,6 +421,7 @@ mod tests {
     use serde_json::json;
     use std::io::Write;
 
+    /// An item with every attribute type, nested.
     fn every_type(seq: u64) -> Item {
         let (s, n) = (
             |v: &str| AttributeValue::S(v.into()),
@@ -487,8 +488,6 @@ mod tests {
     }
 
     /// An export of one data file holding `body`, whose manifests claim `count` items.
-
-    /// An item with every attribute type, nested.
     fn raw_export(dir: &Path, body: &str, count: u64) {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(body.as_bytes()).unwrap();

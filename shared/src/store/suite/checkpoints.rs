@@ -72,21 +72,33 @@ pub async fn checkpoints_sign_the_tree_and_answer_proofs(store: &dyn Store) {
         .expect("publish");
     assert_eq!((again.entries, &again.checkpoint), (0, &first.checkpoint));
 
+    // A catch-up signs as it goes (here every 10 entries, reading 4 at a time), so a run cut
+    // short resumes from its last checkpoint.
     credit_scans(store, 37, 30).await;
-    let second = tree::publish(store, &key, &chain, 3_000)
+    let second = tree::publish_paged(store, &key, &chain, 3_000, 4, 10)
         .await
         .expect("publish");
-    let all = leaves(store, &chain).await;
+    let all_leaves = leaves(store, &chain).await;
     assert_eq!(
         (second.entries, second.checkpoint.checkpoint.size),
         (30, 67)
     );
-    assert_eq!(second.checkpoint.checkpoint.root, root(&all));
+    assert_eq!(second.checkpoint.checkpoint.root, root(&all_leaves));
+    let signed = store.checkpoints(&chain).await.expect("checkpoints");
+    let sizes: Vec<u64> = signed.iter().map(|c| c.checkpoint.size).collect();
+    assert_eq!(sizes, [37, 49, 61, 67], "every checkpoint, smallest first");
     assert_eq!(
-        store.checkpoints(&chain).await.expect("checkpoints"),
-        vec![first.checkpoint.clone(), second.checkpoint.clone()],
-        "every checkpoint, smallest first"
+        (&signed[0], &signed[3]),
+        (&first.checkpoint, &second.checkpoint)
     );
+    for c in &signed {
+        let size = c.checkpoint.size as usize;
+        assert_eq!(
+            public.verify(c).expect("signed").root,
+            root(&all_leaves[..size])
+        );
+    }
+    let all = all_leaves;
     assert_eq!(
         store.checkpoint(&chain, Some(37)).await.expect("at 37"),
         Some(first.checkpoint.clone())
