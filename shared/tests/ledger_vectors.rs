@@ -276,3 +276,49 @@ fn vectors_verify_as_a_ledger_against_the_derived_state() {
         report.problems
     );
 }
+
+#[test]
+fn the_checkpoint_and_its_inclusion_proof_are_as_stated() {
+    use greenloop::checkpoint::{LogKey, PublicKey, SignedCheckpoint};
+    use greenloop::ledger::Digest;
+    use greenloop::merkle::{inclusion, root};
+    let text = doc();
+    let blocks = blocks(&text);
+    let chain: Vec<Digest> = block(&blocks, "jsonl export")
+        .body
+        .lines()
+        .map(|l| serde_json::from_str::<Entry>(l).unwrap())
+        .filter(|e| e.chain == "shard-00")
+        .map(|e| e.hash)
+        .collect();
+    assert_eq!(chain.len(), 3);
+    let signed: SignedCheckpoint =
+        serde_json::from_str(block(&blocks, "json checkpoint-1").body.trim()).unwrap();
+    let c = &signed.checkpoint;
+    assert_eq!((c.chain.as_str(), c.size), ("shard-00", 3));
+    assert_eq!(c.root, root(&chain), "the root is the Merkle tree hash of the chain");
+    assert_eq!(
+        c.message(),
+        block(&blocks, "text checkpoint-message-1")
+            .body
+            .trim_end()
+            .as_bytes(),
+        "the signed message"
+    );
+    let public = text
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: "))
+        .expect("a public key line");
+    let key = PublicKey::from_hex(public).unwrap();
+    key.verify(&signed).expect("the signature verifies");
+    // Ed25519 is deterministic: RFC 8032's test key signs exactly this.
+    let rfc8032_test_1 = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    assert_eq!(LogKey::from_hex(rfc8032_test_1).unwrap().sign(c.clone()), signed);
+    let proof: Vec<Digest> = block(&blocks, "text inclusion-1")
+        .body
+        .lines()
+        .map(|l| Digest::parse(l).unwrap())
+        .collect();
+    assert_eq!(inclusion::prove(&chain[..], 1, 3).unwrap(), proof);
+    inclusion::verify(1, 3, &chain[1], &proof, &c.root).expect("the proof verifies");
+}
