@@ -169,9 +169,7 @@ async fn checkpoints(
     chain: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Path(chain) = chain?;
-    auditor(&app, &headers).await?;
-    check_id("chain", &chain)?;
+    let chain = audited_chain(&app, &headers, chain).await?;
     Ok(json(StatusCode::OK, &app.store.checkpoints(&chain).await?))
 }
 
@@ -182,10 +180,8 @@ async fn checkpoint(
     q: Result<Query<SizeQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Path(chain) = chain?;
-    auditor(&app, &headers).await?;
+    let chain = audited_chain(&app, &headers, chain).await?;
     let Query(q) = q?;
-    check_id("chain", &chain)?;
     match app.store.checkpoint(&chain, q.size).await? {
         Some(c) => Ok(json(StatusCode::OK, &c)),
         None => Err(ApiError::not_found(match q.size {
@@ -201,10 +197,8 @@ async fn inclusion(
     q: Result<Query<InclusionQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Path(chain) = chain?;
-    auditor(&app, &headers).await?;
+    let chain = audited_chain(&app, &headers, chain).await?;
     let Query(q) = q?;
-    check_id("chain", &chain)?;
     let proof = tree::inclusion(app.store.as_ref(), &chain, q.seq, q.size).await?;
     Ok(json(StatusCode::OK, &proof))
 }
@@ -215,10 +209,8 @@ async fn consistency(
     q: Result<Query<ConsistencyQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Path(chain) = chain?;
-    auditor(&app, &headers).await?;
+    let chain = audited_chain(&app, &headers, chain).await?;
     let Query(q) = q?;
-    check_id("chain", &chain)?;
     let proof = tree::consistency(app.store.as_ref(), &chain, q.first, q.second).await?;
     Ok(json(StatusCode::OK, &proof))
 }
@@ -246,6 +238,18 @@ impl From<TreeError> for ApiError {
             TreeError::Store(s) => s.into(),
         }
     }
+}
+
+/// The chain a checkpoint route names, once the caller is known to be an auditor.
+async fn audited_chain(
+    app: &App,
+    headers: &HeaderMap,
+    chain: Result<Path<String>, PathRejection>,
+) -> Result<String, ApiError> {
+    let Path(chain) = chain?;
+    auditor(app, headers).await?;
+    check_id("chain", &chain)?;
+    Ok(chain)
 }
 
 async fn auditor(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
