@@ -26,7 +26,7 @@ async fn run_all_passes() {
         }
     })
     .await;
-    assert_eq!(dirs.lock().unwrap().len(), 9, "one fresh store per case");
+    assert_eq!(dirs.lock().unwrap().len(), 10, "one fresh store per case");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

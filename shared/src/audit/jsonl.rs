@@ -269,7 +269,7 @@ mod tests {
                 at: 1_793_462_400 + 600 * k as i64,
                 items: Items {
                     boxes: vec![BoxLot {
-                        brand: (k % 2 == 0).then(|| "brand-01".to_owned()),
+                        brand: k.is_multiple_of(2).then(|| "brand-01".to_owned()),
                         count: 1 + (k % 3) as u32,
                     }],
                     books: (k % 2) as u32,
