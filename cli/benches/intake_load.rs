@@ -23,9 +23,8 @@
 
 use greenloop::audit::verify_store;
 use greenloop::catalog::Catalog;
-use greenloop::checkpoint::SignedCheckpoint;
-use greenloop::merkle::frontier::Node;
 use greenloop::catalog::Rules;
+use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::config::DEFAULT_SHARDS;
 use greenloop::credit::{credit_continuously, MAX_BATCH};
 use greenloop::domain::Action;
@@ -33,6 +32,7 @@ use greenloop::domain::{Campus, MemberId, Pepper, Station};
 use greenloop::http::signature::{sign, KEY_ID_HEADER, SIGNATURE_HEADER};
 use greenloop::http::{self, App, Integrations};
 use greenloop::ledger::Digest;
+use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
@@ -185,7 +185,11 @@ impl CheckpointStore for Counted {
     async fn put_checkpoint(&self, c: &SignedCheckpoint) -> StoreResult<bool> {
         self.inner.put_checkpoint(c).await
     }
-    async fn checkpoint(&self, chain: &str, size: Option<u64>) -> StoreResult<Option<SignedCheckpoint>> {
+    async fn checkpoint(
+        &self,
+        chain: &str,
+        size: Option<u64>,
+    ) -> StoreResult<Option<SignedCheckpoint>> {
         self.inner.checkpoint(chain, size).await
     }
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> StoreResult<()> {

@@ -133,9 +133,8 @@ pub fn verify_jsonl(
     };
     let reader = std::io::BufReader::with_capacity(1 << 20, bar.wrap_read(input));
     let catalog = Catalog::builtin();
-    let mut report =
-        greenloop::audit::jsonl::verify_lines(reader, &catalog, &by_chain, 1, |_| {})
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let mut report = greenloop::audit::jsonl::verify_lines(reader, &catalog, &by_chain, 1, |_| {})
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     bar.finish_and_clear();
     report.checkpoints_authenticated = key.is_some();
     report.problems.splice(0..0, problems);

@@ -296,7 +296,11 @@ fn the_checkpoint_and_its_inclusion_proof_are_as_stated() {
         serde_json::from_str(block(&blocks, "json checkpoint-1").body.trim()).unwrap();
     let c = &signed.checkpoint;
     assert_eq!((c.chain.as_str(), c.size), ("shard-00", 3));
-    assert_eq!(c.root, root(&chain), "the root is the Merkle tree hash of the chain");
+    assert_eq!(
+        c.root,
+        root(&chain),
+        "the root is the Merkle tree hash of the chain"
+    );
     assert_eq!(
         c.message(),
         block(&blocks, "text checkpoint-message-1")
@@ -313,7 +317,10 @@ fn the_checkpoint_and_its_inclusion_proof_are_as_stated() {
     key.verify(&signed).expect("the signature verifies");
     // Ed25519 is deterministic: RFC 8032's test key signs exactly this.
     let rfc8032_test_1 = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-    assert_eq!(LogKey::from_hex(rfc8032_test_1).unwrap().sign(c.clone()), signed);
+    assert_eq!(
+        LogKey::from_hex(rfc8032_test_1).unwrap().sign(c.clone()),
+        signed
+    );
     let proof: Vec<Digest> = block(&blocks, "text inclusion-1")
         .body
         .lines()

@@ -263,8 +263,7 @@ pub trait CheckpointStore: Send + Sync {
     /// when that size already has one.
     async fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<bool>;
     /// The chain's checkpoint at `size`, or its latest one.
-    async fn checkpoint(&self, chain: &str, size: Option<u64>)
-        -> Result<Option<SignedCheckpoint>>;
+    async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>>;
     /// Keeps completed tree nodes. A node's hash never changes, so writing one again is a no-op.
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()>;
     /// Node hashes by (level, index): level 0 is the entry's own hash, higher levels are stored
