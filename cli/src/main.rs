@@ -333,22 +333,22 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let pinned = log
                 .pinned()?
                 .ok_or("proof needs the log's public key: --log-key or GREENLOOP_LOG_PUBLIC_KEY")?;
-            let backend;
-            let prover = match url {
-                Some(url) => {
+            let bundle = match (&command, url) {
+                // Offline: the file and the key are all it needs.
+                (proof::ProofCommand::Check { file }, _) => proof::read_bundle(file)?,
+                (_, Some(url)) => {
                     let key =
                         key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;
-                    proof::Prover::Remote(remote::RemoteLedger::new(&url, key)?)
+                    let remote = remote::RemoteLedger::new(&url, key)?;
+                    proof::Prover::Remote(remote).bundle(&command).await?
                 }
-                None if matches!(command, proof::ProofCommand::Check { .. }) => {
-                    proof::Prover::Offline
-                }
-                None => {
-                    backend = Backend::open(&cli.data, table, true).await?;
+                (_, None) => {
+                    let backend = Backend::open(&cli.data, table, true).await?;
                     proof::Prover::Local(backend.store())
+                        .bundle(&command)
+                        .await?
                 }
             };
-            let bundle = prover.bundle(&command).await?;
             if let Some(path) = save {
                 let text = serde_json::to_string_pretty(&bundle).expect("bundles serialize");
                 std::fs::write(&path, text + "\n")

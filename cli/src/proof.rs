@@ -75,12 +75,10 @@ pub enum Bundle {
     },
 }
 
-/// Where proofs come from: a deployment's audit API, the local store, or (to check a saved
-/// bundle) nowhere.
+/// Where proofs come from: a deployment's audit API, or the local store.
 pub enum Prover<'a> {
     Remote(RemoteLedger),
     Local(&'a dyn Store),
-    Offline,
 }
 
 impl Prover<'_> {
@@ -97,7 +95,6 @@ impl Prover<'_> {
                 .map_err(|e| e.to_string())?
             }
             Prover::Local(s) => s.checkpoint(chain, size).await.map_err(|e| e.to_string())?,
-            Prover::Offline => return Err("an offline check reads only its bundle".into()),
         };
         found.ok_or_else(|| match size {
             Some(size) => format!("chain {chain} has no checkpoint at size {size}"),
@@ -123,7 +120,6 @@ impl Prover<'_> {
                     Prover::Local(s) => {
                         tree::inclusion(*s, chain, *seq, size).await.map_err(err)?
                     }
-                    Prover::Offline => unreachable!("checkpoint() refused"),
                 };
                 Bundle::Inclusion { checkpoint, proof }
             }
@@ -133,10 +129,10 @@ impl Prover<'_> {
                 second,
                 since,
             } => {
-                let older = match (first, since) {
-                    (_, Some(file)) => kept(file, chain)?,
-                    (Some(first), None) => self.checkpoint(chain, Some(*first)).await?,
-                    (None, None) => unreachable!("clap requires --first or --since"),
+                // clap requires one of --since and --first.
+                let older = match since {
+                    Some(file) => kept(file, chain)?,
+                    None => self.checkpoint(chain, *first).await?,
                 };
                 let first = &older.checkpoint.size;
                 let newer = self.checkpoint(chain, *second).await?;
@@ -152,7 +148,6 @@ impl Prover<'_> {
                     Prover::Local(s) => tree::consistency(*s, chain, *first, second)
                         .await
                         .map_err(err)?,
-                    Prover::Offline => unreachable!("checkpoint() refused"),
                 };
                 Bundle::Consistency {
                     older,
@@ -168,7 +163,6 @@ impl Prover<'_> {
                         .await
                         .map_err(|e| e.to_string())?,
                     Prover::Local(s) => tree::statement(*s, &member).await.map_err(err)?,
-                    Prover::Offline => return Err("an offline check reads only its bundle".into()),
                 };
                 Bundle::Statement { statement }
             }
@@ -229,7 +223,7 @@ fn kept(file: &Path, chain: &str) -> Result<SignedCheckpoint, String> {
         .ok_or_else(|| format!("{} has no checkpoint of chain {chain}", file.display()))
 }
 
-fn read_bundle(file: &Path) -> Result<Bundle, String> {
+pub fn read_bundle(file: &Path) -> Result<Bundle, String> {
     serde_json::from_str(&crate::read(file, "proof bundle")?)
         .map_err(|e| format!("proof bundle {}: {e}", file.display()))
 }

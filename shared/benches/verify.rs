@@ -328,7 +328,7 @@ fn each_line(path: &Path, mut f: impl FnMut(&[u8])) -> u64 {
         }
         let mut used = 0;
         while used < buf.len() {
-            match find_newline(&buf[used..]) {
+            match memchr::memchr(b'\n', &buf[used..]) {
                 Some(i) if partial.is_empty() => {
                     f(&buf[used..used + i]);
                     used += i + 1;
@@ -350,25 +350,6 @@ fn each_line(path: &Path, mut f: impl FnMut(&[u8])) -> u64 {
         input.consume(used);
     }
     n
-}
-
-/// The first `\n`, eight bytes at a time: the same search `verify_lines` uses.
-fn find_newline(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    const NL: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    let mut chunks = bytes.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap()) ^ NL;
-        let zero = x.wrapping_sub(ONES) & !x & HIGH;
-        if zero != 0 {
-            return Some(at + (zero.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let rest = chunks.remainder().iter().position(|&b| b == b'\n');
-    rest.map(|i| at + i)
 }
 
 /// Raw SHA-256, the ceiling: each line hashed once as it is stored (`0x00 ‖ line`).

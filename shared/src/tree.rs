@@ -109,22 +109,33 @@ pub async fn inclusion<S: Store + ?Sized>(
     size: Option<u64>,
 ) -> Result<InclusionProof, TreeError> {
     let size = checkpointed(store, chain, size).await?;
-    let proof = inclusion_proof(store, chain, seq, size).await?;
+    if seq >= size {
+        return Err(ProofError::IndexOutOfRange { index: seq, size }.into());
+    }
     let entry = store
         .entries(chain, seq, 1)
         .await?
         .pop()
         .ok_or_else(|| StoreError::NotFound(format!("chain {chain} seq {seq}")))?;
+    proven(store, chain, seq, size, entry).await
+}
+
+/// The stored entry `seq`, as read, with its audit path in the tree of `size` entries.
+async fn proven<S: CheckpointStore + ?Sized>(
+    store: &S,
+    chain: &str,
+    seq: u64,
+    size: u64,
+    entry: Vec<u8>,
+) -> Result<InclusionProof, TreeError> {
+    let proof = inclusion_proof(store, chain, seq, size).await?;
+    let corrupt = |why: String| StoreError::Corrupt(format!("chain {chain} seq {seq}: {why}"));
+    let entry = String::from_utf8(entry).map_err(|_| corrupt("not UTF-8".into()))?;
     Ok(InclusionProof {
         chain: chain.to_owned(),
         seq,
         size,
-        entry: RawValue::from_string(
-            String::from_utf8(entry).map_err(|_| {
-                StoreError::Corrupt(format!("chain {chain} seq {seq} is not UTF-8"))
-            })?,
-        )
-        .map_err(|e| StoreError::Corrupt(format!("chain {chain} seq {seq}: {e}")))?,
+        entry: RawValue::from_string(entry).map_err(|e| corrupt(e.to_string()))?,
         proof,
     })
 }
@@ -163,8 +174,8 @@ pub async fn statement<S: Store + ?Sized>(
         .await?;
     let mut checkpoints: HashMap<String, SignedCheckpoint> = HashMap::new();
     let mut proofs = Vec::with_capacity(stored.len());
-    for bytes in &stored {
-        let (entry, _) = canonical::read(bytes).map_err(StoreError::Corrupt)?;
+    for bytes in stored {
+        let (entry, _) = canonical::read(&bytes).map_err(StoreError::Corrupt)?;
         if !checkpoints.contains_key(&entry.chain) {
             if let Some(c) = store.checkpoint(&entry.chain, None).await? {
                 checkpoints.insert(entry.chain.clone(), c);
@@ -180,7 +191,7 @@ pub async fn statement<S: Store + ?Sized>(
                     entry.chain, entry.seq
                 ))
             })?;
-        proofs.push(inclusion(store, &entry.chain, entry.seq, Some(size)).await?);
+        proofs.push(proven(store, &entry.chain, entry.seq, size, bytes).await?);
     }
     let mut checkpoints: Vec<SignedCheckpoint> = checkpoints.into_values().collect();
     checkpoints.sort_by(|a, b| a.checkpoint.chain.cmp(&b.checkpoint.chain));
@@ -217,15 +228,19 @@ async fn checkpointed<S: Store + ?Sized>(
 }
 
 /// The frontier of the chain's first `size` entries, from at most log2(size) + 1 subtrees.
+/// Also the hash of its last entry (zeros for none): the next entry's `prev`. One batch of reads.
 pub async fn frontier<S: CheckpointStore + ?Sized>(
     store: &S,
     chain: &str,
     size: u64,
-) -> Result<Frontier, StoreError> {
-    let keys = tiles(0, size);
+) -> Result<(Frontier, Digest), StoreError> {
+    let peaks = tiles(0, size);
+    let last = size.checked_sub(1).map(|seq| (0, seq));
+    let keys: Vec<(u32, u64)> = peaks.iter().copied().chain(last).collect();
     let nodes = nodes(store, chain, &keys).await?;
-    let peaks = keys.iter().map(|k| nodes.0[k]).collect();
-    Ok(Frontier::restore(size, peaks).expect("tiles(0, size) are the frontier's peaks"))
+    let frontier = Frontier::restore(size, peaks.iter().map(|k| nodes.0[k]).collect())
+        .expect("tiles(0, size) are the frontier's peaks");
+    Ok((frontier, last.map_or(ZERO, |k| nodes.0[&k])))
 }
 
 /// What one checkpoint run did for a chain.
@@ -267,7 +282,7 @@ pub(crate) async fn publish_paged<S: Store + ?Sized>(
             entries: 0,
         });
     }
-    let mut frontier = frontier(store, chain, from).await?;
+    let (mut frontier, mut prev) = frontier(store, chain, from).await?;
     let refuse = |why: String| StoreError::Corrupt(format!("chain {chain}: {why}; not signing"));
     if let Some(c) = &latest {
         if frontier.root() != c.checkpoint.root {
@@ -276,10 +291,6 @@ pub(crate) async fn publish_paged<S: Store + ?Sized>(
             )));
         }
     }
-    let mut prev = match from {
-        0 => ZERO,
-        n => nodes(store, chain, &[(0, n - 1)]).await?.0[&(0, n - 1)],
-    };
     let (mut done, mut signed) = (Vec::new(), from);
     while frontier.size() < head.size {
         let want = page.min((head.size - frontier.size()) as usize);
@@ -296,12 +307,11 @@ pub(crate) async fn publish_paged<S: Store + ?Sized>(
                 return Err(refuse(format!("entry {seq} does not link up")));
             }
             prev = hash;
-            done.extend(
-                frontier
-                    .push(hash)
-                    .into_iter()
-                    .filter(|n| n.level >= STORED_FROM),
-            );
+            frontier.push_with(hash, |n| {
+                if n.level >= STORED_FROM {
+                    done.push(n)
+                }
+            });
         }
         store.put_tree_nodes(chain, &done).await?;
         done.clear();

@@ -76,7 +76,7 @@ impl ChainState {
         let Some(tree) = self.tree.as_mut() else {
             return Ok(());
         };
-        tree.push(hash);
+        tree.push_with(hash, |_| {});
         while let Some(c) = self.checkpoints.last().filter(|c| c.size == tree.size()) {
             let computed = tree.root();
             if computed != c.root {

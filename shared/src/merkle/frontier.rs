@@ -40,11 +40,19 @@ impl Frontier {
 
     /// Appends a leaf; returns the perfect subtrees it completes, smallest (the leaf) first.
     pub fn push(&mut self, leaf: Digest) -> Vec<Node> {
-        let mut done = vec![Node {
+        let mut done = Vec::new();
+        self.push_with(leaf, |n| done.push(n));
+        done
+    }
+
+    /// [`Frontier::push`], handing each completed subtree to `completed` instead of collecting
+    /// them: no allocation, for a verifier that keeps none.
+    pub fn push_with(&mut self, leaf: Digest, mut completed: impl FnMut(Node)) {
+        completed(Node {
             level: 0,
             index: self.size,
             hash: leaf,
-        }];
+        });
         let mut hash = leaf;
         // Each trailing one bit of the old size is a peak of the same height to merge with.
         let mut merges = self.size.trailing_ones();
@@ -54,7 +62,7 @@ impl Frontier {
             hash = node(&left, &hash);
             level += 1;
             merges -= 1;
-            done.push(Node {
+            completed(Node {
                 level,
                 index: self.size >> level,
                 hash,
@@ -62,7 +70,6 @@ impl Frontier {
         }
         self.peaks.push(hash);
         self.size += 1;
-        done
     }
 
     /// The root of the tree so far.

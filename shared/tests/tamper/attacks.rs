@@ -296,14 +296,7 @@ pub async fn rewritten_chain_mismatches_its_checkpoint<T: Target>(mut t: T) {
 pub async fn rewritten_chain_with_checkpoints_deleted_breaks_member_links<T: Target>(mut t: T) {
     let l = fixture::verified(t.store()).await;
     let chain = &l.chains[0];
-    let (_, mut edits) = rewritten(&fixture::entries(t.store(), chain).await);
-    for size in [FIRST, SIZE] {
-        edits.push(Edit::DeleteCheckpoint {
-            chain: chain.clone(),
-            size,
-        });
-    }
-    t.apply(edits).await;
+    rewrite_and_delete_checkpoints(&mut t, chain).await;
     let report = fixture::verify(t.store(), &l.key).await;
     let p = first(&report, chain);
     expect_problem!(report, p, Problem::MemberChain { chain: c, detail, .. }
@@ -322,20 +315,25 @@ pub async fn rewritten_chain_with_checkpoints_deleted_mismatches_kept_checkpoint
     for c in &l.chains {
         kept.extend(t.store().checkpoints(c).await.expect("checkpoints"));
     }
-    let (_, mut edits) = rewritten(&fixture::entries(t.store(), chain).await);
-    for size in [FIRST, SIZE] {
-        edits.push(Edit::DeleteCheckpoint {
-            chain: chain.clone(),
-            size,
-        });
-    }
-    t.apply(edits).await;
+    rewrite_and_delete_checkpoints(&mut t, chain).await;
     let report = greenloop::audit::verify_kept(t.store(), Some(&l.key.public()), &kept, |_| {})
         .await
         .expect("verify");
     let p = first(&report, chain);
     expect_problem!(report, p, Problem::CheckpointMismatch { chain: c, size, .. }
         if c == chain && *size == FIRST);
+}
+
+/// Rewrites `chain` whole (as above) and deletes both its checkpoints.
+async fn rewrite_and_delete_checkpoints<T: Target>(t: &mut T, chain: &str) {
+    let (_, mut edits) = rewritten(&fixture::entries(t.store(), chain).await);
+    for size in [FIRST, SIZE] {
+        edits.push(Edit::DeleteCheckpoint {
+            chain: chain.to_owned(),
+            size,
+        });
+    }
+    t.apply(edits).await;
 }
 
 /// A balance changed with no entry behind it.

@@ -2,7 +2,7 @@
 //! partitions, nodes in `TREE#<chain>`: apart from the entries, so the checkpoint job's role
 //! writes these and nothing of the ledger.
 
-use super::{get_json, get_s, is_condition_failed, item, s, sdk_err, DynamoStore, Item};
+use super::{get_json, get_s, item, s, DynamoStore, Item};
 use crate::checkpoint::SignedCheckpoint;
 use crate::ledger::Digest;
 use crate::merkle::frontier::Node;
@@ -27,19 +27,7 @@ impl CheckpointStore for DynamoStore {
     async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool> {
         let mut it = item::checkpoint(&c.checkpoint.chain, c.checkpoint.size);
         it.insert("json".into(), item::json(c));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(it))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_err(e)),
-        }
+        self.put_new(it).await
     }
 
     async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>> {

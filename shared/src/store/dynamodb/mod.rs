@@ -68,6 +68,23 @@ impl DynamoStore {
             .item)
     }
 
+    /// Puts an item only if none has its key: true if it was written, false if one was there.
+    async fn put_new(&self, item: Item) -> Result<bool> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     async fn put_plain(&self, item: Item) -> Result<()> {
         self.client
             .put_item()
@@ -463,38 +480,27 @@ impl Store for DynamoStore {
             it.insert(item::GSI1PK.into(), s(item::pending_bucket(&action.id)));
             it.insert(item::GSI1SK.into(), s(queue_position(&action.id)));
         }
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(it))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(Recorded {
+        if self.put_new(it).await? {
+            return Ok(Recorded {
                 record: ActionRecord {
                     action: action.clone(),
                     digest,
                     status,
                 },
                 replay: false,
-            }),
-            Err(e) if is_condition_failed(&e) => {
-                let record = self
-                    .read_record(&action.id)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", action.id)))?;
-                if record.digest != digest {
-                    return Err(StoreError::Conflict(action.id.clone()));
-                }
-                Ok(Recorded {
-                    record,
-                    replay: true,
-                })
-            }
-            Err(e) => Err(sdk_err(e)),
+            });
         }
+        let record = self
+            .read_record(&action.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", action.id)))?;
+        if record.digest != digest {
+            return Err(StoreError::Conflict(action.id.clone()));
+        }
+        Ok(Recorded {
+            record,
+            replay: true,
+        })
     }
 
     async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded> {
