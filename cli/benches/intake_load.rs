@@ -21,7 +21,6 @@
 //! The client is a bare hyper HTTP/1.1 connection per task on its own tokio runtime, so that
 //! client and server are separate like two processes; they still share the machine's cores.
 
-use greenloop::audit::verify_store;
 use greenloop::catalog::Catalog;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::SignedCheckpoint;
@@ -38,6 +37,7 @@ use greenloop::store::{
     Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
     CreditBatch, Grant, LedgerSource, Recorded, Result as StoreResult, Store,
 };
+use greenloop::verify::verify_store;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;

@@ -12,11 +12,11 @@ use crate::backend::Backend;
 use crate::report::{group, kg, print_report, progress};
 use crate::RuleFiles;
 use clap::Args;
-use greenloop::audit::verify_pinned;
 use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper, Station};
 use greenloop::store::{Store, StoreError};
+use greenloop::verify::verify_pinned;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -295,9 +295,10 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
         .sum();
     // Sign a checkpoint of every chain, then verify against them with the key pinned.
     let log_key = log_key().await?;
-    let signed = greenloop::tree::publish_all(store, &log_key, chrono::Utc::now().timestamp())
-        .await
-        .map_err(err)?;
+    let signed =
+        greenloop::checkpoint::tree::publish_all(store, &log_key, chrono::Utc::now().timestamp())
+            .await
+            .map_err(err)?;
     let bar = progress(total, "verifying");
     let public = log_key.public();
     let report = verify_pinned(store, Some(&public), |n| bar.inc(n))

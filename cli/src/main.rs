@@ -252,7 +252,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             if let Some(dir) = export {
                 let snapshot =
-                    greenloop::audit::export::Snapshot::read(&dir).map_err(|e| e.to_string())?;
+                    greenloop::verify::export::Snapshot::read(&dir).map_err(|e| e.to_string())?;
                 return report::verify_export(&snapshot, pinned.as_ref(), &kept, json).await;
             }
             if let Some(url) = url {
@@ -269,9 +269,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| format!("{e} (make a key with greenloop keys --log)"))?;
             let backend = Backend::open(&cli.data, table, true).await?;
             let now = chrono::Utc::now().timestamp();
-            let published = greenloop::tree::publish_all(backend.store(), &log_key, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            let published =
+                greenloop::checkpoint::tree::publish_all(backend.store(), &log_key, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
             for p in &published {
                 let c = &p.checkpoint.checkpoint;
                 println!(
@@ -408,9 +409,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Export => {
             let backend = Backend::open(&cli.data, table, true).await?;
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-            match greenloop::audit::export_store(backend.store(), &mut out).await {
+            match greenloop::verify::export_store(backend.store(), &mut out).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),
-                Err(greenloop::audit::ExportError::Io(e))
+                Err(greenloop::verify::ExportError::Io(e))
                     if e.kind() == std::io::ErrorKind::BrokenPipe =>
                 {
                     Ok(ExitCode::SUCCESS)

@@ -4,14 +4,14 @@
 
 use crate::remote::RemoteLedger;
 use clap::Subcommand;
-use greenloop::audit::proof::{
+use greenloop::checkpoint::tree;
+use greenloop::checkpoint::{PublicKey, SignedCheckpoint};
+use greenloop::domain::MemberId;
+use greenloop::proof::{
     verify_consistency, verify_inclusion, verify_statement, ConsistencyProof, InclusionProof,
     Statement,
 };
-use greenloop::checkpoint::{PublicKey, SignedCheckpoint};
-use greenloop::domain::MemberId;
 use greenloop::store::Store;
-use greenloop::tree;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

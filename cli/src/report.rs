@@ -1,12 +1,12 @@
 //! What `greenloop verify` and the demo print: verification reports and number formatting.
 
-use greenloop::audit::export::Snapshot;
-use greenloop::audit::{authenticate, edge, verify_kept};
 use greenloop::catalog::Catalog;
 use greenloop::checkpoint::PublicKey;
 use greenloop::checkpoint::{Checkpoint, SignedCheckpoint};
 use greenloop::ledger::verify::Report;
 use greenloop::store::LedgerSource;
+use greenloop::verify::export::Snapshot;
+use greenloop::verify::{authenticate, edge, verify_kept};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -133,7 +133,7 @@ pub fn verify_jsonl(
     };
     let reader = std::io::BufReader::with_capacity(1 << 20, bar.wrap_read(input));
     let catalog = Catalog::builtin();
-    let mut report = greenloop::audit::jsonl::verify_lines(reader, &catalog, &by_chain, 1, |_| {})
+    let mut report = greenloop::verify::jsonl::verify_lines(reader, &catalog, &by_chain, 1, |_| {})
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     bar.finish_and_clear();
     report.checkpoints_authenticated = key.is_some();

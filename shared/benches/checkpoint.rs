@@ -25,23 +25,23 @@
 //!    runs each; every signed root must be `merkle::root` of the chain's entry hashes.
 //!
 //! ```sh
-//! cargo bench -p greenloop-shared --bench checkpoint
-//! PROOF_BENCH_ENTRIES=1000000 CHECKPOINT_BENCH_SIZES=10000 cargo bench -p greenloop-shared --bench checkpoint
-//! cargo bench -p greenloop-shared --bench checkpoint -- nomatch   # own medians only, no criterion
+//! cargo bench -p greenloop --bench checkpoint
+//! PROOF_BENCH_ENTRIES=1000000 CHECKPOINT_BENCH_SIZES=10000 cargo bench -p greenloop --bench checkpoint
+//! cargo bench -p greenloop --bench checkpoint -- nomatch   # own medians only, no criterion
 //! ```
 
 use criterion::Criterion;
-use greenloop::audit::proof::{verify_inclusion, InclusionProof};
 use greenloop::catalog::Rules;
+use greenloop::checkpoint::tree::{self, consistency_proof, inclusion_proof, publish, STORED_FROM};
 use greenloop::checkpoint::{Checkpoint, LogKey};
 use greenloop::credit::plan;
 use greenloop::domain::{Action, ActionKind, BoxLot, Items, MemberId, Pepper};
 use greenloop::ledger::{leaf_hash, Digest, Entry, ZERO};
 use greenloop::merkle::frontier::{nodes_needed, Frontier};
 use greenloop::merkle::{consistency, inclusion, node, root};
+use greenloop::proof::{verify_inclusion, InclusionProof};
 use greenloop::store::embedded::{EmbeddedStore, ENTRIES, FILE_NAME, TREE};
 use greenloop::store::{Account, ChainHead, CheckpointStore};
-use greenloop::tree::{self, consistency_proof, inclusion_proof, publish, STORED_FROM};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use redb::{Database, TableDefinition};
 use serde_json::value::RawValue;

@@ -1,7 +1,7 @@
 //! Crediting throughput on the DynamoDB store, against AWS's DynamoDB Local, next to its ceiling:
 //! the raw conditional `PutItem` rate on a table of the same design.
 //!
-//! `cargo bench -p greenloop-shared --bench dynamodb_credit` records `DDB_BENCH_ACTIONS`
+//! `cargo bench -p greenloop --bench dynamodb_credit` records `DDB_BENCH_ACTIONS`
 //! actions (default 192: 24 for each of 8 chains; DynamoDB Local is slow, see
 //! `docs/perf-dynamodb.md`) spread over members, campuses and stations into a fresh table per
 //! configuration (not timed), then times `credit_pending_in` until nothing is pending, for batch
@@ -25,13 +25,13 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use greenloop::audit::verify_store;
 use greenloop::catalog::Rules;
 use greenloop::credit::{credit_pending_in, CreditRun, MAX_BATCH};
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::ledger::chain_for_station;
 use greenloop::store::dynamodb::DynamoStore;
 use greenloop::store::Store;
+use greenloop::verify::verify_store;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

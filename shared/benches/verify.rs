@@ -1,7 +1,7 @@
 //! Verification throughput over a 1,000,000-entry chain, against raw SHA-256 over the same
 //! canonical bytes (the ceiling: every entry must be hashed at least once).
 //!
-//! `cargo bench -p greenloop-shared --bench verify` prints criterion's entries/s for both, then
+//! `cargo bench -p greenloop --bench verify` prints criterion's entries/s for both, then
 //! a ratio from interleaved runs in the same process. Set `VERIFY_BENCH_ENTRIES` to change the
 //! chain length.
 //!
@@ -13,7 +13,6 @@
 //! in-memory case.
 
 use criterion::{criterion_group, Criterion, Throughput};
-use greenloop::audit::jsonl::verify_lines;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::Checkpoint;
 use greenloop::credit::plan;
@@ -21,6 +20,7 @@ use greenloop::domain::{Action, ActionKind, BoxLot, Items, MemberId, Pepper};
 use greenloop::ledger::{chain_for_station, leaf_hash, verify::Verifier};
 use greenloop::merkle::frontier::Frontier;
 use greenloop::store::{Account, CampusTotals, ChainHead};
+use greenloop::verify::jsonl::verify_lines;
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, BufWriter, Write};

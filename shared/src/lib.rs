@@ -1,22 +1,25 @@
-//! Greenloop's library: everything the Lambda functions and the `greenloop` tool share.
+//! Greenloop's library: everything the Lambda functions and the `greenloop` tool share. The
+//! folder is `shared/` (the design card's name); the crate is `greenloop`.
 //!
-//! Pure parts, free of I/O: [`domain`], [`rulebook`], [`factors`], [`catalog`], [`ledger`],
-//! [`merkle`], [`checkpoint`] and the planning half of [`credit`]. Beside them: [`store`],
-//! which persists it all, and [`http`], the routers the Lambda functions and `greenloop serve`
-//! run.
+//! The pure core, which does no I/O, is its own crate, `greenloop-core` in `shared/core/`, and
+//! is re-exported here by module: [`digest`], [`domain`], [`rulebook`], [`factors`],
+//! [`catalog`], [`records`], [`merkle`], [`ledger`], [`proof`], and the pure half of
+//! [`checkpoint`]. Above it, one module per job, each named like the function that runs it:
+//! - [`store`]: the store traits, split by role, and the embedded and DynamoDB stores;
+//! - [`credit`]: crediting pending actions, and [`credit::trigger`], the `credit` function;
+//! - [`checkpoint::tree`]: the `checkpoint` function, which signs each chain's Merkle root;
+//! - [`http`]: the routers of the `scan`, `campus` and `audit` functions and `greenloop serve`;
+//! - [`verify`]: verifying a whole ledger from a store, a remote deployment or an export;
+//! - [`config`]: what a function reads from its environment at init.
 
-pub mod audit;
 pub use async_trait::async_trait;
-pub mod catalog;
+pub use greenloop_core::{
+    catalog, digest, domain, factors, ledger, merkle, proof, records, rulebook,
+};
+
 pub mod checkpoint;
 pub mod config;
 pub mod credit;
-pub mod domain;
-pub mod factors;
 pub mod http;
-pub mod ledger;
-pub mod merkle;
-pub mod rulebook;
 pub mod store;
-pub mod tree;
-pub mod trigger;
+pub mod verify;

@@ -1,4 +1,4 @@
-//! Reading a DynamoDB export to S3 (`greenloop::audit::export`): a table on AWS's DynamoDB Local,
+//! Reading a DynamoDB export to S3 (`greenloop::verify::export`): a table on AWS's DynamoDB Local,
 //! credited on several chains and checkpointed, is scanned, written in the export's shape and read
 //! back, and must verify as the table does; broken exports are refused, naming the file.
 
@@ -6,9 +6,6 @@ mod support;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use greenloop::audit::edge::{verify_export, ExportReport};
-use greenloop::audit::export::{write_export, ExportError, Snapshot};
-use greenloop::audit::verify_store;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_pending;
@@ -16,8 +13,11 @@ use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pep
 use greenloop::ledger::problem::Problem;
 use greenloop::store::dynamodb::item::{self, Item};
 use greenloop::store::dynamodb::DynamoStore;
-use greenloop::store::suite::{TEST_LOG_KEY, WINDOW_START};
 use greenloop::store::{Account, LedgerSource, Store};
+use greenloop::verify::edge::{verify_export, ExportReport};
+use greenloop::verify::export::{write_export, ExportError, Snapshot};
+use greenloop::verify::verify_store;
+use greenloop_testkit::{TEST_LOG_KEY, WINDOW_START};
 use std::path::Path;
 use support::dynamodb_local;
 
@@ -95,7 +95,7 @@ async fn ledger() -> (Client, DynamoStore) {
     }
     let key = LogKey::from_hex(TEST_LOG_KEY).expect("log key");
     credit(&store, &scans(0, 30), &Rules::defaults()).await;
-    greenloop::tree::publish_all(&store, &key, 1_800_000_000)
+    greenloop::checkpoint::tree::publish_all(&store, &key, 1_800_000_000)
         .await
         .expect("publish");
     let mut rules = Rules::defaults();
@@ -104,7 +104,7 @@ async fn ledger() -> (Client, DynamoStore) {
     rules.factors.version = "export-factors-2".into();
     store.put_rules(&rules).await.expect("put_rules");
     credit(&store, &scans(30, 20), &rules).await;
-    greenloop::tree::publish_all(&store, &key, 1_800_000_100)
+    greenloop::checkpoint::tree::publish_all(&store, &key, 1_800_000_100)
         .await
         .expect("publish");
     store

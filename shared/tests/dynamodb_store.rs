@@ -1,10 +1,11 @@
-//! The store behaviour suite (`greenloop::store::suite`) against the DynamoDB store on AWS's
+//! The store behaviour suite (`greenloop_testkit`) against the DynamoDB store on AWS's
 //! DynamoDB Local, which the harness installs and starts by itself: one fresh table per case.
 
 mod support;
 
 use greenloop::store::dynamodb::DynamoStore;
-use greenloop::store::{suite, Store};
+use greenloop::store::Store;
+use greenloop_testkit as suite;
 use std::sync::Arc;
 use support::dynamodb_local;
 
@@ -20,7 +21,7 @@ async fn fresh(prefix: &str) -> DynamoStore {
     store
 }
 
-support::store_suite::cases!(|case| (fresh(case).await, ()));
+greenloop_testkit::store_cases!(|case| (fresh(case).await, ()));
 
 /// Thousands of actions, 10% delivered twice at once, on one chain and on several.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

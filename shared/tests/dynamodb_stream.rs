@@ -1,16 +1,16 @@
 //! The `credit` function's trigger on real stream records: DynamoDB Local's stream is read
 //! through the DynamoDB Streams API, shaped as the event Lambda's event source mapping delivers
-//! (`{"Records": [...]}`), and fed to `greenloop::trigger::handle` as the function does. Also
+//! (`{"Records": [...]}`), and fed to `greenloop::credit::trigger::handle` as the function does. Also
 //! the scheduled sweep.
 
 mod support;
 
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use greenloop::catalog::Rules;
+use greenloop::credit::trigger;
 use greenloop::domain::{Action, ActionKind, Items, MemberId, Pepper};
 use greenloop::store::dynamodb::DynamoStore;
 use greenloop::store::{ActionStatus, Store};
-use greenloop::trigger;
 use serde_json::{json, Map, Value};
 use support::dynamodb_local;
 
@@ -222,7 +222,7 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
     let sweep = trigger::handle(&store, &rules, 4, schedule).await.unwrap();
     assert!(sweep.sweep);
     assert_eq!(sweep.run.credited, 1);
-    let report = greenloop::audit::verify_store(&store, |_| {})
+    let report = greenloop::verify::verify_store(&store, |_| {})
         .await
         .unwrap();
     assert!(report.is_ok(), "{:?}", report.first_problem());

@@ -1,4 +1,4 @@
-//! The store behaviour suite (`greenloop::store::suite`) against the embedded redb store, one
+//! The store behaviour suite (`greenloop_testkit`) against the embedded redb store, one
 //! test per case on a fresh store in a temporary directory, plus what only a file store does:
 //! keeping its data across closing and reopening.
 
@@ -8,26 +8,11 @@ use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::store::embedded::EmbeddedStore;
-use greenloop::store::{suite, Store, StoreError};
-use std::sync::{Arc, Mutex};
+use greenloop::store::{Store, StoreError};
+use greenloop_testkit as suite;
+use std::sync::Arc;
 
-support::store_suite::cases!(|_case| support::temp_store());
-
-/// `run_all` is how another store runs the suite; check it runs here too.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn run_all_passes() {
-    let dirs = Arc::new(Mutex::new(Vec::new()));
-    suite::run_all(|| {
-        let dirs = Arc::clone(&dirs);
-        async move {
-            let (store, dir) = support::temp_store();
-            dirs.lock().unwrap().push(dir);
-            Arc::new(store) as Arc<dyn Store>
-        }
-    })
-    .await;
-    assert_eq!(dirs.lock().unwrap().len(), 10, "one fresh store per case");
-}
+greenloop_testkit::store_cases!(|_case| support::temp_store());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn data_survives_closing_and_reopening() {

@@ -628,7 +628,7 @@ async fn concurrent_duplicate_deliveries_credit_once() {
     assert_eq!(a + b, 1, "credited exactly once");
     let heads = api.store.chain_heads().await.unwrap();
     assert_eq!(heads.iter().map(|h| h.size).sum::<u64>(), 1);
-    let report = greenloop::audit::verify_store(api.store.as_ref(), |_| {})
+    let report = greenloop::verify::verify_store(api.store.as_ref(), |_| {})
         .await
         .unwrap();
     assert!(report.is_ok(), "{:?}", report.first_problem());

@@ -109,7 +109,7 @@ fn openapi_operations() -> BTreeSet<(String, String)> {
 /// The router a function binary serves.
 fn router_of(binary: &str, app: App) -> axum::Router {
     match binary {
-        "scan" => http::mount(http::intake::routes(), app),
+        "scan" => http::mount(http::scan::routes(), app),
         "campus" => http::mount(http::campus::routes(), app),
         "audit" => http::mount(http::audit::routes(), app),
         other => panic!("{other} serves no HTTP routes"),
@@ -512,7 +512,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
 
     // Each function: its init (the warm-up read), then everything it serves.
     greenloop::config::warm_up(store.as_ref()).await;
-    let scan = http::mount(http::intake::routes(), app());
+    let scan = http::mount(http::scan::routes(), app());
     let boxes = json!({"books": 1, "boxes": [{"brand": "brand-01", "count": 2}], "clothing_g": 0, "shoes": 0});
     let drop = json!({"scan_id": "s-1", "user": "ann", "station": "st-sjtu", "at": NOW - 60, "items": boxes});
     run(
@@ -546,7 +546,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
                      "NewImage": {"pk": {"S": "ACTION#s-1"}, "sk": {"S": "ACTION"}, "state": {"S": "pending"}}}
     }]});
     let rules = greenloop::catalog::Rules::defaults();
-    let done = greenloop::trigger::handle(store.as_ref(), &rules, 4, stream)
+    let done = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, stream)
         .await
         .unwrap();
     assert_eq!(done.run.credited, 3, "the scan, the pledge, the pickup");
@@ -588,9 +588,8 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     // The checkpoint job: a first run signs every chain; after one more credited scan, a second
     // restores the tree's frontier and extends it.
     greenloop::config::warm_up(store.as_ref()).await;
-    let log_key =
-        greenloop::checkpoint::LogKey::from_hex(greenloop::store::suite::TEST_LOG_KEY).unwrap();
-    greenloop::tree::publish_all(store.as_ref(), &log_key, NOW)
+    let log_key = greenloop::checkpoint::LogKey::from_hex(greenloop_testkit::TEST_LOG_KEY).unwrap();
+    greenloop::checkpoint::tree::publish_all(store.as_ref(), &log_key, NOW)
         .await
         .unwrap();
     let mut checkpointing = recorder.take();
@@ -599,14 +598,14 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     made.get_mut("ScanFunction")
         .unwrap()
         .extend(recorder.take());
-    let sweep = greenloop::trigger::handle(store.as_ref(), &rules, 4, json!({}))
+    let sweep = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, json!({}))
         .await
         .unwrap();
     assert_eq!(sweep.run.credited, 1);
     made.get_mut("CreditFunction")
         .unwrap()
         .extend(recorder.take());
-    greenloop::tree::publish_all(store.as_ref(), &log_key, NOW + 300)
+    greenloop::checkpoint::tree::publish_all(store.as_ref(), &log_key, NOW + 300)
         .await
         .unwrap();
     checkpointing.extend(recorder.take());

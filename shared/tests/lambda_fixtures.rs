@@ -12,7 +12,7 @@ use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Campus, Pepper, Station};
 use greenloop::http::signature::sign;
-use greenloop::http::{audit, campus, intake, mount, App, Integrations};
+use greenloop::http::{audit, campus, mount, scan, App, Integrations};
 use greenloop::ledger::leaf_hash;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{Grant, Store};
@@ -127,7 +127,7 @@ async fn functions() -> Functions {
     );
     app.clock = Arc::new(|| NOW);
     Functions {
-        scan: mount(intake::routes(), app.clone()),
+        scan: mount(scan::routes(), app.clone()),
         campus: mount(campus::routes(), app.clone()),
         audit: mount(audit::routes(), app),
         store,

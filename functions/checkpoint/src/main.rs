@@ -1,8 +1,9 @@
 //! The `checkpoint` function: on a schedule, extends each chain's Merkle tree with the entries
-//! appended since its last checkpoint and signs the new roots (see `greenloop::tree`). It holds
+//! appended since its last checkpoint and signs the new roots (see `greenloop::checkpoint::tree`). It holds
 //! the log's signing key, read from SSM at init.
 
-use greenloop::{config, tree};
+use greenloop::checkpoint::tree;
+use greenloop::config;
 use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]

@@ -1,9 +1,10 @@
 //! The `credit` function: woken by the table's stream and by a scheduled sweep, it credits
-//! every pending action (see `greenloop::trigger`) and answers a stream batch with the records
+//! every pending action (see `greenloop::credit::trigger`) and answers a stream batch with the records
 //! to retry. It holds no secret.
 
 use greenloop::catalog::Rules;
-use greenloop::{config, trigger};
+use greenloop::config;
+use greenloop::credit::trigger;
 use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]

@@ -5,17 +5,17 @@
 //! holds. `greenloop verify --url` reads these routes through the same [`LedgerSource`] the
 //! local verifier reads a store through.
 //!
-//! Checkpoints and proofs ([`crate::tree`]) are served for `greenloop` to check with
-//! [`crate::audit::proof`]; a proof is only given up to the chain's latest checkpoint.
+//! Checkpoints and proofs ([`crate::checkpoint::tree`]) are served for `greenloop` to check with
+//! [`crate::proof`]; a proof is only given up to the chain's latest checkpoint.
 //!
 //! [`LedgerSource`]: crate::store::LedgerSource
 
 use super::{json, raw, ApiError, App};
+use crate::checkpoint::tree::{self, TreeError};
 use crate::domain::{check_id, MemberId};
 use crate::factors::FactorTable;
 use crate::rulebook::Rulebook;
 use crate::store::{ChainHead, Grant};
-use crate::tree::{self, TreeError};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};

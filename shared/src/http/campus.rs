@@ -202,7 +202,7 @@ async fn member(
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
     let limit = Limit::get(q, 20)?;
-    let member = super::intake::member(&app, &user)?;
+    let member = super::scan::member(&app, &user)?;
     let account: Account = app
         .store
         .accounts(std::slice::from_ref(&member))
@@ -245,7 +245,7 @@ async fn affiliate(
 ) -> Result<Response, ApiError> {
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
-    let member = super::intake::member(&app, &user)?;
+    let member = super::scan::member(&app, &user)?;
     app.store.affiliate(&member, &campus).await?;
     tracing::info!("affiliated");
     Ok(json(StatusCode::OK, &Affiliated { member, campus }))

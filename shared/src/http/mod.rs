@@ -11,7 +11,7 @@
 
 pub mod audit;
 pub mod campus;
-pub mod intake;
+pub mod scan;
 pub mod signature;
 
 use crate::catalog::Rules;
@@ -110,7 +110,7 @@ impl App {
 pub fn router(app: App) -> Router {
     mount(
         Router::new()
-            .merge(intake::routes())
+            .merge(scan::routes())
             .merge(campus::routes())
             .merge(audit::routes()),
         app,

@@ -1,132 +1,24 @@
 //! The store: what Greenloop keeps, shaped around what the application does with it.
 //!
 //! One trait, [`Store`], with an embedded implementation ([`embedded::EmbeddedStore`], a redb
-//! file) and a DynamoDB one ([`dynamodb::DynamoStore`]). [`suite`] holds the behaviour tests every implementation passes.
+//! file) and a DynamoDB one ([`dynamodb::DynamoStore`]). The behaviour suite every
+//! implementation passes is the `greenloop-testkit` crate, outside the library.
 
 pub mod dynamodb;
 pub mod embedded;
-pub mod suite;
 
 use crate::catalog::{Catalog, Rules};
 use crate::checkpoint::SignedCheckpoint;
 use crate::domain::{Action, Campus, Invalid, MemberId, Station};
-use crate::ledger::{Digest, Entry, ZERO};
+use crate::ledger::{Digest, Entry};
 use crate::merkle::frontier::Node;
+pub use crate::records::{
+    action_digest, Account, ActionRecord, ActionStatus, CampusDay, CampusTotals, ChainHead,
+    OpenPledge,
+};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-
-/// The end of a chain: how many entries it has and the hash of the last one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainHead {
-    pub chain: String,
-    /// Number of entries, so also the `seq` of the next one.
-    pub size: u64,
-    /// `hash` of entry `size - 1`, or zeros for an empty chain.
-    pub hash: Digest,
-}
-
-impl ChainHead {
-    pub fn empty(chain: &str) -> Self {
-        ChainHead {
-            chain: chain.to_owned(),
-            size: 0,
-            hash: ZERO,
-        }
-    }
-}
-
-/// A member's carbon account: running totals of their ledger entries, and the head of their own
-/// chain (`member_prev` links).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    pub member: MemberId,
-    /// Affiliation, set by the campus portal. Entries copy it when credited.
-    pub campus: Option<String>,
-    pub balance: i64,
-    pub co2e_g: i64,
-    pub entries: u64,
-    pub head: Digest,
-    /// Points credited per campaign day (`YYYY-MM-DD`), for the daily cap. Only days that earned
-    /// points appear, so it holds at most the window's days.
-    pub days: BTreeMap<String, i64>,
-    /// Return pledges credited in the window and not yet matched by dropped-off boxes, oldest
-    /// first. Derived from the member's entries, like the rest of the account.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub open_pledges: Vec<OpenPledge>,
-}
-
-/// A return pledge waiting for its boxes: a later in-window drop-off by the same member returns
-/// them, oldest pledge first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpenPledge {
-    pub action: String,
-    pub boxes: u64,
-    pub returned: u64,
-}
-
-impl Account {
-    pub fn new(member: MemberId) -> Self {
-        Account {
-            member,
-            campus: None,
-            balance: 0,
-            co2e_g: 0,
-            entries: 0,
-            head: ZERO,
-            days: BTreeMap::new(),
-            open_pledges: Vec::new(),
-        }
-    }
-
-    /// Points already credited on `day`.
-    pub fn points_on(&self, day: &str) -> i64 {
-        self.days.get(day).copied().unwrap_or(0)
-    }
-}
-
-/// Totals over every entry credited to a campus.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CampusTotals {
-    pub campus: String,
-    pub bonus: i64,
-    pub co2e_g: i64,
-    pub entries: u64,
-}
-
-impl CampusTotals {
-    pub fn add(&mut self, d: &CampusDay) {
-        self.bonus += d.bonus;
-        self.co2e_g += d.co2e_g;
-        self.entries += d.entries;
-    }
-
-    /// Sums per-day rows into one total per campus, in campus order.
-    pub fn sum(days: &[CampusDay]) -> Vec<CampusTotals> {
-        let mut out: BTreeMap<&str, CampusTotals> = BTreeMap::new();
-        for d in days {
-            out.entry(&d.campus)
-                .or_insert_with(|| CampusTotals {
-                    campus: d.campus.clone(),
-                    ..CampusTotals::default()
-                })
-                .add(d);
-        }
-        out.into_values().collect()
-    }
-}
-
-/// Totals of the entries credited to a campus on one calendar day (UTC+08:00), which is what
-/// the store keeps: campaign totals are their sum, and "today" is one row.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CampusDay {
-    pub campus: String,
-    /// `YYYY-MM-DD`, the entry's `day`.
-    pub day: String,
-    pub bonus: i64,
-    pub co2e_g: i64,
-    pub entries: u64,
-}
+use std::collections::HashMap;
 
 /// What an API key may do. Keys are stored only as the SHA-256 of the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,32 +28,6 @@ pub enum Grant {
     Campus { campus: String },
     /// An auditor: chain heads and entries.
     Auditor,
-}
-
-/// Where an action stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ActionStatus {
-    /// A pickup appointment waiting for the courier's weighed amount.
-    Booked,
-    /// Recorded, waiting for crediting.
-    Pending,
-    Credited {
-        chain: String,
-        seq: u64,
-        bonus: i64,
-    },
-    Rejected {
-        reason: String,
-    },
-}
-
-/// An action as recorded, with a digest of what was first delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActionRecord {
-    pub action: Action,
-    pub digest: Digest,
-    pub status: ActionStatus,
 }
 
 /// The answer to recording an action: new, or a replay of one already recorded.
@@ -255,7 +121,7 @@ pub trait LedgerSource: Send + Sync {
 }
 
 /// The signed Merkle tree over each chain: published checkpoints, and the tree nodes that let a
-/// proof be answered with O(log n) reads ([`crate::tree`]). Only the checkpoint job writes here;
+/// proof be answered with O(log n) reads ([`crate::checkpoint::tree`]). Only the checkpoint job writes here;
 /// nothing here is trusted by a verifier, which checks every proof against a signed root.
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
@@ -362,7 +228,7 @@ pub(crate) fn completion(
 }
 
 /// The `hash` a stored entry carries, read without parsing the rest: a tree's level-0 node.
-pub(crate) fn stored_hash(stored: &[u8]) -> Result<Digest> {
+pub fn stored_hash(stored: &[u8]) -> Result<Digest> {
     #[derive(Deserialize)]
     struct Hash {
         hash: Digest,
@@ -370,9 +236,4 @@ pub(crate) fn stored_hash(stored: &[u8]) -> Result<Digest> {
     serde_json::from_slice::<Hash>(stored)
         .map(|h| h.hash)
         .map_err(|e| StoreError::Corrupt(format!("an entry's hash is unreadable: {e}")))
-}
-
-/// The digest that recognises a second delivery of the same action.
-pub fn action_digest(action: &Action) -> Digest {
-    crate::ledger::leaf_hash(&serde_json::to_vec(action).expect("actions serialize"))
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 /// `(path, method)` of every `.route(...)` in the HTTP sources, and `/health` from `mount`.
 fn mounted_routes() -> BTreeSet<(String, String)> {
     let sources = [
-        include_str!("../../src/http/intake.rs"),
+        include_str!("../../src/http/scan.rs"),
         include_str!("../../src/http/campus.rs"),
         include_str!("../../src/http/audit.rs"),
         include_str!("../../src/http/mod.rs"),

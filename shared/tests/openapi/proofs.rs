@@ -3,13 +3,13 @@
 //! log's pinned key.
 
 use crate::harness::{Harness, Req, AUDITOR_KEY, CAMPUS_A_KEY};
-use greenloop::audit::proof::{
+use greenloop::checkpoint::{LogKey, SignedCheckpoint};
+use greenloop::proof::{
     verify_consistency, verify_inclusion, verify_statement, ConsistencyProof, InclusionProof,
     Statement,
 };
-use greenloop::checkpoint::{LogKey, SignedCheckpoint};
-use greenloop::store::suite::TEST_LOG_KEY;
 use greenloop::store::LedgerSource;
+use greenloop_testkit::TEST_LOG_KEY;
 use serde_json::{json, Value};
 
 /// Checkpoints and proofs, on the ledger the crediting half of the scenario wrote.
@@ -55,7 +55,7 @@ pub async fn proof_routes(h: &Harness) {
     )
     .await;
 
-    greenloop::tree::publish_all(h.store.as_ref(), &key, 1_800_000_000)
+    greenloop::checkpoint::tree::publish_all(h.store.as_ref(), &key, 1_800_000_000)
         .await
         .expect("checkpoints publish");
     let public = key.public();

@@ -2,7 +2,6 @@
 
 pub mod dynamodb_local;
 pub mod http_app;
-pub mod store_suite;
 
 /// A fresh embedded store in its own temporary directory, which must outlive the store.
 #[allow(dead_code)] // the DynamoDB test binaries have no embedded store

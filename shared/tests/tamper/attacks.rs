@@ -316,7 +316,7 @@ pub async fn rewritten_chain_with_checkpoints_deleted_mismatches_kept_checkpoint
         kept.extend(t.store().checkpoints(c).await.expect("checkpoints"));
     }
     rewrite_and_delete_checkpoints(&mut t, chain).await;
-    let report = greenloop::audit::verify_kept(t.store(), Some(&l.key.public()), &kept, |_| {})
+    let report = greenloop::verify::verify_kept(t.store(), Some(&l.key.public()), &kept, |_| {})
         .await
         .expect("verify");
     let p = first(&report, chain);

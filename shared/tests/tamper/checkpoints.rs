@@ -5,8 +5,8 @@
 use crate::attacks::{expect_problem, first};
 use crate::fixture::{self, FIRST, SIZE};
 use crate::targets::{Edit, Target};
-use greenloop::audit::verify_store;
 use greenloop::ledger::verify::Problem;
+use greenloop::verify::verify_store;
 
 /// Replaces the checkpoint at (chain, 48) with `json`.
 fn put_checkpoint(chain: &str, json: String) -> Vec<Edit> {

@@ -2,15 +2,15 @@
 //! hold the same one: two chains of 48 entries, five members on both chains, two campuses, and
 //! checkpoints signed at 32 and at 48 entries per chain.
 
-use greenloop::audit::verify_pinned;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::{LogKey, SignedCheckpoint};
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::ledger::verify::Report;
 use greenloop::ledger::{chain_for_station, Entry};
-use greenloop::store::suite::{SHARDS, TEST_LOG_KEY, WINDOW_END, WINDOW_START};
 use greenloop::store::Store;
+use greenloop::verify::verify_pinned;
+use greenloop_testkit::{SHARDS, TEST_LOG_KEY, WINDOW_END, WINDOW_START};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Entries on each chain once the fixture is built.
@@ -128,11 +128,11 @@ pub async fn build<S: Store>(store: &S) -> Ledger {
     let key = log_key();
     let per_chain = 2 * SIZE as u32;
     record_and_credit(store, 0..2 * FIRST as u32).await;
-    greenloop::tree::publish_all(store, &key, FIRST_SIGNED)
+    greenloop::checkpoint::tree::publish_all(store, &key, FIRST_SIGNED)
         .await
         .expect("publish at 32");
     record_and_credit(store, 2 * FIRST as u32..per_chain).await;
-    greenloop::tree::publish_all(store, &key, LAST_SIGNED)
+    greenloop::checkpoint::tree::publish_all(store, &key, LAST_SIGNED)
         .await
         .expect("publish at 48");
 

@@ -1,17 +1,17 @@
-//! The shared proof verifier (`greenloop::audit::proof`) on real proofs: inclusion, consistency
+//! The shared proof verifier (`greenloop::proof`) on real proofs: inclusion, consistency
 //! and member statements built from the fixture ledger (embedded store; the verifier never sees
 //! a store) are accepted, and every alteration an attacker could make to one is refused.
 
 use crate::fixture::{self, Ledger, FIRST, SIZE};
-use greenloop::audit::proof::{
-    verify_consistency, verify_inclusion, verify_statement, AuditError, InclusionProof,
-};
+use greenloop::checkpoint::tree;
 use greenloop::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
 use greenloop::ledger::{Digest, Entry};
 use greenloop::merkle::{root, ProofError};
+use greenloop::proof::{
+    verify_consistency, verify_inclusion, verify_statement, AuditError, InclusionProof,
+};
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::Store;
-use greenloop::tree;
 use serde_json::value::RawValue;
 
 async fn ledger() -> (EmbeddedStore, tempfile::TempDir, Ledger) {

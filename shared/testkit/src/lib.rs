@@ -1,11 +1,14 @@
 //! The store behaviour suite: what every [`Store`] implementation must do, written once against
-//! the trait so the embedded store and a future DynamoDB store run the same cases unchanged.
+//! the traits so the embedded store and the DynamoDB store run the same cases unchanged.
+//!
+//! It is a crate of its own, which only tests depend on, so that no Lambda binary and no
+//! `greenloop` release build contains its panicking cases or its test signing key.
 //!
 //! Each case is a `pub async fn` that takes a fresh, empty store and panics, with a message
 //! saying which behaviour broke, if the store misbehaves. Most take `&dyn Store`;
 //! [`concurrent_crediting_credits_each_action_once`] takes an `Arc<dyn Store>` because it
-//! spawns crediting tasks, so run it on a multi-threaded tokio runtime. [`run_all`] runs every
-//! case, each on a store from the given factory.
+//! spawns crediting tasks, so run it on a multi-threaded tokio runtime. [`store_cases!`] makes
+//! one test per case; it holds the only list of them.
 //!
 //! Cases use the built-in rulebook (Double 11 2026), so action times lie inside its window:
 //! [`WINDOW_START`] to [`WINDOW_END`].
@@ -29,12 +32,10 @@ pub use ledger::{append_is_conditional_and_all_or_nothing, append_writes_everyth
 pub use queries::queries_read_what_was_credited;
 pub use registry::registry_round_trips_and_rules_are_fixed;
 
-use super::{Account, CampusTotals, ChainHead, Store};
-use crate::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
-use crate::ledger::verify::{Report, Verifier};
-use crate::ledger::Entry;
-use std::future::Future;
-use std::sync::Arc;
+use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
+use greenloop::ledger::verify::{Report, Verifier};
+use greenloop::ledger::Entry;
+use greenloop::store::{Account, CampusTotals, ChainHead, Store};
 
 /// 2026-11-01T00:00:00+08:00, the first second of the built-in campaign window.
 pub const WINDOW_START: i64 = 1_793_462_400;
@@ -43,22 +44,48 @@ pub const WINDOW_END: i64 = WINDOW_START + 20 * 86_400 - 1;
 /// Chains the cases spread stations over.
 pub const SHARDS: u32 = 4;
 
-/// Runs every case, each on a fresh, empty store from `make`.
-pub async fn run_all<F, Fut>(mut make: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
-    recording_is_idempotent(&*make().await).await;
-    invalid_actions_are_refused_and_not_written(&*make().await).await;
-    pickups_are_booked_then_completed(&*make().await).await;
-    pending_actions_are_oldest_first_and_limited(&*make().await).await;
-    append_writes_everything_it_carries(&*make().await).await;
-    append_is_conditional_and_all_or_nothing(&*make().await).await;
-    registry_round_trips_and_rules_are_fixed(&*make().await).await;
-    queries_read_what_was_credited(&*make().await).await;
-    checkpoints_sign_the_tree_and_answer_proofs(&*make().await).await;
-    concurrent_crediting_credits_each_action_once(make().await).await;
+/// Defines one `#[tokio::test]` per case of the suite, each on a fresh store: the one list of
+/// cases. A store's test file invokes it once:
+///
+/// ```ignore
+/// greenloop_testkit::store_cases!(|case| fresh_store(case));
+/// ```
+///
+/// `|case| fresh` is an expression, evaluated inside the async test (so it may `.await`), that
+/// gives `(store, keep)`: a fresh store for the case named `case` (a `&str`), and what must
+/// outlive it (a temporary directory, or `()`).
+#[macro_export]
+macro_rules! store_cases {
+    (|$case:ident| $fresh:expr) => {
+        $crate::store_cases!(@each |$case| $fresh;
+            recording_is_idempotent,
+            invalid_actions_are_refused_and_not_written,
+            pickups_are_booked_then_completed,
+            pending_actions_are_oldest_first_and_limited,
+            append_writes_everything_it_carries,
+            append_is_conditional_and_all_or_nothing,
+            registry_round_trips_and_rules_are_fixed,
+            queries_read_what_was_credited,
+            checkpoints_sign_the_tree_and_answer_proofs,
+        );
+
+        // The one case that shares its store between tasks.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_crediting_credits_each_action_once() {
+            let $case = "concurrent_crediting_credits_each_action_once";
+            let (store, _keep) = $fresh;
+            $crate::concurrent_crediting_credits_each_action_once(::std::sync::Arc::new(store))
+                .await;
+        }
+    };
+    (@each |$case:ident| $fresh:expr; $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let $case = stringify!($name);
+            let (store, _keep) = $fresh;
+            $crate::$name(&store).await;
+        }
+    )*};
 }
 
 /// Runs the full ledger verifier over everything the store holds: every chain's entries, the
@@ -233,7 +260,7 @@ struct Snapshot {
     entries: Vec<(String, Vec<String>)>,
     accounts: Vec<Account>,
     totals: Vec<CampusTotals>,
-    actions: Vec<(String, Option<super::ActionRecord>)>,
+    actions: Vec<(String, Option<greenloop::store::ActionRecord>)>,
     pending: Vec<String>,
 }
 

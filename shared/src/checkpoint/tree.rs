@@ -7,12 +7,12 @@
 //! [`STORED_FROM`]` - 1` are not stored: each is recomputed from at most 8 entry hashes, so the
 //! tree costs one stored node per 16 entries instead of one per entry.
 
-use crate::audit::proof::{ConsistencyProof, InclusionProof, Statement};
 use crate::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 use crate::domain::MemberId;
 use crate::ledger::{canonical, Digest, ZERO};
 use crate::merkle::frontier::{nodes_needed, tiles, Frontier, Nodes};
 use crate::merkle::{consistency, inclusion, root, ProofError};
+use crate::proof::{ConsistencyProof, InclusionProof, Statement};
 use crate::store::{CheckpointStore, Store, StoreError};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -265,7 +265,7 @@ pub async fn publish<S: Store + ?Sized>(
 }
 
 /// [`publish`], reading `page` entries at a time and signing every `catch_up` entries.
-pub(crate) async fn publish_paged<S: Store + ?Sized>(
+pub async fn publish_paged<S: Store + ?Sized>(
     store: &S,
     key: &LogKey,
     chain: &str,

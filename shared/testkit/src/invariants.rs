@@ -3,12 +3,12 @@
 //! verifies, every action is credited exactly once, every balance and campus total is the sum
 //! of its entries, and no member passes the daily cap.
 
-use super::{boxes, campus, member, parsed_entries, scan, verify_store, WINDOW_START};
-use crate::catalog::Rules;
-use crate::credit::credit_pending;
-use crate::domain::Action;
-use crate::ledger::Entry;
-use crate::store::{ActionStatus, Store};
+use crate::{boxes, campus, member, parsed_entries, scan, verify_store, WINDOW_START};
+use greenloop::catalog::Rules;
+use greenloop::credit::credit_pending;
+use greenloop::domain::Action;
+use greenloop::ledger::Entry;
+use greenloop::store::{ActionStatus, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 

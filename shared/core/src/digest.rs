@@ -1,18 +1,7 @@
-//! The hash-chained, append-only ledger (format v1, normative text in `docs/ledger-format.md`).
+//! SHA-256 values and the RFC 6962 leaf hash: the one type every layer above names.
 //!
-//! - [`entry`]: one entry, its RFC 8785 canonical bytes and its RFC 6962 leaf hash.
-//! - [`canonical`]: the fast path that reads already-canonical stored bytes.
-//! - [`verify`]: checks each chain, entry by entry, and recomputes amounts; [`problem`] names
-//!   what it finds.
-//! - `totals`: re-derives member chains, accounts and campus totals across chains.
-
-pub mod canonical;
-pub mod entry;
-pub mod problem;
-mod totals;
-pub mod verify;
-
-pub use entry::{Entry, FORMAT_VERSION};
+//! It sits at the bottom of the core, below the ledger, the Merkle tree and checkpoints, so
+//! that each of them can name a digest without naming the others.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
@@ -97,15 +86,6 @@ pub fn leaf_hash(bytes: &[u8]) -> Digest {
     Digest(h.finalize().into())
 }
 
-/// The chain a station's actions are credited to: `shard-NN`, where NN is the first 8 bytes of
-/// SHA-256(station id), big-endian, modulo the shard count. Spreading stations over chains keeps
-/// any one chain head from becoming a hot spot.
-pub fn chain_for_station(station: &str, shards: u32) -> String {
-    let d = Sha256::digest(station.as_bytes());
-    let n = u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) % u64::from(shards.max(1));
-    format!("shard-{n:02}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,17 +106,5 @@ mod tests {
             leaf_hash(b"").to_string(),
             "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
         );
-    }
-
-    #[test]
-    fn stations_spread_over_all_shards() {
-        let mut seen = std::collections::BTreeSet::new();
-        for i in 0..200 {
-            let c = chain_for_station(&format!("st-{i:04}"), 4);
-            assert_eq!(c, chain_for_station(&format!("st-{i:04}"), 4));
-            seen.insert(c);
-        }
-        assert_eq!(seen.len(), 4);
-        assert_eq!(chain_for_station("anything", 1), "shard-00");
     }
 }

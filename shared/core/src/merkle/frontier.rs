@@ -7,7 +7,7 @@
 //! proof's ranges from those nodes: every range a proof asks for tiles into O(log n) of them.
 
 use super::{empty_root, node, Subtrees};
-use crate::ledger::Digest;
+use crate::digest::Digest;
 use std::cell::RefCell;
 use std::collections::HashMap;
 

@@ -1,14 +1,14 @@
 //! Cases for appending credit batches: what an append writes, and when it must write nothing.
 
-use super::{
+use crate::{
     all_accounts, all_entries, booking, books, boxes, campus, member, parsed_entries, pending_ids,
     scan, snapshot, sorted_totals, verify_store, WINDOW_START,
 };
-use crate::catalog::Rules;
-use crate::credit::plan;
-use crate::domain::{Action, ActionKind, Items, MemberId};
-use crate::ledger::{chain_for_station, Entry, ZERO};
-use crate::store::{Account, ActionStatus, AppendError, ChainHead, CreditBatch, Store};
+use greenloop::catalog::Rules;
+use greenloop::credit::plan;
+use greenloop::domain::{Action, ActionKind, Items, MemberId};
+use greenloop::ledger::{chain_for_station, Entry, ZERO};
+use greenloop::store::{Account, ActionStatus, AppendError, ChainHead, CreditBatch, Store};
 use std::collections::BTreeMap;
 
 /// Plans `actions` onto the current head of `chain` from the members' current accounts.
@@ -189,9 +189,9 @@ pub async fn append_writes_everything_it_carries(store: &dyn Store) {
             // What the planner tracks (tested in `credit`); the store must keep it as given.
             open_pledges: {
                 let mut acc = Account::new(m.clone());
-                let rb = crate::rulebook::Rulebook::default_double11();
+                let rb = greenloop::rulebook::Rulebook::default_double11();
                 mine.iter()
-                    .for_each(|e| crate::credit::track_pledges(&mut acc, e, &rb));
+                    .for_each(|e| greenloop::credit::track_pledges(&mut acc, e, &rb));
                 acc.open_pledges
             },
         };

@@ -6,7 +6,6 @@
 pub mod edge;
 pub mod export;
 pub mod jsonl;
-pub mod proof;
 
 use crate::checkpoint::{Checkpoint, PublicKey, SignedCheckpoint};
 use crate::ledger::verify::{Problem, Report, Verifier};
@@ -135,7 +134,7 @@ pub fn authenticate(
             size: c.checkpoint.size,
             detail,
         };
-        match key.map(|k| proof::verify_checkpoint(k, &c)) {
+        match key.map(|k| crate::proof::verify_checkpoint(k, &c)) {
             Some(Err(e)) => problems.push(bad(e.to_string())),
             _ if c.checkpoint.chain != chain => {
                 problems.push(bad(format!("it names chain {}", c.checkpoint.chain)))

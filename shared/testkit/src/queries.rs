@@ -1,11 +1,11 @@
 //! The queries case: what portals and the API read back after crediting — per-day campus
 //! totals, leaderboards, a member's recent entries — and API key grants.
 
-use super::{books, campus, member, scan, SHARDS, WINDOW_START};
-use crate::catalog::Rules;
-use crate::credit::credit_pending;
-use crate::ledger::{leaf_hash, Entry};
-use crate::store::{Grant, Store, StoreError};
+use crate::{books, campus, member, scan, SHARDS, WINDOW_START};
+use greenloop::catalog::Rules;
+use greenloop::credit::credit_pending;
+use greenloop::ledger::{leaf_hash, Entry};
+use greenloop::store::{Grant, Store, StoreError};
 
 /// Reads agree with the entries crediting wrote; ties on a leaderboard break by member.
 pub async fn queries_read_what_was_credited(store: &dyn Store) {

@@ -1,14 +1,14 @@
 //! The concurrency case: several crediting runs at once credit every action exactly once.
 
-use super::{
+use crate::{
     booking, books, boxes, campus, member, parsed_entries, pending_ids, scan, sorted_heads,
     verify_store, SHARDS, WINDOW_END, WINDOW_START,
 };
-use crate::catalog::Rules;
-use crate::credit::credit_pending;
-use crate::domain::{Action, ActionKind, Items};
-use crate::ledger::chain_for_station;
-use crate::store::{ActionStatus, Store};
+use greenloop::catalog::Rules;
+use greenloop::credit::credit_pending;
+use greenloop::domain::{Action, ActionKind, Items};
+use greenloop::ledger::chain_for_station;
+use greenloop::store::{ActionStatus, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;

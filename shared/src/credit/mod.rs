@@ -5,6 +5,10 @@
 //! actions by chain, plans, appends, and on an optimistic-lock conflict re-reads and re-plans.
 //! Because every append is conditioned on the chain head, the accounts and each action still
 //! being pending, a retried or concurrent run credits nothing twice and never forks a chain.
+//!
+//! [`trigger`] is the `credit` function: what wakes crediting in AWS.
+
+pub mod trigger;
 
 use crate::catalog::Rules;
 use crate::domain::{Action, ActionKind, MemberId};

@@ -13,50 +13,15 @@
 
 use super::canonical::{self, EntryRef};
 pub use super::problem::Problem;
+pub use super::report::{ChainSummary, Report};
 use super::totals::{Credit, Tally};
 use super::{Digest, Entry, FORMAT_VERSION, ZERO};
 use crate::catalog::Catalog;
 use crate::checkpoint::Checkpoint;
 use crate::factors::FactorTable;
 use crate::merkle::frontier::Frontier;
+use crate::records::{Account, CampusTotals, ChainHead};
 use crate::rulebook::{Day, Rulebook};
-use crate::store::{Account, CampusTotals, ChainHead};
-use serde::Serialize;
-
-/// What was verified in one chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChainSummary {
-    pub chain: String,
-    pub entries: u64,
-    pub head: Digest,
-    /// The largest checkpoint whose root the entries gave.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<Checkpoint>,
-}
-
-/// The outcome of a verification.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub chains: Vec<ChainSummary>,
-    pub entries: u64,
-    pub members: u64,
-    pub campuses: u64,
-    /// False when chain failures made comparing totals meaningless.
-    pub totals_checked: bool,
-    /// Whether checkpoint signatures were checked against a pinned key, or only their roots.
-    pub checkpoints_authenticated: bool,
-    pub problems: Vec<Problem>,
-}
-
-impl Report {
-    pub fn is_ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-
-    pub fn first_problem(&self) -> Option<&Problem> {
-        self.problems.first()
-    }
-}
 
 /// Entries inspected together, in parallel, before the in-order checks.
 const BATCH: usize = 4_096;

@@ -1,9 +1,9 @@
 //! The registry case: stations, campuses, affiliations and published rules.
 
-use super::{campus, member};
-use crate::catalog::Rules;
-use crate::domain::{Campus, Station};
-use crate::store::{Account, Store, StoreError};
+use crate::{campus, member};
+use greenloop::catalog::Rules;
+use greenloop::domain::{Campus, Station};
+use greenloop::store::{Account, Store, StoreError};
 
 /// Stations and campuses round-trip; affiliation needs a known campus; a published rules
 /// version never changes content.

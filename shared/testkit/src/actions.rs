@@ -1,8 +1,8 @@
 //! Cases for recording actions: idempotency, validation, pickups and the pending queue.
 
-use super::{booking, books, boxes, member, pending_ids, scan, ALL, WINDOW_START};
-use crate::domain::{ActionKind, Items};
-use crate::store::{action_digest, ActionStatus, Recorded, Store, StoreError};
+use crate::{booking, books, boxes, member, pending_ids, scan, ALL, WINDOW_START};
+use greenloop::domain::{ActionKind, Items};
+use greenloop::store::{action_digest, ActionStatus, Recorded, Store, StoreError};
 
 fn expect_conflict(got: Result<Recorded, StoreError>, id: &str, what: &str) {
     match got {

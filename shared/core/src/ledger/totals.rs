@@ -3,11 +3,11 @@
 //! what the store says.
 
 use super::problem::Problem;
-use super::verify::ChainSummary;
+use super::report::ChainSummary;
 use super::{Digest, Entry, ZERO};
 use crate::domain::MemberId;
+use crate::records::{Account, CampusTotals, ChainHead};
 use crate::rulebook::Day;
-use crate::store::{Account, CampusTotals, ChainHead};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hasher as _;

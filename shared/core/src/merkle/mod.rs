@@ -14,7 +14,7 @@ pub mod consistency;
 pub mod frontier;
 pub mod inclusion;
 
-use crate::ledger::Digest;
+use crate::digest::Digest;
 use sha2::{Digest as _, Sha256};
 
 /// Why a proof was refused. Every step is checked; the first failure is named.
@@ -113,7 +113,7 @@ pub(crate) mod vectors {
     //! The known-answer vectors of the RFC 6962 reference implementation (Certificate
     //! Transparency's `merkle_tree_test`): eight inputs, the roots of their first 1 to 8.
 
-    use crate::ledger::{leaf_hash, Digest};
+    use crate::digest::{leaf_hash, Digest};
 
     pub const INPUTS: [&str; 8] = [
         "",

@@ -3,7 +3,7 @@
 //! way from the leaf to the root, the lowest first: about log2(size) hashes.
 
 use super::{check, node, sides, split, ProofError, Subtrees};
-use crate::ledger::Digest;
+use crate::digest::Digest;
 
 /// The audit path of leaf `index` in the tree of the first `size` leaves of `tree`.
 pub fn prove(

@@ -3,7 +3,7 @@
 //! to build, RFC 9162 §2.1.4.2 to check). About log2(second) hashes.
 
 use super::{check, empty_root, node, sides, split, ProofError, Subtrees};
-use crate::ledger::Digest;
+use crate::digest::Digest;
 
 /// The proof that the first `second` leaves of `tree` extend its first `first`.
 pub fn prove(

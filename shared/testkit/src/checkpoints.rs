@@ -1,14 +1,14 @@
 //! The checkpoints case: publishing signs each chain's Merkle tree, and the tree the store keeps
 //! answers inclusion and consistency proofs that check against the signed roots.
 
-use super::{all_entries, books, scan, WINDOW_START};
-use crate::catalog::Rules;
-use crate::checkpoint::LogKey;
-use crate::credit::credit_pending;
-use crate::ledger::{chain_for_station, Digest};
-use crate::merkle::{consistency, inclusion, root};
-use crate::store::{stored_hash, Store};
-use crate::tree::{self, TreeError};
+use crate::{all_entries, books, scan, WINDOW_START};
+use greenloop::catalog::Rules;
+use greenloop::checkpoint::tree::{self, TreeError};
+use greenloop::checkpoint::LogKey;
+use greenloop::credit::credit_pending;
+use greenloop::ledger::{chain_for_station, Digest};
+use greenloop::merkle::{consistency, inclusion, root};
+use greenloop::store::{stored_hash, Store};
 
 /// A fixed test key (RFC 8032 test 1's seed).
 pub const TEST_LOG_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -108,7 +108,7 @@ pub async fn checkpoints_sign_the_tree_and_answer_proofs(store: &dyn Store) {
         Some(second.checkpoint.clone())
     );
     // One checkpoint per size: a second one for 37 is not kept.
-    let other = key.sign(crate::checkpoint::Checkpoint {
+    let other = key.sign(greenloop::checkpoint::Checkpoint {
         time: 9_999,
         ..first.checkpoint.checkpoint.clone()
     });

@@ -1,0 +1,25 @@
+//! Greenloop's pure core: the domain, the rulebook, carbon factors, the ledger, the Merkle tree,
+//! checkpoints and proof verification. It does no I/O and builds for `wasm32-unknown-unknown`,
+//! so the verifiers an auditor runs in `greenloop` run unchanged in a browser.
+//!
+//! Modules, bottom up (each uses only those before it):
+//! - [`digest`]: SHA-256 values and the RFC 6962 leaf hash;
+//! - [`domain`]: actions, stations, campuses, member pseudonyms and input validation;
+//! - [`rulebook`], [`factors`], [`catalog`]: the versioned rules that turn an action into points
+//!   and grams of CO2e;
+//! - [`records`]: what the store keeps about the ledger (heads, accounts, campus totals);
+//! - [`merkle`]: RFC 6962 tree math, inclusion and consistency;
+//! - [`checkpoint`]: signed tree heads;
+//! - [`ledger`]: entries, their canonical bytes, and the verifier;
+//! - [`proof`]: the proofs an auditor is handed, and their one verifier.
+
+pub mod catalog;
+pub mod checkpoint;
+pub mod digest;
+pub mod domain;
+pub mod factors;
+pub mod ledger;
+pub mod merkle;
+pub mod proof;
+pub mod records;
+pub mod rulebook;

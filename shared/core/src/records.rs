@@ -1,0 +1,154 @@
+//! What the store keeps about the ledger, as plain data: chain heads, member accounts, campus
+//! totals and action records.
+//!
+//! These live in the pure core, not beside the stores, because the verifier recomputes them
+//! from entries and compares: it must be able to name them without naming anything that does
+//! I/O.
+
+use crate::digest::{leaf_hash, Digest, ZERO};
+use crate::domain::{Action, MemberId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The end of a chain: how many entries it has and the hash of the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    pub chain: String,
+    /// Number of entries, so also the `seq` of the next one.
+    pub size: u64,
+    /// `hash` of entry `size - 1`, or zeros for an empty chain.
+    pub hash: Digest,
+}
+
+impl ChainHead {
+    pub fn empty(chain: &str) -> Self {
+        ChainHead {
+            chain: chain.to_owned(),
+            size: 0,
+            hash: ZERO,
+        }
+    }
+}
+
+/// A member's carbon account: running totals of their ledger entries, and the head of their own
+/// chain (`member_prev` links).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub member: MemberId,
+    /// Affiliation, set by the campus portal. Entries copy it when credited.
+    pub campus: Option<String>,
+    pub balance: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+    pub head: Digest,
+    /// Points credited per campaign day (`YYYY-MM-DD`), for the daily cap. Only days that earned
+    /// points appear, so it holds at most the window's days.
+    pub days: BTreeMap<String, i64>,
+    /// Return pledges credited in the window and not yet matched by dropped-off boxes, oldest
+    /// first. Derived from the member's entries, like the rest of the account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_pledges: Vec<OpenPledge>,
+}
+
+/// A return pledge waiting for its boxes: a later in-window drop-off by the same member returns
+/// them, oldest pledge first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenPledge {
+    pub action: String,
+    pub boxes: u64,
+    pub returned: u64,
+}
+
+impl Account {
+    pub fn new(member: MemberId) -> Self {
+        Account {
+            member,
+            campus: None,
+            balance: 0,
+            co2e_g: 0,
+            entries: 0,
+            head: ZERO,
+            days: BTreeMap::new(),
+            open_pledges: Vec::new(),
+        }
+    }
+
+    /// Points already credited on `day`.
+    pub fn points_on(&self, day: &str) -> i64 {
+        self.days.get(day).copied().unwrap_or(0)
+    }
+}
+
+/// Totals over every entry credited to a campus.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampusTotals {
+    pub campus: String,
+    pub bonus: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+}
+
+impl CampusTotals {
+    pub fn add(&mut self, d: &CampusDay) {
+        self.bonus += d.bonus;
+        self.co2e_g += d.co2e_g;
+        self.entries += d.entries;
+    }
+
+    /// Sums per-day rows into one total per campus, in campus order.
+    pub fn sum(days: &[CampusDay]) -> Vec<CampusTotals> {
+        let mut out: BTreeMap<&str, CampusTotals> = BTreeMap::new();
+        for d in days {
+            out.entry(&d.campus)
+                .or_insert_with(|| CampusTotals {
+                    campus: d.campus.clone(),
+                    ..CampusTotals::default()
+                })
+                .add(d);
+        }
+        out.into_values().collect()
+    }
+}
+
+/// Totals of the entries credited to a campus on one calendar day (UTC+08:00), which is what
+/// the store keeps: campaign totals are their sum, and "today" is one row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampusDay {
+    pub campus: String,
+    /// `YYYY-MM-DD`, the entry's `day`.
+    pub day: String,
+    pub bonus: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+}
+
+/// Where an action stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// A pickup appointment waiting for the courier's weighed amount.
+    Booked,
+    /// Recorded, waiting for crediting.
+    Pending,
+    Credited {
+        chain: String,
+        seq: u64,
+        bonus: i64,
+    },
+    Rejected {
+        reason: String,
+    },
+}
+
+/// An action as recorded, with a digest of what was first delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub action: Action,
+    pub digest: Digest,
+    pub status: ActionStatus,
+}
+
+/// The digest that recognises a second delivery of the same action.
+pub fn action_digest(action: &Action) -> Digest {
+    leaf_hash(&serde_json::to_vec(action).expect("actions serialize"))
+}
