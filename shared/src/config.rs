@@ -12,9 +12,9 @@
 //! Secrets are read here and nowhere else; they are never logged. Each function asks only for
 //! the secrets it uses ([`Secret`]), and its IAM role may read only those parameters.
 
-use crate::catalog::Rules;
-use crate::checkpoint::LogKey;
-use crate::domain::Pepper;
+use greenloop_core::catalog::Rules;
+use greenloop_core::checkpoint::LogKey;
+use greenloop_core::domain::Pepper;
 use crate::http::{App, Integrations};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;

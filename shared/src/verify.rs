@@ -7,8 +7,8 @@ pub mod edge;
 pub mod export;
 pub mod jsonl;
 
-use crate::checkpoint::{Checkpoint, PublicKey, SignedCheckpoint};
-use crate::ledger::verify::{Problem, Report, Verifier};
+use greenloop_core::checkpoint::{Checkpoint, PublicKey, SignedCheckpoint};
+use greenloop_core::ledger::verify::{Problem, Report, Verifier};
 use crate::store::{LedgerSource, StoreError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -134,7 +134,7 @@ pub fn authenticate(
             size: c.checkpoint.size,
             detail,
         };
-        match key.map(|k| crate::proof::verify_checkpoint(k, &c)) {
+        match key.map(|k| greenloop_core::proof::verify_checkpoint(k, &c)) {
             Some(Err(e)) => problems.push(bad(e.to_string())),
             _ if c.checkpoint.chain != chain => {
                 problems.push(bad(format!("it names chain {}", c.checkpoint.chain)))

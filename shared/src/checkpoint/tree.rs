@@ -7,12 +7,12 @@
 //! [`STORED_FROM`]` - 1` are not stored: each is recomputed from at most 8 entry hashes, so the
 //! tree costs one stored node per 16 entries instead of one per entry.
 
-use crate::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
-use crate::domain::MemberId;
-use crate::ledger::{canonical, Digest, ZERO};
-use crate::merkle::frontier::{nodes_needed, tiles, Frontier, Nodes};
-use crate::merkle::{consistency, inclusion, root, ProofError};
-use crate::proof::{ConsistencyProof, InclusionProof, Statement};
+use greenloop_core::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
+use greenloop_core::domain::MemberId;
+use greenloop_core::ledger::{canonical, Digest, ZERO};
+use greenloop_core::merkle::frontier::{nodes_needed, tiles, Frontier, Nodes};
+use greenloop_core::merkle::{consistency, inclusion, root, ProofError};
+use greenloop_core::proof::{ConsistencyProof, InclusionProof, Statement};
 use crate::store::{CheckpointStore, Store, StoreError};
 use serde_json::value::RawValue;
 use std::collections::HashMap;

@@ -10,9 +10,9 @@
 
 pub mod trigger;
 
-use crate::catalog::Rules;
-use crate::domain::{Action, ActionKind, MemberId};
-use crate::ledger::{chain_for_station, Entry, FORMAT_VERSION};
+use greenloop_core::catalog::Rules;
+use greenloop_core::domain::{Action, ActionKind, MemberId};
+use greenloop_core::ledger::{chain_for_station, Entry, FORMAT_VERSION};
 use crate::store::{
     Account, AccountUpdate, AppendError, CampusDay, ChainHead, CreditBatch, OpenPledge, Store,
     StoreError,
@@ -100,7 +100,7 @@ pub fn plan(
         .map(|(_, account)| AccountUpdate {
             expected_head: before
                 .get(&account.member)
-                .map_or(crate::ledger::ZERO, |b| b.head),
+                .map_or(greenloop_core::ledger::ZERO, |b| b.head),
             account,
         })
         .collect();
@@ -115,7 +115,7 @@ pub fn plan(
 
 /// Opens a pledge credited in the window, and lets an in-window drop-off's boxes return the
 /// member's open pledges, oldest first.
-pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &crate::rulebook::Rulebook) {
+pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &greenloop_core::rulebook::Rulebook) {
     if !rb.in_window(entry.at) {
         return;
     }
@@ -326,9 +326,9 @@ fn jitter() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::domain::{ActionKind, BoxLot, Items, Pepper};
-    use crate::ledger::verify::Verifier;
+    use greenloop_core::catalog::Catalog;
+    use greenloop_core::domain::{ActionKind, BoxLot, Items, Pepper};
+    use greenloop_core::ledger::verify::Verifier;
     use crate::store::CampusTotals;
     use proptest::prelude::*;
 

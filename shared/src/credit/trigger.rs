@@ -5,7 +5,7 @@
 //! overlapping invocation credits nothing twice, and the sweep (an EventBridge schedule)
 //! credits whatever a lost stream batch left pending.
 
-use crate::catalog::Rules;
+use greenloop_core::catalog::Rules;
 use crate::credit::{credit_pending, CreditRun};
 use crate::store::{ActionStatus, Store, StoreError};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;

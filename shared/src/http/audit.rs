@@ -5,16 +5,16 @@
 //! holds. `greenloop verify --url` reads these routes through the same [`LedgerSource`] the
 //! local verifier reads a store through.
 //!
-//! Checkpoints and proofs ([`crate::checkpoint::tree`]) are served for `greenloop` to check with
-//! [`crate::proof`]; a proof is only given up to the chain's latest checkpoint.
+//! Checkpoints and proofs ([`greenloop_core::checkpoint::tree`]) are served for `greenloop` to check with
+//! [`greenloop_core::proof`]; a proof is only given up to the chain's latest checkpoint.
 //!
 //! [`LedgerSource`]: crate::store::LedgerSource
 
 use super::{json, raw, ApiError, App};
 use crate::checkpoint::tree::{self, TreeError};
-use crate::domain::{check_id, MemberId};
-use crate::factors::FactorTable;
-use crate::rulebook::Rulebook;
+use greenloop_core::domain::{check_id, MemberId};
+use greenloop_core::factors::FactorTable;
+use greenloop_core::rulebook::Rulebook;
 use crate::store::{ChainHead, Grant};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};

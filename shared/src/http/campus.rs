@@ -5,7 +5,7 @@
 //! from the store, so an action is in these numbers as soon as its status says credited.
 
 use super::{json, ApiError, App};
-use crate::domain::{Campus, MemberId};
+use greenloop_core::domain::{Campus, MemberId};
 use crate::store::{Account, CampusDay, CampusTotals, Grant, OpenPledge};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};

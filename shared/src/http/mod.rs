@@ -14,9 +14,9 @@ pub mod campus;
 pub mod scan;
 pub mod signature;
 
-use crate::catalog::Rules;
-use crate::domain::{Invalid, Pepper};
-use crate::ledger::leaf_hash;
+use greenloop_core::catalog::Rules;
+use greenloop_core::domain::{Invalid, Pepper};
+use greenloop_core::ledger::leaf_hash;
 use crate::store::{Grant, Store, StoreError};
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request};

@@ -7,7 +7,7 @@
 
 use super::signature::{Refusal, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
 use super::{json, parse, read_body, ApiError, App};
-use crate::domain::{check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId};
+use greenloop_core::domain::{check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId};
 use crate::store::{ActionStatus, Recorded};
 use axum::body::Body;
 use axum::extract::{Path, State};

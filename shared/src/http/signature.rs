@@ -43,7 +43,7 @@ impl Integrations {
                 .split_once('=')
                 .ok_or("webhook secrets must look like key-id=secret[,secret][;key-id=...]")?;
             let id = id.trim();
-            crate::domain::check_id("key", id).map_err(|e| e.message)?;
+            greenloop_core::domain::check_id("key", id).map_err(|e| e.message)?;
             for secret in list.split(',').map(str::trim) {
                 if secret.len() < 16 {
                     return Err(format!("a secret of key {id} is shorter than 16 bytes"));

@@ -11,12 +11,12 @@ use super::{
     CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result, Store,
     StoreError,
 };
-use crate::catalog::{Catalog, Rules};
-use crate::checkpoint::SignedCheckpoint;
-use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
-use crate::factors::FactorTable;
-use crate::ledger::Digest;
-use crate::rulebook::Rulebook;
+use greenloop_core::catalog::{Catalog, Rules};
+use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
+use greenloop_core::factors::FactorTable;
+use greenloop_core::ledger::Digest;
+use greenloop_core::rulebook::Rulebook;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -291,7 +291,7 @@ impl LedgerSource for EmbeddedStore {
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn put_campus(&self, campus: &Campus) -> Result<()> {
-        crate::domain::check_id("campus", &campus.id)?;
+        greenloop_core::domain::check_id("campus", &campus.id)?;
         self.put_json(CAMPUSES, &campus.id, campus)
     }
 

@@ -7,12 +7,12 @@
 pub mod dynamodb;
 pub mod embedded;
 
-use crate::catalog::{Catalog, Rules};
-use crate::checkpoint::SignedCheckpoint;
-use crate::domain::{Action, Campus, Invalid, MemberId, Station};
-use crate::ledger::{Digest, Entry};
-use crate::merkle::frontier::Node;
-pub use crate::records::{
+use greenloop_core::catalog::{Catalog, Rules};
+use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::domain::{Action, Campus, Invalid, MemberId, Station};
+use greenloop_core::ledger::{Digest, Entry};
+use greenloop_core::merkle::frontier::Node;
+pub use greenloop_core::records::{
     action_digest, Account, ActionRecord, ActionStatus, CampusDay, CampusTotals, ChainHead,
     OpenPledge,
 };
@@ -121,7 +121,7 @@ pub trait LedgerSource: Send + Sync {
 }
 
 /// The signed Merkle tree over each chain: published checkpoints, and the tree nodes that let a
-/// proof be answered with O(log n) reads ([`crate::checkpoint::tree`]). Only the checkpoint job writes here;
+/// proof be answered with O(log n) reads ([`greenloop_core::checkpoint::tree`]). Only the checkpoint job writes here;
 /// nothing here is trusted by a verifier, which checks every proof against a signed root.
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
@@ -201,7 +201,7 @@ pub(crate) fn completion(
     at: i64,
 ) -> Result<Completion> {
     let a = &record.action;
-    if a.kind != crate::domain::ActionKind::Pickup {
+    if a.kind != greenloop_core::domain::ActionKind::Pickup {
         return Err(Invalid::new(
             "not_a_pickup",
             format!("action {id} is not a pickup appointment"),

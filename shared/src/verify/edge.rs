@@ -17,8 +17,8 @@
 
 use super::export::Snapshot;
 use super::{verify_chains, PAGE};
-use crate::checkpoint::{PublicKey, SignedCheckpoint};
-use crate::ledger::verify::{Problem, Report};
+use greenloop_core::checkpoint::{PublicKey, SignedCheckpoint};
+use greenloop_core::ledger::verify::{Problem, Report};
 use crate::store::{LedgerSource, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,11 +6,11 @@
 //! does. An export is a point in time, not a transaction: an append may show half-applied at its
 //! edge, and is shown as it is. [`write_export`] writes an export in AWS's shape.
 
-use crate::catalog::Catalog;
-use crate::checkpoint::SignedCheckpoint;
-use crate::domain::MemberId;
-use crate::factors::FactorTable;
-use crate::rulebook::Rulebook;
+use greenloop_core::catalog::Catalog;
+use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::domain::MemberId;
+use greenloop_core::factors::FactorTable;
+use greenloop_core::rulebook::Rulebook;
 use crate::store::dynamodb::item::{from_item, get_json, get_s, read_account, read_head, Item};
 use crate::store::{Account, CampusDay, CampusTotals, ChainHead, LedgerSource, Result};
 use async_trait::async_trait;

@@ -8,9 +8,9 @@
 //! Lines are checked where they sit in the reader's buffer; only a line that straddles two
 //! buffer fills is copied.
 
-use crate::catalog::Catalog;
-use crate::checkpoint::Checkpoint;
-use crate::ledger::verify::{Problem, Report, Verifier};
+use greenloop_core::catalog::Catalog;
+use greenloop_core::checkpoint::Checkpoint;
+use greenloop_core::ledger::verify::{Problem, Report, Verifier};
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 
@@ -221,11 +221,11 @@ fn find_newline(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Rules;
+    use greenloop_core::catalog::Rules;
     use crate::credit::plan;
-    use crate::domain::{Action, ActionKind, BoxLot, Items, MemberId, Pepper};
-    use crate::ledger::{Entry, ZERO};
-    use crate::merkle::frontier::Frontier;
+    use greenloop_core::domain::{Action, ActionKind, BoxLot, Items, MemberId, Pepper};
+    use greenloop_core::ledger::{Entry, ZERO};
+    use greenloop_core::merkle::frontier::Frontier;
     use crate::store::{Account, ChainHead};
     use std::collections::HashMap;
 

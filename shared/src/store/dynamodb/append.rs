@@ -7,7 +7,7 @@
 
 use super::item::{self, n, s, AccountSet, Item, MEMBER_N, MEMBER_PK};
 use super::{sdk_err, DynamoStore};
-use crate::ledger::ZERO;
+use greenloop_core::ledger::ZERO;
 use crate::store::{AppendError, CreditBatch, StoreError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -20,7 +20,7 @@ pub const MAX_ITEMS: usize = 100;
 enum Part {
     Head,
     Entry,
-    Account(crate::domain::MemberId),
+    Account(greenloop_core::domain::MemberId),
     Action(String),
     CampusDay,
 }

@@ -3,9 +3,9 @@
 //! writes these and nothing of the ledger.
 
 use super::{get_json, get_s, item, s, DynamoStore, Item};
-use crate::checkpoint::SignedCheckpoint;
-use crate::ledger::Digest;
-use crate::merkle::frontier::Node;
+use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::ledger::Digest;
+use greenloop_core::merkle::frontier::Node;
 use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
 use async_trait::async_trait;
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! The single-table layout: every item's keys, and reading attributes back. See
 //! `docs/table-design.md` for the why.
 
-use crate::ledger::Digest;
+use greenloop_core::ledger::Digest;
 use crate::store::{Account, ChainHead, Result, StoreError};
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
@@ -167,7 +167,7 @@ pub fn board(campus: &str) -> String {
 
 /// The pending-queue partition of an action id: a stable hash, so replays land in the same one.
 pub fn pending_bucket(id: &str) -> String {
-    let h = crate::ledger::leaf_hash(id.as_bytes());
+    let h = greenloop_core::ledger::leaf_hash(id.as_bytes());
     format!("PENDING#{:02}", u32::from(h.0[0]) % PENDING_BUCKETS)
 }
 

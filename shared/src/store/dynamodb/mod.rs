@@ -16,12 +16,12 @@ use super::{
     CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result, Store,
     StoreError,
 };
-use crate::catalog::{Catalog, Rules};
-use crate::checkpoint::SignedCheckpoint;
-use crate::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
-use crate::factors::FactorTable;
-use crate::ledger::{Digest, ZERO};
-use crate::rulebook::Rulebook;
+use greenloop_core::catalog::{Catalog, Rules};
+use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
+use greenloop_core::factors::FactorTable;
+use greenloop_core::ledger::{Digest, ZERO};
+use greenloop_core::rulebook::Rulebook;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -318,7 +318,7 @@ impl LedgerSource for DynamoStore {
 #[async_trait]
 impl Store for DynamoStore {
     async fn put_campus(&self, campus: &Campus) -> Result<()> {
-        crate::domain::check_id("campus", &campus.id)?;
+        greenloop_core::domain::check_id("campus", &campus.id)?;
         let mut keys = item::campus(&campus.id);
         keys.insert(item::GSI1PK.into(), s("CAMPUSES"));
         keys.insert(item::GSI1SK.into(), s(campus.id.as_str()));

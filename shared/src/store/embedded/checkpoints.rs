@@ -1,9 +1,9 @@
 //! The embedded store's checkpoints and tree nodes: two redb tables beside the entries.
 
 use super::{db_err, decode, encode, EmbeddedStore, ENTRIES};
-use crate::checkpoint::SignedCheckpoint;
-use crate::ledger::Digest;
-use crate::merkle::frontier::Node;
+use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::ledger::Digest;
+use greenloop_core::merkle::frontier::Node;
 use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
 use async_trait::async_trait;
 use redb::{ReadableTable, TableDefinition};
