@@ -37,6 +37,9 @@ use greenloop::store::{
     Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
     CreditBatch, Grant, LedgerSource, Recorded, Result as StoreResult, Store,
 };
+use greenloop::store::{
+    Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
+};
 use greenloop::verify::verify_store;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -178,22 +181,102 @@ impl LedgerSource for Counted {
     async fn checkpoints(&self, chain: &str) -> StoreResult<Vec<SignedCheckpoint>> {
         self.inner.checkpoints(chain).await
     }
+    async fn chain_head(&self, chain: &str) -> StoreResult<ChainHead> {
+        self.inner.chain_head(chain).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Directory for Counted {
+    async fn campuses(&self) -> StoreResult<Vec<Campus>> {
+        self.inner.campuses().await
+    }
+    async fn station(&self, id: &str) -> StoreResult<Option<Station>> {
+        self.inner.station(id).await
+    }
+    async fn api_key(&self, key_hash: &Digest) -> StoreResult<Option<Grant>> {
+        self.inner.api_key(key_hash).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Registry for Counted {
+    async fn put_campus(&self, campus: &Campus) -> StoreResult<()> {
+        self.inner.put_campus(campus).await
+    }
+    async fn put_station(&self, station: &Station) -> StoreResult<()> {
+        self.inner.put_station(station).await
+    }
+    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> StoreResult<()> {
+        self.inner.put_api_key(key_hash, grant).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Intake for Counted {
+    async fn record_action(&self, action: &Action) -> StoreResult<Recorded> {
+        self.inner.record_action(action).await
+    }
+    async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> StoreResult<Recorded> {
+        self.inner.complete_pickup(id, clothing_g, at).await
+    }
+    async fn action(&self, id: &str) -> StoreResult<Option<ActionRecord>> {
+        self.inner.action(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Members for Counted {
+    async fn accounts(&self, members: &[MemberId]) -> StoreResult<Vec<Account>> {
+        self.inner.accounts(members).await
+    }
+    async fn member_entries(&self, member: &MemberId, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
+        self.inner.member_entries(member, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Crediting for Counted {
+    async fn put_rules(&self, rules: &Rules) -> StoreResult<()> {
+        self.rules.fetch_add(1, Relaxed);
+        self.inner.put_rules(rules).await
+    }
+    async fn pending_actions(&self, limit: usize) -> StoreResult<Vec<Action>> {
+        self.inner.pending_actions(limit).await
+    }
+    async fn append(&self, batch: &CreditBatch) -> StoreResult<(), AppendError> {
+        self.inner.append(batch).await?;
+        self.appends.fetch_add(1, Relaxed);
+        self.appended.fetch_add(batch.entries.len() as u64, Relaxed);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl CampusQueries for Counted {
+    async fn campus_days(&self, campus: &str) -> StoreResult<Vec<CampusDay>> {
+        self.inner.campus_days(campus).await
+    }
+    async fn leaderboard(&self, campus: &str, limit: usize) -> StoreResult<Vec<Account>> {
+        self.inner.leaderboard(campus, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Affiliation for Counted {
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> StoreResult<()> {
+        self.inner.affiliate(member, campus).await
+    }
 }
 
 #[async_trait::async_trait]
 impl CheckpointStore for Counted {
-    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> StoreResult<bool> {
-        self.inner.put_checkpoint(c).await
-    }
     async fn checkpoint(
         &self,
         chain: &str,
         size: Option<u64>,
     ) -> StoreResult<Option<SignedCheckpoint>> {
         self.inner.checkpoint(chain, size).await
-    }
-    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> StoreResult<()> {
-        self.inner.put_tree_nodes(chain, nodes).await
     }
     async fn tree_nodes(
         &self,
@@ -205,64 +288,12 @@ impl CheckpointStore for Counted {
 }
 
 #[async_trait::async_trait]
-impl Store for Counted {
-    async fn put_campus(&self, campus: &Campus) -> StoreResult<()> {
-        self.inner.put_campus(campus).await
+impl CheckpointWrites for Counted {
+    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> StoreResult<bool> {
+        self.inner.put_checkpoint(c).await
     }
-    async fn campuses(&self) -> StoreResult<Vec<Campus>> {
-        self.inner.campuses().await
-    }
-    async fn put_station(&self, station: &Station) -> StoreResult<()> {
-        self.inner.put_station(station).await
-    }
-    async fn station(&self, id: &str) -> StoreResult<Option<Station>> {
-        self.inner.station(id).await
-    }
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> StoreResult<()> {
-        self.inner.affiliate(member, campus).await
-    }
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> StoreResult<()> {
-        self.inner.put_api_key(key_hash, grant).await
-    }
-    async fn api_key(&self, key_hash: &Digest) -> StoreResult<Option<Grant>> {
-        self.inner.api_key(key_hash).await
-    }
-    async fn put_rules(&self, rules: &Rules) -> StoreResult<()> {
-        self.rules.fetch_add(1, Relaxed);
-        self.inner.put_rules(rules).await
-    }
-    async fn record_action(&self, action: &Action) -> StoreResult<Recorded> {
-        self.inner.record_action(action).await
-    }
-    async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> StoreResult<Recorded> {
-        self.inner.complete_pickup(id, clothing_g, at).await
-    }
-    async fn action(&self, id: &str) -> StoreResult<Option<ActionRecord>> {
-        self.inner.action(id).await
-    }
-    async fn pending_actions(&self, limit: usize) -> StoreResult<Vec<Action>> {
-        self.inner.pending_actions(limit).await
-    }
-    async fn chain_head(&self, chain: &str) -> StoreResult<ChainHead> {
-        self.inner.chain_head(chain).await
-    }
-    async fn accounts(&self, members: &[MemberId]) -> StoreResult<Vec<Account>> {
-        self.inner.accounts(members).await
-    }
-    async fn campus_days(&self, campus: &str) -> StoreResult<Vec<CampusDay>> {
-        self.inner.campus_days(campus).await
-    }
-    async fn leaderboard(&self, campus: &str, limit: usize) -> StoreResult<Vec<Account>> {
-        self.inner.leaderboard(campus, limit).await
-    }
-    async fn member_entries(&self, member: &MemberId, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
-        self.inner.member_entries(member, limit).await
-    }
-    async fn append(&self, batch: &CreditBatch) -> StoreResult<(), AppendError> {
-        self.inner.append(batch).await?;
-        self.appends.fetch_add(1, Relaxed);
-        self.appended.fetch_add(batch.entries.len() as u64, Relaxed);
-        Ok(())
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> StoreResult<()> {
+        self.inner.put_tree_nodes(chain, nodes).await
     }
 }
 

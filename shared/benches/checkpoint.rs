@@ -41,6 +41,7 @@ use greenloop::merkle::frontier::{nodes_needed, Frontier};
 use greenloop::merkle::{consistency, inclusion, node, root};
 use greenloop::proof::{verify_inclusion, InclusionProof};
 use greenloop::store::embedded::{EmbeddedStore, ENTRIES, FILE_NAME, TREE};
+use greenloop::store::CheckpointWrites;
 use greenloop::store::{Account, ChainHead, CheckpointStore};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use redb::{Database, TableDefinition};

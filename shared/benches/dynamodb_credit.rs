@@ -30,7 +30,7 @@ use greenloop::credit::{credit_pending_in, CreditRun, MAX_BATCH};
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::ledger::chain_for_station;
 use greenloop::store::dynamodb::DynamoStore;
-use greenloop::store::Store;
+use greenloop::store::{Affiliation, Crediting, Intake, Registry};
 use greenloop::verify::verify_store;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,14 +12,14 @@
 //! Secrets are read here and nowhere else; they are never logged. Each function asks only for
 //! the secrets it uses ([`Secret`]), and its IAM role may read only those parameters.
 
-use greenloop_core::catalog::Rules;
-use greenloop_core::checkpoint::LogKey;
-use greenloop_core::domain::Pepper;
 use crate::http::{App, Integrations};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::Store;
+use crate::store::{LedgerSource, Store};
 use aws_config::SdkConfig;
+use greenloop_core::catalog::Rules;
+use greenloop_core::checkpoint::LogKey;
+use greenloop_core::domain::Pepper;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -170,7 +170,7 @@ pub async fn store() -> Result<Arc<dyn Store>, ConfigError> {
 /// handshake) is made during a function's init, which Lambda runs at full CPU before the first
 /// request, and not inside the first request. A failure is only logged: the first request
 /// will retry it and answer for itself.
-pub async fn warm_up(store: &dyn Store) {
+pub async fn warm_up(store: &dyn LedgerSource) {
     if let Err(e) = store.catalog().await {
         tracing::warn!(error = %e, "warm-up read failed");
     }

@@ -7,9 +7,9 @@ pub mod edge;
 pub mod export;
 pub mod jsonl;
 
+use crate::store::{LedgerSource, StoreError};
 use greenloop_core::checkpoint::{Checkpoint, PublicKey, SignedCheckpoint};
 use greenloop_core::ledger::verify::{Problem, Report, Verifier};
-use crate::store::{LedgerSource, StoreError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -13,7 +13,8 @@ use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pep
 use greenloop::ledger::problem::Problem;
 use greenloop::store::dynamodb::item::{self, Item};
 use greenloop::store::dynamodb::DynamoStore;
-use greenloop::store::{Account, LedgerSource, Store};
+use greenloop::store::{Account, LedgerSource};
+use greenloop::store::{Affiliation, Crediting, Intake, Members, Registry};
 use greenloop::verify::edge::{verify_export, ExportReport};
 use greenloop::verify::export::{write_export, ExportError, Snapshot};
 use greenloop::verify::verify_store;

@@ -10,7 +10,8 @@ use greenloop::catalog::Rules;
 use greenloop::credit::trigger;
 use greenloop::domain::{Action, ActionKind, Items, MemberId, Pepper};
 use greenloop::store::dynamodb::DynamoStore;
-use greenloop::store::{ActionStatus, Store};
+use greenloop::store::ActionStatus;
+use greenloop::store::Intake;
 use serde_json::{json, Map, Value};
 use support::dynamodb_local;
 

@@ -8,6 +8,7 @@ use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::store::embedded::EmbeddedStore;
+use greenloop::store::{Affiliation, Intake, Registry};
 use greenloop::store::{Store, StoreError};
 use greenloop_testkit as suite;
 use std::sync::Arc;

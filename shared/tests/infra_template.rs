@@ -109,9 +109,9 @@ fn openapi_operations() -> BTreeSet<(String, String)> {
 /// The router a function binary serves.
 fn router_of(binary: &str, app: App) -> axum::Router {
     match binary {
-        "scan" => http::mount(http::scan::routes(), app),
-        "campus" => http::mount(http::campus::routes(), app),
-        "audit" => http::mount(http::audit::routes(), app),
+        "scan" => http::mount(http::scan::routes(&app)),
+        "campus" => http::mount(http::campus::routes(&app)),
+        "audit" => http::mount(http::audit::routes(&app)),
         other => panic!("{other} serves no HTTP routes"),
     }
 }
@@ -512,7 +512,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
 
     // Each function: its init (the warm-up read), then everything it serves.
     greenloop::config::warm_up(store.as_ref()).await;
-    let scan = http::mount(http::scan::routes(), app());
+    let scan = http::mount(http::scan::routes(&app()));
     let boxes = json!({"books": 1, "boxes": [{"brand": "brand-01", "count": 2}], "clothing_g": 0, "shoes": 0});
     let drop = json!({"scan_id": "s-1", "user": "ann", "station": "st-sjtu", "at": NOW - 60, "items": boxes});
     run(
@@ -559,7 +559,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
         .extend(recorder.take());
 
     greenloop::config::warm_up(store.as_ref()).await;
-    let affiliation = http::mount(http::campus::routes(), app());
+    let affiliation = http::mount(http::campus::routes(&app()));
     run(
         &affiliation,
         vec![keyed(
@@ -572,7 +572,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     made.insert("AffiliationFunction", recorder.take());
 
     greenloop::config::warm_up(store.as_ref()).await;
-    let campus = http::mount(http::campus::routes(), app());
+    let campus = http::mount(http::campus::routes(&app()));
     run(
         &campus,
         vec![
@@ -612,7 +612,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     made.insert("CheckpointFunction", checkpointing);
 
     greenloop::config::warm_up(store.as_ref()).await;
-    let audit = http::mount(http::audit::routes(), app());
+    let audit = http::mount(http::audit::routes(&app()));
     let head = plain.chain_heads().await.unwrap()[0].clone();
     let (chain, size) = (head.chain, head.size);
     let member = plain.account_page(None, 1).await.unwrap()[0].member.clone();

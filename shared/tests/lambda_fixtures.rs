@@ -3,7 +3,7 @@
 //! Each fixture in `tests/fixtures/apigw-v2/` is a realistic event. It is read with
 //! `lambda_http::request::from_str`, exactly what the runtime does with an invocation, and sent
 //! through the routers built the way the `scan`, `campus` and `audit` binaries build them
-//! (`greenloop::http::mount(<group>::routes(), app)`). Signed fixtures hold the placeholder
+//! (`greenloop::http::mount(<group>::routes(&app))`). Signed fixtures hold the placeholder
 //! [`PLACEHOLDER`] in `greenloop-signature`, which the test fills in, since a signature
 //! carries its timestamp. Every answer must carry API Gateway's request id as `x-request-id`.
 
@@ -127,9 +127,9 @@ async fn functions() -> Functions {
     );
     app.clock = Arc::new(|| NOW);
     Functions {
-        scan: mount(scan::routes(), app.clone()),
-        campus: mount(campus::routes(), app.clone()),
-        audit: mount(audit::routes(), app),
+        scan: mount(scan::routes(&app)),
+        campus: mount(campus::routes(&app)),
+        audit: mount(audit::routes(&app)),
         store,
         _dir: dir,
     }

@@ -113,8 +113,9 @@ async fn a_panic_is_the_documented_500_with_a_request_id() {
         panic!("a handler bug")
     }
     let router = greenloop::http::mount(
-        axum::Router::new().route("/boom", axum::routing::get(boom)),
-        app,
+        axum::Router::new()
+            .route("/boom", axum::routing::get(boom))
+            .with_state(app),
     );
     let res = router
         .oneshot(Request::get("/boom").body(Body::empty()).unwrap())

@@ -6,5 +6,5 @@ use greenloop::{config, http};
 async fn main() -> Result<(), lambda_http::Error> {
     config::init_json_logs();
     let app = config::app(&[]).await?;
-    lambda_http::run(http::mount(http::audit::routes(), app)).await
+    lambda_http::run(http::mount(http::audit::routes(&app))).await
 }

@@ -4,13 +4,16 @@
 
 use greenloop::checkpoint::tree;
 use greenloop::config;
+use greenloop::store::TreeStore;
 use lambda_runtime::{service_fn, LambdaEvent};
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     config::init_json_logs();
-    let store = config::store().await?;
-    let key = std::sync::Arc::new(config::log_key().await?);
+    // Only the roles the checkpoint function has (docs/permissions.md).
+    let store: Arc<dyn TreeStore> = config::store().await?;
+    let key = Arc::new(config::log_key().await?);
     config::warm_up(store.as_ref()).await;
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| {
         let (store, key) = (store.clone(), key.clone());

@@ -5,12 +5,15 @@
 use greenloop::catalog::Rules;
 use greenloop::config;
 use greenloop::credit::trigger;
+use greenloop::store::CreditStore;
 use lambda_runtime::{service_fn, LambdaEvent};
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     config::init_json_logs();
-    let store = config::store().await?;
+    // Only the roles the credit function has (docs/permissions.md).
+    let store: Arc<dyn CreditStore> = config::store().await?;
     let shards = config::shards()?;
     let rules = Rules::defaults();
     config::warm_up(store.as_ref()).await;

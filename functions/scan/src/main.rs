@@ -8,5 +8,5 @@ use greenloop::http;
 async fn main() -> Result<(), lambda_http::Error> {
     config::init_json_logs();
     let app = config::app(&[Secret::Pepper, Secret::WebhookSecrets]).await?;
-    lambda_http::run(http::mount(http::scan::routes(), app)).await
+    lambda_http::run(http::mount(http::scan::routes(&app))).await
 }

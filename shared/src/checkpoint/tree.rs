@@ -7,13 +7,13 @@
 //! [`STORED_FROM`]` - 1` are not stored: each is recomputed from at most 8 entry hashes, so the
 //! tree costs one stored node per 16 entries instead of one per entry.
 
+use crate::store::{CheckpointStore, LedgerSource, Members, StoreError, TreeStore};
 use greenloop_core::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 use greenloop_core::domain::MemberId;
 use greenloop_core::ledger::{canonical, Digest, ZERO};
 use greenloop_core::merkle::frontier::{nodes_needed, tiles, Frontier, Nodes};
 use greenloop_core::merkle::{consistency, inclusion, root, ProofError};
 use greenloop_core::proof::{ConsistencyProof, InclusionProof, Statement};
-use crate::store::{CheckpointStore, Store, StoreError};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 
@@ -102,7 +102,7 @@ pub async fn consistency_proof<S: CheckpointStore + ?Sized>(
 
 /// Entry `seq` with its audit path in the tree of `size` entries (default: the latest
 /// checkpoint's), which no checkpoint may be smaller than.
-pub async fn inclusion<S: Store + ?Sized>(
+pub async fn inclusion<S: LedgerSource + CheckpointStore + ?Sized>(
     store: &S,
     chain: &str,
     seq: u64,
@@ -142,7 +142,7 @@ async fn proven<S: CheckpointStore + ?Sized>(
 
 /// The proof that the tree of `second` entries (default: the latest checkpoint's) extends the
 /// tree of `first`.
-pub async fn consistency<S: Store + ?Sized>(
+pub async fn consistency<S: LedgerSource + CheckpointStore + ?Sized>(
     store: &S,
     chain: &str,
     first: u64,
@@ -159,7 +159,7 @@ pub async fn consistency<S: Store + ?Sized>(
 
 /// A member's statement: their account, every entry newest first, each proven in the latest
 /// checkpoint of its chain. Refused while an entry is newer than its chain's checkpoint.
-pub async fn statement<S: Store + ?Sized>(
+pub async fn statement<S: LedgerSource + CheckpointStore + Members + ?Sized>(
     store: &S,
     member: &MemberId,
 ) -> Result<Statement, TreeError> {
@@ -207,7 +207,7 @@ pub async fn statement<S: Store + ?Sized>(
 }
 
 /// `size`, or the latest checkpoint's: a size the stored tree can answer for.
-async fn checkpointed<S: Store + ?Sized>(
+async fn checkpointed<S: CheckpointStore + ?Sized>(
     store: &S,
     chain: &str,
     size: Option<u64>,
@@ -255,7 +255,7 @@ pub struct Published {
 /// Extends a chain's tree to its current head and signs the new root at `time`. A chain that has
 /// not grown keeps its latest checkpoint. Refuses to sign when the new entries do not link up,
 /// or when the stored tree does not give the latest checkpoint's root.
-pub async fn publish<S: Store + ?Sized>(
+pub async fn publish<S: TreeStore + ?Sized>(
     store: &S,
     key: &LogKey,
     chain: &str,
@@ -265,7 +265,7 @@ pub async fn publish<S: Store + ?Sized>(
 }
 
 /// [`publish`], reading `page` entries at a time and signing every `catch_up` entries.
-pub async fn publish_paged<S: Store + ?Sized>(
+pub async fn publish_paged<S: TreeStore + ?Sized>(
     store: &S,
     key: &LogKey,
     chain: &str,
@@ -333,7 +333,7 @@ pub async fn publish_paged<S: Store + ?Sized>(
 
 /// Signs the frontier's root and keeps the checkpoint. A concurrent run that signed the same
 /// size first wins; its checkpoint is the one kept and returned.
-async fn sign<S: Store + ?Sized>(
+async fn sign<S: TreeStore + ?Sized>(
     store: &S,
     key: &LogKey,
     chain: &str,
@@ -356,7 +356,7 @@ async fn sign<S: Store + ?Sized>(
 }
 
 /// Publishes every chain, in chain order.
-pub async fn publish_all<S: Store + ?Sized>(
+pub async fn publish_all<S: TreeStore + ?Sized>(
     store: &S,
     key: &LogKey,
     time: i64,

@@ -10,13 +10,13 @@
 
 pub mod trigger;
 
+use crate::store::{
+    Account, AccountUpdate, AppendError, CampusDay, ChainHead, CreditBatch, CreditStore,
+    OpenPledge, StoreError,
+};
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::{Action, ActionKind, MemberId};
 use greenloop_core::ledger::{chain_for_station, Entry, FORMAT_VERSION};
-use crate::store::{
-    Account, AccountUpdate, AppendError, CampusDay, ChainHead, CreditBatch, OpenPledge, Store,
-    StoreError,
-};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -115,7 +115,11 @@ pub fn plan(
 
 /// Opens a pledge credited in the window, and lets an in-window drop-off's boxes return the
 /// member's open pledges, oldest first.
-pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &greenloop_core::rulebook::Rulebook) {
+pub fn track_pledges(
+    account: &mut Account,
+    entry: &Entry,
+    rb: &greenloop_core::rulebook::Rulebook,
+) {
     if !rb.in_window(entry.at) {
         return;
     }
@@ -161,7 +165,7 @@ impl CreditRun {
 
 /// Credits every pending action, [`MAX_BATCH`] at a time per chain, until none is left.
 pub async fn credit_pending(
-    store: &dyn Store,
+    store: &dyn CreditStore,
     rules: &Rules,
     shards: u32,
 ) -> Result<CreditRun, StoreError> {
@@ -171,7 +175,7 @@ pub async fn credit_pending(
 /// [`credit_pending`] with at most `batch` actions per append (1 to [`MAX_BATCH`]); benches
 /// compare batch sizes with it.
 pub async fn credit_pending_in(
-    store: &dyn Store,
+    store: &dyn CreditStore,
     rules: &Rules,
     shards: u32,
     batch: usize,
@@ -233,7 +237,7 @@ const GATHER: Duration = Duration::from_millis(20);
 /// Credits whatever is pending whenever `wake` is notified, and at least every second: the
 /// in-process crediting stage of `greenloop serve`. Errors are logged and retried.
 pub async fn credit_continuously(
-    store: std::sync::Arc<dyn Store>,
+    store: std::sync::Arc<dyn CreditStore>,
     rules: Rules,
     shards: u32,
     wake: std::sync::Arc<tokio::sync::Notify>,
@@ -255,7 +259,7 @@ pub async fn credit_continuously(
 
 /// Appends `actions` to `chain`, re-planning on conflicts with bounded, jittered backoff.
 pub async fn credit_chain(
-    store: &dyn Store,
+    store: &dyn CreditStore,
     rules: &Rules,
     chain: &str,
     mut actions: Vec<Action>,
@@ -326,10 +330,10 @@ fn jitter() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::CampusTotals;
     use greenloop_core::catalog::Catalog;
     use greenloop_core::domain::{ActionKind, BoxLot, Items, Pepper};
     use greenloop_core::ledger::verify::Verifier;
-    use crate::store::CampusTotals;
     use proptest::prelude::*;
 
     fn member(n: u32) -> MemberId {

@@ -5,11 +5,11 @@
 //! overlapping invocation credits nothing twice, and the sweep (an EventBridge schedule)
 //! credits whatever a lost stream batch left pending.
 
-use greenloop_core::catalog::Rules;
 use crate::credit::{credit_pending, CreditRun};
-use crate::store::{ActionStatus, Store, StoreError};
+use crate::store::{ActionStatus, CreditStore, StoreError};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use greenloop_core::catalog::Rules;
 use serde::Deserialize;
 
 /// What one invocation did.
@@ -79,7 +79,7 @@ pub fn announced(event: &StreamEvent) -> Vec<String> {
 /// index lags the table, so a run can miss an action its own record announced, and a failed
 /// run leaves them all. Those records are reported as failures rather than left to the sweep.
 pub async fn handle(
-    store: &dyn Store,
+    store: &dyn CreditStore,
     rules: &Rules,
     shards: u32,
     event: serde_json::Value,

@@ -10,25 +10,28 @@
 //!
 //! [`LedgerSource`]: crate::store::LedgerSource
 
-use super::{json, raw, ApiError, App};
+use super::{json, raw, ApiError};
 use crate::checkpoint::tree::{self, TreeError};
-use greenloop_core::domain::{check_id, MemberId};
-use greenloop_core::factors::FactorTable;
-use greenloop_core::rulebook::Rulebook;
-use crate::store::{ChainHead, Grant};
+use crate::store::{AuditStore, ChainHead, Grant};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use greenloop_core::domain::{check_id, MemberId};
+use greenloop_core::factors::FactorTable;
+use greenloop_core::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+/// This function's view of the app: its store narrowed to the roles it may use.
+type App = super::App<dyn AuditStore>;
 
 /// Most entries or accounts in one page.
 pub const MAX_PAGE: usize = 1_000;
 
-pub fn routes() -> Router<App> {
+pub fn routes(app: &super::App) -> Router {
     Router::new()
         .route("/v1/audit/heads", get(heads))
         .route("/v1/audit/chains/{chain}/entries", get(entries))
@@ -40,6 +43,7 @@ pub fn routes() -> Router<App> {
         .route("/v1/audit/chains/{chain}/inclusion", get(inclusion))
         .route("/v1/audit/chains/{chain}/consistency", get(consistency))
         .route("/v1/audit/members/{member}/statement", get(statement))
+        .with_state(app.with_store::<dyn AuditStore>(app.store.clone()))
 }
 
 /// Published rulebook and factor versions.

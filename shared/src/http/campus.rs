@@ -4,22 +4,25 @@
 //! key granted for that campus: a key for campus A gets 403 on campus B. Reads come straight
 //! from the store, so an action is in these numbers as soon as its status says credited.
 
-use super::{json, ApiError, App};
-use greenloop_core::domain::{Campus, MemberId};
-use crate::store::{Account, CampusDay, CampusTotals, Grant, OpenPledge};
+use super::{json, ApiError};
+use crate::store::{Account, CampusDay, CampusStore, CampusTotals, Grant, OpenPledge};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use greenloop_core::domain::{Campus, MemberId};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+/// This function's view of the app: its store narrowed to the roles it may use.
+type App = super::App<dyn CampusStore>;
 
 /// Most rows a leaderboard or entry list returns.
 pub const MAX_ROWS: usize = 100;
 
-pub fn routes() -> Router<App> {
+pub fn routes(app: &super::App) -> Router {
     Router::new()
         .route("/v1/campuses", get(ranking))
         .route("/v1/campuses/{campus}/summary", get(summary))
@@ -28,6 +31,7 @@ pub fn routes() -> Router<App> {
             "/v1/campuses/{campus}/members/{user}",
             get(member).put(affiliate),
         )
+        .with_state(app.with_store::<dyn CampusStore>(app.store.clone()))
 }
 
 #[derive(Deserialize)]

@@ -14,16 +14,16 @@ pub mod campus;
 pub mod scan;
 pub mod signature;
 
-use greenloop_core::catalog::Rules;
-use greenloop_core::domain::{Invalid, Pepper};
-use greenloop_core::ledger::leaf_hash;
-use crate::store::{Grant, Store, StoreError};
+use crate::store::{Directory, Grant, Store, StoreError};
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use greenloop_core::catalog::Rules;
+use greenloop_core::domain::{Invalid, Pepper};
+use greenloop_core::ledger::leaf_hash;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,10 +36,11 @@ pub use signature::Integrations;
 /// Largest request body accepted; an intake body is a few hundred bytes.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct App {
-    pub store: Arc<dyn Store>,
+/// What every handler shares. `S` is the store as the router sees it: the whole [`Store`] when
+/// an app is built, narrowed by each function's router to its own role sum
+/// ([`crate::store::ScanStore`], [`crate::store::CampusStore`], [`crate::store::AuditStore`]).
+pub struct App<S: ?Sized = dyn Store> {
+    pub store: Arc<S>,
     /// Key of member pseudonyms; `None` in a function that serves no member (audit), which
     /// then needs no access to it.
     pub pepper: Option<Pepper>,
@@ -51,6 +52,20 @@ pub struct App {
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Woken after an action is recorded, so that in-process crediting starts at once.
     pub recorded: Arc<Notify>,
+}
+
+// By hand: a derived `Clone` would ask `S: Clone`, which a trait object is not.
+impl<S: ?Sized> Clone for App<S> {
+    fn clone(&self) -> Self {
+        App {
+            store: Arc::clone(&self.store),
+            pepper: self.pepper.clone(),
+            integrations: self.integrations.clone(),
+            rules: Arc::clone(&self.rules),
+            clock: Arc::clone(&self.clock),
+            recorded: Arc::clone(&self.recorded),
+        }
+    }
 }
 
 impl App {
@@ -79,11 +94,28 @@ impl App {
             recorded: Arc::new(Notify::new()),
         }
     }
+}
+
+impl<S: ?Sized> App<S> {
+    /// The same app over `store`, which is this app's store seen through a narrower role
+    /// (`app.with_store::<dyn ScanStore>(app.store.clone())`).
+    pub fn with_store<T: ?Sized>(&self, store: Arc<T>) -> App<T> {
+        App {
+            store,
+            pepper: self.pepper.clone(),
+            integrations: self.integrations.clone(),
+            rules: Arc::clone(&self.rules),
+            clock: Arc::clone(&self.clock),
+            recorded: Arc::clone(&self.recorded),
+        }
+    }
 
     pub fn now(&self) -> i64 {
         (self.clock)()
     }
+}
 
+impl<S: Directory + ?Sized> App<S> {
     /// The grant of the bearer key in `headers`: 401 without a known key.
     async fn grant(&self, headers: &HeaderMap) -> Result<Grant, ApiError> {
         let key = headers
@@ -110,21 +142,19 @@ impl App {
 pub fn router(app: App) -> Router {
     mount(
         Router::new()
-            .merge(scan::routes())
-            .merge(campus::routes())
-            .merge(audit::routes()),
-        app,
+            .merge(scan::routes(&app))
+            .merge(campus::routes(&app))
+            .merge(audit::routes(&app)),
     )
 }
 
-/// Gives `routes` their state, `GET /health`, JSON fallbacks, request spans and panic capture:
-/// what each function's router and the local server share.
-pub fn mount(routes: Router<App>, app: App) -> Router {
+/// Gives `routes` (which already hold their state) `GET /health`, JSON fallbacks, request spans
+/// and panic capture: what each function's router and the local server share.
+pub fn mount(routes: Router) -> Router {
     routes
         .route("/health", axum::routing::get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(app)
         // Panics are caught inside the request span, so a 500 is logged with the request id
         // and carries `x-request-id` like every other answer.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))

@@ -6,25 +6,29 @@
 //! gets the same answer marked as a replay, and the same id with another body gets 409.
 
 use super::signature::{Refusal, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
-use super::{json, parse, read_body, ApiError, App};
-use greenloop_core::domain::{check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId};
-use crate::store::{ActionStatus, Recorded};
+use super::{json, parse, read_body, ApiError};
+use crate::store::{ActionStatus, Recorded, ScanStore};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use greenloop_core::domain::{check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub fn routes() -> Router<App> {
+/// This function's view of the app: its store narrowed to the roles it may use.
+type App = super::App<dyn ScanStore>;
+
+pub fn routes(app: &super::App) -> Router {
     Router::new()
         .route("/v1/scans", post(intake::<ScanIn>))
         .route("/v1/pledges", post(intake::<PledgeIn>))
         .route("/v1/appointments", post(intake::<AppointmentIn>))
         .route("/v1/appointments/{id}/complete", post(complete))
         .route("/v1/actions/{id}", get(status))
+        .with_state(app.with_store::<dyn ScanStore>(app.store.clone()))
 }
 
 /// An on-site QR-scan drop-off.
@@ -89,14 +93,14 @@ pub struct PledgeView {
 }
 
 /// A webhook body that records one action.
-trait Intake: DeserializeOwned {
+trait Delivery: DeserializeOwned {
     /// The platform user id; it goes no further than [`member`], which makes it the pseudonym.
     fn user(&self) -> &str;
     /// The action this body stands for, by `member`.
     fn action(self, member: MemberId) -> Action;
 }
 
-impl Intake for ScanIn {
+impl Delivery for ScanIn {
     fn user(&self) -> &str {
         &self.user
     }
@@ -112,7 +116,7 @@ impl Intake for ScanIn {
     }
 }
 
-impl Intake for PledgeIn {
+impl Delivery for PledgeIn {
     fn user(&self) -> &str {
         &self.user
     }
@@ -135,7 +139,7 @@ impl Intake for PledgeIn {
     }
 }
 
-impl Intake for AppointmentIn {
+impl Delivery for AppointmentIn {
     fn user(&self) -> &str {
         &self.user
     }
@@ -153,7 +157,7 @@ impl Intake for AppointmentIn {
 }
 
 /// Every intake route: a signed body of type `T`, recorded as its action.
-async fn intake<T: Intake>(
+async fn intake<T: Delivery>(
     State(app): State<App>,
     headers: HeaderMap,
     body: Body,
@@ -215,7 +219,7 @@ async fn signed(app: &App, headers: &HeaderMap, body: Body) -> Result<axum::body
 }
 
 /// The member pseudonym of a platform user id; the raw id goes no further than this.
-pub(super) fn member(app: &App, user: &str) -> Result<MemberId, ApiError> {
+pub(super) fn member<S: ?Sized>(app: &super::App<S>, user: &str) -> Result<MemberId, ApiError> {
     if user.is_empty() || user.len() > 128 || user.chars().any(char::is_control) {
         return Err(Invalid::new(
             "invalid_user",

@@ -8,16 +8,17 @@
 
 use super::{
     action_digest, completion, Account, ActionRecord, ActionStatus, AppendError, CampusDay,
-    CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result, Store,
+    CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result,
     StoreError,
 };
+use crate::store::{Affiliation, CampusQueries, Crediting, Directory, Intake, Members, Registry};
+use async_trait::async_trait;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::ledger::Digest;
 use greenloop_core::rulebook::Rulebook;
-use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -286,47 +287,39 @@ impl LedgerSource for EmbeddedStore {
         }
         Ok(out)
     }
+
+    async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
+        Ok(self
+            .get_json(HEADS, chain)?
+            .unwrap_or_else(|| ChainHead::empty(chain)))
+    }
 }
 
 #[async_trait]
-impl Store for EmbeddedStore {
-    async fn put_campus(&self, campus: &Campus) -> Result<()> {
-        greenloop_core::domain::check_id("campus", &campus.id)?;
-        self.put_json(CAMPUSES, &campus.id, campus)
-    }
-
+impl Directory for EmbeddedStore {
     async fn campuses(&self) -> Result<Vec<Campus>> {
         self.all_json(CAMPUSES)
-    }
-
-    async fn put_station(&self, station: &Station) -> Result<()> {
-        station.validate()?;
-        self.put_json(STATIONS, &station.id, station)
     }
 
     async fn station(&self, id: &str) -> Result<Option<Station>> {
         self.get_json(STATIONS, id)
     }
 
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
-        self.write(|txn| -> Result<()> {
-            if txn
-                .open_table(CAMPUSES)
-                .map_err(db_err)?
-                .get(campus)
-                .map_err(db_err)?
-                .is_none()
-            {
-                return Err(StoreError::NotFound(format!("campus {campus}")));
-            }
-            let mut t = txn.open_table(ACCOUNTS).map_err(db_err)?;
-            let mut account: Account =
-                get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
-            account.campus = Some(campus.to_owned());
-            t.insert(member.as_str(), encode(&account).as_slice())
-                .map_err(db_err)?;
-            Ok(())
-        })
+    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
+        self.get_json(KEYS, &key_hash.to_string())
+    }
+}
+
+#[async_trait]
+impl Registry for EmbeddedStore {
+    async fn put_campus(&self, campus: &Campus) -> Result<()> {
+        greenloop_core::domain::check_id("campus", &campus.id)?;
+        self.put_json(CAMPUSES, &campus.id, campus)
+    }
+
+    async fn put_station(&self, station: &Station) -> Result<()> {
+        station.validate()?;
+        self.put_json(STATIONS, &station.id, station)
     }
 
     async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()> {
@@ -337,55 +330,10 @@ impl Store for EmbeddedStore {
         }
         self.put_json(KEYS, &key_hash.to_string(), grant)
     }
+}
 
-    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
-        self.get_json(KEYS, &key_hash.to_string())
-    }
-
-    async fn put_rules(&self, rules: &Rules) -> Result<()> {
-        // Checks against the built-ins and what is stored; the write re-checks inside its
-        // transaction, so two writers racing with different content cannot both win.
-        let mut catalog = self.catalog().await?;
-        let known = catalog.rulebook(&rules.rulebook.version) == Some(&rules.rulebook)
-            && catalog.factors(&rules.factors.version) == Some(&rules.factors);
-        if known {
-            return Ok(()); // published already: no write, no fsync
-        }
-        catalog.add(rules)?;
-        self.write(|txn| -> Result<()> {
-            let mut t = txn.open_table(RULES).map_err(db_err)?;
-            let rows = [
-                (
-                    format!("rulebook/{}", rules.rulebook.version),
-                    encode(&rules.rulebook),
-                ),
-                (
-                    format!("factors/{}", rules.factors.version),
-                    encode(&rules.factors),
-                ),
-            ];
-            for (key, value) in rows {
-                let stored = t
-                    .get(key.as_str())
-                    .map_err(db_err)?
-                    .map(|v| v.value().to_vec());
-                match stored {
-                    Some(old) if old != value => {
-                        return Err(StoreError::Invalid(Invalid::new(
-                            "version_conflict",
-                            format!("{key} was already published with different content"),
-                        )))
-                    }
-                    Some(_) => {}
-                    None => {
-                        t.insert(key.as_str(), value.as_slice()).map_err(db_err)?;
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-
+#[async_trait]
+impl Intake for EmbeddedStore {
     async fn record_action(&self, action: &Action) -> Result<Recorded> {
         action.validate()?;
         let digest = action_digest(action);
@@ -458,28 +406,10 @@ impl Store for EmbeddedStore {
     async fn action(&self, id: &str) -> Result<Option<ActionRecord>> {
         Ok(self.get_json::<Kept>(ACTIONS, id)?.map(|k| k.record))
     }
+}
 
-    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
-        let txn = self.read()?;
-        let pending = txn.open_table(PENDING).map_err(db_err)?;
-        let actions = txn.open_table(ACTIONS).map_err(db_err)?;
-        let mut out = Vec::new();
-        for row in pending.iter().map_err(db_err)?.take(limit) {
-            let (_, id) = row.map_err(db_err)?;
-            let kept: Kept = get(&actions, id.value())?.ok_or_else(|| {
-                StoreError::Corrupt(format!("pending {} has no action", id.value()))
-            })?;
-            out.push(kept.record.action);
-        }
-        Ok(out)
-    }
-
-    async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
-        Ok(self
-            .get_json(HEADS, chain)?
-            .unwrap_or_else(|| ChainHead::empty(chain)))
-    }
-
+#[async_trait]
+impl Members for EmbeddedStore {
     async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
         let txn = self.read()?;
         let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
@@ -487,36 +417,6 @@ impl Store for EmbeddedStore {
             .iter()
             .map(|m| Ok(get(&t, m.as_str())?.unwrap_or_else(|| Account::new(m.clone()))))
             .collect()
-    }
-
-    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>> {
-        let txn = self.read()?;
-        let t = txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
-        let mut out = Vec::new();
-        for row in t.range((campus, "")..).map_err(db_err)? {
-            let (k, v) = row.map_err(db_err)?;
-            if k.value().0 != campus {
-                break;
-            }
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
-    }
-
-    // A full scan: fine for a campaign's members on one machine. DynamoDB uses an index.
-    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>> {
-        let txn = self.read()?;
-        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
-        let mut out: Vec<Account> = Vec::new();
-        for row in t.iter().map_err(db_err)? {
-            let a: Account = decode(row.map_err(db_err)?.1.value())?;
-            if a.campus.as_deref() == Some(campus) {
-                out.push(a);
-            }
-        }
-        out.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.member.cmp(&b.member)));
-        out.truncate(limit);
-        Ok(out)
     }
 
     async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>> {
@@ -537,6 +437,68 @@ impl Store for EmbeddedStore {
                 StoreError::Corrupt(format!("member log points at missing {chain}/{seq}"))
             })?;
             out.push(e.value().to_vec());
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Crediting for EmbeddedStore {
+    async fn put_rules(&self, rules: &Rules) -> Result<()> {
+        // Checks against the built-ins and what is stored; the write re-checks inside its
+        // transaction, so two writers racing with different content cannot both win.
+        let mut catalog = self.catalog().await?;
+        let known = catalog.rulebook(&rules.rulebook.version) == Some(&rules.rulebook)
+            && catalog.factors(&rules.factors.version) == Some(&rules.factors);
+        if known {
+            return Ok(()); // published already: no write, no fsync
+        }
+        catalog.add(rules)?;
+        self.write(|txn| -> Result<()> {
+            let mut t = txn.open_table(RULES).map_err(db_err)?;
+            let rows = [
+                (
+                    format!("rulebook/{}", rules.rulebook.version),
+                    encode(&rules.rulebook),
+                ),
+                (
+                    format!("factors/{}", rules.factors.version),
+                    encode(&rules.factors),
+                ),
+            ];
+            for (key, value) in rows {
+                let stored = t
+                    .get(key.as_str())
+                    .map_err(db_err)?
+                    .map(|v| v.value().to_vec());
+                match stored {
+                    Some(old) if old != value => {
+                        return Err(StoreError::Invalid(Invalid::new(
+                            "version_conflict",
+                            format!("{key} was already published with different content"),
+                        )))
+                    }
+                    Some(_) => {}
+                    None => {
+                        t.insert(key.as_str(), value.as_slice()).map_err(db_err)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
+        let txn = self.read()?;
+        let pending = txn.open_table(PENDING).map_err(db_err)?;
+        let actions = txn.open_table(ACTIONS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in pending.iter().map_err(db_err)?.take(limit) {
+            let (_, id) = row.map_err(db_err)?;
+            let kept: Kept = get(&actions, id.value())?.ok_or_else(|| {
+                StoreError::Corrupt(format!("pending {} has no action", id.value()))
+            })?;
+            out.push(kept.record.action);
         }
         Ok(out)
     }
@@ -631,6 +593,63 @@ impl Store for EmbeddedStore {
             }
             heads
                 .insert(chain, encode(&batch.new_head()).as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+}
+
+#[async_trait]
+impl CampusQueries for EmbeddedStore {
+    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>> {
+        let txn = self.read()?;
+        let t = txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.range((campus, "")..).map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            if k.value().0 != campus {
+                break;
+            }
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    // A full scan: fine for a campaign's members on one machine. DynamoDB uses an index.
+    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>> {
+        let txn = self.read()?;
+        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+        let mut out: Vec<Account> = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let a: Account = decode(row.map_err(db_err)?.1.value())?;
+            if a.campus.as_deref() == Some(campus) {
+                out.push(a);
+            }
+        }
+        out.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.member.cmp(&b.member)));
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Affiliation for EmbeddedStore {
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
+        self.write(|txn| -> Result<()> {
+            if txn
+                .open_table(CAMPUSES)
+                .map_err(db_err)?
+                .get(campus)
+                .map_err(db_err)?
+                .is_none()
+            {
+                return Err(StoreError::NotFound(format!("campus {campus}")));
+            }
+            let mut t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+            let mut account: Account =
+                get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
+            account.campus = Some(campus.to_owned());
+            t.insert(member.as_str(), encode(&account).as_slice())
                 .map_err(db_err)?;
             Ok(())
         })

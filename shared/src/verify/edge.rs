@@ -17,9 +17,9 @@
 
 use super::export::Snapshot;
 use super::{verify_chains, PAGE};
+use crate::store::{LedgerSource, StoreError};
 use greenloop_core::checkpoint::{PublicKey, SignedCheckpoint};
 use greenloop_core::ledger::verify::{Problem, Report};
-use crate::store::{LedgerSource, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -6,16 +6,16 @@
 //! does. An export is a point in time, not a transaction: an append may show half-applied at its
 //! edge, and is shown as it is. [`write_export`] writes an export in AWS's shape.
 
-use greenloop_core::catalog::Catalog;
-use greenloop_core::checkpoint::SignedCheckpoint;
-use greenloop_core::domain::MemberId;
-use greenloop_core::factors::FactorTable;
-use greenloop_core::rulebook::Rulebook;
 use crate::store::dynamodb::item::{from_item, get_json, get_s, read_account, read_head, Item};
 use crate::store::{Account, CampusDay, CampusTotals, ChainHead, LedgerSource, Result};
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use greenloop_core::catalog::Catalog;
+use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::domain::MemberId;
+use greenloop_core::factors::FactorTable;
+use greenloop_core::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -221,12 +221,12 @@ fn find_newline(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenloop_core::catalog::Rules;
     use crate::credit::plan;
+    use crate::store::{Account, ChainHead};
+    use greenloop_core::catalog::Rules;
     use greenloop_core::domain::{Action, ActionKind, BoxLot, Items, MemberId, Pepper};
     use greenloop_core::ledger::{Entry, ZERO};
     use greenloop_core::merkle::frontier::Frontier;
-    use crate::store::{Account, ChainHead};
     use std::collections::HashMap;
 
     /// `n` entries over the chains `names`, credited with the real planner: members act on

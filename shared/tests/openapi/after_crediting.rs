@@ -6,7 +6,8 @@ use crate::harness::{
     TODAY,
 };
 use greenloop::domain::MemberId;
-use greenloop::store::{LedgerSource, Store};
+use greenloop::store::LedgerSource;
+use greenloop::store::Members;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;

@@ -10,7 +10,10 @@ use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
-    CreditBatch, Grant, LedgerSource, Recorded, Store, StoreError,
+    CreditBatch, Grant, LedgerSource, Recorded, StoreError,
+};
+use greenloop::store::{
+    Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,61 +72,21 @@ impl LedgerSource for Flaky {
         self.up()?;
         self.inner.checkpoints(chain).await
     }
-}
-
-#[async_trait]
-impl CheckpointStore for Flaky {
-    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool, StoreError> {
+    async fn chain_head(&self, chain: &str) -> Result<ChainHead, StoreError> {
         self.up()?;
-        self.inner.put_checkpoint(c).await
-    }
-    async fn checkpoint(
-        &self,
-        chain: &str,
-        size: Option<u64>,
-    ) -> Result<Option<SignedCheckpoint>, StoreError> {
-        self.up()?;
-        self.inner.checkpoint(chain, size).await
-    }
-    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.put_tree_nodes(chain, nodes).await
-    }
-    async fn tree_nodes(
-        &self,
-        chain: &str,
-        keys: &[(u32, u64)],
-    ) -> Result<HashMap<(u32, u64), Digest>, StoreError> {
-        self.up()?;
-        self.inner.tree_nodes(chain, keys).await
+        self.inner.chain_head(chain).await
     }
 }
 
 #[async_trait]
-impl Store for Flaky {
-    async fn put_campus(&self, campus: &Campus) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.put_campus(campus).await
-    }
+impl Directory for Flaky {
     async fn campuses(&self) -> Result<Vec<Campus>, StoreError> {
         self.up()?;
         self.inner.campuses().await
     }
-    async fn put_station(&self, station: &Station) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.put_station(station).await
-    }
     async fn station(&self, id: &str) -> Result<Option<Station>, StoreError> {
         self.up()?;
         self.inner.station(id).await
-    }
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.affiliate(member, campus).await
-    }
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.put_api_key(key_hash, grant).await
     }
     async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>, StoreError> {
         self.up()?;
@@ -132,10 +95,26 @@ impl Store for Flaky {
         }
         self.inner.api_key(key_hash).await
     }
-    async fn put_rules(&self, rules: &Rules) -> Result<(), StoreError> {
+}
+
+#[async_trait]
+impl Registry for Flaky {
+    async fn put_campus(&self, campus: &Campus) -> Result<(), StoreError> {
         self.up()?;
-        self.inner.put_rules(rules).await
+        self.inner.put_campus(campus).await
     }
+    async fn put_station(&self, station: &Station) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_station(station).await
+    }
+    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_api_key(key_hash, grant).await
+    }
+}
+
+#[async_trait]
+impl Intake for Flaky {
     async fn record_action(&self, action: &Action) -> Result<Recorded, StoreError> {
         self.up()?;
         self.inner.record_action(action).await
@@ -153,25 +132,13 @@ impl Store for Flaky {
         self.up()?;
         self.inner.action(id).await
     }
-    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
-        self.up()?;
-        self.inner.pending_actions(limit).await
-    }
-    async fn chain_head(&self, chain: &str) -> Result<ChainHead, StoreError> {
-        self.up()?;
-        self.inner.chain_head(chain).await
-    }
+}
+
+#[async_trait]
+impl Members for Flaky {
     async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>, StoreError> {
         self.up()?;
         self.inner.accounts(members).await
-    }
-    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>, StoreError> {
-        self.up()?;
-        self.inner.campus_days(campus).await
-    }
-    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>, StoreError> {
-        self.up()?;
-        self.inner.leaderboard(campus, limit).await
     }
     async fn member_entries(
         &self,
@@ -181,8 +148,72 @@ impl Store for Flaky {
         self.up()?;
         self.inner.member_entries(member, limit).await
     }
+}
+
+#[async_trait]
+impl Crediting for Flaky {
+    async fn put_rules(&self, rules: &Rules) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_rules(rules).await
+    }
+    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
+        self.up()?;
+        self.inner.pending_actions(limit).await
+    }
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         self.up()?;
         self.inner.append(batch).await
+    }
+}
+
+#[async_trait]
+impl CampusQueries for Flaky {
+    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>, StoreError> {
+        self.up()?;
+        self.inner.campus_days(campus).await
+    }
+    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>, StoreError> {
+        self.up()?;
+        self.inner.leaderboard(campus, limit).await
+    }
+}
+
+#[async_trait]
+impl Affiliation for Flaky {
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.affiliate(member, campus).await
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for Flaky {
+    async fn checkpoint(
+        &self,
+        chain: &str,
+        size: Option<u64>,
+    ) -> Result<Option<SignedCheckpoint>, StoreError> {
+        self.up()?;
+        self.inner.checkpoint(chain, size).await
+    }
+    async fn tree_nodes(
+        &self,
+        chain: &str,
+        keys: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), Digest>, StoreError> {
+        self.up()?;
+        self.inner.tree_nodes(chain, keys).await
+    }
+}
+
+#[async_trait]
+impl CheckpointWrites for Flaky {
+    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.put_checkpoint(c).await
+    }
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_tree_nodes(chain, nodes).await
     }
 }

@@ -7,7 +7,8 @@ use crate::targets::{Edit, Target};
 use greenloop::ledger::verify::{Problem, Report};
 use greenloop::ledger::{Digest, Entry, ZERO};
 use greenloop::merkle::root;
-use greenloop::store::{ChainHead, LedgerSource, Store};
+use greenloop::store::Members;
+use greenloop::store::{ChainHead, LedgerSource};
 
 /// The first problem, once there is one and it reads with `named` (a chain, or a member).
 pub fn first<'r>(report: &'r Report, named: &str) -> &'r Problem {

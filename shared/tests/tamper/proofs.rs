@@ -11,7 +11,7 @@ use greenloop::proof::{
     verify_consistency, verify_inclusion, verify_statement, AuditError, InclusionProof,
 };
 use greenloop::store::embedded::EmbeddedStore;
-use greenloop::store::Store;
+use greenloop::store::Members;
 use serde_json::value::RawValue;
 
 async fn ledger() -> (EmbeddedStore, tempfile::TempDir, Ledger) {

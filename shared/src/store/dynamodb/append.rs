@@ -7,10 +7,10 @@
 
 use super::item::{self, n, s, AccountSet, Item, MEMBER_N, MEMBER_PK};
 use super::{sdk_err, DynamoStore};
-use greenloop_core::ledger::ZERO;
 use crate::store::{AppendError, CreditBatch, StoreError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use greenloop_core::ledger::ZERO;
 use std::collections::HashMap;
 
 /// DynamoDB's limit on items in one transaction.

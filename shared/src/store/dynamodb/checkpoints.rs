@@ -3,11 +3,12 @@
 //! writes these and nothing of the ledger.
 
 use super::{get_json, get_s, item, s, DynamoStore, Item};
+use crate::store::CheckpointWrites;
+use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
+use async_trait::async_trait;
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::ledger::Digest;
 use greenloop_core::merkle::frontier::Node;
-use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
-use async_trait::async_trait;
 use std::collections::HashMap;
 
 impl DynamoStore {
@@ -24,12 +25,6 @@ impl DynamoStore {
 
 #[async_trait]
 impl CheckpointStore for DynamoStore {
-    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool> {
-        let mut it = item::checkpoint(&c.checkpoint.chain, c.checkpoint.size);
-        it.insert("json".into(), item::json(c));
-        self.put_new(it).await
-    }
-
     async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>> {
         let it = match size {
             Some(size) => self.get(item::checkpoint(chain, size)).await?,
@@ -41,17 +36,6 @@ impl CheckpointStore for DynamoStore {
             }
         };
         it.map(|it| get_json(&it, "json")).transpose()
-    }
-
-    /// One `PutItem` per node, not `BatchWriteItem`: that action would also let the checkpoint
-    /// role delete. Nodes are one per 16 entries, so a run writes few.
-    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()> {
-        for n in nodes {
-            let mut it = item::tree_node(chain, n.level, n.index);
-            it.insert("hash".into(), s(n.hash.to_string()));
-            self.put_plain(it).await?;
-        }
-        Ok(())
     }
 
     async fn tree_nodes(
@@ -91,5 +75,25 @@ impl CheckpointStore for DynamoStore {
             out.insert(place, hash);
         }
         Ok(out)
+    }
+}
+
+#[async_trait]
+impl CheckpointWrites for DynamoStore {
+    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool> {
+        let mut it = item::checkpoint(&c.checkpoint.chain, c.checkpoint.size);
+        it.insert("json".into(), item::json(c));
+        self.put_new(it).await
+    }
+
+    /// One `PutItem` per node, not `BatchWriteItem`: that action would also let the checkpoint
+    /// role delete. Nodes are one per 16 entries, so a run writes few.
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()> {
+        for n in nodes {
+            let mut it = item::tree_node(chain, n.level, n.index);
+            it.insert("hash".into(), s(n.hash.to_string()));
+            self.put_plain(it).await?;
+        }
+        Ok(())
     }
 }

@@ -1,10 +1,10 @@
 //! The single-table layout: every item's keys, and reading attributes back. See
 //! `docs/table-design.md` for the why.
 
-use greenloop_core::ledger::Digest;
 use crate::store::{Account, ChainHead, Result, StoreError};
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use greenloop_core::ledger::Digest;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -13,19 +13,20 @@ mod table;
 
 use super::{
     action_digest, completion, Account, ActionRecord, ActionStatus, AppendError, CampusDay,
-    CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result, Store,
+    CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result,
     StoreError,
 };
+use crate::store::{Affiliation, CampusQueries, Crediting, Directory, Intake, Members, Registry};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::ledger::{Digest, ZERO};
 use greenloop_core::rulebook::Rulebook;
-use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
-use aws_sdk_dynamodb::Client;
 use item::{
     from_item, get_json, get_s, n, queue_position, read_account, read_head, s, to_item, AccountSet,
     Item,
@@ -313,18 +314,17 @@ impl LedgerSource for DynamoStore {
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
         self.list_checkpoints(chain).await
     }
+
+    async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
+        match self.get(item::head(chain)).await? {
+            Some(it) => read_head(&it),
+            None => Ok(ChainHead::empty(chain)),
+        }
+    }
 }
 
 #[async_trait]
-impl Store for DynamoStore {
-    async fn put_campus(&self, campus: &Campus) -> Result<()> {
-        greenloop_core::domain::check_id("campus", &campus.id)?;
-        let mut keys = item::campus(&campus.id);
-        keys.insert(item::GSI1PK.into(), s("CAMPUSES"));
-        keys.insert(item::GSI1SK.into(), s(campus.id.as_str()));
-        self.put_plain(to_item(campus, keys)).await
-    }
-
+impl Directory for DynamoStore {
     async fn campuses(&self) -> Result<Vec<Campus>> {
         let q = self.index_query(item::GSI1, item::GSI1PK, "CAMPUSES".into());
         self.query(q, None)
@@ -334,12 +334,6 @@ impl Store for DynamoStore {
             .collect()
     }
 
-    async fn put_station(&self, station: &Station) -> Result<()> {
-        station.validate()?;
-        self.put_plain(to_item(station, item::station(&station.id)))
-            .await
-    }
-
     async fn station(&self, id: &str) -> Result<Option<Station>> {
         self.get(item::station(id))
             .await?
@@ -347,51 +341,28 @@ impl Store for DynamoStore {
             .transpose()
     }
 
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
-        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::campus(campus)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // A fresh account gets its zero totals here, so it reads back whole.
-        let update = AccountSet::new(member.as_str())
-            .set("campus", s(campus))
-            .set(item::BOARD_PK, s(item::board(campus)))
-            .init("balance", n(0))
-            .init("co2e_g", n(0))
-            .init("entries", n(0))
-            .init("head", s(ZERO.to_string()))
-            .init("days", AttributeValue::M(HashMap::new()))
-            .into_update(&self.table)
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let res = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let campus_missing = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        c.cancellation_reasons().first().and_then(|r| r.code())
-                            == Some("ConditionalCheckFailed")
-                    }
-                    _ => false,
-                };
-                if campus_missing {
-                    Err(StoreError::NotFound(format!("campus {campus}")))
-                } else {
-                    Err(sdk_err(e))
-                }
-            }
-        }
+    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
+        self.get(item::api_key(&key_hash.to_string()))
+            .await?
+            .map(|it| get_json(&it, "grant"))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl Registry for DynamoStore {
+    async fn put_campus(&self, campus: &Campus) -> Result<()> {
+        greenloop_core::domain::check_id("campus", &campus.id)?;
+        let mut keys = item::campus(&campus.id);
+        keys.insert(item::GSI1PK.into(), s("CAMPUSES"));
+        keys.insert(item::GSI1SK.into(), s(campus.id.as_str()));
+        self.put_plain(to_item(campus, keys)).await
+    }
+
+    async fn put_station(&self, station: &Station) -> Result<()> {
+        station.validate()?;
+        self.put_plain(to_item(station, item::station(&station.id)))
+            .await
     }
 
     async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()> {
@@ -404,61 +375,10 @@ impl Store for DynamoStore {
         it.insert("grant".into(), item::json(grant));
         self.put_plain(it).await
     }
+}
 
-    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
-        self.get(item::api_key(&key_hash.to_string()))
-            .await?
-            .map(|it| get_json(&it, "grant"))
-            .transpose()
-    }
-
-    async fn put_rules(&self, rules: &Rules) -> Result<()> {
-        let mut catalog = self.catalog().await?;
-        let known = catalog.rulebook(&rules.rulebook.version) == Some(&rules.rulebook)
-            && catalog.factors(&rules.factors.version) == Some(&rules.factors);
-        if known {
-            return Ok(());
-        }
-        catalog.add(rules)?;
-        let docs = [
-            (
-                "rulebook",
-                &rules.rulebook.version,
-                item::json(&rules.rulebook),
-            ),
-            (
-                "factors",
-                &rules.factors.version,
-                item::json(&rules.factors),
-            ),
-        ];
-        for (kind, version, doc) in docs {
-            let mut it = item::rules(kind, version);
-            it.insert("doc".into(), doc.clone());
-            let res = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(it))
-                .condition_expression("attribute_not_exists(pk) OR doc = :doc")
-                .expression_attribute_values(":doc", doc)
-                .send()
-                .await;
-            match res {
-                Ok(_) => {}
-                Err(e) if is_condition_failed(&e) => {
-                    return Err(Invalid::new(
-                        "version_conflict",
-                        format!("{kind}/{version} was already published with different content"),
-                    )
-                    .into())
-                }
-                Err(e) => return Err(sdk_err(e)),
-            }
-        }
-        Ok(())
-    }
-
+#[async_trait]
+impl Intake for DynamoStore {
     async fn record_action(&self, action: &Action) -> Result<Recorded> {
         action.validate()?;
         let digest = action_digest(action);
@@ -563,6 +483,94 @@ impl Store for DynamoStore {
     async fn action(&self, id: &str) -> Result<Option<ActionRecord>> {
         self.read_record(id).await
     }
+}
+
+#[async_trait]
+impl Members for DynamoStore {
+    async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
+        let mut unique: Vec<&MemberId> = members.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let keys = unique.iter().map(|m| item::account(m.as_str())).collect();
+        let mut found: HashMap<String, Account> = HashMap::new();
+        for it in self.batch_get(keys, None).await? {
+            let a = read_account(it)?;
+            found.insert(a.member.as_str().to_owned(), a);
+        }
+        Ok(members
+            .iter()
+            .map(|m| {
+                found
+                    .get(m.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| Account::new(m.clone()))
+            })
+            .collect())
+    }
+
+    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = self
+            .index_query(item::MEMBER, item::MEMBER_PK, member.as_str().to_owned())
+            .scan_index_forward(false);
+        self.query(q, Some(limit))
+            .await?
+            .iter()
+            .map(|it| Ok(get_s(it, "json")?.as_bytes().to_vec()))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Crediting for DynamoStore {
+    async fn put_rules(&self, rules: &Rules) -> Result<()> {
+        let mut catalog = self.catalog().await?;
+        let known = catalog.rulebook(&rules.rulebook.version) == Some(&rules.rulebook)
+            && catalog.factors(&rules.factors.version) == Some(&rules.factors);
+        if known {
+            return Ok(());
+        }
+        catalog.add(rules)?;
+        let docs = [
+            (
+                "rulebook",
+                &rules.rulebook.version,
+                item::json(&rules.rulebook),
+            ),
+            (
+                "factors",
+                &rules.factors.version,
+                item::json(&rules.factors),
+            ),
+        ];
+        for (kind, version, doc) in docs {
+            let mut it = item::rules(kind, version);
+            it.insert("doc".into(), doc.clone());
+            let res = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(it))
+                .condition_expression("attribute_not_exists(pk) OR doc = :doc")
+                .expression_attribute_values(":doc", doc)
+                .send()
+                .await;
+            match res {
+                Ok(_) => {}
+                Err(e) if is_condition_failed(&e) => {
+                    return Err(Invalid::new(
+                        "version_conflict",
+                        format!("{kind}/{version} was already published with different content"),
+                    )
+                    .into())
+                }
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Ok(())
+    }
 
     async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
         if limit == 0 {
@@ -585,34 +593,13 @@ impl Store for DynamoStore {
         Ok(found.into_iter().take(limit).map(|(_, a)| a).collect())
     }
 
-    async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
-        match self.get(item::head(chain)).await? {
-            Some(it) => read_head(&it),
-            None => Ok(ChainHead::empty(chain)),
-        }
+    async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
+        self.transact_append(batch).await
     }
+}
 
-    async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
-        let mut unique: Vec<&MemberId> = members.iter().collect();
-        unique.sort();
-        unique.dedup();
-        let keys = unique.iter().map(|m| item::account(m.as_str())).collect();
-        let mut found: HashMap<String, Account> = HashMap::new();
-        for it in self.batch_get(keys, None).await? {
-            let a = read_account(it)?;
-            found.insert(a.member.as_str().to_owned(), a);
-        }
-        Ok(members
-            .iter()
-            .map(|m| {
-                found
-                    .get(m.as_str())
-                    .cloned()
-                    .unwrap_or_else(|| Account::new(m.clone()))
-            })
-            .collect())
-    }
-
+#[async_trait]
+impl CampusQueries for DynamoStore {
     async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>> {
         let q = self
             .partition_query(format!("CAMPUS#{campus}"))
@@ -656,22 +643,54 @@ impl Store for DynamoStore {
         rows.truncate(limit);
         Ok(rows)
     }
+}
 
-    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>> {
-        if limit == 0 {
-            return Ok(Vec::new());
+#[async_trait]
+impl Affiliation for DynamoStore {
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::campus(campus)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // A fresh account gets its zero totals here, so it reads back whole.
+        let update = AccountSet::new(member.as_str())
+            .set("campus", s(campus))
+            .set(item::BOARD_PK, s(item::board(campus)))
+            .init("balance", n(0))
+            .init("co2e_g", n(0))
+            .init("entries", n(0))
+            .init("head", s(ZERO.to_string()))
+            .init("days", AttributeValue::M(HashMap::new()))
+            .into_update(&self.table)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let campus_missing = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        c.cancellation_reasons().first().and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed")
+                    }
+                    _ => false,
+                };
+                if campus_missing {
+                    Err(StoreError::NotFound(format!("campus {campus}")))
+                } else {
+                    Err(sdk_err(e))
+                }
+            }
         }
-        let q = self
-            .index_query(item::MEMBER, item::MEMBER_PK, member.as_str().to_owned())
-            .scan_index_forward(false);
-        self.query(q, Some(limit))
-            .await?
-            .iter()
-            .map(|it| Ok(get_s(it, "json")?.as_bytes().to_vec()))
-            .collect()
-    }
-
-    async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
-        self.transact_append(batch).await
     }
 }

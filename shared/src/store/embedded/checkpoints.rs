@@ -1,11 +1,12 @@
 //! The embedded store's checkpoints and tree nodes: two redb tables beside the entries.
 
 use super::{db_err, decode, encode, EmbeddedStore, ENTRIES};
+use crate::store::CheckpointWrites;
+use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
+use async_trait::async_trait;
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::ledger::Digest;
 use greenloop_core::merkle::frontier::Node;
-use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
-use async_trait::async_trait;
 use redb::{ReadableTable, TableDefinition};
 use std::collections::HashMap;
 
@@ -17,18 +18,6 @@ pub const TREE: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition::new(
 
 #[async_trait]
 impl CheckpointStore for EmbeddedStore {
-    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool> {
-        let key = (c.checkpoint.chain.as_str(), c.checkpoint.size);
-        self.write(|txn| -> Result<bool> {
-            let mut t = txn.open_table(CHECKPOINTS).map_err(db_err)?;
-            if t.get(key).map_err(db_err)?.is_some() {
-                return Ok(false);
-            }
-            t.insert(key, encode(c).as_slice()).map_err(db_err)?;
-            Ok(true)
-        })
-    }
-
     async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>> {
         let txn = self.read()?;
         let t = txn.open_table(CHECKPOINTS).map_err(db_err)?;
@@ -44,17 +33,6 @@ impl CheckpointStore for EmbeddedStore {
             },
         };
         row.map(|v| decode(v.value())).transpose()
-    }
-
-    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()> {
-        self.write(|txn| -> Result<()> {
-            let mut t = txn.open_table(TREE).map_err(db_err)?;
-            for n in nodes {
-                t.insert((chain, n.level, n.index), n.hash.0.as_slice())
-                    .map_err(db_err)?;
-            }
-            Ok(())
-        })
     }
 
     async fn tree_nodes(
@@ -85,5 +63,31 @@ impl CheckpointStore for EmbeddedStore {
             out.extend(hash.map(|h| ((level, index), h)));
         }
         Ok(out)
+    }
+}
+
+#[async_trait]
+impl CheckpointWrites for EmbeddedStore {
+    async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool> {
+        let key = (c.checkpoint.chain.as_str(), c.checkpoint.size);
+        self.write(|txn| -> Result<bool> {
+            let mut t = txn.open_table(CHECKPOINTS).map_err(db_err)?;
+            if t.get(key).map_err(db_err)?.is_some() {
+                return Ok(false);
+            }
+            t.insert(key, encode(c).as_slice()).map_err(db_err)?;
+            Ok(true)
+        })
+    }
+
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()> {
+        self.write(|txn| -> Result<()> {
+            let mut t = txn.open_table(TREE).map_err(db_err)?;
+            for n in nodes {
+                t.insert((chain, n.level, n.index), n.hash.0.as_slice())
+                    .map_err(db_err)?;
+            }
+            Ok(())
+        })
     }
 }

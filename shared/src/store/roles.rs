@@ -1,0 +1,180 @@
+//! The store, split by role. Each role is what one kind of caller may touch, in the shape of the
+//! IAM roles of `docs/permissions.md`; each function's code takes the narrowest sum it needs.
+//!
+//! | role | methods | who |
+//! |---|---|---|
+//! | [`Directory`] | campuses, stations, API key grants (reads) | `scan`, `campus`, `audit` |
+//! | [`Registry`] | writes campuses, stations and API keys | the operator (`greenloop register`, `keys`) |
+//! | [`Intake`] | records actions and pickups, reads their status | `scan`; `credit` reads status |
+//! | [`Members`] | accounts and a member's entries | `scan`, `credit`, `campus`, `audit` |
+//! | [`Crediting`] | the pending queue, chain heads, appends, publishing rules | `credit` |
+//! | [`CampusQueries`] | per-day campus totals, leaderboards | `campus` |
+//! | [`Affiliation`] | sets a member's campus | `campus` (its affiliation role) |
+//! | [`LedgerSource`] | the whole ledger, read in pages | `audit`, `checkpoint`, verifiers |
+//! | [`CheckpointStore`] | checkpoints and tree nodes (reads) | `audit`, `checkpoint` |
+//! | [`CheckpointWrites`] | keeps checkpoints and tree nodes | `checkpoint` |
+//!
+//! The sums per function ([`ScanStore`], [`CreditStore`], [`CampusStore`], [`AuditStore`],
+//! [`TreeStore`]) are supertraits of [`Store`], so an `Arc<dyn Store>` narrows to any of them by
+//! coercion. Each has a blanket implementation: anything with the roles has the sum.
+
+use super::{AppendError, CreditBatch, Grant, Recorded, Result};
+use async_trait::async_trait;
+use greenloop_core::catalog::{Catalog, Rules};
+use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::digest::Digest;
+use greenloop_core::domain::{Action, Campus, MemberId, Station};
+use greenloop_core::merkle::frontier::Node;
+use greenloop_core::records::{Account, ActionRecord, CampusDay, CampusTotals, ChainHead};
+use std::collections::HashMap;
+
+/// The registry as every authenticated caller reads it.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    async fn campuses(&self) -> Result<Vec<Campus>>;
+    async fn station(&self, id: &str) -> Result<Option<Station>>;
+    /// The grant of the key whose SHA-256 is `key_hash`.
+    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>>;
+}
+
+/// The registry's writes: what an operator sets up before and during a campaign.
+#[async_trait]
+pub trait Registry: Directory {
+    async fn put_campus(&self, campus: &Campus) -> Result<()>;
+    async fn put_station(&self, station: &Station) -> Result<()>;
+    /// Stores an API key's grant under the key's SHA-256; the key itself is never stored.
+    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()>;
+}
+
+/// Recording what the webhooks deliver.
+#[async_trait]
+pub trait Intake: Send + Sync {
+    /// Records an action once, forever, keyed by its id. Same id and body: a replay. Same id,
+    /// other body: [`super::StoreError::Conflict`].
+    async fn record_action(&self, action: &Action) -> Result<Recorded>;
+    /// Completes a booked pickup with the courier's weighed amount; idempotent the same way.
+    async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded>;
+    async fn action(&self, id: &str) -> Result<Option<ActionRecord>>;
+}
+
+/// Members' accounts and entries, read by member.
+#[async_trait]
+pub trait Members: Send + Sync {
+    /// Accounts for these members; a member never seen gets a fresh account.
+    async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>>;
+    /// A member's most recent stored entries, newest first, at most `limit`.
+    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>>;
+}
+
+/// Turning pending actions into entries: the only role that appends to a chain.
+#[async_trait]
+pub trait Crediting: Send + Sync {
+    /// Publishes a rulebook and factor table version (idempotent; content of a version is fixed),
+    /// so that every entry names versions an auditor can read.
+    async fn put_rules(&self, rules: &Rules) -> Result<()>;
+    /// Pending actions, oldest recorded first.
+    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>>;
+    /// Appends a batch atomically, only if the chain head and every account are as planned and
+    /// every action is still pending.
+    async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError>;
+}
+
+/// What a university portal reads beyond accounts.
+#[async_trait]
+pub trait CampusQueries: Send + Sync {
+    /// One campus's per-day rows, in day order.
+    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>>;
+    /// A campus's affiliated members with the most CO2e avoided first (then by member), at most
+    /// `limit`.
+    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>>;
+}
+
+/// A portal's one write.
+#[async_trait]
+pub trait Affiliation: Send + Sync {
+    /// Sets a member's campus. Later entries carry it; past entries keep theirs.
+    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()>;
+}
+
+/// What an auditor reads: the published versions, the chains, and the derived state to check
+/// against them. A [`Store`] is one; so are a remote deployment's audit API and an export.
+#[async_trait]
+pub trait LedgerSource: Send + Sync {
+    /// Every version ever published here, plus the built-ins.
+    async fn catalog(&self) -> Result<Catalog>;
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>>;
+    /// One chain's head (empty if the chain has no entry). Stores answer it with one read.
+    async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
+        Ok(self
+            .chain_heads()
+            .await?
+            .into_iter()
+            .find(|h| h.chain == chain)
+            .unwrap_or_else(|| ChainHead::empty(chain)))
+    }
+    /// Stored entries (canonical JSON with `hash`) of a chain, from `from_seq`, at most `limit`.
+    async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>>;
+    /// Accounts in member order, after `after`, at most `limit`.
+    async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>>;
+    /// Campaign totals per campus: the sum of its per-day rows.
+    async fn campus_totals(&self) -> Result<Vec<CampusTotals>>;
+    /// A chain's published checkpoints, smallest size first.
+    async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>>;
+}
+
+/// The signed Merkle tree over each chain, as read: published checkpoints, and the tree nodes
+/// that let a proof be answered with O(log n) reads (`crate::checkpoint::tree`). Nothing here is
+/// trusted by a verifier, which checks every proof against a signed root.
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
+    /// The chain's checkpoint at `size`, or its latest one.
+    async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>>;
+    /// Node hashes by (level, index): level 0 is the entry's own hash, higher levels are stored
+    /// nodes. What the store does not have is left out of the answer.
+    async fn tree_nodes(
+        &self,
+        chain: &str,
+        keys: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), Digest>>;
+}
+
+/// The tree's writes. Only the checkpoint job has them.
+#[async_trait]
+pub trait CheckpointWrites: CheckpointStore {
+    /// Keeps a checkpoint, at most one per (chain, size): returns false, and keeps the first,
+    /// when that size already has one.
+    async fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<bool>;
+    /// Keeps completed tree nodes. A node's hash never changes, so writing one again is a no-op.
+    async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()>;
+}
+
+/// The `scan` function: registry reads, intake, and accounts for a pledge's returned boxes.
+pub trait ScanStore: Directory + Intake + Members {}
+impl<T: Directory + Intake + Members + ?Sized> ScanStore for T {}
+
+/// The `credit` function: crediting, action status, and the accounts it updates.
+pub trait CreditStore: Crediting + Intake + Members + LedgerSource {}
+impl<T: Crediting + Intake + Members + LedgerSource + ?Sized> CreditStore for T {}
+
+/// The `campus` function: portal queries, campus totals, and the affiliation write.
+pub trait CampusStore: Directory + CampusQueries + Members + Affiliation + LedgerSource {}
+impl<T: Directory + CampusQueries + Members + Affiliation + LedgerSource + ?Sized> CampusStore
+    for T
+{
+}
+
+/// The `audit` function: the whole ledger, checkpoints and proofs, read-only.
+pub trait AuditStore: Directory + LedgerSource + CheckpointStore + Members {}
+impl<T: Directory + LedgerSource + CheckpointStore + Members + ?Sized> AuditStore for T {}
+
+/// The `checkpoint` function: reads the chains, writes the tree.
+pub trait TreeStore: LedgerSource + CheckpointWrites {}
+impl<T: LedgerSource + CheckpointWrites + ?Sized> TreeStore for T {}
+
+/// Everything Greenloop keeps: the sum of the roles. `greenloop` (the operator's tool) and the
+/// tests hold one; each function narrows it to its own sum.
+pub trait Store: Registry + ScanStore + CreditStore + CampusStore + AuditStore + TreeStore {}
+impl<T: Registry + ScanStore + CreditStore + CampusStore + AuditStore + TreeStore + ?Sized> Store
+    for T
+{
+}
