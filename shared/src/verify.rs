@@ -1,7 +1,9 @@
-//! Reading a whole ledger out of a store, page by page: verification and JSON Lines export.
+//! Reading a whole ledger out of any [`LedgerSource`], page by page: verification and JSON Lines
+//! export. A source is a store, a remote deployment's audit API (`greenloop verify --url`) or a
+//! DynamoDB export ([`export`]); a JSON Lines export is verified as a stream ([`jsonl`]).
 //!
 //! Both walk the chains named by the stored chain heads, in chain-name order, and each chain in
-//! seq order. The same functions serve the CLI and, later, the audit API, and verify a remote deployment through it.
+//! seq order. The checks themselves are the pure core's [`greenloop_core::ledger::verify`].
 
 pub mod edge;
 pub mod export;

@@ -58,6 +58,7 @@ async fn every_route_and_status_matches_the_spec() {
     after_crediting::audit_routes(&h).await;
     proofs::proof_routes(&h).await;
     after_crediting::store_outage(&h).await;
+    after_crediting::store_corrupt(&h).await;
     every_operation_and_status_was_exercised(&h);
 }
 

@@ -28,7 +28,7 @@ pub struct Factor {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "Unchecked")]
 pub struct FactorTable {
     pub version: String,
     pub box_reused: Factor,
@@ -37,10 +37,43 @@ pub struct FactorTable {
     pub book_recycled: Factor,
 }
 
+/// A factor table as written, before validation: deserializing a [`FactorTable`] always goes
+/// through this and [`FactorTable::check`], wherever the table comes from (a file, the store, a
+/// remote audit API).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Unchecked {
+    version: String,
+    box_reused: Factor,
+    clothing_reused: Factor,
+    shoes_reused: Factor,
+    book_recycled: Factor,
+}
+
+impl TryFrom<Unchecked> for FactorTable {
+    type Error = Invalid;
+    fn try_from(u: Unchecked) -> Result<Self, Invalid> {
+        let t = FactorTable {
+            version: u.version,
+            box_reused: u.box_reused,
+            clothing_reused: u.clothing_reused,
+            shoes_reused: u.shoes_reused,
+            book_recycled: u.book_recycled,
+        };
+        t.check()?;
+        Ok(t)
+    }
+}
+
 impl FactorTable {
+    /// Parses and validates a factor table document.
     pub fn from_json(text: &str) -> Result<Self, Invalid> {
-        let t: FactorTable = serde_json::from_str(text)
-            .map_err(|e| Invalid::new("bad_factors", format!("factor table is not valid: {e}")))?;
+        serde_json::from_str(text)
+            .map_err(|e| Invalid::new("bad_factors", format!("factor table is not valid: {e}")))
+    }
+
+    fn check(&self) -> Result<(), Invalid> {
+        let t = self;
         check_id("factor table version", &t.version)?;
         for (f, unit) in [
             (&t.box_reused, "box"),
@@ -55,7 +88,7 @@ impl FactorTable {
                 ));
             }
         }
-        Ok(t)
+        Ok(())
     }
 
     pub fn default_2026() -> Self {
@@ -132,5 +165,24 @@ mod tests {
         assert!(FactorTable::from_json(&no_source).is_err());
         let wrong_unit = DEFAULT_FACTORS.replace("\"per\": \"kg\"", "\"per\": \"lb\"");
         assert!(FactorTable::from_json(&wrong_unit).is_err());
+    }
+
+    /// Every way in checks, not only `from_json`: a table read as part of another document (the
+    /// store's catalog, the audit API's `/rules`) is held to the same rules.
+    #[test]
+    fn deserializing_anywhere_validates() {
+        let mut v: serde_json::Value = serde_json::from_str(DEFAULT_FACTORS).unwrap();
+        assert!(serde_json::from_value::<FactorTable>(v.clone()).is_ok());
+        v["clothing_reused"]["per"] = "lb".into();
+        let wrapped = serde_json::json!({ "factors": [v] });
+        #[derive(Deserialize)]
+        struct Rules {
+            #[allow(dead_code)]
+            factors: Vec<FactorTable>,
+        }
+        let err = serde_json::from_value::<Rules>(wrapped)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("factor per kg"), "{err}");
     }
 }

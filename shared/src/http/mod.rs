@@ -6,7 +6,8 @@
 //! - [`audit`]: chain heads, entries and derived state for auditors.
 //!
 //! Every answer that is not a success is JSON `{"code", "message"}` with a 4xx status; only a
-//! store that cannot be reached gives a 503. Handlers never panic on input, and a panic anyway
+//! store that cannot be reached gives a 503, and a store holding data this version cannot read
+//! a 500 `corrupt` that names the request id. Handlers never panic on input, and a panic anyway
 //! becomes a JSON error rather than a dropped connection.
 
 pub mod audit;
@@ -203,8 +204,9 @@ async fn request_span(req: Request, next: Next) -> Response {
         route,
         action_id = tracing::field::Empty,
     );
+    let scoped = id.clone();
     async move {
-        let mut res = next.run(req).await;
+        let mut res = REQUEST_ID.scope(scoped, next.run(req)).await;
         tracing::info!(status = res.status().as_u16(), "answered");
         if let Ok(v) = HeaderValue::from_str(&id) {
             res.headers_mut().insert("x-request-id", v);
@@ -213,6 +215,11 @@ async fn request_span(req: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+tokio::task_local! {
+    /// The request being answered, so that an error built deep in a handler can name it.
+    static REQUEST_ID: String;
 }
 
 fn request_id(req: &Request) -> String {
@@ -289,8 +296,24 @@ impl From<StoreError> for ApiError {
                 format!("action {id} was already recorded with a different body"),
             ),
             StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::Corrupt(_) | StoreError::Unavailable(_) => {
-                tracing::error!(error = %e, "store failed");
+            // Retrying does not fix unreadable data, so this is not a 503: an operator must
+            // look, and the request id leads them to the logged error.
+            StoreError::Corrupt(_) => {
+                tracing::error!(error = %e, "store holds unreadable data");
+                let id = REQUEST_ID
+                    .try_with(String::clone)
+                    .unwrap_or_else(|_| "unknown".into());
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "corrupt",
+                    format!(
+                        "the store holds data this service cannot read; retrying will not help. \
+                         Report request {id}"
+                    ),
+                )
+            }
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "store unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",

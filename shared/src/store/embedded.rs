@@ -101,16 +101,16 @@ impl EmbeddedStore {
             durable: AtomicBool::new(true),
         };
         store.write(|txn| -> Result<()> {
-            txn.open_table(ENTRIES).map_err(db_err)?;
+            txn.open_table(ENTRIES)?;
             for t in [HEADS, ACTIONS, ACCOUNTS, CAMPUSES, STATIONS, RULES, KEYS] {
-                txn.open_table(t).map_err(db_err)?;
+                txn.open_table(t)?;
             }
-            txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
-            txn.open_table(MEMBER_LOG).map_err(db_err)?;
-            txn.open_table(PENDING).map_err(db_err)?;
-            txn.open_table(META).map_err(db_err)?;
-            txn.open_table(checkpoints::CHECKPOINTS).map_err(db_err)?;
-            txn.open_table(TREE).map_err(db_err)?;
+            txn.open_table(CAMPUS_DAYS)?;
+            txn.open_table(MEMBER_LOG)?;
+            txn.open_table(PENDING)?;
+            txn.open_table(META)?;
+            txn.open_table(checkpoints::CHECKPOINTS)?;
+            txn.open_table(TREE)?;
             Ok(())
         })?;
         Ok(store)
@@ -135,13 +135,13 @@ impl EmbeddedStore {
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut txn = self.db.begin_write().map_err(db_err)?;
+        let mut txn = self.db.begin_write().map_err(StoreError::from)?;
         if !self.durable.load(Ordering::SeqCst) {
             txn.set_durability(redb::Durability::None)
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
         let out = f(&txn)?;
-        txn.commit().map_err(db_err)?;
+        txn.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 
@@ -155,17 +155,17 @@ impl EmbeddedStore {
         key: &str,
     ) -> Result<Option<T>> {
         let txn = self.read()?;
-        let t = txn.open_table(table).map_err(db_err)?;
-        let v = t.get(key).map_err(db_err)?;
+        let t = txn.open_table(table)?;
+        let v = t.get(key)?;
         v.map(|v| decode(v.value())).transpose()
     }
 
     fn all_json<T: DeserializeOwned>(&self, table: TableDefinition<&str, &[u8]>) -> Result<Vec<T>> {
         let txn = self.read()?;
-        let t = txn.open_table(table).map_err(db_err)?;
+        let t = txn.open_table(table)?;
         let mut out = Vec::new();
-        for row in t.iter().map_err(db_err)? {
-            let (_, v) = row.map_err(db_err)?;
+        for row in t.iter()? {
+            let (_, v) = row?;
             out.push(decode(v.value())?);
         }
         Ok(out)
@@ -178,10 +178,8 @@ impl EmbeddedStore {
         value: &T,
     ) -> Result<()> {
         self.write(|txn| -> Result<()> {
-            txn.open_table(table)
-                .map_err(db_err)?
-                .insert(key, encode(value).as_slice())
-                .map_err(db_err)?;
+            txn.open_table(table)?
+                .insert(key, encode(value).as_slice())?;
             Ok(())
         })
     }
@@ -207,10 +205,7 @@ fn get<T: DeserializeOwned>(
     t: &impl ReadableTable<&'static str, &'static [u8]>,
     key: &str,
 ) -> Result<Option<T>> {
-    t.get(key)
-        .map_err(db_err)?
-        .map(|v| decode(v.value()))
-        .transpose()
+    t.get(key)?.map(|v| decode(v.value())).transpose()
 }
 
 #[async_trait]
@@ -218,9 +213,9 @@ impl LedgerSource for EmbeddedStore {
     async fn catalog(&self) -> Result<Catalog> {
         let mut catalog = Catalog::builtin();
         let txn = self.read()?;
-        let t = txn.open_table(RULES).map_err(db_err)?;
-        for row in t.iter().map_err(db_err)? {
-            let (k, v) = row.map_err(db_err)?;
+        let t = txn.open_table(RULES)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
             let text =
                 std::str::from_utf8(v.value()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             if k.value().starts_with("rulebook/") {
@@ -238,52 +233,47 @@ impl LedgerSource for EmbeddedStore {
 
     async fn entries(&self, chain: &str, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>> {
         let txn = self.read()?;
-        let t = txn.open_table(ENTRIES).map_err(db_err)?;
+        let t = txn.open_table(ENTRIES)?;
         let mut out = Vec::new();
-        for row in t
-            .range((chain, from_seq)..=(chain, u64::MAX))
-            .map_err(db_err)?
-            .take(limit)
-        {
-            out.push(row.map_err(db_err)?.1.value().to_vec());
+        for row in t.range((chain, from_seq)..=(chain, u64::MAX))?.take(limit) {
+            out.push(row?.1.value().to_vec());
         }
         Ok(out)
     }
 
     async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>> {
         let txn = self.read()?;
-        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+        let t = txn.open_table(ACCOUNTS)?;
         let rows = match after {
             Some(m) => t.range::<&str>((
                 std::ops::Bound::Excluded(m.as_str()),
                 std::ops::Bound::Unbounded,
             )),
             None => t.range::<&str>(..),
-        }
-        .map_err(db_err)?;
+        }?;
         let mut out = Vec::new();
         for row in rows.take(limit) {
-            out.push(decode(row.map_err(db_err)?.1.value())?);
+            out.push(decode(row?.1.value())?);
         }
         Ok(out)
     }
 
     async fn campus_totals(&self) -> Result<Vec<CampusTotals>> {
         let txn = self.read()?;
-        let t = txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
+        let t = txn.open_table(CAMPUS_DAYS)?;
         let mut days = Vec::new();
-        for row in t.iter().map_err(db_err)? {
-            days.push(decode(row.map_err(db_err)?.1.value())?);
+        for row in t.iter()? {
+            days.push(decode(row?.1.value())?);
         }
         Ok(CampusTotals::sum(&days))
     }
 
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
         let txn = self.read()?;
-        let t = txn.open_table(checkpoints::CHECKPOINTS).map_err(db_err)?;
+        let t = txn.open_table(checkpoints::CHECKPOINTS)?;
         let mut out = Vec::new();
-        for row in t.range((chain, 0)..=(chain, u64::MAX)).map_err(db_err)? {
-            out.push(decode(row.map_err(db_err)?.1.value())?);
+        for row in t.range((chain, 0)..=(chain, u64::MAX))? {
+            out.push(decode(row?.1.value())?);
         }
         Ok(out)
     }
@@ -338,7 +328,7 @@ impl Intake for EmbeddedStore {
         action.validate()?;
         let digest = action_digest(action);
         self.write(|txn| -> Result<Recorded> {
-            let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
+            let mut actions = txn.open_table(ACTIONS)?;
             if let Some(kept) = get::<Kept>(&actions, &action.id)? {
                 if kept.record.digest != digest {
                     return Err(StoreError::Conflict(action.id.clone()));
@@ -359,16 +349,14 @@ impl Intake for EmbeddedStore {
                 digest,
                 status,
             };
-            actions
-                .insert(
-                    action.id.as_str(),
-                    encode(&Kept {
-                        record: record.clone(),
-                        pending,
-                    })
-                    .as_slice(),
-                )
-                .map_err(db_err)?;
+            actions.insert(
+                action.id.as_str(),
+                encode(&Kept {
+                    record: record.clone(),
+                    pending,
+                })
+                .as_slice(),
+            )?;
             Ok(Recorded {
                 record,
                 replay: false,
@@ -378,7 +366,7 @@ impl Intake for EmbeddedStore {
 
     async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded> {
         self.write(|txn| -> Result<Recorded> {
-            let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
+            let mut actions = txn.open_table(ACTIONS)?;
             let mut kept: Kept = get(&actions, id)?
                 .ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
             let done = match completion(&kept.record, id, clothing_g, at)? {
@@ -393,9 +381,7 @@ impl Intake for EmbeddedStore {
             kept.record.action = done;
             kept.record.status = ActionStatus::Pending;
             kept.pending = Some(enqueue(txn, id)?);
-            actions
-                .insert(id, encode(&kept).as_slice())
-                .map_err(db_err)?;
+            actions.insert(id, encode(&kept).as_slice())?;
             Ok(Recorded {
                 record: kept.record,
                 replay: false,
@@ -412,7 +398,7 @@ impl Intake for EmbeddedStore {
 impl Members for EmbeddedStore {
     async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
         let txn = self.read()?;
-        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+        let t = txn.open_table(ACCOUNTS)?;
         members
             .iter()
             .map(|m| Ok(get(&t, m.as_str())?.unwrap_or_else(|| Account::new(m.clone()))))
@@ -421,19 +407,14 @@ impl Members for EmbeddedStore {
 
     async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>> {
         let txn = self.read()?;
-        let log = txn.open_table(MEMBER_LOG).map_err(db_err)?;
-        let entries = txn.open_table(ENTRIES).map_err(db_err)?;
+        let log = txn.open_table(MEMBER_LOG)?;
+        let entries = txn.open_table(ENTRIES)?;
         let m = member.as_str();
         let mut out = Vec::new();
-        for row in log
-            .range((m, 0)..=(m, u64::MAX))
-            .map_err(db_err)?
-            .rev()
-            .take(limit)
-        {
-            let (_, place) = row.map_err(db_err)?;
+        for row in log.range((m, 0)..=(m, u64::MAX))?.rev().take(limit) {
+            let (_, place) = row?;
             let (chain, seq) = place.value();
-            let e = entries.get((chain, seq)).map_err(db_err)?.ok_or_else(|| {
+            let e = entries.get((chain, seq))?.ok_or_else(|| {
                 StoreError::Corrupt(format!("member log points at missing {chain}/{seq}"))
             })?;
             out.push(e.value().to_vec());
@@ -455,7 +436,7 @@ impl Crediting for EmbeddedStore {
         }
         catalog.add(rules)?;
         self.write(|txn| -> Result<()> {
-            let mut t = txn.open_table(RULES).map_err(db_err)?;
+            let mut t = txn.open_table(RULES)?;
             let rows = [
                 (
                     format!("rulebook/{}", rules.rulebook.version),
@@ -467,10 +448,7 @@ impl Crediting for EmbeddedStore {
                 ),
             ];
             for (key, value) in rows {
-                let stored = t
-                    .get(key.as_str())
-                    .map_err(db_err)?
-                    .map(|v| v.value().to_vec());
+                let stored = t.get(key.as_str())?.map(|v| v.value().to_vec());
                 match stored {
                     Some(old) if old != value => {
                         return Err(StoreError::Invalid(Invalid::new(
@@ -480,7 +458,7 @@ impl Crediting for EmbeddedStore {
                     }
                     Some(_) => {}
                     None => {
-                        t.insert(key.as_str(), value.as_slice()).map_err(db_err)?;
+                        t.insert(key.as_str(), value.as_slice())?;
                     }
                 }
             }
@@ -490,11 +468,11 @@ impl Crediting for EmbeddedStore {
 
     async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
         let txn = self.read()?;
-        let pending = txn.open_table(PENDING).map_err(db_err)?;
-        let actions = txn.open_table(ACTIONS).map_err(db_err)?;
+        let pending = txn.open_table(PENDING)?;
+        let actions = txn.open_table(ACTIONS)?;
         let mut out = Vec::new();
-        for row in pending.iter().map_err(db_err)?.take(limit) {
-            let (_, id) = row.map_err(db_err)?;
+        for row in pending.iter()?.take(limit) {
+            let (_, id) = row?;
             let kept: Kept = get(&actions, id.value())?.ok_or_else(|| {
                 StoreError::Corrupt(format!("pending {} has no action", id.value()))
             })?;
@@ -506,7 +484,7 @@ impl Crediting for EmbeddedStore {
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         let chain = batch.expected.chain.as_str();
         self.write(|txn| -> Result<(), AppendError> {
-            let mut actions = txn.open_table(ACTIONS).map_err(db_err)?;
+            let mut actions = txn.open_table(ACTIONS)?;
             let mut gone = Vec::new();
             for e in &batch.entries {
                 let kept: Option<Kept> = get(&actions, &e.action)?;
@@ -517,12 +495,12 @@ impl Crediting for EmbeddedStore {
             if !gone.is_empty() {
                 return Err(AppendError::NotPending(gone));
             }
-            let mut heads = txn.open_table(HEADS).map_err(db_err)?;
+            let mut heads = txn.open_table(HEADS)?;
             let head: ChainHead = get(&heads, chain)?.unwrap_or_else(|| ChainHead::empty(chain));
             if head != batch.expected {
                 return Err(AppendError::HeadMoved(chain.to_owned()));
             }
-            let mut accounts = txn.open_table(ACCOUNTS).map_err(db_err)?;
+            let mut accounts = txn.open_table(ACCOUNTS)?;
             // Each member's next place in the member log.
             let mut next: std::collections::HashMap<&str, u64> = Default::default();
             for u in &batch.accounts {
@@ -537,13 +515,11 @@ impl Crediting for EmbeddedStore {
                     campus: stored.campus,
                     ..u.account.clone()
                 };
-                accounts
-                    .insert(member, encode(&next).as_slice())
-                    .map_err(db_err)?;
+                accounts.insert(member, encode(&next).as_slice())?;
             }
-            let mut pending = txn.open_table(PENDING).map_err(db_err)?;
-            let mut entries = txn.open_table(ENTRIES).map_err(db_err)?;
-            let mut log = txn.open_table(MEMBER_LOG).map_err(db_err)?;
+            let mut pending = txn.open_table(PENDING)?;
+            let mut entries = txn.open_table(ENTRIES)?;
+            let mut log = txn.open_table(MEMBER_LOG)?;
             for e in &batch.entries {
                 let mut kept: Kept = get(&actions, &e.action)?
                     .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", e.action)))?;
@@ -553,14 +529,11 @@ impl Crediting for EmbeddedStore {
                     bonus: e.bonus,
                 };
                 if let Some(k) = kept.pending.take() {
-                    pending.remove(k).map_err(db_err)?;
+                    pending.remove(k)?;
                 }
-                actions
-                    .insert(e.action.as_str(), encode(&kept).as_slice())
-                    .map_err(db_err)?;
+                actions.insert(e.action.as_str(), encode(&kept).as_slice())?;
                 if entries
-                    .insert((chain, e.seq), e.to_json().as_slice())
-                    .map_err(db_err)?
+                    .insert((chain, e.seq), e.to_json().as_slice())?
                     .is_some()
                 {
                     return Err(AppendError::HeadMoved(chain.to_owned()));
@@ -571,14 +544,13 @@ impl Crediting for EmbeddedStore {
                         format!("entry {} has no account update", e.seq),
                     ))
                 })?;
-                log.insert((e.member.as_str(), *n), (chain, e.seq))
-                    .map_err(db_err)?;
+                log.insert((e.member.as_str(), *n), (chain, e.seq))?;
                 *n += 1;
             }
-            let mut days = txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
+            let mut days = txn.open_table(CAMPUS_DAYS)?;
             for d in &batch.campuses {
                 let key = (d.campus.as_str(), d.day.as_str());
-                let mut t: CampusDay = match days.get(key).map_err(db_err)? {
+                let mut t: CampusDay = match days.get(key)? {
                     Some(v) => decode(v.value())?,
                     None => CampusDay {
                         campus: d.campus.clone(),
@@ -589,11 +561,9 @@ impl Crediting for EmbeddedStore {
                 t.bonus += d.bonus;
                 t.co2e_g += d.co2e_g;
                 t.entries += d.entries;
-                days.insert(key, encode(&t).as_slice()).map_err(db_err)?;
+                days.insert(key, encode(&t).as_slice())?;
             }
-            heads
-                .insert(chain, encode(&batch.new_head()).as_slice())
-                .map_err(db_err)?;
+            heads.insert(chain, encode(&batch.new_head()).as_slice())?;
             Ok(())
         })
     }
@@ -603,10 +573,10 @@ impl Crediting for EmbeddedStore {
 impl CampusQueries for EmbeddedStore {
     async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>> {
         let txn = self.read()?;
-        let t = txn.open_table(CAMPUS_DAYS).map_err(db_err)?;
+        let t = txn.open_table(CAMPUS_DAYS)?;
         let mut out = Vec::new();
-        for row in t.range((campus, "")..).map_err(db_err)? {
-            let (k, v) = row.map_err(db_err)?;
+        for row in t.range((campus, "")..)? {
+            let (k, v) = row?;
             if k.value().0 != campus {
                 break;
             }
@@ -618,10 +588,10 @@ impl CampusQueries for EmbeddedStore {
     // A full scan: fine for a campaign's members on one machine. DynamoDB uses an index.
     async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>> {
         let txn = self.read()?;
-        let t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+        let t = txn.open_table(ACCOUNTS)?;
         let mut out: Vec<Account> = Vec::new();
-        for row in t.iter().map_err(db_err)? {
-            let a: Account = decode(row.map_err(db_err)?.1.value())?;
+        for row in t.iter()? {
+            let a: Account = decode(row?.1.value())?;
             if a.campus.as_deref() == Some(campus) {
                 out.push(a);
             }
@@ -636,21 +606,14 @@ impl CampusQueries for EmbeddedStore {
 impl Affiliation for EmbeddedStore {
     async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
         self.write(|txn| -> Result<()> {
-            if txn
-                .open_table(CAMPUSES)
-                .map_err(db_err)?
-                .get(campus)
-                .map_err(db_err)?
-                .is_none()
-            {
+            if txn.open_table(CAMPUSES)?.get(campus)?.is_none() {
                 return Err(StoreError::NotFound(format!("campus {campus}")));
             }
-            let mut t = txn.open_table(ACCOUNTS).map_err(db_err)?;
+            let mut t = txn.open_table(ACCOUNTS)?;
             let mut account: Account =
                 get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
             account.campus = Some(campus.to_owned());
-            t.insert(member.as_str(), encode(&account).as_slice())
-                .map_err(db_err)?;
+            t.insert(member.as_str(), encode(&account).as_slice())?;
             Ok(())
         })
     }
@@ -658,21 +621,35 @@ impl Affiliation for EmbeddedStore {
 
 /// Puts an action id at the back of the pending queue and returns its key.
 fn enqueue(txn: &redb::WriteTransaction, id: &str) -> Result<u64> {
-    let mut meta = txn.open_table(META).map_err(db_err)?;
-    let key = meta
-        .get("pending_next")
-        .map_err(db_err)?
-        .map_or(0, |v| v.value());
-    meta.insert("pending_next", key + 1).map_err(db_err)?;
-    txn.open_table(PENDING)
-        .map_err(db_err)?
-        .insert(key, id)
-        .map_err(db_err)?;
+    let mut meta = txn.open_table(META)?;
+    let key = meta.get("pending_next")?.map_or(0, |v| v.value());
+    meta.insert("pending_next", key + 1)?;
+    txn.open_table(PENDING)?.insert(key, id)?;
     Ok(key)
 }
 
-impl From<redb::Error> for StoreError {
-    fn from(e: redb::Error) -> Self {
-        db_err(e)
-    }
+/// redb's errors, so that `?` reads them as the store's: `Corrupted` is corrupt data, anything
+/// else an unavailable store. Appends take them too.
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                db_err(e)
+            }
+        }
+        impl From<$t> for AppendError {
+            fn from(e: $t) -> Self {
+                AppendError::Store(db_err(e))
+            }
+        }
+    )*};
 }
+
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

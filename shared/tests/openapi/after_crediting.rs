@@ -449,3 +449,30 @@ pub async fn store_outage(h: &Harness) {
     h.store.down.store(false, Ordering::SeqCst);
     h.ok(Req::get("/v1/campuses"), 200).await;
 }
+
+/// The store holds data this version cannot read: a 500 `corrupt` naming the request id, not a
+/// 503, because retrying does not help.
+pub async fn store_corrupt(h: &Harness) {
+    h.store.corrupt.store(true, Ordering::SeqCst);
+    let reads: Vec<Req> = vec![
+        Req::get("/v1/actions/scan-1").signed(),
+        Req::get("/v1/campuses"),
+        Req::get("/v1/campuses/campus-a/summary").bearer(CAMPUS_A_KEY),
+        Req::get("/v1/audit/heads").bearer(AUDITOR_KEY),
+        Req::get("/v1/audit/chains/shard-00/inclusion?seq=0").bearer(AUDITOR_KEY),
+    ];
+    for req in reads {
+        let what = format!("{} {}", req.method, req.uri);
+        let a = h.send(req, 500).await;
+        assert_eq!(a.json["code"], "corrupt", "{what}: {}", a.text);
+        let message = a.json["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&a.request_id),
+            "{what}: the message names the request id {}: {message}",
+            a.request_id
+        );
+    }
+    h.ok(Req::get("/health"), 200).await;
+    h.store.corrupt.store(false, Ordering::SeqCst);
+    h.ok(Req::get("/v1/campuses"), 200).await;
+}

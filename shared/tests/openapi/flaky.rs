@@ -1,4 +1,5 @@
-//! A store that can be taken down, for the 503s, and that answers for API keys the real store
+//! A store that can be taken down, for the 503s, or made to read as corrupt, for the 500s, and
+//! that answers for API keys the real store
 //! refuses to mint, for the 404 of a campus that is not registered.
 
 use async_trait::async_trait;
@@ -22,6 +23,8 @@ use std::sync::Mutex;
 pub struct Flaky {
     pub inner: EmbeddedStore,
     pub down: AtomicBool,
+    /// Every call fails as a store holding data this version cannot read.
+    pub corrupt: AtomicBool,
     /// Grants the real store would refuse to mint: a key for a campus that is not (or no
     /// longer) registered, which the campus routes answer with 404.
     pub orphans: Mutex<HashMap<Digest, Grant>>,
@@ -31,6 +34,10 @@ impl Flaky {
     fn up(&self) -> Result<(), StoreError> {
         if self.down.load(Ordering::SeqCst) {
             Err(StoreError::Unavailable("taken down by the test".into()))
+        } else if self.corrupt.load(Ordering::SeqCst) {
+            Err(StoreError::Corrupt(
+                "an item the test made unreadable".into(),
+            ))
         } else {
             Ok(())
         }

@@ -84,6 +84,7 @@ pub struct Answer {
     pub status: StatusCode,
     pub json: Value,
     pub text: String,
+    pub request_id: String,
 }
 
 pub struct Harness {
@@ -101,6 +102,7 @@ impl Harness {
         let store = Arc::new(Flaky {
             inner,
             down: AtomicBool::new(false),
+            corrupt: AtomicBool::new(false),
             orphans: Mutex::new(HashMap::new()),
         });
         http_app::put_campuses(
@@ -209,9 +211,10 @@ impl Harness {
         let text = String::from_utf8(bytes.to_vec()).expect("UTF-8 answer");
         assert_eq!(status.as_u16(), want, "{what}: status; body {text}");
         assert!(
-            request_id.is_some_and(|id| !id.is_empty()),
+            request_id.as_ref().is_some_and(|id| !id.is_empty()),
             "{what}: every answer carries x-request-id"
         );
+        let request_id = request_id.unwrap_or_default();
         assert_eq!(
             content_type.as_deref(),
             Some("application/json"),
@@ -265,7 +268,12 @@ impl Harness {
             });
         }
         self.seen.lock().unwrap().insert((route, method, want));
-        Answer { status, json, text }
+        Answer {
+            status,
+            json,
+            text,
+            request_id,
+        }
     }
 
     pub async fn ok(&self, req: Req, want: u16) -> Value {

@@ -1,6 +1,6 @@
 //! The embedded store's checkpoints and tree nodes: two redb tables beside the entries.
 
-use super::{db_err, decode, encode, EmbeddedStore, ENTRIES};
+use super::{decode, encode, EmbeddedStore, ENTRIES};
 use crate::store::CheckpointWrites;
 use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
 use async_trait::async_trait;
@@ -20,15 +20,11 @@ pub const TREE: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition::new(
 impl CheckpointStore for EmbeddedStore {
     async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>> {
         let txn = self.read()?;
-        let t = txn.open_table(CHECKPOINTS).map_err(db_err)?;
+        let t = txn.open_table(CHECKPOINTS)?;
         let row = match size {
-            Some(size) => t.get((chain, size)).map_err(db_err)?,
-            None => match t
-                .range((chain, 0)..=(chain, u64::MAX))
-                .map_err(db_err)?
-                .next_back()
-            {
-                Some(row) => Some(row.map_err(db_err)?.1),
+            Some(size) => t.get((chain, size))?,
+            None => match t.range((chain, 0)..=(chain, u64::MAX))?.next_back() {
+                Some(row) => Some(row?.1),
                 None => None,
             },
         };
@@ -41,19 +37,16 @@ impl CheckpointStore for EmbeddedStore {
         keys: &[(u32, u64)],
     ) -> Result<HashMap<(u32, u64), Digest>> {
         let txn = self.read()?;
-        let (tree, entries) = (
-            txn.open_table(TREE).map_err(db_err)?,
-            txn.open_table(ENTRIES).map_err(db_err)?,
-        );
+        let (tree, entries) = (txn.open_table(TREE)?, txn.open_table(ENTRIES)?);
         let mut out = HashMap::with_capacity(keys.len());
         for &(level, index) in keys {
             let hash = if level == 0 {
-                match entries.get((chain, index)).map_err(db_err)? {
+                match entries.get((chain, index))? {
                     Some(v) => Some(stored_hash(v.value())?),
                     None => None,
                 }
             } else {
-                match tree.get((chain, level, index)).map_err(db_err)? {
+                match tree.get((chain, level, index))? {
                     Some(v) => Some(Digest(v.value().try_into().map_err(|_| {
                         StoreError::Corrupt(format!("tree node {level}/{index} is not 32 bytes"))
                     })?)),
@@ -71,21 +64,20 @@ impl CheckpointWrites for EmbeddedStore {
     async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool> {
         let key = (c.checkpoint.chain.as_str(), c.checkpoint.size);
         self.write(|txn| -> Result<bool> {
-            let mut t = txn.open_table(CHECKPOINTS).map_err(db_err)?;
-            if t.get(key).map_err(db_err)?.is_some() {
+            let mut t = txn.open_table(CHECKPOINTS)?;
+            if t.get(key)?.is_some() {
                 return Ok(false);
             }
-            t.insert(key, encode(c).as_slice()).map_err(db_err)?;
+            t.insert(key, encode(c).as_slice())?;
             Ok(true)
         })
     }
 
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()> {
         self.write(|txn| -> Result<()> {
-            let mut t = txn.open_table(TREE).map_err(db_err)?;
+            let mut t = txn.open_table(TREE)?;
             for n in nodes {
-                t.insert((chain, n.level, n.index), n.hash.0.as_slice())
-                    .map_err(db_err)?;
+                t.insert((chain, n.level, n.index), n.hash.0.as_slice())?;
             }
             Ok(())
         })

@@ -1,0 +1,260 @@
+//! The general path: what an entry yields on its own (parsed, hashed, its amounts recomputed),
+//! in parallel over a batch, then the checks that need its place in its chain, in the
+//! documented order. It names every problem the verifier reports about an entry.
+
+use super::{ChainSummary, Problem, Verifier};
+use crate::catalog::Catalog;
+use crate::digest::Digest;
+use crate::ledger::canonical;
+use crate::ledger::{Entry, FORMAT_VERSION};
+use crate::rulebook::Day;
+
+impl Verifier<'_> {
+    /// Inspects the buffered entries in parallel, then checks them in order.
+    pub(super) fn flush(&mut self) {
+        if self.ends.is_empty() {
+            return;
+        }
+        let mut slices = Vec::with_capacity(self.ends.len());
+        let mut start = 0;
+        for &end in &self.ends {
+            slices.push(&self.arena[start..end]);
+            start = end;
+        }
+        let catalog = self.catalog;
+        let inspected = parallel_map(&slices, self.threads, |s| inspect(catalog, s));
+        self.arena.clear();
+        self.ends.clear();
+        for ins in inspected {
+            let idx = self.chains.len() - 1;
+            if self.chains[idx].problem.is_some() {
+                break;
+            }
+            self.accept(ins, idx);
+        }
+    }
+
+    /// The in-order checks of an inspected entry; then it joins chain `idx` and the tally.
+    pub(super) fn accept(&mut self, ins: Inspected, idx: usize) {
+        match self.in_order(ins, idx) {
+            Ok(entry) => {
+                let state = &mut self.chains[idx];
+                if let Err(p) = state.grow(entry.hash) {
+                    state.problem = Some(p);
+                    return;
+                }
+                state.summary.entries += 1;
+                state.summary.head = entry.hash;
+                self.tally.add(entry, idx as u32);
+            }
+            Err(p) => self.chains[idx].problem = Some(p),
+        }
+    }
+
+    /// The checks that need the entry's place in its chain, in the documented order.
+    fn in_order(&self, ins: Inspected, idx: usize) -> Result<Entry, Problem> {
+        let ChainSummary {
+            chain,
+            entries: seq,
+            head,
+            ..
+        } = &self.chains[idx].summary;
+        let (chain, seq) = (chain.as_str(), *seq);
+        let (entry, computed, flaw) = match ins {
+            Inspected::Unreadable(detail) => {
+                return Err(Problem::Malformed {
+                    chain: chain.into(),
+                    seq,
+                    detail,
+                })
+            }
+            Inspected::Read {
+                entry,
+                computed,
+                flaw,
+            } => (entry, computed, flaw),
+        };
+        let flaw = match flaw {
+            Some(Flaw::Format(detail)) => {
+                return Err(Problem::Malformed {
+                    chain: chain.into(),
+                    seq,
+                    detail,
+                })
+            }
+            other => other,
+        };
+        if entry.chain != chain {
+            return Err(Problem::WrongChain {
+                chain: chain.into(),
+                seq,
+                found: entry.chain,
+            });
+        }
+        if entry.seq != seq {
+            let (expected, found, chain) = (seq, entry.seq, chain.to_owned());
+            return Err(if found > expected {
+                Problem::SeqGap {
+                    chain,
+                    expected,
+                    found,
+                }
+            } else {
+                Problem::DuplicateSeq {
+                    chain,
+                    expected,
+                    found,
+                }
+            });
+        }
+        if entry.prev != *head {
+            return Err(Problem::BrokenPrev {
+                chain: chain.into(),
+                seq,
+                expected: *head,
+                found: entry.prev,
+            });
+        }
+        if computed != entry.hash {
+            return Err(Problem::BadHash {
+                chain: chain.into(),
+                seq,
+                stored: entry.hash,
+                computed,
+            });
+        }
+        match flaw {
+            Some(Flaw::UnknownVersion(version)) => Err(Problem::UnknownVersion {
+                chain: chain.into(),
+                seq,
+                version,
+            }),
+            Some(Flaw::Recomputed {
+                field,
+                stored,
+                recomputed,
+            }) => Err(Problem::Recomputed {
+                chain: chain.into(),
+                seq,
+                field,
+                stored,
+                recomputed,
+            }),
+            Some(Flaw::Format(_)) => unreachable!("handled first"),
+            None => Ok(entry),
+        }
+    }
+}
+
+/// What an entry yields on its own, without its neighbours: the parallel part of the work.
+// `Read` is the common case; boxing it would cost an allocation per entry.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Inspected {
+    Unreadable(String),
+    Read {
+        entry: Entry,
+        computed: Digest,
+        flaw: Option<Flaw>,
+    },
+}
+
+/// A problem an entry has on its own; it becomes a [`Problem`] once its place is known.
+pub(super) enum Flaw {
+    /// Checked before the chain checks.
+    Format(String),
+    UnknownVersion(String),
+    Recomputed {
+        field: &'static str,
+        stored: String,
+        recomputed: String,
+    },
+}
+
+pub(super) fn inspect(catalog: &Catalog, stored: &[u8]) -> Inspected {
+    let (entry, computed) = match canonical::read(stored) {
+        Ok(read) => read,
+        Err(detail) => return Inspected::Unreadable(detail),
+    };
+    let flaw = format_flaw(&entry).or_else(|| recompute(catalog, &entry));
+    Inspected::Read {
+        entry,
+        computed,
+        flaw,
+    }
+}
+
+fn format_flaw(e: &Entry) -> Option<Flaw> {
+    if e.v != FORMAT_VERSION {
+        return Some(Flaw::Format(format!(
+            "format version {} is not {FORMAT_VERSION}",
+            e.v
+        )));
+    }
+    if !e.integers_are_safe() {
+        return Some(Flaw::Format("an integer is outside ±(2^53 - 1)".into()));
+    }
+    e.items
+        .validate_for(e.kind)
+        .err()
+        .map(|bad| Flaw::Format(bad.message))
+}
+
+/// Recomputes the amounts from the entry's inputs under the versions it names.
+fn recompute(catalog: &Catalog, e: &Entry) -> Option<Flaw> {
+    let Some(rulebook) = catalog.rulebook(&e.rulebook) else {
+        return Some(Flaw::UnknownVersion(e.rulebook.clone()));
+    };
+    let Some(factors) = catalog.factors(&e.factors) else {
+        return Some(Flaw::UnknownVersion(e.factors.clone()));
+    };
+    let a = rulebook.assess(e.kind, &e.items, e.at, e.day_before);
+    let co2e_g = factors.co2e_g(e.kind, &e.items);
+    let mismatch = |field, stored: String, recomputed: String| {
+        Some(Flaw::Recomputed {
+            field,
+            stored,
+            recomputed,
+        })
+    };
+    if e.points != a.points {
+        return mismatch("points", e.points.to_string(), a.points.to_string());
+    }
+    if e.bonus != a.bonus {
+        return mismatch("bonus", e.bonus.to_string(), a.bonus.to_string());
+    }
+    if e.reason != a.reason {
+        return mismatch("reason", e.reason.as_str().into(), a.reason.as_str().into());
+    }
+    if Day::parse(&e.day) != Some(a.day) {
+        return mismatch("day", e.day.clone(), a.day.to_string());
+    }
+    if e.co2e_g != co2e_g {
+        return mismatch("co2e_g", e.co2e_g.to_string(), co2e_g.to_string());
+    }
+    None
+}
+
+/// `f` over `items` on up to `threads` threads, results in input order.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 || items.len() < 256 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let f = &f;
+        let mut parts = items.chunks(chunk);
+        let first = parts.next().expect("items is not empty");
+        let handles: Vec<_> = parts
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out: Vec<R> = first.iter().map(f).collect();
+        for h in handles {
+            out.extend(h.join().expect("inspection does not panic"));
+        }
+        out
+    })
+}
