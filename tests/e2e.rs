@@ -123,6 +123,37 @@ fn second_demo_run_only_replays() {
 }
 
 #[test]
+fn checkpoint_sign_and_list_are_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    // The demo signed every chain with its public key, so signing again with it adds nothing.
+    let sign = Command::new(env!("CARGO_BIN_EXE_greenloop"))
+        .args(["--data", dir.path().to_str().unwrap(), "checkpoint", "sign"])
+        .env_remove("GREENLOOP_DATA")
+        .env(
+            "GREENLOOP_LOG_KEY",
+            "677265656e6c6f6f702d64656d6f2d6c6f672d6b65792d6e6f742d7365637265",
+        )
+        .output()
+        .expect("the greenloop binary runs");
+    assert!(sign.status.success(), "{}", text(&sign));
+    let signed = String::from_utf8_lossy(&sign.stdout);
+    assert!(signed.contains("unchanged"), "{signed}");
+    assert!(signed.contains("checkpoints: 4 chains"), "{signed}");
+
+    let list = greenloop(dir.path(), &["checkpoint", "list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let kept: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(kept.len(), 4, "one checkpoint per chain: {}", text(&list));
+
+    // The old names, one letter apart, are gone: `checkpoint` alone now needs sign or list.
+    for old in [&["checkpoints"][..], &["checkpoint"][..]] {
+        let out = greenloop(dir.path(), old);
+        assert_eq!(out.status.code(), Some(2), "{old:?}: {}", text(&out));
+    }
+}
+
+#[test]
 fn export_is_every_entry_in_chain_and_seq_order() {
     let dir = tempfile::tempdir().unwrap();
     demo(dir.path());

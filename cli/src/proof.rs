@@ -2,8 +2,10 @@
 //! it with the shared verifier against the pinned log key, and keep it as a bundle that
 //! `greenloop proof check` verifies again offline, with nothing but the file and the key.
 
-use crate::remote::RemoteLedger;
-use clap::Subcommand;
+use crate::backend::Backend;
+use crate::remote::{self, RemoteLedger};
+use crate::LogKeyArg;
+use clap::{Args, Subcommand};
 use greenloop::checkpoint::tree;
 use greenloop::checkpoint::{PublicKey, SignedCheckpoint};
 use greenloop::domain::MemberId;
@@ -14,6 +16,65 @@ use greenloop::proof::{
 use greenloop::store::Store;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct ProofArgs {
+    #[command(subcommand)]
+    command: ProofCommand,
+    /// Base URL of a deployment to ask instead of the local data.
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// Auditor key for --url.
+    #[arg(
+        long,
+        global = true,
+        env = "GREENLOOP_AUDIT_KEY",
+        hide_env_values = true
+    )]
+    key: Option<String>,
+    /// Write the proof and its checkpoints to this file (check it later with `proof check`).
+    #[arg(long, global = true)]
+    save: Option<PathBuf>,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+/// Gets the bundle (fetched, or read for `proof check`), saves it if asked, and checks it.
+pub async fn run(data: &Path, table: Option<&str>, args: ProofArgs) -> Result<ExitCode, String> {
+    let pinned = args
+        .log
+        .pinned()?
+        .ok_or("proof needs the log's public key: --log-key or GREENLOOP_LOG_PUBLIC_KEY")?;
+    let command = &args.command;
+    let bundle = match (command, args.url) {
+        // Offline: the file and the key are all it needs.
+        (ProofCommand::Check { file }, _) => read_bundle(file)?,
+        (_, Some(url)) => {
+            let remote = remote::connect(&url, args.key)?;
+            Prover::Remote(remote).bundle(command).await?
+        }
+        (_, None) => {
+            let backend = Backend::open(data, table, true).await?;
+            Prover::Local(backend.store()).bundle(command).await?
+        }
+    };
+    if let Some(path) = args.save {
+        let text = serde_json::to_string_pretty(&bundle).expect("bundles serialize");
+        std::fs::write(&path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    match check(&pinned, &bundle) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("proof: FAILED: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
 
 #[derive(Subcommand)]
 pub enum ProofCommand {
@@ -34,7 +95,7 @@ pub enum ProofCommand {
         /// The earlier checkpoint's size (its checkpoint is fetched).
         #[arg(long, required_unless_present = "since", conflicts_with = "since")]
         first: Option<u64>,
-        /// A checkpoints file you kept (`greenloop checkpoints > FILE`): the earlier checkpoint
+        /// A checkpoints file you kept (`greenloop checkpoint list > FILE`): the earlier checkpoint
         /// is this chain's there, as kept, so a log that signed another one is caught.
         #[arg(long)]
         since: Option<PathBuf>,
@@ -98,7 +159,7 @@ impl Prover<'_> {
         };
         found.ok_or_else(|| match size {
             Some(size) => format!("chain {chain} has no checkpoint at size {size}"),
-            None => format!("chain {chain} has no checkpoint yet (run greenloop checkpoint)"),
+            None => format!("chain {chain} has no checkpoint yet (run greenloop checkpoint sign)"),
         })
     }
 

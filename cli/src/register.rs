@@ -5,11 +5,13 @@
 //! a station's `campus` is a campus id or null. Everything is checked before anything is
 //! written, and writing again is harmless (a put per item).
 
+use crate::backend::Backend;
 use greenloop::domain::{Campus, Station};
 use greenloop::store::Store;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::ExitCode;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +20,12 @@ struct Registry {
     campuses: Vec<Campus>,
     #[serde(default)]
     stations: Vec<Station>,
+}
+
+pub async fn run(data: &Path, table: Option<&str>, file: &Path) -> Result<ExitCode, String> {
+    let backend = Backend::open(data, table, false).await?;
+    println!("{}", register(backend.store(), file).await?);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Registers the file's campuses, then its stations; returns a one-line summary.

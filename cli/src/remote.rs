@@ -8,6 +8,12 @@ use greenloop::http::audit::{EntriesPage, RulesPage};
 use greenloop::store::{Account, CampusTotals, ChainHead, LedgerSource, Result, StoreError};
 use serde::de::DeserializeOwned;
 
+/// The deployment behind `--url`, which needs an auditor key.
+pub fn connect(url: &str, key: Option<String>) -> Result<RemoteLedger, String> {
+    let key = key.ok_or("--url needs an auditor key: --key or GREENLOOP_AUDIT_KEY")?;
+    RemoteLedger::new(url, key)
+}
+
 pub struct RemoteLedger {
     base: String,
     key: String,

@@ -141,7 +141,7 @@ pub fn verify_jsonl(
     Ok(emit(&report, json))
 }
 
-/// The signed checkpoints in a file `greenloop checkpoints` wrote.
+/// The signed checkpoints in a file `greenloop checkpoint list` wrote.
 pub fn read_checkpoints(path: &Path) -> Result<Vec<SignedCheckpoint>, String> {
     serde_json::from_str(&crate::read(path, "checkpoints file")?)
         .map_err(|e| format!("checkpoints file {}: {e}", path.display()))

@@ -1,14 +1,50 @@
 //! `greenloop serve`: every router in one local server on the embedded store, with the
-//! crediting stage running in-process; and `greenloop keys`, which mints API keys.
+//! crediting stage running in-process; and `greenloop keys`, which mints API keys (or a log key).
 
+use crate::backend::Backend;
+use clap::Args;
 use greenloop::catalog::Rules;
+use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_continuously;
 use greenloop::domain::Pepper;
 use greenloop::http::{self, App, Integrations};
 use greenloop::ledger::leaf_hash;
 use greenloop::store::{Grant, Store};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Number of ledger chains.
+    #[arg(long, env = "GREENLOOP_SHARDS", default_value_t = greenloop::config::DEFAULT_SHARDS)]
+    shards: u32,
+}
+
+/// Checks the configuration before opening the store, then serves.
+pub async fn run(data: &Path, table: Option<&str>, args: ServeArgs) -> Result<ExitCode, String> {
+    greenloop::config::init_json_logs();
+    let pepper = crate::demo::pepper()?;
+    let integrations = greenloop::config::integrations().map_err(|e| e.to_string())?;
+    if !(1..=100).contains(&args.shards) {
+        return Err("--shards must be 1 to 100".into());
+    }
+    let store = Backend::open(data, table, false).await?.into_shared();
+    serve(
+        store,
+        pepper,
+        integrations,
+        Rules::defaults(),
+        args.shards,
+        args.addr,
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Serves until interrupted.
 pub async fn serve(
@@ -60,4 +96,39 @@ pub async fn mint(store: &dyn Store, grant: Grant) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     Ok(key)
+}
+
+#[derive(Args)]
+pub struct KeysArgs {
+    /// The campus this portal key is for.
+    #[arg(long, conflicts_with = "auditor", required_unless_present_any = ["auditor", "log"])]
+    campus: Option<String>,
+    /// Mint an auditor key instead.
+    #[arg(long)]
+    auditor: bool,
+    /// Make a new checkpoint signing key instead: prints the secret seed for
+    /// GREENLOOP_LOG_KEY and the public key auditors pin. Nothing is stored.
+    #[arg(long, conflicts_with_all = ["campus", "auditor"])]
+    log: bool,
+}
+
+/// `greenloop keys`: a campus or auditor API key, stored by its hash; or, with --log, a new
+/// checkpoint signing key, stored nowhere.
+pub async fn keys(data: &Path, table: Option<&str>, args: KeysArgs) -> Result<ExitCode, String> {
+    if args.log {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
+        let key = LogKey::from_hex(&hex::encode(seed)).expect("32 bytes are a seed");
+        println!("GREENLOOP_LOG_KEY={}", hex::encode(seed));
+        println!("public key (pin it; publish it): {}", key.public().to_hex());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let backend = Backend::open(data, table, false).await?;
+    // clap requires --campus unless --auditor (or --log) is given.
+    let grant = match args.campus {
+        Some(campus) => Grant::Campus { campus },
+        None => Grant::Auditor,
+    };
+    println!("{}", mint(backend.store(), grant).await?);
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,103 @@
+//! `greenloop checkpoint sign` and `greenloop checkpoint list`: the operator signs each chain's
+//! Merkle root, and an auditor keeps a copy of what was signed.
+
+use crate::backend::Backend;
+use crate::{remote, report};
+use clap::Subcommand;
+use greenloop::store::LedgerSource;
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum CheckpointCommand {
+    /// Sign a checkpoint of every chain that grew since its last one, with the log key in
+    /// GREENLOOP_LOG_KEY (a 64-hex-digit Ed25519 seed).
+    Sign,
+    /// Print every chain's signed checkpoints as JSON (to keep, and to check an export with).
+    List {
+        /// Base URL of a deployment to ask instead of the local data.
+        #[arg(long)]
+        url: Option<String>,
+        /// Auditor key for --url.
+        #[arg(long, env = "GREENLOOP_AUDIT_KEY", hide_env_values = true)]
+        key: Option<String>,
+    },
+}
+
+pub async fn run(
+    data: &Path,
+    table: Option<&str>,
+    command: CheckpointCommand,
+) -> Result<ExitCode, String> {
+    match command {
+        CheckpointCommand::Sign => sign(data, table).await,
+        CheckpointCommand::List { url, key } => list(data, table, url, key).await,
+    }
+}
+
+/// Signs every chain that grew, and prints one line per chain.
+async fn sign(data: &Path, table: Option<&str>) -> Result<ExitCode, String> {
+    let log_key = greenloop::config::log_key()
+        .await
+        .map_err(|e| format!("{e} (make a key with greenloop keys --log)"))?;
+    let backend = Backend::open(data, table, true).await?;
+    let now = chrono::Utc::now().timestamp();
+    let published = greenloop::checkpoint::tree::publish_all(backend.store(), &log_key, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    for p in &published {
+        let c = &p.checkpoint.checkpoint;
+        println!(
+            "  {:<10} {:>9} entries  root {}  {}",
+            c.chain,
+            report::group(c.size as i64),
+            c.root.short(),
+            match p.entries {
+                0 => "unchanged".to_owned(),
+                n => format!("signed, {} new", report::group(n as i64)),
+            }
+        );
+    }
+    println!(
+        "checkpoints: {} chains, log key {} (public key {})",
+        published.len(),
+        log_key.public().id(),
+        log_key.public().to_hex()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints every chain's signed checkpoints, from the local store or a deployment.
+async fn list(
+    data: &Path,
+    table: Option<&str>,
+    url: Option<String>,
+    key: Option<String>,
+) -> Result<ExitCode, String> {
+    let backend;
+    let remote;
+    let source: &dyn LedgerSource = match url {
+        Some(url) => {
+            remote = remote::connect(&url, key)?;
+            &remote
+        }
+        None => {
+            backend = Backend::open(data, table, true).await?;
+            backend.store()
+        }
+    };
+    let mut all = Vec::new();
+    for head in source.chain_heads().await.map_err(|e| e.to_string())? {
+        all.extend(
+            source
+                .checkpoints(&head.chain)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&all).expect("checkpoints serialize")
+    );
+    Ok(ExitCode::SUCCESS)
+}
