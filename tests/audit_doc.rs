@@ -59,3 +59,62 @@ fn the_audit_walkthrough_runs_as_written() {
         "the walkthrough pins the demo's key:\n{text}"
     );
 }
+
+/// `docs/audit.md` §7.4: each saved proof file it shows checks with `greenloop proof check`
+/// under the RFC 8032 test key and prints the line the doc shows after it; the same file with
+/// one digit of its first hash changed fails.
+#[test]
+fn the_saved_proof_examples_check_as_shown() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/audit.md"))
+        .expect("docs/audit.md");
+    let bin = env!("CARGO_BIN_EXE_greenloop");
+    let key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for kind in ["inclusion", "consistency", "statement"] {
+        let fence = format!("```json saved-{kind}\n");
+        let start = doc
+            .find(&fence)
+            .unwrap_or_else(|| panic!("no {fence:?} block"))
+            + fence.len();
+        let body = &doc[start..start + doc[start..].find("\n```").unwrap()];
+        let after = &doc[start + body.len()..];
+        let shown = after
+            .lines()
+            .find(|l| l.starts_with("proof: OK"))
+            .expect("the doc shows what proof check prints");
+        let file = dir.path().join(format!("{kind}.json"));
+        std::fs::write(&file, body).unwrap();
+        let out = Command::new(bin)
+            .args(["proof", "check", "--log-key", key])
+            .arg(&file)
+            .output()
+            .expect("greenloop runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{kind}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(text.trim(), shown, "{kind}: what the doc shows");
+
+        // One hex digit of the first "root" changed: the signature no longer holds.
+        let at = body.find("\"root\": \"").unwrap() + "\"root\": \"".len();
+        let mut tampered = body.to_owned();
+        let flipped = if &body[at..at + 1] == "0" { "1" } else { "0" };
+        tampered.replace_range(at..at + 1, flipped);
+        std::fs::write(&file, tampered).unwrap();
+        let out = Command::new(bin)
+            .args(["proof", "check", "--log-key", key])
+            .arg(&file)
+            .output()
+            .expect("greenloop runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{kind}: a changed root must fail"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}

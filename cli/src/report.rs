@@ -100,8 +100,8 @@ pub async fn verify_export(
     })
 }
 
-/// Verifies a JSON Lines export on one core (the fast path: see `Verifier::new`), against the checkpoints in
-/// `checkpoints` (authenticated with `key` when given), and prints the report.
+/// Verifies a JSON Lines export on one core (the fast path: see `Verifier::new`), against the
+/// checkpoints the auditor `kept` (authenticated with `key` when given), and prints the report.
 pub fn verify_jsonl(
     file: &Path,
     kept: &[SignedCheckpoint],
