@@ -1,8 +1,10 @@
 //! The store: what Greenloop keeps, shaped around what the application does with it.
 //!
-//! One trait, [`Store`], with an embedded implementation ([`embedded::EmbeddedStore`], a redb
-//! file) and a DynamoDB one ([`dynamodb::DynamoStore`]). The behaviour suite every
-//! implementation passes is the `greenloop-testkit` crate, outside the library.
+//! The store is split by role ([`roles`]: one trait per role, one sum per function, [`Store`]
+//! the sum of all), with an embedded implementation ([`embedded::EmbeddedStore`], a redb file)
+//! and a DynamoDB one ([`dynamodb::DynamoStore`]). The records it keeps are the core's
+//! ([`greenloop_core::records`], re-exported here). The behaviour suite every implementation
+//! passes is the `greenloop-testkit` crate, outside the library.
 
 pub mod dynamodb;
 pub mod embedded;
