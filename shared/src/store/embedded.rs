@@ -8,14 +8,13 @@
 
 use super::{
     action_digest, completion, Account, ActionRecord, ActionStatus, AppendError, CampusDay,
-    CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result,
-    StoreError,
+    CampusTotals, ChainHead, Completion, Grant, LedgerSource, Recorded, Result, StoreError,
 };
-use crate::store::{Affiliation, CampusQueries, Crediting, Directory, Intake, Members, Registry};
+use crate::store::{Affiliation, CampusQueries, Directory, Intake, Members, Registry};
 use async_trait::async_trait;
-use greenloop_core::catalog::{Catalog, Rules};
+use greenloop_core::catalog::Catalog;
 use greenloop_core::checkpoint::SignedCheckpoint;
-use greenloop_core::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
+use greenloop_core::domain::{Action, ActionKind, Campus, MemberId, Station};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::ledger::Digest;
 use greenloop_core::rulebook::Rulebook;
@@ -25,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod checkpoints;
+mod crediting;
 pub use checkpoints::TREE;
 
 /// The database file inside a data directory.
@@ -50,7 +50,7 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// An action as kept here: the record, plus its key in `PENDING` while it waits.
 #[derive(Serialize, Deserialize)]
-struct Kept {
+pub(super) struct Kept {
     record: ActionRecord,
     pending: Option<u64>,
 }
@@ -420,152 +420,6 @@ impl Members for EmbeddedStore {
             out.push(e.value().to_vec());
         }
         Ok(out)
-    }
-}
-
-#[async_trait]
-impl Crediting for EmbeddedStore {
-    async fn put_rules(&self, rules: &Rules) -> Result<()> {
-        // Checks against the built-ins and what is stored; the write re-checks inside its
-        // transaction, so two writers racing with different content cannot both win.
-        let mut catalog = self.catalog().await?;
-        let known = catalog.rulebook(&rules.rulebook.version) == Some(&rules.rulebook)
-            && catalog.factors(&rules.factors.version) == Some(&rules.factors);
-        if known {
-            return Ok(()); // published already: no write, no fsync
-        }
-        catalog.add(rules)?;
-        self.write(|txn| -> Result<()> {
-            let mut t = txn.open_table(RULES)?;
-            let rows = [
-                (
-                    format!("rulebook/{}", rules.rulebook.version),
-                    encode(&rules.rulebook),
-                ),
-                (
-                    format!("factors/{}", rules.factors.version),
-                    encode(&rules.factors),
-                ),
-            ];
-            for (key, value) in rows {
-                let stored = t.get(key.as_str())?.map(|v| v.value().to_vec());
-                match stored {
-                    Some(old) if old != value => {
-                        return Err(StoreError::Invalid(Invalid::new(
-                            "version_conflict",
-                            format!("{key} was already published with different content"),
-                        )))
-                    }
-                    Some(_) => {}
-                    None => {
-                        t.insert(key.as_str(), value.as_slice())?;
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-
-    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
-        let txn = self.read()?;
-        let pending = txn.open_table(PENDING)?;
-        let actions = txn.open_table(ACTIONS)?;
-        let mut out = Vec::new();
-        for row in pending.iter()?.take(limit) {
-            let (_, id) = row?;
-            let kept: Kept = get(&actions, id.value())?.ok_or_else(|| {
-                StoreError::Corrupt(format!("pending {} has no action", id.value()))
-            })?;
-            out.push(kept.record.action);
-        }
-        Ok(out)
-    }
-
-    async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
-        let chain = batch.expected.chain.as_str();
-        self.write(|txn| -> Result<(), AppendError> {
-            let mut actions = txn.open_table(ACTIONS)?;
-            let mut gone = Vec::new();
-            for e in &batch.entries {
-                let kept: Option<Kept> = get(&actions, &e.action)?;
-                if kept.is_none_or(|k| k.record.status != ActionStatus::Pending) {
-                    gone.push(e.action.clone());
-                }
-            }
-            if !gone.is_empty() {
-                return Err(AppendError::NotPending(gone));
-            }
-            let mut heads = txn.open_table(HEADS)?;
-            let head: ChainHead = get(&heads, chain)?.unwrap_or_else(|| ChainHead::empty(chain));
-            if head != batch.expected {
-                return Err(AppendError::HeadMoved(chain.to_owned()));
-            }
-            let mut accounts = txn.open_table(ACCOUNTS)?;
-            // Each member's next place in the member log.
-            let mut next: std::collections::HashMap<&str, u64> = Default::default();
-            for u in &batch.accounts {
-                let member = u.account.member.as_str();
-                let stored: Account = get(&accounts, member)?
-                    .unwrap_or_else(|| Account::new(u.account.member.clone()));
-                if stored.head != u.expected_head {
-                    return Err(AppendError::AccountMoved(u.account.member.clone()));
-                }
-                next.insert(member, stored.entries);
-                let next = Account {
-                    campus: stored.campus,
-                    ..u.account.clone()
-                };
-                accounts.insert(member, encode(&next).as_slice())?;
-            }
-            let mut pending = txn.open_table(PENDING)?;
-            let mut entries = txn.open_table(ENTRIES)?;
-            let mut log = txn.open_table(MEMBER_LOG)?;
-            for e in &batch.entries {
-                let mut kept: Kept = get(&actions, &e.action)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", e.action)))?;
-                kept.record.status = ActionStatus::Credited {
-                    chain: chain.to_owned(),
-                    seq: e.seq,
-                    bonus: e.bonus,
-                };
-                if let Some(k) = kept.pending.take() {
-                    pending.remove(k)?;
-                }
-                actions.insert(e.action.as_str(), encode(&kept).as_slice())?;
-                if entries
-                    .insert((chain, e.seq), e.to_json().as_slice())?
-                    .is_some()
-                {
-                    return Err(AppendError::HeadMoved(chain.to_owned()));
-                }
-                let n = next.get_mut(e.member.as_str()).ok_or_else(|| {
-                    StoreError::Invalid(Invalid::new(
-                        "bad_batch",
-                        format!("entry {} has no account update", e.seq),
-                    ))
-                })?;
-                log.insert((e.member.as_str(), *n), (chain, e.seq))?;
-                *n += 1;
-            }
-            let mut days = txn.open_table(CAMPUS_DAYS)?;
-            for d in &batch.campuses {
-                let key = (d.campus.as_str(), d.day.as_str());
-                let mut t: CampusDay = match days.get(key)? {
-                    Some(v) => decode(v.value())?,
-                    None => CampusDay {
-                        campus: d.campus.clone(),
-                        day: d.day.clone(),
-                        ..CampusDay::default()
-                    },
-                };
-                t.bonus += d.bonus;
-                t.co2e_g += d.co2e_g;
-                t.entries += d.entries;
-                days.insert(key, encode(&t).as_slice())?;
-            }
-            heads.insert(chain, encode(&batch.new_head()).as_slice())?;
-            Ok(())
-        })
     }
 }
 

@@ -8,29 +8,27 @@
 
 mod append;
 mod checkpoints;
+mod intake;
 pub mod item;
+mod registry;
 mod table;
 
 use super::{
-    action_digest, completion, Account, ActionRecord, ActionStatus, AppendError, CampusDay,
-    CampusTotals, ChainHead, Completion, CreditBatch, Grant, LedgerSource, Recorded, Result,
-    StoreError,
+    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CreditBatch,
+    LedgerSource, Result, StoreError,
 };
-use crate::store::{Affiliation, CampusQueries, Crediting, Directory, Intake, Members, Registry};
+use crate::store::{CampusQueries, Crediting, Directory, Members};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
-use greenloop_core::domain::{Action, ActionKind, Campus, Invalid, MemberId, Station};
+use greenloop_core::domain::{Action, Invalid, MemberId};
 use greenloop_core::factors::FactorTable;
-use greenloop_core::ledger::{Digest, ZERO};
+use greenloop_core::ledger::Digest;
 use greenloop_core::rulebook::Rulebook;
-use item::{
-    from_item, get_json, get_s, n, queue_position, read_account, read_head, s, to_item, AccountSet,
-    Item,
-};
+use item::{from_item, get_json, get_s, read_account, read_head, s, Item};
 use std::collections::HashMap;
 
 pub struct DynamoStore {
@@ -324,168 +322,6 @@ impl LedgerSource for DynamoStore {
 }
 
 #[async_trait]
-impl Directory for DynamoStore {
-    async fn campuses(&self) -> Result<Vec<Campus>> {
-        let q = self.index_query(item::GSI1, item::GSI1PK, "CAMPUSES".into());
-        self.query(q, None)
-            .await?
-            .into_iter()
-            .map(|it| from_item(it, "campus"))
-            .collect()
-    }
-
-    async fn station(&self, id: &str) -> Result<Option<Station>> {
-        self.get(item::station(id))
-            .await?
-            .map(|it| from_item(it, "station"))
-            .transpose()
-    }
-
-    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
-        self.get(item::api_key(&key_hash.to_string()))
-            .await?
-            .map(|it| get_json(&it, "grant"))
-            .transpose()
-    }
-}
-
-#[async_trait]
-impl Registry for DynamoStore {
-    async fn put_campus(&self, campus: &Campus) -> Result<()> {
-        greenloop_core::domain::check_id("campus", &campus.id)?;
-        let mut keys = item::campus(&campus.id);
-        keys.insert(item::GSI1PK.into(), s("CAMPUSES"));
-        keys.insert(item::GSI1SK.into(), s(campus.id.as_str()));
-        self.put_plain(to_item(campus, keys)).await
-    }
-
-    async fn put_station(&self, station: &Station) -> Result<()> {
-        station.validate()?;
-        self.put_plain(to_item(station, item::station(&station.id)))
-            .await
-    }
-
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()> {
-        if let Grant::Campus { campus } = grant {
-            if self.get(item::campus(campus)).await?.is_none() {
-                return Err(StoreError::NotFound(format!("campus {campus}")));
-            }
-        }
-        let mut it = item::api_key(&key_hash.to_string());
-        it.insert("grant".into(), item::json(grant));
-        self.put_plain(it).await
-    }
-}
-
-#[async_trait]
-impl Intake for DynamoStore {
-    async fn record_action(&self, action: &Action) -> Result<Recorded> {
-        action.validate()?;
-        let digest = action_digest(action);
-        let booking = action.kind == ActionKind::Pickup && action.items.is_empty();
-        let status = if booking {
-            ActionStatus::Booked
-        } else {
-            ActionStatus::Pending
-        };
-        let mut it = item::action(&action.id);
-        it.insert("action".into(), item::json(action));
-        it.insert("digest".into(), s(digest.to_string()));
-        it.insert("status".into(), item::json(&status));
-        it.insert(
-            "state".into(),
-            s(if booking { "booked" } else { "pending" }),
-        );
-        if !booking {
-            it.insert(item::GSI1PK.into(), s(item::pending_bucket(&action.id)));
-            it.insert(item::GSI1SK.into(), s(queue_position(&action.id)));
-        }
-        if self.put_new(it).await? {
-            return Ok(Recorded {
-                record: ActionRecord {
-                    action: action.clone(),
-                    digest,
-                    status,
-                },
-                replay: false,
-            });
-        }
-        let record = self
-            .read_record(&action.id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", action.id)))?;
-        if record.digest != digest {
-            return Err(StoreError::Conflict(action.id.clone()));
-        }
-        Ok(Recorded {
-            record,
-            replay: true,
-        })
-    }
-
-    async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded> {
-        // Twice at most: a lost race to another completion is answered from what it wrote.
-        for _ in 0..2 {
-            let record = self
-                .read_record(id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
-            let done = match completion(&record, id, clothing_g, at)? {
-                Completion::Replay => {
-                    return Ok(Recorded {
-                        record,
-                        replay: true,
-                    })
-                }
-                Completion::Complete(done) => done,
-            };
-            let res = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(item::action(id)))
-                .update_expression(
-                    "SET #action = :action, #status = :status, #state = :pending, \
-                     gsi1pk = :bucket, gsi1sk = :position",
-                )
-                .condition_expression("#state = :booked")
-                .expression_attribute_names("#action", "action")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":action", item::json(&done))
-                .expression_attribute_values(":status", item::json(&ActionStatus::Pending))
-                .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":booked", s("booked"))
-                .expression_attribute_values(":bucket", s(item::pending_bucket(id)))
-                .expression_attribute_values(":position", s(queue_position(id)))
-                .send()
-                .await;
-            match res {
-                Ok(_) => {
-                    return Ok(Recorded {
-                        record: ActionRecord {
-                            action: done,
-                            digest: record.digest,
-                            status: ActionStatus::Pending,
-                        },
-                        replay: false,
-                    })
-                }
-                Err(e) if is_condition_failed(&e) => continue,
-                Err(e) => return Err(sdk_err(e)),
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "appointment {id} stayed contended"
-        )))
-    }
-
-    async fn action(&self, id: &str) -> Result<Option<ActionRecord>> {
-        self.read_record(id).await
-    }
-}
-
-#[async_trait]
 impl Members for DynamoStore {
     async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>> {
         let mut unique: Vec<&MemberId> = members.iter().collect();
@@ -642,55 +478,5 @@ impl CampusQueries for DynamoStore {
         rows.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.member.cmp(&b.member)));
         rows.truncate(limit);
         Ok(rows)
-    }
-}
-
-#[async_trait]
-impl Affiliation for DynamoStore {
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
-        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::campus(campus)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // A fresh account gets its zero totals here, so it reads back whole.
-        let update = AccountSet::new(member.as_str())
-            .set("campus", s(campus))
-            .set(item::BOARD_PK, s(item::board(campus)))
-            .init("balance", n(0))
-            .init("co2e_g", n(0))
-            .init("entries", n(0))
-            .init("head", s(ZERO.to_string()))
-            .init("days", AttributeValue::M(HashMap::new()))
-            .into_update(&self.table)
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let res = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let campus_missing = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        c.cancellation_reasons().first().and_then(|r| r.code())
-                            == Some("ConditionalCheckFailed")
-                    }
-                    _ => false,
-                };
-                if campus_missing {
-                    Err(StoreError::NotFound(format!("campus {campus}")))
-                } else {
-                    Err(sdk_err(e))
-                }
-            }
-        }
     }
 }

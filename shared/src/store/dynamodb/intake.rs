@@ -1,0 +1,119 @@
+//! Recording actions on DynamoDB: a conditional put keyed by the action id, so a delivery is
+//! recorded once forever, and the pickup's completion as a conditional update.
+
+use super::item::{queue_position, s};
+use super::{is_condition_failed, item, sdk_err, DynamoStore};
+use crate::store::{
+    action_digest, completion, ActionRecord, ActionStatus, Completion, Intake, Recorded, Result,
+    StoreError,
+};
+use async_trait::async_trait;
+use greenloop_core::domain::{Action, ActionKind};
+
+#[async_trait]
+impl Intake for DynamoStore {
+    async fn record_action(&self, action: &Action) -> Result<Recorded> {
+        action.validate()?;
+        let digest = action_digest(action);
+        let booking = action.kind == ActionKind::Pickup && action.items.is_empty();
+        let status = if booking {
+            ActionStatus::Booked
+        } else {
+            ActionStatus::Pending
+        };
+        let mut it = item::action(&action.id);
+        it.insert("action".into(), item::json(action));
+        it.insert("digest".into(), s(digest.to_string()));
+        it.insert("status".into(), item::json(&status));
+        it.insert(
+            "state".into(),
+            s(if booking { "booked" } else { "pending" }),
+        );
+        if !booking {
+            it.insert(item::GSI1PK.into(), s(item::pending_bucket(&action.id)));
+            it.insert(item::GSI1SK.into(), s(queue_position(&action.id)));
+        }
+        if self.put_new(it).await? {
+            return Ok(Recorded {
+                record: ActionRecord {
+                    action: action.clone(),
+                    digest,
+                    status,
+                },
+                replay: false,
+            });
+        }
+        let record = self
+            .read_record(&action.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", action.id)))?;
+        if record.digest != digest {
+            return Err(StoreError::Conflict(action.id.clone()));
+        }
+        Ok(Recorded {
+            record,
+            replay: true,
+        })
+    }
+
+    async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded> {
+        // Twice at most: a lost race to another completion is answered from what it wrote.
+        for _ in 0..2 {
+            let record = self
+                .read_record(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
+            let done = match completion(&record, id, clothing_g, at)? {
+                Completion::Replay => {
+                    return Ok(Recorded {
+                        record,
+                        replay: true,
+                    })
+                }
+                Completion::Complete(done) => done,
+            };
+            let res = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(item::action(id)))
+                .update_expression(
+                    "SET #action = :action, #status = :status, #state = :pending, \
+                     gsi1pk = :bucket, gsi1sk = :position",
+                )
+                .condition_expression("#state = :booked")
+                .expression_attribute_names("#action", "action")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":action", item::json(&done))
+                .expression_attribute_values(":status", item::json(&ActionStatus::Pending))
+                .expression_attribute_values(":pending", s("pending"))
+                .expression_attribute_values(":booked", s("booked"))
+                .expression_attribute_values(":bucket", s(item::pending_bucket(id)))
+                .expression_attribute_values(":position", s(queue_position(id)))
+                .send()
+                .await;
+            match res {
+                Ok(_) => {
+                    return Ok(Recorded {
+                        record: ActionRecord {
+                            action: done,
+                            digest: record.digest,
+                            status: ActionStatus::Pending,
+                        },
+                        replay: false,
+                    })
+                }
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "appointment {id} stayed contended"
+        )))
+    }
+
+    async fn action(&self, id: &str) -> Result<Option<ActionRecord>> {
+        self.read_record(id).await
+    }
+}
