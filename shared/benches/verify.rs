@@ -7,7 +7,7 @@
 //!
 //! Then the JSON Lines case: an export of `VERIFY_JSONL_ENTRIES` entries (default 10,000,000)
 //! over 4 chains, built once with the real planner and kept under `target/verify-bench/`, is
-//! verified with `audit::jsonl::verify_lines` on 1 thread, without and with a checkpoint at
+//! verified with `verify::jsonl::verify_lines` on 1 thread, without and with a checkpoint at
 //! each chain's end, against raw SHA-256 of the same lines, all read the same way from the page
 //! cache, in interleaved runs. `VERIFY_JSONL_ENTRIES=0` skips it; `VERIFY_SKIP_1M=1` skips the
 //! in-memory case.
