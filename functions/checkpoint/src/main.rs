@@ -1,6 +1,6 @@
 //! The `checkpoint` function: on a schedule, extends each chain's Merkle tree with the entries
-//! appended since its last checkpoint and signs the new roots (see `greenloop::checkpoint::tree`). It holds
-//! the log's signing key, read from SSM at init.
+//! appended since its last checkpoint and signs the new roots (see
+//! `greenloop::checkpoint::tree`). It holds the log's signing key, read from SSM at init.
 
 use greenloop::checkpoint::tree;
 use greenloop::config;

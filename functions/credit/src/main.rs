@@ -1,6 +1,6 @@
 //! The `credit` function: woken by the table's stream and by a scheduled sweep, it credits
-//! every pending action (see `greenloop::credit::trigger`) and answers a stream batch with the records
-//! to retry. It holds no secret.
+//! every pending action (see `greenloop::credit::trigger`) and answers a stream batch with the
+//! records to retry. It holds no secret.
 
 use greenloop::catalog::Rules;
 use greenloop::config;

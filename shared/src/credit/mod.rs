@@ -1,7 +1,7 @@
 //! Crediting: turns pending actions into ledger entries, bonuses and totals.
 //!
 //! [`plan`] is pure: from a chain head, the members' accounts and some actions, it builds the
-//! [`CreditBatch`] to append. [`credit_pending`] drives it against a [`Store`]: it groups pending
+//! [`CreditBatch`] to append. [`credit_pending`] drives it against a [`CreditStore`]: it groups pending
 //! actions by chain, plans, appends, and on an optimistic-lock conflict re-reads and re-plans.
 //! Because every append is conditioned on the chain head, the accounts and each action still
 //! being pending, a retried or concurrent run credits nothing twice and never forks a chain.

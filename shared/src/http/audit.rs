@@ -5,8 +5,8 @@
 //! holds. `greenloop verify --url` reads these routes through the same [`LedgerSource`] the
 //! local verifier reads a store through.
 //!
-//! Checkpoints and proofs ([`greenloop_core::checkpoint::tree`]) are served for `greenloop` to check with
-//! [`greenloop_core::proof`]; a proof is only given up to the chain's latest checkpoint.
+//! Checkpoints and proofs ([`crate::checkpoint::tree`]) are served for `greenloop` to check
+//! with [`greenloop_core::proof`]; a proof is only given up to the chain's latest checkpoint.
 //!
 //! [`LedgerSource`]: crate::store::LedgerSource
 

@@ -1,7 +1,7 @@
 //! The HTTP API: axum routers that run the same way behind API Gateway (through `lambda_http`)
 //! and in `greenloop serve`.
 //!
-//! - [`intake`]: signed webhooks that record actions, and action status;
+//! - [`scan`]: the `scan` function's signed webhooks that record actions, and action status;
 //! - [`campus`]: university portal queries, with campus-scoped API keys, and the public ranking;
 //! - [`audit`]: chain heads, entries and derived state for auditors.
 //!

@@ -2,7 +2,7 @@
 //! behaviour suite against AWS's DynamoDB Local.
 //!
 //! Recording is a conditional put keyed by the action id, so it is idempotent forever. Crediting
-//! appends a batch in one `TransactWriteItems` ([`append`]). Every query is a key read or an
+//! appends a batch in one `TransactWriteItems` (`append`). Every query is a key read or an
 //! index query; nothing scans the table. The layout is in [`item`] and `docs/table-design.md`.
 //! The endpoint comes from standard AWS configuration (`AWS_ENDPOINT_URL_DYNAMODB`).
 

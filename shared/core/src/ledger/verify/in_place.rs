@@ -10,9 +10,8 @@ use crate::rulebook::Day;
 impl Verifier<'_> {
     /// Every check of one entry, in place: the stored bytes are read without copying or
     /// allocating ([`canonical::scan_ref`]). Only an entry that passes them all is taken; on
-    /// anything else this returns false having changed nothing the report sees, and the general path
-    /// ([`inspect`], [`Verifier::in_order`]) finds and names the problem, so verdicts are
-    /// the general path's.
+    /// anything else this returns false having changed nothing the report sees, and the general
+    /// path ([`super::inspect`]) finds and names the problem, so verdicts are the general path's.
     pub(super) fn push_direct(&mut self, stored: &[u8]) -> bool {
         let Some(s) = canonical::scan_ref(stored) else {
             return false;

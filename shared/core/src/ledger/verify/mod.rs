@@ -12,10 +12,10 @@
 //! campus total equals the sum of its entries.
 //!
 //! Two paths check an entry, and they agree by construction:
-//! - [`inspect`]: the general path. It parses the entry and recomputes its amounts on its own
+//! - `inspect`: the general path. It parses the entry and recomputes its amounts on its own
 //!   (in parallel over batches when the verifier has threads), then runs the checks that need
 //!   its place in the chain, in the order above, and names the first problem.
-//! - [`in_place`]: the fast path. It checks the stored bytes where they lie, without copying,
+//! - `in_place`: the fast path. It checks the stored bytes where they lie, without copying,
 //!   and takes only an entry that passes everything; anything else goes to the general path,
 //!   so every verdict is the general path's.
 
