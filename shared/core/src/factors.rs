@@ -73,13 +73,12 @@ impl FactorTable {
     }
 
     fn check(&self) -> Result<(), Invalid> {
-        let t = self;
-        check_id("factor table version", &t.version)?;
+        check_id("factor table version", &self.version)?;
         for (f, unit) in [
-            (&t.box_reused, "box"),
-            (&t.clothing_reused, "kg"),
-            (&t.shoes_reused, "pair"),
-            (&t.book_recycled, "book"),
+            (&self.box_reused, "box"),
+            (&self.clothing_reused, "kg"),
+            (&self.shoes_reused, "pair"),
+            (&self.book_recycled, "book"),
         ] {
             if f.per != unit || f.source.trim().is_empty() || f.g_co2e > 1_000_000 {
                 return Err(Invalid::new(

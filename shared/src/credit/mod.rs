@@ -1,8 +1,8 @@
 //! Crediting: turns pending actions into ledger entries, bonuses and totals.
 //!
 //! [`plan`] is pure: from a chain head, the members' accounts and some actions, it builds the
-//! [`CreditBatch`] to append. [`credit_pending`] drives it against a [`CreditStore`]: it groups pending
-//! actions by chain, plans, appends, and on an optimistic-lock conflict re-reads and re-plans.
+//! [`CreditBatch`] to append. [`credit_pending`] drives it against a [`CreditStore`]: it groups
+//! pending actions by chain, plans, appends, and on an optimistic-lock conflict re-reads and re-plans.
 //! Because every append is conditioned on the chain head, the accounts and each action still
 //! being pending, a retried or concurrent run credits nothing twice and never forks a chain.
 //!
@@ -16,7 +16,8 @@ use crate::store::{
 };
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::{Action, ActionKind, MemberId};
-use greenloop_core::ledger::{chain_for_station, Entry, FORMAT_VERSION};
+use greenloop_core::ledger::{chain_for_station, Entry, FORMAT_VERSION, ZERO};
+use greenloop_core::rulebook::Rulebook;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -98,9 +99,7 @@ pub fn plan(
         .into_values()
         .filter(|(_, a)| a.entries > before.get(&a.member).map_or(0, |b| b.entries))
         .map(|(_, account)| AccountUpdate {
-            expected_head: before
-                .get(&account.member)
-                .map_or(greenloop_core::ledger::ZERO, |b| b.head),
+            expected_head: before.get(&account.member).map_or(ZERO, |b| b.head),
             account,
         })
         .collect();
@@ -115,11 +114,7 @@ pub fn plan(
 
 /// Opens a pledge credited in the window, and lets an in-window drop-off's boxes return the
 /// member's open pledges, oldest first.
-pub fn track_pledges(
-    account: &mut Account,
-    entry: &Entry,
-    rb: &greenloop_core::rulebook::Rulebook,
-) {
+pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &Rulebook) {
     if !rb.in_window(entry.at) {
         return;
     }

@@ -58,14 +58,7 @@ pub struct App<S: ?Sized = dyn Store> {
 // By hand: a derived `Clone` would ask `S: Clone`, which a trait object is not.
 impl<S: ?Sized> Clone for App<S> {
     fn clone(&self) -> Self {
-        App {
-            store: Arc::clone(&self.store),
-            pepper: self.pepper.clone(),
-            integrations: self.integrations.clone(),
-            rules: Arc::clone(&self.rules),
-            clock: Arc::clone(&self.clock),
-            recorded: Arc::clone(&self.recorded),
-        }
+        self.with_store(Arc::clone(&self.store))
     }
 }
 
@@ -313,7 +306,7 @@ impl From<StoreError> for ApiError {
                 )
             }
             StoreError::Unavailable(_) => {
-                tracing::warn!(error = %e, "store unavailable");
+                tracing::error!(error = %e, "store failed");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",

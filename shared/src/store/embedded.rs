@@ -146,7 +146,7 @@ impl EmbeddedStore {
     }
 
     fn read(&self) -> Result<redb::ReadTransaction> {
-        self.db.begin_read().map_err(db_err)
+        Ok(self.db.begin_read()?)
     }
 
     fn get_json<T: DeserializeOwned>(
