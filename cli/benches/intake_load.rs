@@ -35,7 +35,8 @@ use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
-    CreditBatch, Grant, LedgerSource, Recorded, Result as StoreResult, Store,
+    CreditBatch, Grant, LedgerSource, Pending, Quarantine, Quarantined, Recorded, Requeued,
+    Result as StoreResult, Store,
 };
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
@@ -241,14 +242,35 @@ impl Crediting for Counted {
         self.rules.fetch_add(1, Relaxed);
         self.inner.put_rules(rules).await
     }
-    async fn pending_actions(&self, limit: usize) -> StoreResult<Vec<Action>> {
-        self.inner.pending_actions(limit).await
+    async fn pending_actions(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Pending>> {
+        self.inner.pending_actions(after, limit).await
     }
     async fn append(&self, batch: &CreditBatch) -> StoreResult<(), AppendError> {
         self.inner.append(batch).await?;
         self.appends.fetch_add(1, Relaxed);
         self.appended.fetch_add(batch.entries.len() as u64, Relaxed);
         Ok(())
+    }
+    async fn quarantine(&self, id: &str, reason: &str, message: &str) -> StoreResult<bool> {
+        self.inner.quarantine(id, reason, message).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Quarantine for Counted {
+    async fn quarantined(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Quarantined>> {
+        self.inner.quarantined(after, limit).await
+    }
+    async fn requeue(&self, id: &str) -> StoreResult<Requeued> {
+        self.inner.requeue(id).await
     }
 }
 
@@ -604,7 +626,7 @@ fn scans(
 
 async fn pending_count(store: &dyn Store) -> u64 {
     store
-        .pending_actions(usize::MAX)
+        .pending_actions(None, usize::MAX)
         .await
         .expect("the pending list")
         .len() as u64
@@ -615,7 +637,7 @@ async fn drained(store: &dyn Store, limit: Duration) {
     let start = Instant::now();
     loop {
         if store
-            .pending_actions(1)
+            .pending_actions(None, 1)
             .await
             .expect("the pending list")
             .is_empty()

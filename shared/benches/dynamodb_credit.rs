@@ -389,7 +389,7 @@ async fn credit_config(
         // A run ends when a pass credits nothing (someone else drained what it listed); start
         // another round if anything is left, as the next stream delivery would.
         if store
-            .pending_actions(1)
+            .pending_actions(None, 1)
             .await
             .expect("pending_actions")
             .is_empty()

@@ -173,7 +173,7 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
         .collect();
     assert_eq!(pending_seqs.len(), 2);
     let gone = DynamoStore::new(dynamodb_local::client().await, "no-such-table");
-    let failed = trigger::handle(&gone, &rules, 4, event.clone())
+    let failed = trigger::handle(&gone, &rules, 4, event.clone(), None)
         .await
         .expect("a failed stream batch is answered, not raised");
     let expected: Vec<Value> = pending_seqs
@@ -185,7 +185,9 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
         json!({ "batchItemFailures": expected })
     );
 
-    let done = trigger::handle(&store, &rules, 4, event).await.unwrap();
+    let done = trigger::handle(&store, &rules, 4, event, None)
+        .await
+        .unwrap();
     assert_eq!(done.run.credited, 2);
     assert_eq!(
         serde_json::to_value(done.response()).unwrap(),
@@ -206,7 +208,9 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
         !echo["Records"].as_array().unwrap().is_empty(),
         "crediting wrote to the stream"
     );
-    let again = trigger::handle(&store, &rules, 4, echo).await.unwrap();
+    let again = trigger::handle(&store, &rules, 4, echo, None)
+        .await
+        .unwrap();
     assert!(again.announced.is_empty());
     assert_eq!(again.run.credited, 0);
 
@@ -220,7 +224,9 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
         "account": "123456789012", "time": "2026-11-05T04:00:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/greenloop-sweep"], "detail": {}
     });
-    let sweep = trigger::handle(&store, &rules, 4, schedule).await.unwrap();
+    let sweep = trigger::handle(&store, &rules, 4, schedule, None)
+        .await
+        .unwrap();
     assert!(sweep.sweep);
     assert_eq!(sweep.run.credited, 1);
     let report = greenloop::verify::verify_store(&store, |_| {})

@@ -154,7 +154,12 @@ impl Api {
 
     /// Nothing recorded, nothing pending, no chain started.
     async fn assert_nothing_written(&self) {
-        assert!(self.store.pending_actions(10).await.unwrap().is_empty());
+        assert!(self
+            .store
+            .pending_actions(None, 10)
+            .await
+            .unwrap()
+            .is_empty());
         assert!(self.store.chain_heads().await.unwrap().is_empty());
     }
 }

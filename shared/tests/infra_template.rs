@@ -546,7 +546,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
                      "NewImage": {"pk": {"S": "ACTION#s-1"}, "sk": {"S": "ACTION"}, "state": {"S": "pending"}}}
     }]});
     let rules = greenloop::catalog::Rules::defaults();
-    let done = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, stream)
+    let done = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, stream, None)
         .await
         .unwrap();
     assert_eq!(done.run.credited, 3, "the scan, the pledge, the pickup");
@@ -598,7 +598,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     made.get_mut("ScanFunction")
         .unwrap()
         .extend(recorder.take());
-    let sweep = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, json!({}))
+    let sweep = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, json!({}), None)
         .await
         .unwrap();
     assert_eq!(sweep.run.credited, 1);

@@ -20,7 +20,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (store, rules) = (store.clone(), rules.clone());
         async move {
-            let done = trigger::handle(store.as_ref(), &rules, shards, event.payload).await?;
+            let stop = trigger::stop_at(event.context.deadline);
+            let done =
+                trigger::handle(store.as_ref(), &rules, shards, event.payload, Some(stop)).await?;
             Ok::<_, lambda_runtime::Error>(done.response())
         }
     }))

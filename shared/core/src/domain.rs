@@ -182,13 +182,16 @@ impl ActionKind {
 
 /// Reads an `Option` whose key must be present (serde would otherwise default a missing key to
 /// `None`).
-pub(crate) fn required<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub fn required<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Option::<String>::deserialize(d)
 }
 
 /// Express boxes of one brand (or of no declared brand) in one action.
+///
+/// [`Action`], [`Items`] and `BoxLot` are read back from the store, where a newer version may
+/// have written a field this one does not know: reading ignores unknown fields. The webhooks
+/// refuse them, with strict types of their own; ledger entries, which are hashed, refuse them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BoxLot {
     /// Always present, `null` for no brand: a missing key would hash differently (RFC 8785
     /// hashes the object as stored), so it is refused rather than defaulted.
@@ -199,7 +202,6 @@ pub struct BoxLot {
 
 /// What an action brought in. Field order is alphabetical because it is also the RFC 8785 order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Items {
     pub books: u32,
     pub boxes: Vec<BoxLot>,
@@ -275,7 +277,6 @@ impl Items {
 /// One action from a source system. `id` is the source's globally unique id (for a scan, the
 /// scan id), so a second delivery is recognised forever.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Action {
     pub id: String,
     pub kind: ActionKind,

@@ -50,6 +50,12 @@ pub struct Account {
     pub open_pledges: Vec<OpenPledge>,
 }
 
+/// The most return pledges a member may have open at once. Crediting quarantines a pledge that
+/// would open one more (reason [`reasons::TOO_MANY_OPEN_PLEDGES`]), so an account item stays
+/// small: with 64-byte action ids, 100 open pledges take under 12 KB of it
+/// (`docs/table-design.md` has the whole bound).
+pub const MAX_OPEN_PLEDGES: usize = 100;
+
 /// A return pledge waiting for its boxes: a later in-window drop-off by the same member returns
 /// them, oldest pledge first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,9 +141,51 @@ pub enum ActionStatus {
         seq: u64,
         bonus: i64,
     },
+    /// Quarantined by crediting: it cannot be credited as it is stored (see
+    /// `docs/reliability.md`). `reason` is a stable code, `message` says what was seen. An
+    /// operator may put it back in the queue after a fix.
     Rejected {
         reason: String,
+        #[serde(default)]
+        message: String,
     },
+}
+
+/// An action crediting set aside: listed for the operator, shown to its integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub action: String,
+    /// A stable code: see [`reasons`].
+    pub reason: String,
+    pub message: String,
+    /// When it was quarantined, Unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// The stable reason codes of a quarantined action.
+pub mod reasons {
+    /// The stored action cannot be read by this version (corrupt, or written in a shape it does
+    /// not know).
+    pub const UNREADABLE: &str = "unreadable";
+    /// The member's account cannot be read.
+    pub const UNREADABLE_ACCOUNT: &str = "unreadable_account";
+    /// Crediting it would grow an item past the store's item size limit (400 KB on DynamoDB).
+    pub const ITEM_TOO_LARGE: &str = "item_too_large";
+    /// The store refused the write for another reason it gave.
+    pub const REFUSED_BY_STORE: &str = "refused_by_store";
+    /// A return pledge from a member who already has
+    /// [`MAX_OPEN_PLEDGES`](super::MAX_OPEN_PLEDGES) open: retry it once boxes have come back.
+    pub const TOO_MANY_OPEN_PLEDGES: &str = "too_many_open_pledges";
+}
+
+/// What waits: the pending queue and the quarantine, as a health report reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backlog {
+    /// Actions recorded and not yet credited (bookings waiting for a weight are not counted).
+    pub pending: u64,
+    /// When the oldest pending action entered the queue, Unix milliseconds.
+    pub oldest_pending_ms: Option<i64>,
+    pub quarantined: u64,
 }
 
 /// An action as recorded, with a digest of what was first delivered.

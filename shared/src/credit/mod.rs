@@ -1,25 +1,29 @@
 //! Crediting: turns pending actions into ledger entries, bonuses and totals.
 //!
 //! [`plan`] is pure: from a chain head, the members' accounts and some actions, it builds the
-//! [`CreditBatch`] to append. [`credit_pending`] drives it against a [`CreditStore`]: it groups
-//! pending actions by chain, plans, appends, and on an optimistic-lock conflict re-reads and re-plans.
-//! Because every append is conditioned on the chain head, the accounts and each action still
-//! being pending, a retried or concurrent run credits nothing twice and never forks a chain.
+//! [`CreditBatch`] to append. [`run`] drives it against a store ([`credit_pending`]): it groups
+//! pending actions by chain, plans, appends, re-plans on an optimistic-lock conflict, retries
+//! transient faults, and quarantines the one action a permanent fault belongs to. Because every
+//! append is conditioned on the chain head, the accounts and each action still being pending, a
+//! retried or concurrent run credits nothing twice and never forks a chain.
 //!
 //! [`trigger`] is the `credit` function: what wakes crediting in AWS.
 
+pub mod run;
 pub mod trigger;
 
-use crate::store::{
-    Account, AccountUpdate, AppendError, CampusDay, ChainHead, CreditBatch, CreditStore,
-    OpenPledge, StoreError,
+pub use run::{
+    credit_chain, credit_continuously, credit_pending, credit_pending_in, credit_pending_with,
+    Budget, CreditRun,
 };
+
+use crate::store::{Account, AccountUpdate, CampusDay, ChainHead, CreditBatch, OpenPledge};
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::{Action, ActionKind, MemberId};
-use greenloop_core::ledger::{chain_for_station, Entry, FORMAT_VERSION, ZERO};
+use greenloop_core::ledger::{Entry, FORMAT_VERSION, ZERO};
+use greenloop_core::records::MAX_OPEN_PLEDGES;
 use greenloop_core::rulebook::Rulebook;
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 /// Most actions in one append. On DynamoDB an append is one transaction of at most 100 items:
 /// per action an entry and a status update, per member an account, per (campus, day) a total,
@@ -112,6 +116,25 @@ pub fn plan(
     }
 }
 
+/// The pledge a planned batch must not carry: the last in-window pledge of a member the batch
+/// would leave with more than [`MAX_OPEN_PLEDGES`] open. Crediting quarantines it and plans
+/// again without it.
+pub fn over_pledge_cap(batch: &CreditBatch) -> Option<&Entry> {
+    let over = batch
+        .accounts
+        .iter()
+        .find(|u| u.account.open_pledges.len() > MAX_OPEN_PLEDGES)?;
+    batch.entries.iter().rev().find(|e| {
+        e.member == over.account.member
+            && e.kind == ActionKind::Pledge
+            && over
+                .account
+                .open_pledges
+                .iter()
+                .any(|p| p.action == e.action)
+    })
+}
+
 /// Opens a pledge credited in the window, and lets an in-window drop-off's boxes return the
 /// member's open pledges, oldest first.
 pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &Rulebook) {
@@ -136,190 +159,6 @@ pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &Rulebook) {
         }
         ActionKind::Pickup => {}
     }
-}
-
-/// What a crediting run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CreditRun {
-    pub credited: u64,
-    pub batches: u64,
-    /// Appends re-planned after another writer moved a head or an account first.
-    pub conflicts: u64,
-    /// Actions someone else credited first.
-    pub skipped: u64,
-}
-
-impl CreditRun {
-    fn add(&mut self, other: &CreditRun) {
-        self.credited += other.credited;
-        self.batches += other.batches;
-        self.conflicts += other.conflicts;
-        self.skipped += other.skipped;
-    }
-}
-
-/// Credits every pending action, [`MAX_BATCH`] at a time per chain, until none is left.
-pub async fn credit_pending(
-    store: &dyn CreditStore,
-    rules: &Rules,
-    shards: u32,
-) -> Result<CreditRun, StoreError> {
-    credit_pending_in(store, rules, shards, MAX_BATCH).await
-}
-
-/// [`credit_pending`] with at most `batch` actions per append (1 to [`MAX_BATCH`]); benches
-/// compare batch sizes with it.
-pub async fn credit_pending_in(
-    store: &dyn CreditStore,
-    rules: &Rules,
-    shards: u32,
-    batch: usize,
-) -> Result<CreditRun, StoreError> {
-    let batch = batch.clamp(1, MAX_BATCH);
-    store.put_rules(rules).await?;
-    let mut run = CreditRun::default();
-    loop {
-        let pending = store
-            .pending_actions(batch * shards.max(1) as usize * 4)
-            .await?;
-        if pending.is_empty() {
-            log_run(&run);
-            return Ok(run);
-        }
-        let mut by_chain: BTreeMap<String, Vec<Action>> = BTreeMap::new();
-        for a in pending {
-            by_chain
-                .entry(chain_for_station(&a.station, shards))
-                .or_default()
-                .push(a);
-        }
-        let mut pass = CreditRun::default();
-        // Concurrent runs list the same pending actions; starting each on a different chain
-        // keeps them from planning the same batch and all but one losing it.
-        let mut chains: Vec<(String, Vec<Action>)> = by_chain.into_iter().collect();
-        let start = jitter() as usize % chains.len();
-        chains.rotate_left(start);
-        for (chain, actions) in chains {
-            for chunk in actions.chunks(batch) {
-                pass.add(&credit_chain(store, rules, &chain, chunk.to_vec()).await?);
-            }
-        }
-        run.add(&pass);
-        // Everything listed was credited by someone else: they are draining the queue, and
-        // listing it again could spin on a store slow to drop them from the pending list.
-        if pass.credited == 0 {
-            log_run(&run);
-            return Ok(run);
-        }
-    }
-}
-
-fn log_run(run: &CreditRun) {
-    if run.batches + run.skipped > 0 {
-        tracing::info!(
-            credited = run.credited,
-            batches = run.batches,
-            conflicts = run.conflicts,
-            skipped = run.skipped,
-            "crediting run"
-        );
-    }
-}
-
-/// How long in-process crediting waits after a wake-up before it reads the pending list.
-const GATHER: Duration = Duration::from_millis(20);
-
-/// Credits whatever is pending whenever `wake` is notified, and at least every second: the
-/// in-process crediting stage of `greenloop serve`. Errors are logged and retried.
-pub async fn credit_continuously(
-    store: std::sync::Arc<dyn CreditStore>,
-    rules: Rules,
-    shards: u32,
-    wake: std::sync::Arc<tokio::sync::Notify>,
-) {
-    loop {
-        match credit_pending(store.as_ref(), &rules, shards).await {
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "crediting failed; retrying"),
-        }
-        if tokio::time::timeout(Duration::from_secs(1), wake.notified())
-            .await
-            .is_ok()
-        {
-            // Let a burst of deliveries gather, so one append carries many of them.
-            tokio::time::sleep(GATHER).await;
-        }
-    }
-}
-
-/// Appends `actions` to `chain`, re-planning on conflicts with bounded, jittered backoff.
-pub async fn credit_chain(
-    store: &dyn CreditStore,
-    rules: &Rules,
-    chain: &str,
-    mut actions: Vec<Action>,
-) -> Result<CreditRun, StoreError> {
-    let mut run = CreditRun::default();
-    let mut attempt = 0u32;
-    loop {
-        if actions.is_empty() {
-            return Ok(run);
-        }
-        let head = store.chain_head(chain).await?;
-        let mut members: Vec<MemberId> = actions.iter().map(|a| a.member.clone()).collect();
-        members.sort();
-        members.dedup();
-        let accounts = store.accounts(&members).await?;
-        let batch = plan(&head, &accounts, &actions, rules);
-        match store.append(&batch).await {
-            Ok(()) => {
-                run.credited += batch.entries.len() as u64;
-                run.batches += 1;
-                return Ok(run);
-            }
-            Err(AppendError::NotPending(ids)) => {
-                let before = actions.len();
-                actions.retain(|a| !ids.contains(&a.id));
-                if actions.len() == before {
-                    return Err(StoreError::Corrupt(format!(
-                        "append refused actions {ids:?} that the batch does not hold"
-                    )));
-                }
-                run.skipped += (before - actions.len()) as u64;
-            }
-            // Skips are bounded by the batch; only contention counts toward giving up.
-            Err(AppendError::HeadMoved(_) | AppendError::AccountMoved(_)) if attempt < 64 => {
-                run.conflicts += 1;
-                backoff(attempt).await;
-                attempt += 1;
-            }
-            Err(AppendError::HeadMoved(c)) => {
-                return Err(StoreError::Unavailable(format!(
-                    "chain {c} stayed contended"
-                )))
-            }
-            Err(AppendError::AccountMoved(m)) => {
-                return Err(StoreError::Unavailable(format!(
-                    "account {} stayed contended",
-                    &m.as_str()[..12]
-                )))
-            }
-            Err(AppendError::Store(e)) => return Err(e),
-        }
-    }
-}
-
-/// Exponential backoff with full jitter, capped at about 50 ms.
-async fn backoff(attempt: u32) {
-    let cap_us = 200u64 << attempt.min(8);
-    tokio::time::sleep(Duration::from_micros(jitter() % cap_us)).await;
-}
-
-/// A cheap varying number: the clock's nanoseconds. Good enough to spread retries and starts.
-fn jitter() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()))
 }
 
 #[cfg(test)]

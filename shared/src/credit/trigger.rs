@@ -4,13 +4,18 @@
 //! source of truth, so a record delivered twice, late or never is harmless: a retried or
 //! overlapping invocation credits nothing twice, and the sweep (an EventBridge schedule)
 //! credits whatever a lost stream batch left pending.
+//!
+//! An invocation stops starting appends [`MARGIN`] before Lambda would kill it, and returns
+//! cleanly: work left over is the next batch's or the sweep's, not an error.
 
-use crate::credit::{credit_pending, CreditRun};
+use crate::credit::{credit_pending_with, Budget, CreditRun};
 use crate::store::{ActionStatus, CreditStore, StoreError};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use greenloop_core::catalog::Rules;
+use greenloop_core::ledger::chain_for_station;
 use serde::Deserialize;
+use std::time::{Duration, Instant};
 
 /// What one invocation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,9 +25,10 @@ pub struct Invocation {
     /// Whether this was the scheduled sweep.
     pub sweep: bool,
     pub run: CreditRun,
-    /// Sequence numbers of the stream records whose action is still pending afterwards: the
-    /// partial batch response, from which Lambda retries the batch (bisecting it, up to the
-    /// event source's retry limit, then to its on-failure destination).
+    /// Sequence numbers of the stream records whose crediting failed: still pending on a chain
+    /// the run gave up, or not known. The partial batch response, from which Lambda retries the
+    /// batch (bisecting it, up to the event source's retry limit, then to its on-failure
+    /// destination). A record merely not reached before the deadline is not one.
     pub failures: Vec<String>,
 }
 
@@ -73,16 +79,30 @@ pub fn announced(event: &StreamEvent) -> Vec<String> {
     announcements(event).into_iter().map(|(id, _)| id).collect()
 }
 
-/// Handles one invocation: a stream batch (`Records`) or anything else, taken as the sweep.
+/// How long before an invocation's deadline crediting stops starting appends: longer than one
+/// append with the SDK's own retries takes.
+pub const MARGIN: Duration = Duration::from_secs(10);
+
+/// The instant to stop at, from Lambda's deadline (Unix milliseconds) less [`MARGIN`].
+pub fn stop_at(deadline_ms: u64) -> Instant {
+    let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(MARGIN)
+}
+
+/// Handles one invocation: a stream batch (`Records`) or anything else, taken as the sweep,
+/// crediting until `deadline`.
 ///
-/// A stream batch is done when each action it announced is no longer pending: the pending
-/// index lags the table, so a run can miss an action its own record announced, and a failed
-/// run leaves them all. Those records are reported as failures rather than left to the sweep.
+/// A stream record fails only when crediting its action failed: the listing failed, or the
+/// action is still pending on a chain the run gave up. One the run did not reach (the index
+/// lags the table, or the deadline came) stays pending for the sweep, which alarms when it
+/// finds any.
 pub async fn handle(
     store: &dyn CreditStore,
     rules: &Rules,
     shards: u32,
     event: serde_json::Value,
+    deadline: Option<Instant>,
 ) -> Result<Invocation, StoreError> {
     let mut out = Invocation::default();
     let mut records = Vec::new();
@@ -97,18 +117,35 @@ pub async fn handle(
     } else {
         out.sweep = true;
     }
-    match credit_pending(store, rules, shards).await {
-        Ok(run) => out.run = run,
-        Err(e) if !out.sweep => tracing::error!(error = %e, "crediting failed; batch retried"),
+    let budget = Budget {
+        deadline,
+        ..Budget::default()
+    };
+    let listed = match credit_pending_with(store, rules, shards, &budget).await {
+        Ok(run) => {
+            out.run = run;
+            true
+        }
+        Err(e) if !out.sweep => {
+            tracing::error!(error = %e, "crediting failed; batch retried");
+            false
+        }
         Err(e) => return Err(e),
-    }
+    };
     for (id, seq) in records {
-        let pending = match store.action(&id).await {
-            Ok(Some(r)) => r.status == ActionStatus::Pending,
-            Ok(None) => false, // cannot happen for a recorded action; nothing to retry
+        let failed = match store.action(&id).await {
+            Ok(Some(r)) if r.status == ActionStatus::Pending => {
+                !listed
+                    || out
+                        .run
+                        .stalled
+                        .contains_key(&chain_for_station(&r.action.station, shards))
+            }
+            Ok(_) => false,
+            Err(StoreError::Unreadable { .. }) => false, // the quarantine's
             Err(_) => true,
         };
-        if pending {
+        if failed {
             out.failures.push(seq);
         }
     }
@@ -116,10 +153,17 @@ pub async fn handle(
         // The stream should have credited these: CloudWatch alarms on this line.
         tracing::warn!(credited = out.run.credited, "sweep found pending actions");
     }
+    let oldest_pending_age_s = out.run.oldest_queued_ms.map_or(0, |t| {
+        (chrono::Utc::now().timestamp_millis() - t).max(0) / 1000
+    });
     tracing::info!(
         announced = out.announced.len(),
         sweep = out.sweep,
         credited = out.run.credited,
+        quarantined = out.run.quarantined.len(),
+        stalled = out.run.stalled.len(),
+        deadline_reached = out.run.deadline_reached,
+        oldest_pending_age_s,
         failures = out.failures.len(),
         "credit invocation"
     );

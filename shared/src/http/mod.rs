@@ -305,6 +305,24 @@ impl From<StoreError> for ApiError {
                     ),
                 )
             }
+            // One action's item, written by another version or damaged: the rest of the service
+            // works, and crediting has quarantined it for the operator.
+            StoreError::Unreadable { id, .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "unreadable_action",
+                format!(
+                    "action {id} is stored in a form this version cannot read; it is set aside \
+                     for the operator"
+                ),
+            ),
+            StoreError::Refused { code, .. } => {
+                tracing::error!(error = %e, "store refused a write");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    code,
+                    "the store refused the write; retrying will not help",
+                )
+            }
             StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "store failed");
                 ApiError::new(

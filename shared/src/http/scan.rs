@@ -7,7 +7,7 @@
 
 use super::signature::{Refusal, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
 use super::{json, parse, read_body, ApiError};
-use crate::store::{ActionStatus, Recorded, ScanStore};
+use crate::store::{ActionStatus, Recorded, ScanStore, StoreError};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -39,7 +39,44 @@ struct ScanIn {
     user: String,
     station: String,
     at: i64,
-    items: Items,
+    items: ItemsIn,
+}
+
+/// [`Items`] as a webhook sends them: unknown fields are refused here, where the sender can fix
+/// them, though stored items keep what a newer version wrote.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemsIn {
+    books: u32,
+    boxes: Vec<BoxLotIn>,
+    clothing_g: u64,
+    shoes: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BoxLotIn {
+    #[serde(deserialize_with = "greenloop_core::domain::required")]
+    brand: Option<String>,
+    count: u32,
+}
+
+impl From<ItemsIn> for Items {
+    fn from(i: ItemsIn) -> Self {
+        Items {
+            books: i.books,
+            boxes: i
+                .boxes
+                .into_iter()
+                .map(|b| BoxLot {
+                    brand: b.brand,
+                    count: b.count,
+                })
+                .collect(),
+            clothing_g: i.clothing_g,
+            shoes: i.shoes,
+        }
+    }
 }
 
 /// A return pledge made in the app: boxes to bring to a station.
@@ -75,7 +112,9 @@ struct CompleteIn {
 #[derive(Serialize)]
 pub struct ActionView {
     pub action: String,
-    pub kind: ActionKind,
+    /// Absent only for a quarantined action whose stored item this version cannot read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ActionKind>,
     #[serde(flatten)]
     pub status: ActionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,7 +150,7 @@ impl Delivery for ScanIn {
             member,
             station: self.station,
             at: self.at,
-            items: self.items,
+            items: self.items.into(),
         }
     }
 }
@@ -194,11 +233,23 @@ async fn status(
     signed(&app, &headers, body).await?;
     check_id("action", &id)?;
     tracing::Span::current().record("action_id", id.as_str());
-    let record = app
-        .store
-        .action(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("action {id}")))?;
+    let record = match app.store.action(&id).await {
+        // Set aside by crediting: its sender sees why, though this version cannot read the rest.
+        Err(StoreError::Unreadable {
+            status: Some(status @ ActionStatus::Rejected { .. }),
+            ..
+        }) => {
+            let view = ActionView {
+                action: id,
+                kind: None,
+                status,
+                replay: None,
+                pledge: None,
+            };
+            return Ok(json(StatusCode::OK, &view));
+        }
+        other => other?.ok_or_else(|| ApiError::not_found(format!("action {id}")))?,
+    };
     let view = view(&app, &record.action, record.status, None).await?;
     Ok(json(StatusCode::OK, &view))
 }
@@ -310,7 +361,7 @@ async fn view(
     };
     Ok(ActionView {
         action: action.id.clone(),
-        kind: action.kind,
+        kind: Some(action.kind),
         status,
         replay,
         pledge,

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 mod checkpoints;
 mod crediting;
+mod quarantine;
 pub use checkpoints::TREE;
 
 /// The database file inside a data directory.
@@ -47,12 +48,52 @@ const CAMPUSES: TableDefinition<&str, &[u8]> = TableDefinition::new("campuses");
 const STATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("stations");
 const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Quarantined actions by id, as JSON [`super::Quarantined`].
+const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
 
-/// An action as kept here: the record, plus its key in `PENDING` while it waits.
+/// The largest value an item may have here: DynamoDB's item size limit, so that what one store
+/// refuses the other refuses too (only accounts can grow towards it).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// An action as kept here: the record, plus its key in `PENDING` and when it entered the
+/// queue (Unix milliseconds) while it waits.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Kept {
     record: ActionRecord,
     pending: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queued_ms: Option<i64>,
+}
+
+/// What can be read of a kept action whose action cannot: its status and where it waits.
+#[derive(Deserialize)]
+struct Bare {
+    record: BareRecord,
+    pending: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct BareRecord {
+    status: Option<ActionStatus>,
+}
+
+/// A kept action, or [`StoreError::Unreadable`] with what could be read of its status.
+fn read_kept(id: &str, bytes: &[u8]) -> Result<Kept> {
+    serde_json::from_slice::<Kept>(bytes).map_err(|e| StoreError::Unreadable {
+        id: id.to_owned(),
+        status: serde_json::from_slice::<Bare>(bytes)
+            .ok()
+            .and_then(|b| b.record.status),
+        error: e.to_string(),
+    })
+}
+
+fn get_kept(t: &impl ReadableTable<&'static str, &'static [u8]>, id: &str) -> Result<Option<Kept>> {
+    t.get(id)?.map(|v| read_kept(id, v.value())).transpose()
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 pub struct EmbeddedStore {
@@ -109,6 +150,7 @@ impl EmbeddedStore {
             txn.open_table(MEMBER_LOG)?;
             txn.open_table(PENDING)?;
             txn.open_table(META)?;
+            txn.open_table(QUARANTINE)?;
             txn.open_table(checkpoints::CHECKPOINTS)?;
             txn.open_table(TREE)?;
             Ok(())
@@ -278,6 +320,10 @@ impl LedgerSource for EmbeddedStore {
         Ok(out)
     }
 
+    async fn backlog(&self) -> Result<Option<super::Backlog>> {
+        self.backlog_now().map(Some)
+    }
+
     async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
         Ok(self
             .get_json(HEADS, chain)?
@@ -329,7 +375,7 @@ impl Intake for EmbeddedStore {
         let digest = action_digest(action);
         self.write(|txn| -> Result<Recorded> {
             let mut actions = txn.open_table(ACTIONS)?;
-            if let Some(kept) = get::<Kept>(&actions, &action.id)? {
+            if let Some(kept) = get_kept(&actions, &action.id)? {
                 if kept.record.digest != digest {
                     return Err(StoreError::Conflict(action.id.clone()));
                 }
@@ -354,6 +400,7 @@ impl Intake for EmbeddedStore {
                 encode(&Kept {
                     record: record.clone(),
                     pending,
+                    queued_ms: pending.map(|_| now_ms()),
                 })
                 .as_slice(),
             )?;
@@ -367,7 +414,7 @@ impl Intake for EmbeddedStore {
     async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded> {
         self.write(|txn| -> Result<Recorded> {
             let mut actions = txn.open_table(ACTIONS)?;
-            let mut kept: Kept = get(&actions, id)?
+            let mut kept = get_kept(&actions, id)?
                 .ok_or_else(|| StoreError::NotFound(format!("appointment {id}")))?;
             let done = match completion(&kept.record, id, clothing_g, at)? {
                 Completion::Replay => {
@@ -381,6 +428,7 @@ impl Intake for EmbeddedStore {
             kept.record.action = done;
             kept.record.status = ActionStatus::Pending;
             kept.pending = Some(enqueue(txn, id)?);
+            kept.queued_ms = Some(now_ms());
             actions.insert(id, encode(&kept).as_slice())?;
             Ok(Recorded {
                 record: kept.record,
@@ -390,7 +438,8 @@ impl Intake for EmbeddedStore {
     }
 
     async fn action(&self, id: &str) -> Result<Option<ActionRecord>> {
-        Ok(self.get_json::<Kept>(ACTIONS, id)?.map(|k| k.record))
+        let txn = self.read()?;
+        Ok(get_kept(&txn.open_table(ACTIONS)?, id)?.map(|k| k.record))
     }
 }
 

@@ -15,8 +15,8 @@ pub use roles::*;
 use greenloop_core::domain::{Action, Invalid, MemberId};
 use greenloop_core::ledger::{Digest, Entry};
 pub use greenloop_core::records::{
-    action_digest, Account, ActionRecord, ActionStatus, CampusDay, CampusTotals, ChainHead,
-    OpenPledge,
+    action_digest, reasons, Account, ActionRecord, ActionStatus, Backlog, CampusDay, CampusTotals,
+    ChainHead, OpenPledge, Quarantined,
 };
 use serde::{Deserialize, Serialize};
 
@@ -81,8 +81,49 @@ pub enum StoreError {
     /// The stored data cannot be read as Greenloop data.
     #[error("store is corrupt: {0}")]
     Corrupt(String),
+    /// A fault that may pass: throttling, a timeout, a 5xx, a lost response, a transaction
+    /// conflict. Retrying the same request later can succeed.
     #[error("store is unavailable: {0}")]
     Unavailable(String),
+    /// The store refused this request as it is (an item over the size limit, a malformed
+    /// request): sending it again unchanged fails again. `code` is a [`reasons`] code.
+    #[error("store refused the write ({code}): {message}")]
+    Refused { code: &'static str, message: String },
+    /// An action's stored item cannot be read; what could be read of its status is kept.
+    #[error("action {id} is stored in a form this version cannot read: {error}")]
+    Unreadable {
+        id: String,
+        status: Option<ActionStatus>,
+        error: String,
+    },
+}
+
+impl StoreError {
+    /// Whether retrying the same request may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// One pending action as the queue lists it: readable or not, each keeps its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: String,
+    /// Its place in the queue: list again `after` it to go on past it.
+    pub position: String,
+    /// When it entered the queue, Unix milliseconds, where the store knows.
+    pub queued_ms: Option<i64>,
+    /// The action, or why its stored item cannot be read.
+    pub action: std::result::Result<Action, String>,
+}
+
+/// What putting a quarantined action back in the queue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeued {
+    /// It was quarantined and is pending again.
+    Requeued,
+    /// It was pending already (a retry run twice): nothing to do.
+    AlreadyPending,
 }
 
 /// Why an append did not happen. Nothing was written in every case.

@@ -7,7 +7,8 @@
 //! | [`Registry`] | writes campuses, stations and API keys | the operator (`greenloop register`, `keys`) |
 //! | [`Intake`] | records actions and pickups, reads their status | `scan`; `credit` reads status |
 //! | [`Members`] | accounts and a member's entries | `scan`, `credit`, `campus`, `audit` |
-//! | [`Crediting`] | the pending queue, chain heads, appends, publishing rules | `credit` |
+//! | [`Crediting`] | the pending queue, chain heads, appends, quarantining, publishing rules | `credit` |
+//! | [`Quarantine`] | lists quarantined actions, puts them back in the queue | the operator (`greenloop quarantine`) |
 //! | [`CampusQueries`] | per-day campus totals, leaderboards | `campus` |
 //! | [`Affiliation`] | sets a member's campus | `campus` (its affiliation role) |
 //! | [`LedgerSource`] | the whole ledger, read in pages | `audit`, `checkpoint`, verifiers |
@@ -18,14 +19,16 @@
 //! [`TreeStore`]) are supertraits of [`Store`], so an `Arc<dyn Store>` narrows to any of them by
 //! coercion. Each has a blanket implementation: anything with the roles has the sum.
 
-use super::{AppendError, CreditBatch, Grant, Recorded, Result};
+use super::{AppendError, CreditBatch, Grant, Pending, Recorded, Requeued, Result};
 use async_trait::async_trait;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::digest::Digest;
 use greenloop_core::domain::{Action, Campus, MemberId, Station};
 use greenloop_core::merkle::frontier::Node;
-use greenloop_core::records::{Account, ActionRecord, CampusDay, CampusTotals, ChainHead};
+use greenloop_core::records::{
+    Account, ActionRecord, Backlog, CampusDay, CampusTotals, ChainHead, Quarantined,
+};
 use std::collections::HashMap;
 
 /// The registry as every authenticated caller reads it.
@@ -72,11 +75,30 @@ pub trait Crediting: Send + Sync {
     /// Publishes a rulebook and factor table version (idempotent; content of a version is fixed),
     /// so that every entry names versions an auditor can read.
     async fn put_rules(&self, rules: &Rules) -> Result<()>;
-    /// Pending actions, oldest recorded first.
-    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>>;
+    /// Pending actions, oldest recorded first, from just `after` a queue position (None: the
+    /// front), at most `limit`. An item that cannot be read is listed too, with why, so that
+    /// one bad item never hides the rest.
+    async fn pending_actions(&self, after: Option<&str>, limit: usize) -> Result<Vec<Pending>>;
     /// Appends a batch atomically, only if the chain head and every account are as planned and
     /// every action is still pending.
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError>;
+    /// Takes a pending action out of the queue into quarantine: status `rejected` with a
+    /// [`greenloop_core::records::reasons`] code and a message, listed for the operator. Only
+    /// if it is still pending (true); false if it is not (credited meanwhile, or quarantined
+    /// already). Works on an item that cannot be read.
+    async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool>;
+}
+
+/// The operator's view of the quarantine.
+#[async_trait]
+pub trait Quarantine: Send + Sync {
+    /// Quarantined actions in action-id order, after `after`, at most `limit`.
+    async fn quarantined(&self, after: Option<&str>, limit: usize) -> Result<Vec<Quarantined>>;
+    /// Puts a quarantined action back at the end of the pending queue, after a fix. Idempotent:
+    /// an action already pending is left as it is. An unknown id is
+    /// [`super::StoreError::NotFound`]; a credited or booked one is
+    /// [`super::StoreError::Invalid`].
+    async fn requeue(&self, id: &str) -> Result<Requeued>;
 }
 
 /// What a university portal reads beyond accounts.
@@ -120,6 +142,11 @@ pub trait LedgerSource: Send + Sync {
     async fn campus_totals(&self) -> Result<Vec<CampusTotals>>;
     /// A chain's published checkpoints, smallest size first.
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>>;
+    /// What waits to be credited and what is quarantined, where the source knows (a store
+    /// does; an export does not hold the queue).
+    async fn backlog(&self) -> Result<Option<Backlog>> {
+        Ok(None)
+    }
 }
 
 /// The signed Merkle tree over each chain, as read: published checkpoints, and the tree nodes
@@ -173,8 +200,19 @@ impl<T: LedgerSource + CheckpointWrites + ?Sized> TreeStore for T {}
 
 /// Everything Greenloop keeps: the sum of the roles. `greenloop` (the operator's tool) and the
 /// tests hold one; each function narrows it to its own sum.
-pub trait Store: Registry + ScanStore + CreditStore + CampusStore + AuditStore + TreeStore {}
-impl<T: Registry + ScanStore + CreditStore + CampusStore + AuditStore + TreeStore + ?Sized> Store
-    for T
+pub trait Store:
+    Registry + ScanStore + CreditStore + CampusStore + AuditStore + TreeStore + Quarantine
+{
+}
+impl<
+        T: Registry
+            + ScanStore
+            + CreditStore
+            + CampusStore
+            + AuditStore
+            + TreeStore
+            + Quarantine
+            + ?Sized,
+    > Store for T
 {
 }

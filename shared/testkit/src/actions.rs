@@ -207,7 +207,7 @@ pub async fn pickups_are_booked_then_completed(store: &dyn Store) {
         done.record.action.member, book.member,
         "the booking's member"
     );
-    let pending = store.pending_actions(ALL).await.expect("pending_actions");
+    let pending = super::pending(store, None, ALL).await;
     assert_eq!(pending.len(), 1, "the completed pickup is queued once");
     assert_eq!(
         pending[0], done.record.action,
@@ -297,7 +297,7 @@ pub async fn pending_actions_are_oldest_first_and_limited(store: &dyn Store) {
         }
     }
     let want: Vec<String> = order.iter().map(|a| a.id.clone()).collect();
-    let all = store.pending_actions(ALL).await.expect("pending_actions");
+    let all = super::pending(store, None, ALL).await;
     assert_eq!(
         super::ids(&all),
         want,
@@ -305,8 +305,26 @@ pub async fn pending_actions_are_oldest_first_and_limited(store: &dyn Store) {
     );
     assert_eq!(all, order, "pending actions come back as recorded");
     for limit in [0, 1, 2, 4, 5, 6] {
-        let got = super::ids(&store.pending_actions(limit).await.expect("pending_actions"));
+        let got = super::ids(&super::pending(store, None, limit).await);
         let n = limit.min(want.len());
         assert_eq!(got, want[..n], "pending_actions({limit})");
     }
+    // A cursor walks the queue: after the second, the rest; after the last, nothing.
+    let listed = store.pending_actions(None, ALL).await.expect("pending");
+    assert!(
+        listed.windows(2).all(|w| w[0].position < w[1].position),
+        "positions increase along the queue"
+    );
+    assert!(
+        listed.iter().all(|p| p.queued_ms.is_some()),
+        "each pending action says when it was queued"
+    );
+    let rest = super::pending(store, Some(&listed[1].position), ALL).await;
+    assert_eq!(super::ids(&rest), want[2..], "pending after the second");
+    let none = super::pending(store, Some(&listed[4].position), ALL).await;
+    assert!(
+        none.is_empty(),
+        "nothing after the last: {:?}",
+        super::ids(&none)
+    );
 }

@@ -109,7 +109,11 @@ pub async fn invariants_hold_under_concurrent_duplicated_delivery(
         };
         assert_eq!(status, want, "status of {}", e.action);
     }
-    assert!(store.pending_actions(10).await.expect("pending").is_empty());
+    assert!(store
+        .pending_actions(None, 10)
+        .await
+        .expect("pending")
+        .is_empty());
 
     // The cap: never passed, and actually reached, so the check means something.
     let cap = i64::from(rules.rulebook.daily_cap);

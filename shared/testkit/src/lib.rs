@@ -165,8 +165,22 @@ fn ids(actions: &[Action]) -> Vec<String> {
     actions.iter().map(|a| a.id.clone()).collect()
 }
 
+/// The pending queue from just after `after`, at most `limit`, every item readable.
+async fn pending(store: &dyn Store, after: Option<&str>, limit: usize) -> Vec<Action> {
+    store
+        .pending_actions(after, limit)
+        .await
+        .expect("pending_actions")
+        .into_iter()
+        .map(|p| {
+            p.action
+                .unwrap_or_else(|e| panic!("pending {} unreadable: {e}", p.id))
+        })
+        .collect()
+}
+
 async fn pending_ids(store: &dyn Store) -> Vec<String> {
-    ids(&store.pending_actions(ALL).await.expect("pending_actions"))
+    ids(&pending(store, None, ALL).await)
 }
 
 async fn sorted_heads(store: &dyn Store) -> Vec<ChainHead> {

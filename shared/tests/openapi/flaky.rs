@@ -11,7 +11,8 @@ use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
-    CreditBatch, Grant, LedgerSource, Recorded, StoreError,
+    CreditBatch, Grant, LedgerSource, Pending, Quarantine, Quarantined, Recorded, Requeued,
+    StoreError,
 };
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
@@ -163,13 +164,37 @@ impl Crediting for Flaky {
         self.up()?;
         self.inner.put_rules(rules).await
     }
-    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
+    async fn pending_actions(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Pending>, StoreError> {
         self.up()?;
-        self.inner.pending_actions(limit).await
+        self.inner.pending_actions(after, limit).await
     }
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         self.up()?;
         self.inner.append(batch).await
+    }
+    async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.quarantine(id, reason, message).await
+    }
+}
+
+#[async_trait]
+impl Quarantine for Flaky {
+    async fn quarantined(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Quarantined>, StoreError> {
+        self.up()?;
+        self.inner.quarantined(after, limit).await
+    }
+    async fn requeue(&self, id: &str) -> Result<Requeued, StoreError> {
+        self.up()?;
+        self.inner.requeue(id).await
     }
 }
 

@@ -175,7 +175,11 @@ impl Harness {
             .await
             .expect("crediting runs");
         assert!(
-            self.store.pending_actions(10).await.unwrap().is_empty(),
+            self.store
+                .pending_actions(None, 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "crediting leaves nothing pending"
         );
     }

@@ -29,10 +29,13 @@ impl DynamoStore {
     pub(super) async fn transact_append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         let (items, parts) = self.batch_items(batch)?;
         if items.len() > MAX_ITEMS {
-            return Err(StoreError::Unavailable(format!(
-                "a batch of {} items is over DynamoDB's {MAX_ITEMS}",
-                items.len()
-            ))
+            return Err(StoreError::Refused {
+                code: crate::store::reasons::REFUSED_BY_STORE,
+                message: format!(
+                    "a batch of {} items is over DynamoDB's {MAX_ITEMS} per transaction",
+                    items.len()
+                ),
+            }
             .into());
         }
         let res = self
@@ -68,6 +71,13 @@ impl DynamoStore {
                     Part::Account(m) => AppendError::AccountMoved(m.clone()),
                     _ => AppendError::HeadMoved(batch.expected.chain.clone()),
                 });
+            }
+            // An item the store will not take as it is (one over 400 KB): retrying cannot help.
+            if let Some(refused) = reasons
+                .iter()
+                .find_map(|r| super::refusal(r.code(), r.message().unwrap_or("no message")))
+            {
+                return Err(refused.into());
             }
             // Another transaction touched the same items at the same moment: re-plan and retry.
             if reasons

@@ -249,3 +249,9 @@ pub fn queue_position(id: &str) -> String {
     };
     format!("{t:020}#{id}")
 }
+
+/// When an action entered the queue, Unix milliseconds, from its queue position.
+pub fn queued_ms(position: &str) -> Option<i64> {
+    let micros: i64 = position.split('#').next()?.parse().ok()?;
+    Some(micros / 1000)
+}

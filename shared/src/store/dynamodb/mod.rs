@@ -10,12 +10,13 @@ mod append;
 mod checkpoints;
 mod intake;
 pub mod item;
+mod quarantine;
 mod registry;
 mod table;
 
 use super::{
-    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CreditBatch,
-    LedgerSource, Result, StoreError,
+    reasons, Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CreditBatch,
+    LedgerSource, Pending, Result, StoreError,
 };
 use crate::store::{CampusQueries, Crediting, Directory, Members};
 use async_trait::async_trait;
@@ -24,7 +25,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
-use greenloop_core::domain::{Action, Invalid, MemberId};
+use greenloop_core::domain::{Invalid, MemberId};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::ledger::Digest;
 use greenloop_core::rulebook::Rulebook;
@@ -188,36 +189,70 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
     }
 
+    /// An action's record; an item whose action cannot be read is
+    /// [`StoreError::Unreadable`], with its status if that can be read.
     async fn read_record(&self, id: &str) -> Result<Option<ActionRecord>> {
         let Some(it) = self.get(item::action(id)).await? else {
             return Ok(None);
         };
-        Ok(Some(ActionRecord {
-            action: get_json(&it, "action")?,
-            digest: Digest::parse(get_s(&it, "digest")?)
-                .ok_or_else(|| StoreError::Corrupt("digest".into()))?,
-            status: get_json(&it, "status")?,
-        }))
+        let read = || -> Result<ActionRecord> {
+            Ok(ActionRecord {
+                action: get_json(&it, "action")?,
+                digest: Digest::parse(get_s(&it, "digest")?)
+                    .ok_or_else(|| StoreError::Corrupt("an unreadable digest".into()))?,
+                status: get_json(&it, "status")?,
+            })
+        };
+        read().map(Some).map_err(|e| StoreError::Unreadable {
+            id: id.to_owned(),
+            status: get_json(&it, "status").ok(),
+            error: e.to_string(),
+        })
     }
 }
 
 type QueryBuilder = aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
-/// Any SDK failure as a store error, with the service's own words.
+/// Any SDK failure as a store error, with the service's own words, classified: DynamoDB's
+/// `ValidationException` (an item over 400 KB, a request it cannot take) is refused for good;
+/// everything else (throttling, limits, 5xx, timeouts, a connection or response lost) may pass
+/// and is [`StoreError::Unavailable`]. The SDK has already retried what it retries by itself.
 pub(crate) fn sdk_err<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let said = match e.as_service_error() {
-        Some(se) => format!(
-            "{}: {}",
-            se.code().unwrap_or("error"),
-            se.message().unwrap_or("no message")
+    let (code, said) = match e.as_service_error() {
+        Some(se) => (
+            se.code(),
+            format!(
+                "{}: {}",
+                se.code().unwrap_or("error"),
+                se.message().unwrap_or("no message")
+            ),
         ),
-        None => DisplayErrorContext(&e).to_string(),
+        None => (None, DisplayErrorContext(&e).to_string()),
     };
-    StoreError::Unavailable(format!("dynamodb: {said}"))
+    refusal(code, &said).unwrap_or_else(|| StoreError::Unavailable(format!("dynamodb: {said}")))
+}
+
+/// The refusal a DynamoDB error code (or a transaction's cancellation reason) stands for, if it
+/// is one: retrying the same request cannot help.
+pub(crate) fn refusal(code: Option<&str>, said: &str) -> Option<StoreError> {
+    let code = match code? {
+        "ValidationException" | "ValidationError" if said.contains("size") => {
+            reasons::ITEM_TOO_LARGE
+        }
+        "ValidationException"
+        | "ValidationError"
+        | "ItemCollectionSizeLimitExceededException"
+        | "ItemCollectionSizeLimitExceeded" => reasons::REFUSED_BY_STORE,
+        _ => return None,
+    };
+    Some(StoreError::Refused {
+        code,
+        message: format!("dynamodb: {said}"),
+    })
 }
 
 fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
@@ -311,6 +346,10 @@ impl LedgerSource for DynamoStore {
 
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
         self.list_checkpoints(chain).await
+    }
+
+    async fn backlog(&self) -> Result<Option<super::Backlog>> {
+        self.backlog_now().await.map(Some)
     }
 
     async fn chain_head(&self, chain: &str) -> Result<ChainHead> {
@@ -408,25 +447,47 @@ impl Crediting for DynamoStore {
         Ok(())
     }
 
-    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
+    async fn pending_actions(&self, after: Option<&str>, limit: usize) -> Result<Vec<Pending>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut found: Vec<(String, Action)> = Vec::new();
+        let mut found: Vec<Pending> = Vec::new();
         for b in 0..item::PENDING_BUCKETS {
-            let q = self.index_query(item::GSI1, item::GSI1PK, format!("PENDING#{b:02}"));
+            let mut q = self.index_query(item::GSI1, item::GSI1PK, format!("PENDING#{b:02}"));
+            if let Some(after) = after {
+                q = q
+                    .key_condition_expression("#pk = :pk AND gsi1sk > :after")
+                    .expression_attribute_values(":after", s(after));
+            }
             for it in self.query(q, Some(limit)).await? {
                 // The index lags the table: only what still says pending is listed.
-                if get_s(&it, "state")? == "pending" {
-                    found.push((
-                        get_s(&it, item::GSI1SK)?.to_owned(),
-                        get_json(&it, "action")?,
-                    ));
+                if it
+                    .get("state")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    != Some("pending")
+                {
+                    continue;
                 }
+                let (Ok(pk), Ok(position)) = (get_s(&it, item::PK), get_s(&it, item::GSI1SK))
+                else {
+                    continue; // not an action item: nothing to credit or quarantine
+                };
+                found.push(Pending {
+                    id: pk.trim_start_matches("ACTION#").to_owned(),
+                    position: position.to_owned(),
+                    queued_ms: item::queued_ms(position),
+                    action: get_json(&it, "action").map_err(|e| e.to_string()),
+                });
             }
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(found.into_iter().take(limit).map(|(_, a)| a).collect())
+        found.sort_by(|a, b| a.position.cmp(&b.position));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool> {
+        self.put_in_quarantine(id, reason, message).await
     }
 
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {

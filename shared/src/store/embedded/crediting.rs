@@ -3,17 +3,18 @@
 //! everything in one redb write transaction, or nothing.
 
 use super::{
-    decode, encode, get, EmbeddedStore, Kept, ACCOUNTS, ACTIONS, CAMPUS_DAYS, ENTRIES, HEADS,
-    MEMBER_LOG, PENDING, RULES,
+    decode, encode, get, get_kept, quarantine, read_kept, EmbeddedStore, Kept, ACCOUNTS, ACTIONS,
+    CAMPUS_DAYS, ENTRIES, HEADS, MAX_ITEM_BYTES, MEMBER_LOG, PENDING, RULES,
 };
 use crate::store::{
-    Account, ActionStatus, AppendError, CampusDay, ChainHead, CreditBatch, Crediting, LedgerSource,
-    Result, StoreError,
+    reasons, Account, ActionStatus, AppendError, CampusDay, ChainHead, CreditBatch, Crediting,
+    LedgerSource, Pending, Result, StoreError,
 };
 use async_trait::async_trait;
 use greenloop_core::catalog::Rules;
-use greenloop_core::domain::{Action, Invalid};
+use greenloop_core::domain::Invalid;
 use redb::ReadableTable;
+use std::ops::Bound;
 
 #[async_trait]
 impl Crediting for EmbeddedStore {
@@ -58,19 +59,36 @@ impl Crediting for EmbeddedStore {
         })
     }
 
-    async fn pending_actions(&self, limit: usize) -> Result<Vec<Action>> {
+    async fn pending_actions(&self, after: Option<&str>, limit: usize) -> Result<Vec<Pending>> {
+        let from = match after {
+            Some(p) => Bound::Excluded(p.parse::<u64>().map_err(|_| {
+                StoreError::Invalid(Invalid::new("bad_position", "not a queue position"))
+            })?),
+            None => Bound::Unbounded,
+        };
         let txn = self.read()?;
         let pending = txn.open_table(PENDING)?;
         let actions = txn.open_table(ACTIONS)?;
         let mut out = Vec::new();
-        for row in pending.iter()?.take(limit) {
-            let (_, id) = row?;
-            let kept: Kept = get(&actions, id.value())?.ok_or_else(|| {
-                StoreError::Corrupt(format!("pending {} has no action", id.value()))
-            })?;
-            out.push(kept.record.action);
+        for row in pending.range::<u64>((from, Bound::Unbounded))?.take(limit) {
+            let (key, id) = row?;
+            let id = id.value();
+            let kept = match actions.get(id)? {
+                None => Err("the queue names an action that is not stored".to_owned()),
+                Some(v) => read_kept(id, v.value()).map_err(|e| e.to_string()),
+            };
+            out.push(Pending {
+                id: id.to_owned(),
+                position: format!("{:020}", key.value()),
+                queued_ms: kept.as_ref().ok().and_then(|k| k.queued_ms),
+                action: kept.map(|k| k.record.action),
+            });
         }
         Ok(out)
+    }
+
+    async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool> {
+        self.write(|txn| quarantine::put(txn, id, reason, message))
     }
 
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
@@ -79,7 +97,7 @@ impl Crediting for EmbeddedStore {
             let mut actions = txn.open_table(ACTIONS)?;
             let mut gone = Vec::new();
             for e in &batch.entries {
-                let kept: Option<Kept> = get(&actions, &e.action)?;
+                let kept = get_kept(&actions, &e.action)?;
                 if kept.is_none_or(|k| k.record.status != ActionStatus::Pending) {
                     gone.push(e.action.clone());
                 }
@@ -107,13 +125,25 @@ impl Crediting for EmbeddedStore {
                     campus: stored.campus,
                     ..u.account.clone()
                 };
-                accounts.insert(member, encode(&next).as_slice())?;
+                let bytes = encode(&next);
+                if bytes.len() > MAX_ITEM_BYTES {
+                    return Err(StoreError::Refused {
+                        code: reasons::ITEM_TOO_LARGE,
+                        message: format!(
+                            "account {} would be {} bytes, over the {MAX_ITEM_BYTES}-byte item limit",
+                            &member[..12],
+                            bytes.len()
+                        ),
+                    }
+                    .into());
+                }
+                accounts.insert(member, bytes.as_slice())?;
             }
             let mut pending = txn.open_table(PENDING)?;
             let mut entries = txn.open_table(ENTRIES)?;
             let mut log = txn.open_table(MEMBER_LOG)?;
             for e in &batch.entries {
-                let mut kept: Kept = get(&actions, &e.action)?
+                let mut kept: Kept = get_kept(&actions, &e.action)?
                     .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", e.action)))?;
                 kept.record.status = ActionStatus::Credited {
                     chain: chain.to_owned(),

@@ -1,0 +1,480 @@
+//! A crediting run: drains the pending queue onto the chains, and never lets one fault stall
+//! more than it must.
+//!
+//! Every failure is classified (`docs/reliability.md`):
+//! - **transient** ([`StoreError::is_transient`]: throttling, timeouts, 5xx, a lost response,
+//!   a transaction conflict): retried with capped exponential backoff and full jitter, within
+//!   the run's [`Budget`]. A lost response needs nothing more: the retry re-plans from what is
+//!   stored, and an action the lost write credited is then "not pending" and dropped;
+//! - **permanent for one action** (its item cannot be read, its member's account cannot be read,
+//!   the store refuses the write as too large, a pledge past the open-pledge cap): the batch is split in halves until the one action
+//!   is found (log2 of the batch size appends), the rest is credited, and that action is
+//!   quarantined with a stable reason;
+//! - **the chain or the store is down** (retries used up, a chain head that cannot be read): the
+//!   chain is given up for this run and everything on it stays pending. Chains run side by side,
+//!   so another chain never waits for it.
+//!
+//! A run walks the queue once, oldest first, with a cursor, so actions left behind on a given-up
+//! chain never hide the ones after them. It stops starting appends at its deadline.
+
+use super::{over_pledge_cap, plan, MAX_BATCH};
+use crate::store::{reasons, AppendError, CreditStore, Pending, StoreError};
+use greenloop_core::catalog::Rules;
+use greenloop_core::domain::{Action, MemberId};
+use greenloop_core::ledger::chain_for_station;
+use greenloop_core::records::MAX_OPEN_PLEDGES;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How far one run may go.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    /// Most actions per append (1 to [`MAX_BATCH`]).
+    pub batch: usize,
+    /// No append starts after this instant; what is left stays pending for the next run.
+    pub deadline: Option<Instant>,
+    /// Retries of one step's transient faults before its chain is given up for this run.
+    pub retries: u32,
+    /// The longest single backoff between retries.
+    pub max_backoff: Duration,
+}
+
+impl Default for Budget {
+    /// [`MAX_BATCH`], no deadline, and 8 retries of at most 1 s (about 2.5 s of backoff in
+    /// all, the worst case).
+    fn default() -> Self {
+        Budget {
+            batch: MAX_BATCH,
+            deadline: None,
+            retries: 8,
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Budget {
+    /// The default budget, ending at `deadline`.
+    pub fn until(deadline: Instant) -> Self {
+        Budget {
+            deadline: Some(deadline),
+            ..Budget::default()
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Whether a sleep of `d` ends before the deadline.
+    fn allows(&self, d: Duration) -> bool {
+        self.deadline.is_none_or(|end| Instant::now() + d < end)
+    }
+}
+
+/// What a crediting run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreditRun {
+    pub credited: u64,
+    pub batches: u64,
+    /// Appends re-planned after another writer moved a head or an account first.
+    pub conflicts: u64,
+    /// Actions someone else credited first.
+    pub skipped: u64,
+    /// Transient faults retried.
+    pub retried: u64,
+    /// Actions this run quarantined.
+    pub quarantined: Vec<String>,
+    /// Chains given up for this run, with the fault that stopped each: their actions stay
+    /// pending.
+    pub stalled: BTreeMap<String, String>,
+    /// The run stopped at its deadline with work possibly left.
+    pub deadline_reached: bool,
+    /// When the oldest action the run found entered the queue, Unix milliseconds.
+    pub oldest_queued_ms: Option<i64>,
+}
+
+impl CreditRun {
+    fn add(&mut self, other: CreditRun) {
+        self.credited += other.credited;
+        self.batches += other.batches;
+        self.conflicts += other.conflicts;
+        self.skipped += other.skipped;
+        self.retried += other.retried;
+        self.quarantined.extend(other.quarantined);
+        self.stalled.extend(other.stalled);
+        self.deadline_reached |= other.deadline_reached;
+    }
+}
+
+/// Credits every pending action, [`MAX_BATCH`] at a time per chain, with the default
+/// [`Budget`]: no deadline.
+pub async fn credit_pending(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    shards: u32,
+) -> Result<CreditRun, StoreError> {
+    credit_pending_with(store, rules, shards, &Budget::default()).await
+}
+
+/// [`credit_pending`] with at most `batch` actions per append; benches compare batch sizes.
+pub async fn credit_pending_in(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    shards: u32,
+    batch: usize,
+) -> Result<CreditRun, StoreError> {
+    let budget = Budget {
+        batch,
+        ..Budget::default()
+    };
+    credit_pending_with(store, rules, shards, &budget).await
+}
+
+/// Walks the pending queue once and credits it within `budget`. Fails only if the queue
+/// cannot be listed (or the rules published) after retries: the store is down, and everything
+/// stays pending. A chain that fails is reported in [`CreditRun::stalled`]; the others go on.
+pub async fn credit_pending_with(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    shards: u32,
+    budget: &Budget,
+) -> Result<CreditRun, StoreError> {
+    let batch = budget.batch.clamp(1, MAX_BATCH);
+    let mut run = CreditRun::default();
+    retrying(budget, &mut run.retried, || store.put_rules(rules)).await?;
+    let listing = batch * shards.max(1) as usize * 4;
+    let mut after: Option<String> = None;
+    loop {
+        if budget.expired() {
+            run.deadline_reached = true;
+            break;
+        }
+        let listed = retrying(budget, &mut run.retried, || {
+            store.pending_actions(after.as_deref(), listing)
+        })
+        .await?;
+        let Some(last) = listed.last() else { break };
+        after = Some(last.position.clone());
+        if run.oldest_queued_ms.is_none() {
+            run.oldest_queued_ms = listed.iter().filter_map(|p| p.queued_ms).min();
+        }
+        let mut by_chain: BTreeMap<String, Vec<Action>> = BTreeMap::new();
+        for Pending { id, action, .. } in listed {
+            match action {
+                Ok(a) => {
+                    let chain = chain_for_station(&a.station, shards);
+                    if !run.stalled.contains_key(&chain) {
+                        by_chain.entry(chain).or_default().push(a);
+                    }
+                }
+                Err(why) => {
+                    let mut q = CreditRun::default();
+                    let done = quarantine(store, budget, &mut q, &id, reasons::UNREADABLE, &why);
+                    if let Err(e) = done.await {
+                        tracing::error!(action = %id, error = %e, "could not quarantine");
+                    }
+                    run.add(q);
+                }
+            }
+        }
+        // Chains side by side: one chain's retries, faults or bisection never hold another.
+        let chains = by_chain.into_iter().map(|(chain, actions)| async move {
+            let mut r = CreditRun::default();
+            if let Err(e) = credit_chain(store, rules, &chain, actions, batch, budget, &mut r).await
+            {
+                tracing::error!(chain = %chain, error = %e, "chain given up for this run");
+                r.stalled.insert(chain, e.to_string());
+            }
+            r
+        });
+        for r in futures_util::future::join_all(chains).await {
+            run.add(r);
+        }
+    }
+    log_run(&run);
+    Ok(run)
+}
+
+fn log_run(run: &CreditRun) {
+    if run.batches + run.skipped > 0 || !run.quarantined.is_empty() || !run.stalled.is_empty() {
+        tracing::info!(
+            credited = run.credited,
+            batches = run.batches,
+            conflicts = run.conflicts,
+            skipped = run.skipped,
+            retried = run.retried,
+            quarantined = run.quarantined.len(),
+            stalled = run.stalled.len(),
+            deadline_reached = run.deadline_reached,
+            "crediting run"
+        );
+    }
+}
+
+/// Credits `actions` (all of one chain, oldest first) in appends of `batch`, stopping at the
+/// deadline. An error means the chain is given up for this run.
+pub async fn credit_chain(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    chain: &str,
+    actions: Vec<Action>,
+    batch: usize,
+    budget: &Budget,
+    run: &mut CreditRun,
+) -> Result<(), StoreError> {
+    for chunk in actions.chunks(batch.clamp(1, MAX_BATCH)) {
+        if budget.expired() {
+            run.deadline_reached = true;
+            return Ok(());
+        }
+        append(store, rules, chain, chunk.to_vec(), budget, run).await?;
+    }
+    Ok(())
+}
+
+/// Appends `actions` to `chain` in one batch: re-plans on conflicts, retries transient faults,
+/// and bisects a batch a permanent fault refuses down to the action to quarantine.
+fn append<'a>(
+    store: &'a dyn CreditStore,
+    rules: &'a Rules,
+    chain: &'a str,
+    mut actions: Vec<Action>,
+    budget: &'a Budget,
+    run: &'a mut CreditRun,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>> {
+    Box::pin(async move {
+        let mut contention = 0u32;
+        let mut faults = 0u32;
+        loop {
+            if actions.is_empty() {
+                return Ok(());
+            }
+            let step = async {
+                let head = store.chain_head(chain).await.map_err(Step::Chain)?;
+                let mut members: Vec<MemberId> = actions.iter().map(|a| a.member.clone()).collect();
+                members.sort();
+                members.dedup();
+                let accounts = store.accounts(&members).await.map_err(Step::Accounts)?;
+                let planned = plan(&head, &accounts, &actions, rules);
+                if let Some(e) = over_pledge_cap(&planned) {
+                    return Err(Step::Rule(e.action.clone()));
+                }
+                store.append(&planned).await.map_err(Step::Append)?;
+                Ok::<u64, Step>(planned.entries.len() as u64)
+            };
+            let fault = match step.await {
+                Ok(n) => {
+                    run.credited += n;
+                    run.batches += 1;
+                    return Ok(());
+                }
+                Err(Step::Rule(id)) => {
+                    let why =
+                        format!("the member already has {MAX_OPEN_PLEDGES} return pledges open");
+                    quarantine(
+                        store,
+                        budget,
+                        run,
+                        &id,
+                        reasons::TOO_MANY_OPEN_PLEDGES,
+                        &why,
+                    )
+                    .await?;
+                    actions.retain(|a| a.id != id);
+                    continue;
+                }
+                Err(Step::Append(AppendError::NotPending(ids))) => {
+                    let before = actions.len();
+                    actions.retain(|a| !ids.contains(&a.id));
+                    if actions.len() == before {
+                        return Err(StoreError::Corrupt(format!(
+                            "append refused actions {ids:?} that the batch does not hold"
+                        )));
+                    }
+                    run.skipped += (before - actions.len()) as u64;
+                    continue;
+                }
+                Err(Step::Append(AppendError::HeadMoved(_) | AppendError::AccountMoved(_)))
+                    if contention < 64 =>
+                {
+                    run.conflicts += 1;
+                    tokio::time::sleep(jittered(Duration::from_micros(200), contention, budget))
+                        .await;
+                    contention += 1;
+                    continue;
+                }
+                Err(Step::Append(AppendError::HeadMoved(c))) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "chain {c} stayed contended"
+                    )))
+                }
+                Err(Step::Append(AppendError::AccountMoved(m))) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "account {} stayed contended",
+                        &m.as_str()[..12]
+                    )))
+                }
+                Err(Step::Append(AppendError::Store(e))) => e.into_fault(false),
+                Err(Step::Accounts(e)) => e.into_fault(true),
+                Err(Step::Chain(e)) if e.is_transient() => Fault::Transient(e),
+                Err(Step::Chain(e)) => Fault::Chain(e), // a head that cannot be read
+            };
+            match fault {
+                Fault::Transient(e) => {
+                    let wait = jittered(Duration::from_millis(10), faults, budget);
+                    if faults >= budget.retries || !budget.allows(wait) {
+                        return Err(e);
+                    }
+                    run.retried += 1;
+                    faults += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                Fault::Culprit(e) => {
+                    return isolate(store, rules, chain, actions, budget, run, e).await
+                }
+                Fault::Chain(e) => return Err(e),
+            }
+        }
+    })
+}
+
+/// Which step of an append failed: the head is the chain's, the accounts are the members', a
+/// rule seen only when planning is one action's.
+enum Step {
+    Chain(StoreError),
+    Rule(String),
+    Accounts(StoreError),
+    Append(AppendError),
+}
+
+/// What a failed step means for the batch.
+enum Fault {
+    /// May pass: retry the whole step.
+    Transient(StoreError),
+    /// Belongs to one action of the batch: find it.
+    Culprit(StoreError),
+    /// Belongs to the chain (or the store): give the chain up for this run.
+    Chain(StoreError),
+}
+
+impl StoreError {
+    /// Classifies a store error from an append (`accounts`: from reading the accounts, where
+    /// anything unreadable is one member's).
+    fn into_fault(self, accounts: bool) -> Fault {
+        match self {
+            e if e.is_transient() => Fault::Transient(e),
+            e @ (StoreError::Refused { .. } | StoreError::Unreadable { .. }) => Fault::Culprit(e),
+            e if accounts => Fault::Culprit(e),
+            e => Fault::Chain(e),
+        }
+    }
+}
+
+/// A permanent fault refused `actions`: one action quarantined if it is alone, else each half
+/// appended on its own, so the culprit is found in log2(len) more appends and the rest credited.
+async fn isolate(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    chain: &str,
+    mut actions: Vec<Action>,
+    budget: &Budget,
+    run: &mut CreditRun,
+    fault: StoreError,
+) -> Result<(), StoreError> {
+    if actions.len() == 1 {
+        let reason = match &fault {
+            StoreError::Refused { code, .. } => code,
+            StoreError::Unreadable { .. } => reasons::UNREADABLE,
+            _ => reasons::UNREADABLE_ACCOUNT,
+        };
+        tracing::warn!(action = %actions[0].id, chain, reason, "quarantining");
+        return quarantine(
+            store,
+            budget,
+            run,
+            &actions[0].id,
+            reason,
+            &fault.to_string(),
+        )
+        .await;
+    }
+    let second = actions.split_off(actions.len() / 2);
+    append(store, rules, chain, actions, budget, run).await?;
+    append(store, rules, chain, second, budget, run).await
+}
+
+/// Quarantines one action, retrying transient faults.
+async fn quarantine(
+    store: &dyn CreditStore,
+    budget: &Budget,
+    run: &mut CreditRun,
+    id: &str,
+    reason: &str,
+    message: &str,
+) -> Result<(), StoreError> {
+    if retrying(budget, &mut run.retried, || {
+        store.quarantine(id, reason, message)
+    })
+    .await?
+    {
+        run.quarantined.push(id.to_owned());
+    }
+    Ok(())
+}
+
+/// Calls `f` until it succeeds, fails for good, or the budget's retries or time run out.
+async fn retrying<T, F, Fut>(budget: &Budget, retried: &mut u64, mut f: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        match f().await {
+            Err(e) if e.is_transient() && attempt < budget.retries => {
+                let wait = jittered(Duration::from_millis(10), attempt, budget);
+                if !budget.allows(wait) {
+                    return Err(e);
+                }
+                *retried += 1;
+                attempt += 1;
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Exponential backoff from `base` with full jitter, capped at the budget's longest backoff.
+fn jittered(base: Duration, attempt: u32, budget: &Budget) -> Duration {
+    let cap = base
+        .saturating_mul(1 << attempt.min(16))
+        .min(budget.max_backoff);
+    cap.mul_f64(rand::random::<f64>())
+}
+
+/// How long in-process crediting waits after a wake-up before it reads the pending list.
+const GATHER: Duration = Duration::from_millis(20);
+
+/// Credits whatever is pending whenever `wake` is notified, and at least every second: the
+/// in-process crediting stage of `greenloop serve`. Errors are logged and retried.
+pub async fn credit_continuously(
+    store: std::sync::Arc<dyn CreditStore>,
+    rules: Rules,
+    shards: u32,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+) {
+    loop {
+        if let Err(e) = credit_pending(store.as_ref(), &rules, shards).await {
+            tracing::warn!(error = %e, "crediting failed; retrying");
+        }
+        if tokio::time::timeout(Duration::from_secs(1), wake.notified())
+            .await
+            .is_ok()
+        {
+            // Let a burst of deliveries gather, so one append carries many of them.
+            tokio::time::sleep(GATHER).await;
+        }
+    }
+}

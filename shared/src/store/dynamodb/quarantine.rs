@@ -1,0 +1,180 @@
+//! The quarantine on DynamoDB. A quarantined action's item moves from its pending-queue
+//! partition of the general index to the `QUARANTINE` partition (sorted by action id), with the
+//! reason beside its status, in one conditional update; putting it back is the reverse. The
+//! action attribute itself is never touched, so an item this version cannot read stays as it was
+//! written.
+
+use super::item::{queue_position, s};
+use super::{is_condition_failed, item, sdk_err, DynamoStore};
+use crate::store::{ActionStatus, Backlog, Quarantine, Quarantined, Requeued, Result, StoreError};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::Select;
+use greenloop_core::domain::Invalid;
+
+const PARTITION: &str = "QUARANTINE";
+
+impl DynamoStore {
+    pub(super) async fn put_in_quarantine(
+        &self,
+        id: &str,
+        reason: &str,
+        message: &str,
+    ) -> Result<bool> {
+        let q = Quarantined {
+            action: id.to_owned(),
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            at_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        let status = ActionStatus::Rejected {
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+        };
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::action(id)))
+            .update_expression(
+                "SET #status = :status, #state = :rejected, gsi1pk = :q, gsi1sk = :id, \
+                 #quarantine = :quarantine",
+            )
+            .condition_expression("#state = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#quarantine", "quarantine")
+            .expression_attribute_values(":status", item::json(&status))
+            .expression_attribute_values(":rejected", s("rejected"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":q", s(PARTITION))
+            .expression_attribute_values(":id", s(id))
+            .expression_attribute_values(":quarantine", item::json(&q))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// Counts a general-index partition's items (paged `Select COUNT` queries).
+    async fn count(&self, partition: String) -> Result<u64> {
+        let q = self
+            .index_query(item::GSI1, item::GSI1PK, partition)
+            .select(Select::Count);
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let res = q
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            total += res.count.max(0) as u64;
+            match res.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// The queue's length and the time its oldest action entered it (the smallest queue
+    /// position over the buckets), and the quarantine's length. Costs a count of each bucket:
+    /// an auditor's or an operator's read, not a request path.
+    pub(super) async fn backlog_now(&self) -> Result<Backlog> {
+        let mut backlog = Backlog::default();
+        for b in 0..item::PENDING_BUCKETS {
+            let bucket = format!("PENDING#{b:02}");
+            backlog.pending += self.count(bucket.clone()).await?;
+            let first = self
+                .index_query(item::GSI1, item::GSI1PK, bucket)
+                .limit(1)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            let queued_ms = first
+                .items
+                .unwrap_or_default()
+                .first()
+                .and_then(|it| item::get_s(it, item::GSI1SK).ok())
+                .and_then(item::queued_ms);
+            backlog.oldest_pending_ms = match (backlog.oldest_pending_ms, queued_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        backlog.quarantined = self.count(PARTITION.into()).await?;
+        Ok(backlog)
+    }
+}
+
+#[async_trait]
+impl Quarantine for DynamoStore {
+    async fn quarantined(&self, after: Option<&str>, limit: usize) -> Result<Vec<Quarantined>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut q = self.index_query(item::GSI1, item::GSI1PK, PARTITION.into());
+        if let Some(after) = after {
+            q = q
+                .key_condition_expression("#pk = :pk AND gsi1sk > :after")
+                .expression_attribute_values(":after", s(after));
+        }
+        self.query(q, Some(limit))
+            .await?
+            .iter()
+            .map(|it| item::get_json(it, "quarantine"))
+            .collect()
+    }
+
+    async fn requeue(&self, id: &str) -> Result<Requeued> {
+        // Twice at most: a lost race to another requeue is answered from what it wrote.
+        for _ in 0..2 {
+            let record = self
+                .read_record(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("action {id}")))?;
+            match record.status {
+                ActionStatus::Rejected { .. } => {}
+                ActionStatus::Pending => return Ok(Requeued::AlreadyPending),
+                ActionStatus::Credited { .. } | ActionStatus::Booked => {
+                    return Err(Invalid::new(
+                        "not_quarantined",
+                        format!("action {id} is not quarantined"),
+                    )
+                    .into())
+                }
+            }
+            let res = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(item::action(id)))
+                .update_expression(
+                    "SET #status = :status, #state = :pending, gsi1pk = :bucket, \
+                     gsi1sk = :position REMOVE #quarantine",
+                )
+                .condition_expression("#state = :rejected")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#quarantine", "quarantine")
+                .expression_attribute_values(":status", item::json(&ActionStatus::Pending))
+                .expression_attribute_values(":pending", s("pending"))
+                .expression_attribute_values(":rejected", s("rejected"))
+                .expression_attribute_values(":bucket", s(item::pending_bucket(id)))
+                .expression_attribute_values(":position", s(queue_position(id)))
+                .send()
+                .await;
+            match res {
+                Ok(_) => return Ok(Requeued::Requeued),
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "action {id} stayed contended"
+        )))
+    }
+}
