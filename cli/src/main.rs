@@ -10,6 +10,7 @@ mod backend;
 mod checkpoint;
 mod demo;
 mod proof;
+mod quarantine;
 mod register;
 mod remote;
 mod report;
@@ -71,6 +72,12 @@ enum Command {
     Export,
     /// Create the DynamoDB table named by --table, with its indexes and stream.
     CreateTable,
+    /// List the actions crediting quarantined (`list`), or put them back in the queue after a
+    /// fix (`retry ID...`).
+    Quarantine {
+        #[command(subcommand)]
+        command: quarantine::QuarantineCommand,
+    },
     /// Register campuses and post stations from a JSON file (see infra/registry.example.json).
     Register {
         /// The registry file.
@@ -178,6 +185,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Keys(args) => serve::keys(data, table, args).await,
         Command::Export => export(data, table).await,
         Command::CreateTable => create_table(table).await,
+        Command::Quarantine { command } => quarantine::run(data, table, command).await,
         Command::Register { file } => register::run(data, table, &file).await,
     }
 }

@@ -5,7 +5,9 @@ use greenloop::catalog::Catalog;
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::MemberId;
 use greenloop::http::audit::{EntriesPage, RulesPage};
-use greenloop::store::{Account, CampusTotals, ChainHead, LedgerSource, Result, StoreError};
+use greenloop::store::{
+    Account, Backlog, CampusTotals, ChainHead, LedgerSource, Result, StoreError,
+};
 use serde::de::DeserializeOwned;
 
 /// The deployment behind `--url`, which needs an auditor key.
@@ -121,5 +123,9 @@ impl LedgerSource for RemoteLedger {
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
         self.get(&format!("/v1/audit/chains/{chain}/checkpoints"), &[])
             .await
+    }
+
+    async fn backlog(&self) -> Result<Option<Backlog>> {
+        self.get("/v1/audit/backlog", &[]).await.map(Some)
     }
 }

@@ -4,7 +4,7 @@ use greenloop::catalog::Catalog;
 use greenloop::checkpoint::PublicKey;
 use greenloop::checkpoint::{Checkpoint, SignedCheckpoint};
 use greenloop::ledger::verify::Report;
-use greenloop::store::LedgerSource;
+use greenloop::store::{Backlog, LedgerSource};
 use greenloop::verify::export::Snapshot;
 use greenloop::verify::{authenticate, edge, verify_kept};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,12 +12,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Verifies the store, prints the report, and exits non-zero on any problem.
+/// Exit code of a ledger that verifies while crediting is not healthy: actions quarantined, or
+/// the oldest pending one older than allowed. A failed verification is 1; a bad flag is 2.
+pub const CREDITING_UNHEALTHY: u8 = 3;
+
+/// Verifies the store, then reads its backlog; prints both, and exits 1 on a ledger problem, or
+/// [`CREDITING_UNHEALTHY`] on a sound ledger whose crediting is stuck or has set actions aside
+/// (a pending action older than `max_pending_age_s`, or any quarantined).
 pub async fn verify(
     store: &dyn LedgerSource,
     key: Option<&PublicKey>,
     kept: &[SignedCheckpoint],
     json: bool,
+    max_pending_age_s: i64,
 ) -> Result<ExitCode, String> {
     let total: u64 = store
         .chain_heads()
@@ -35,7 +42,62 @@ pub async fn verify(
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    Ok(emit(&report, json))
+    let backlog = store.backlog().await.map_err(|e| e.to_string())?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let unhealthy = backlog
+        .as_ref()
+        .and_then(|b| crediting_problem(b, now_ms, max_pending_age_s));
+    if json {
+        let mut value = serde_json::to_value(&report).expect("reports serialize");
+        value["backlog"] = serde_json::to_value(&backlog).expect("backlogs serialize");
+        value["crediting_problem"] = serde_json::to_value(&unhealthy).expect("text");
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
+    } else {
+        print_report(&report);
+        if let Some(b) = &backlog {
+            print_backlog(b, now_ms, unhealthy.as_deref());
+        }
+    }
+    Ok(if !report.is_ok() {
+        ExitCode::FAILURE
+    } else if unhealthy.is_some() {
+        ExitCode::from(CREDITING_UNHEALTHY)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// What makes crediting unhealthy, in words, if anything does.
+pub fn crediting_problem(b: &Backlog, now_ms: i64, max_pending_age_s: i64) -> Option<String> {
+    let age_s = b.oldest_pending_ms.map(|t| (now_ms - t).max(0) / 1000);
+    let stuck = age_s.filter(|&a| a > max_pending_age_s);
+    match (stuck, b.quarantined) {
+        (None, 0) => None,
+        (Some(a), 0) => Some(format!(
+            "the oldest pending action has waited {a} s (over {max_pending_age_s} s): crediting is stuck"
+        )),
+        (None, q) => Some(format!(
+            "{q} actions quarantined (see `greenloop quarantine list`)"
+        )),
+        (Some(a), q) => Some(format!(
+            "the oldest pending action has waited {a} s (over {max_pending_age_s} s), and {q} \
+             actions are quarantined (see `greenloop quarantine list`)"
+        )),
+    }
+}
+
+fn print_backlog(b: &Backlog, now_ms: i64, problem: Option<&str>) {
+    let oldest = b.oldest_pending_ms.map_or(String::new(), |t| {
+        format!(", the oldest queued {} s ago", (now_ms - t).max(0) / 1000)
+    });
+    println!(
+        "crediting: {} pending{oldest}; {} quarantined",
+        group(b.pending as i64),
+        group(b.quarantined as i64)
+    );
+    if let Some(p) = problem {
+        println!("crediting: NOT HEALTHY: {p}");
+    }
 }
 
 /// Verifies a DynamoDB export against its checkpoints, prints the report with what lies at the

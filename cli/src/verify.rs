@@ -31,6 +31,10 @@ pub struct VerifyArgs {
     /// still match them, even if the log no longer holds them.
     #[arg(long)]
     checkpoints: Option<PathBuf>,
+    /// How long the oldest pending action may wait, in seconds, before crediting counts as
+    /// stuck (exit 3). The sweep runs every 5 minutes.
+    #[arg(long, default_value_t = 600)]
+    max_pending_age: i64,
     #[command(flatten)]
     log: LogKeyArg,
 }
@@ -51,8 +55,22 @@ pub async fn run(data: &Path, table: Option<&str>, args: VerifyArgs) -> Result<E
     }
     if let Some(url) = args.url {
         let remote = remote::connect(&url, args.key)?;
-        return report::verify(&remote, pinned.as_ref(), &kept, args.json).await;
+        return report::verify(
+            &remote,
+            pinned.as_ref(),
+            &kept,
+            args.json,
+            args.max_pending_age,
+        )
+        .await;
     }
     let backend = Backend::open(data, table, true).await?;
-    report::verify(backend.store(), pinned.as_ref(), &kept, args.json).await
+    report::verify(
+        backend.store(),
+        pinned.as_ref(),
+        &kept,
+        args.json,
+        args.max_pending_age,
+    )
+    .await
 }

@@ -37,6 +37,7 @@ pub fn routes(app: &super::App) -> Router {
         .route("/v1/audit/chains/{chain}/entries", get(entries))
         .route("/v1/audit/accounts", get(accounts))
         .route("/v1/audit/campus-totals", get(campus_totals))
+        .route("/v1/audit/backlog", get(backlog))
         .route("/v1/audit/rules", get(rules))
         .route("/v1/audit/chains/{chain}/checkpoints", get(checkpoints))
         .route("/v1/audit/chains/{chain}/checkpoint", get(checkpoint))
@@ -133,6 +134,14 @@ async fn accounts(
 async fn campus_totals(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     auditor(&app, &headers).await?;
     Ok(json(StatusCode::OK, &app.store.campus_totals().await?))
+}
+
+/// What waits to be credited and what is quarantined: a ledger that verifies while crediting
+/// is stuck must not look healthy.
+async fn backlog(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auditor(&app, &headers).await?;
+    let backlog = app.store.backlog().await?.unwrap_or_default();
+    Ok(json(StatusCode::OK, &backlog))
 }
 
 async fn rules(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -18,6 +18,7 @@ mod checkpoints;
 mod concurrency;
 mod invariants;
 mod ledger;
+mod quarantine;
 mod queries;
 mod registry;
 
@@ -29,6 +30,9 @@ pub use checkpoints::{checkpoints_sign_the_tree_and_answer_proofs, TEST_LOG_KEY}
 pub use concurrency::concurrent_crediting_credits_each_action_once;
 pub use invariants::invariants_hold_under_concurrent_duplicated_delivery;
 pub use ledger::{append_is_conditional_and_all_or_nothing, append_writes_everything_it_carries};
+pub use quarantine::{
+    a_pledge_past_the_cap_is_quarantined, quarantine_sets_aside_and_retry_restores,
+};
 pub use queries::queries_read_what_was_credited;
 pub use registry::registry_round_trips_and_rules_are_fixed;
 
@@ -67,6 +71,8 @@ macro_rules! store_cases {
             registry_round_trips_and_rules_are_fixed,
             queries_read_what_was_credited,
             checkpoints_sign_the_tree_and_answer_proofs,
+            quarantine_sets_aside_and_retry_restores,
+            a_pledge_past_the_cap_is_quarantined,
         );
 
         // The one case that shares its store between tasks.
