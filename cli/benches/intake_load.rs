@@ -34,9 +34,9 @@ use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
-    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
-    CreditBatch, Grant, LedgerSource, Pending, Quarantine, Quarantined, Recorded, Requeued,
-    Result as StoreResult, Store,
+    Account, ActionRecord, AppendError, Backlog, CampusDay, CampusTotals, ChainHead,
+    CheckpointStore, CreditBatch, Grant, LedgerSource, Pending, Quarantine, Quarantined, Recorded,
+    Requeued, Result as StoreResult, Store,
 };
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
@@ -181,6 +181,9 @@ impl LedgerSource for Counted {
     }
     async fn checkpoints(&self, chain: &str) -> StoreResult<Vec<SignedCheckpoint>> {
         self.inner.checkpoints(chain).await
+    }
+    async fn backlog(&self) -> StoreResult<Option<Backlog>> {
+        self.inner.backlog().await
     }
     async fn chain_head(&self, chain: &str) -> StoreResult<ChainHead> {
         self.inner.chain_head(chain).await

@@ -43,7 +43,12 @@ fn av_size(v: &aws_sdk_dynamodb::types::AttributeValue) -> usize {
     match v {
         A::S(s) => s.len(),
         A::N(n) => n.len().div_ceil(2) + 1,
-        A::M(m) => 3 + m.iter().map(|(k, v)| k.len() + av_size(v) + 1).sum::<usize>(),
+        A::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + av_size(v) + 1)
+                .sum::<usize>()
+        }
         A::L(l) => 3 + l.iter().map(|v| av_size(v) + 1).sum::<usize>(),
         _ => 1,
     }
@@ -71,7 +76,10 @@ async fn an_account_at_its_largest_is_credited() {
         })
         .await
         .expect("campus");
-    let member = MemberId::pseudonym(&Pepper::new(b"bound-test-pepper-0123".to_vec()).unwrap(), "u");
+    let member = MemberId::pseudonym(
+        &Pepper::new(b"bound-test-pepper-0123".to_vec()).unwrap(),
+        "u",
+    );
     store.affiliate(&member, &campus).await.expect("affiliate");
     let pledge = |i: usize, day: i64| Action {
         id: format!("{i:0>64}"),
@@ -89,9 +97,14 @@ async fn an_account_at_its_largest_is_credited() {
     };
     // Every window day earns points; every pledge stays open.
     for i in 0..MAX_OPEN_PLEDGES {
-        store.record_action(&pledge(i, (i % 20) as i64)).await.expect("record");
+        store
+            .record_action(&pledge(i, (i % 20) as i64))
+            .await
+            .expect("record");
     }
-    let run = credit_pending(&store, &Rules::defaults(), 4).await.expect("credit");
+    let run = credit_pending(&store, &Rules::defaults(), 4)
+        .await
+        .expect("credit");
     assert_eq!(run.credited, MAX_OPEN_PLEDGES as u64, "{run:?}");
     let account = &store.accounts(std::slice::from_ref(&member)).await.unwrap()[0];
     assert_eq!(account.open_pledges.len(), MAX_OPEN_PLEDGES);
@@ -111,13 +124,18 @@ async fn an_account_at_its_largest_is_credited() {
         .expect("the account item");
     let size: usize = it.iter().map(|(k, v)| k.len() + av_size(v)).sum();
     println!("an account item at its largest: {size} bytes");
-    assert!(size < 20 * 1024, "{size} bytes: the bound in docs/table-design.md");
+    assert!(
+        size < 20 * 1024,
+        "{size} bytes: the bound in docs/table-design.md"
+    );
 
     // At the bound, a drop-off is still credited and returns one pledge's box.
     let mut scan = pledge(MAX_OPEN_PLEDGES, 19);
     scan.kind = ActionKind::Scan;
     store.record_action(&scan).await.expect("record");
-    let run = credit_pending(&store, &Rules::defaults(), 4).await.expect("credit");
+    let run = credit_pending(&store, &Rules::defaults(), 4)
+        .await
+        .expect("credit");
     assert_eq!((run.credited, run.quarantined.len()), (1, 0), "{run:?}");
     let account = &store.accounts(std::slice::from_ref(&member)).await.unwrap()[0];
     assert_eq!(account.open_pledges.len(), MAX_OPEN_PLEDGES - 1);

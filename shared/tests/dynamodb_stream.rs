@@ -11,8 +11,9 @@ use greenloop::credit::trigger;
 use greenloop::domain::{Action, ActionKind, Items, MemberId, Pepper};
 use greenloop::store::dynamodb::DynamoStore;
 use greenloop::store::ActionStatus;
-use greenloop::store::Intake;
+use greenloop::store::{Intake, LedgerSource};
 use serde_json::{json, Map, Value};
+use std::time::Instant;
 use support::dynamodb_local;
 
 /// Inside the 2026 campaign window.
@@ -234,4 +235,73 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
         .unwrap();
     assert!(report.is_ok(), "{:?}", report.first_problem());
     assert_eq!(report.entries, 3);
+}
+
+/// A batch is failed only for what crediting failed: not for an action the deadline left
+/// pending (the next batch or the sweep takes it), and not for one it quarantined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_failed_crediting_fails_a_record() {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    use greenloop::store::dynamodb::item;
+    let store = DynamoStore::new(
+        dynamodb_local::client().await,
+        dynamodb_local::unique_table("stream-fail"),
+    );
+    store.create_table().await.unwrap();
+    let rules = Rules::defaults();
+    store
+        .record_action(&action("ok-1", ActionKind::Scan, 1))
+        .await
+        .unwrap();
+    // An item a newer or broken writer left: `action` is not an action.
+    let mut bad = item::action("bad-1");
+    for (k, v) in [
+        ("action", r#"{"id":3}"#.to_owned()),
+        ("digest", "0".repeat(64)),
+        ("status", r#"{"status":"pending"}"#.to_owned()),
+        ("state", "pending".to_owned()),
+        (item::GSI1PK, item::pending_bucket("bad-1")),
+        (item::GSI1SK, item::queue_position("bad-1")),
+    ] {
+        bad.insert(k.to_owned(), A::S(v));
+    }
+    dynamodb_local::client()
+        .await
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(bad))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = 0;
+    let event = stream_event(&store, &mut seen).await;
+
+    // The deadline has passed: nothing is started, nothing is failed, both stay pending.
+    let late = trigger::handle(&store, &rules, 4, event.clone(), Some(Instant::now()))
+        .await
+        .unwrap();
+    assert!(late.run.deadline_reached);
+    assert_eq!(late.run.credited, 0);
+    assert!(late.failures.is_empty(), "{:?}", late.failures);
+    assert_eq!(
+        store.action("ok-1").await.unwrap().unwrap().status,
+        ActionStatus::Pending
+    );
+
+    // In time: the good one is credited, the bad one quarantined; neither is a failure.
+    let done = trigger::handle(&store, &rules, 4, event, None)
+        .await
+        .unwrap();
+    assert_eq!(done.run.credited, 1);
+    assert_eq!(done.run.quarantined, ["bad-1"]);
+    assert!(done.failures.is_empty(), "{:?}", done.failures);
+    match store.action("bad-1").await {
+        Err(greenloop::store::StoreError::Unreadable {
+            status: Some(ActionStatus::Rejected { reason, .. }),
+            ..
+        }) => assert_eq!(reason, "unreadable"),
+        other => panic!("expected an unreadable, rejected action, got {other:?}"),
+    }
+    let backlog = store.backlog().await.unwrap().unwrap();
+    assert_eq!((backlog.pending, backlog.quarantined), (0, 1));
 }

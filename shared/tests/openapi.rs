@@ -27,6 +27,8 @@ mod harness;
 mod lint;
 #[path = "openapi/proofs.rs"]
 mod proofs;
+#[path = "openapi/quarantine.rs"]
+mod quarantine;
 #[path = "openapi/spec.rs"]
 mod spec;
 
@@ -59,6 +61,7 @@ async fn every_route_and_status_matches_the_spec() {
     proofs::proof_routes(&h).await;
     after_crediting::store_outage(&h).await;
     after_crediting::store_corrupt(&h).await;
+    quarantine::quarantine(&h).await;
     every_operation_and_status_was_exercised(&h);
 }
 

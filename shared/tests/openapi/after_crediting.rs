@@ -435,6 +435,7 @@ pub async fn store_outage(h: &Harness) {
         Req::get("/v1/audit/chains/shard-00/entries").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/accounts").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/campus-totals").bearer(AUDITOR_KEY),
+        Req::get("/v1/audit/backlog").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/rules").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/chains/shard-00/checkpoints").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/chains/shard-00/checkpoint").bearer(AUDITOR_KEY),

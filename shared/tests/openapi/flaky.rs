@@ -1,4 +1,5 @@
-//! A store that can be taken down, for the 503s, or made to read as corrupt, for the 500s, and
+//! A store that can be taken down, for the 503s, or made to read as corrupt, for the 500s, an
+//! action whose item reads as unreadable, for the 409, and
 //! that answers for API keys the real store
 //! refuses to mint, for the 404 of a campus that is not registered.
 
@@ -10,9 +11,9 @@ use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
-    Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CheckpointStore,
-    CreditBatch, Grant, LedgerSource, Pending, Quarantine, Quarantined, Recorded, Requeued,
-    StoreError,
+    Account, ActionRecord, ActionStatus, AppendError, Backlog, CampusDay, CampusTotals, ChainHead,
+    CheckpointStore, CreditBatch, Grant, LedgerSource, Pending, Quarantine, Quarantined, Recorded,
+    Requeued, StoreError,
 };
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
@@ -29,9 +30,21 @@ pub struct Flaky {
     /// Grants the real store would refuse to mint: a key for a campus that is not (or no
     /// longer) registered, which the campus routes answer with 404.
     pub orphans: Mutex<HashMap<Digest, Grant>>,
+    /// Actions whose item reads as written by a newer version, with the status that can be read.
+    pub unreadable: Mutex<HashMap<String, Option<ActionStatus>>>,
 }
 
 impl Flaky {
+    pub fn unreadable(&self, id: &str, status: Option<ActionStatus>) {
+        self.unreadable
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), status);
+    }
+
+    pub fn readable(&self, id: &str) {
+        self.unreadable.lock().unwrap().remove(id);
+    }
     fn up(&self) -> Result<(), StoreError> {
         if self.down.load(Ordering::SeqCst) {
             Err(StoreError::Unavailable("taken down by the test".into()))
@@ -79,6 +92,10 @@ impl LedgerSource for Flaky {
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>, StoreError> {
         self.up()?;
         self.inner.checkpoints(chain).await
+    }
+    async fn backlog(&self) -> Result<Option<Backlog>, StoreError> {
+        self.up()?;
+        self.inner.backlog().await
     }
     async fn chain_head(&self, chain: &str) -> Result<ChainHead, StoreError> {
         self.up()?;
@@ -138,6 +155,13 @@ impl Intake for Flaky {
     }
     async fn action(&self, id: &str) -> Result<Option<ActionRecord>, StoreError> {
         self.up()?;
+        if let Some(status) = self.unreadable.lock().unwrap().get(id) {
+            return Err(StoreError::Unreadable {
+                id: id.to_owned(),
+                status: status.clone(),
+                error: "unknown variant `drone`".into(),
+            });
+        }
         self.inner.action(id).await
     }
 }

@@ -104,6 +104,7 @@ impl Harness {
             down: AtomicBool::new(false),
             corrupt: AtomicBool::new(false),
             orphans: Mutex::new(HashMap::new()),
+            unreadable: Mutex::new(HashMap::new()),
         });
         http_app::put_campuses(
             store.as_ref(),
