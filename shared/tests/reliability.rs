@@ -210,7 +210,7 @@ async fn transient_and_lost(kind: Kind) {
         Some((
             ProxyFaults {
                 throttle: 0.06,
-                lost: 0.03,
+                lost: 0.05,
                 delay: 0.004,
             },
             7,
@@ -224,7 +224,7 @@ async fn transient_and_lost(kind: Kind) {
         ..Faults::none()
     };
     let faulty = Faulty::new(Arc::clone(&fresh.faulty_base), faults, 11);
-    faulty_passes(&faulty, fresh.clean.as_ref(), 24).await;
+    faulty_passes(&faulty, fresh.clean.as_ref(), 8).await;
     if let Some(p) = &fresh.proxy {
         p.set_faults(ProxyFaults::NONE);
     }
@@ -324,8 +324,11 @@ fn poison_embedded_file(path: &std::path::Path) {
             .to_vec();
         let mut kept: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
         kept["record"]["action"] = serde_json::json!({"id": 3});
-        t.insert(UNDECODABLE, serde_json::to_vec(&kept).expect("JSON").as_slice())
-            .expect("write");
+        t.insert(
+            UNDECODABLE,
+            serde_json::to_vec(&kept).expect("JSON").as_slice(),
+        )
+        .expect("write");
         let m = member_id(BIG);
         let mut account = Account::new(m.clone());
         account.campus = Some(String::new());
@@ -349,12 +352,15 @@ async fn poison_dynamodb_table(table: &str) {
     let mut it = item::action(UNDECODABLE);
     it.insert("action".into(), item::s(r#"{"id":3}"#));
     it.insert("state".into(), item::s("pending"));
+    it.insert("status".into(), item::json(&ActionStatus::Pending));
     it.insert(
-        "status".into(),
-        item::json(&ActionStatus::Pending),
+        item::GSI1PK.into(),
+        item::s(item::pending_bucket(UNDECODABLE)),
     );
-    it.insert(item::GSI1PK.into(), item::s(item::pending_bucket(UNDECODABLE)));
-    it.insert(item::GSI1SK.into(), item::s(item::queue_position(UNDECODABLE)));
+    it.insert(
+        item::GSI1SK.into(),
+        item::s(item::queue_position(UNDECODABLE)),
+    );
     client
         .put_item()
         .table_name(table)
@@ -365,7 +371,10 @@ async fn poison_dynamodb_table(table: &str) {
 
     let m = member_id(BIG);
     let mut account = item::to_item(&Account::new(m.clone()), item::account(m.as_str()));
-    account.insert(item::GSI1PK.into(), item::s(item::accounts_bucket(m.as_str())));
+    account.insert(
+        item::GSI1PK.into(),
+        item::s(item::accounts_bucket(m.as_str())),
+    );
     account.insert(item::GSI1SK.into(), item::s(m.as_str()));
     // The largest padding DynamoDB takes: the item is then at its limit.
     let (mut fits, mut too_big) = (300_000usize, 409_601usize);
@@ -436,7 +445,12 @@ async fn poison(kind: Kind) {
     let (run, rate) = timed_run(&fresh.clean, &chain).await;
     assert!(run.stalled.is_empty(), "a chain stalled: {:?}", run.stalled);
     let t = drain_and_tally(fresh.clean.as_ref(), &acknowledged).await;
-    report("poison: undecodable action + account at 400 KB", kind, "", &t);
+    report(
+        "poison: undecodable action + account at 400 KB",
+        kind,
+        "",
+        &t,
+    );
     println!(
         "other chains on {}: {rate:.0} entries/s with poison on {chain}, {base_rate:.0} without \
          (ratio {:.2})",
@@ -466,7 +480,12 @@ async fn poison(kind: Kind) {
         .collect::<Vec<_>>();
     assert!(!on_chain.is_empty());
     for a in &on_chain {
-        assert_eq!(t.chain_of(&a.id), Some(chain.as_str()), "{} not credited", a.id);
+        assert_eq!(
+            t.chain_of(&a.id),
+            Some(chain.as_str()),
+            "{} not credited",
+            a.id
+        );
     }
 }
 
@@ -488,14 +507,14 @@ async fn crashes(kind: Kind) {
     let rules = Rules::defaults();
     let faults = Faults {
         transient: 0.05,
-        crash: 0.04,
+        crash: 0.08,
         ..Faults::none()
     };
     let faulty = Faulty::new(Arc::clone(&fresh.faulty_base), faults, 23);
     let all = workload("cr", ACTIONS);
     let mut acknowledged = Vec::new();
     let mut passes = 0;
-    let small = budget(6);
+    let small = budget(4);
     // Waves of intake, each credited through crashes until its queue is empty.
     for wave in all.chunks(ACTIONS / 6) {
         acknowledged.extend(record(fresh.clean.as_ref(), wave).await);
@@ -512,7 +531,7 @@ async fn crashes(kind: Kind) {
     let injected = format!("{} ({passes} passes)", wrapper_faults(&faulty));
     report("crash at a random await point", kind, &injected, &t);
     assert!(
-        faulty.counts().crash >= 10,
+        faulty.counts().crash >= 20,
         "too few crashes to mean much: {:?}",
         faulty.counts()
     );

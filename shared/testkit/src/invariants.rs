@@ -86,7 +86,11 @@ pub async fn invariants_hold_under_concurrent_duplicated_delivery(
     let t = tally(store.as_ref(), &ids).await;
     assert_eq!(t.entries.len(), actions, "one entry per distinct action");
     assert_eq!(t.credited, actions, "every action credited");
-    assert!(t.credited_twice.is_empty(), "credited twice: {:?}", t.credited_twice);
+    assert!(
+        t.credited_twice.is_empty(),
+        "credited twice: {:?}",
+        t.credited_twice
+    );
     assert!(t.lost.is_empty(), "lost: {:?}", t.lost);
     let entries = t.entries;
 

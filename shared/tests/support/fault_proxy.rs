@@ -197,7 +197,8 @@ async fn handle(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
 
 /// DynamoDB's JSON error shape, which the SDK reads the error code from.
 fn error(status: StatusCode, kind: &str) -> Response {
-    let body = format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected"}}"#);
+    let body =
+        format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected"}}"#);
     (
         status,
         [("content-type", "application/x-amz-json-1.0")],
