@@ -448,7 +448,7 @@ async fn poison(kind: Kind) {
     report(
         "poison: undecodable action + account at 400 KB",
         kind,
-        "",
+        "1 undecodable item; 1 account at the size limit (3 actions)",
         &t,
     );
     println!(
