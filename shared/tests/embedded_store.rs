@@ -133,3 +133,80 @@ async fn invariants_hold_on_one_and_on_eight_chains() {
         suite::invariants_hold_under_concurrent_duplicated_delivery(store, 2_000, chains).await;
     }
 }
+
+/// What a newer version stored in an account or an action, this one reads past and keeps: an
+/// account field it does not know survives crediting, and an action with a new field is credited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_a_newer_version_wrote_are_read_past_and_kept() {
+    use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+    const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+    const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let member = MemberId::pseudonym(
+        &Pepper::new(b"newer-version-pepper-01".to_vec()).unwrap(),
+        "u",
+    );
+    let scan = |id: &str, at: i64| Action {
+        id: id.into(),
+        kind: ActionKind::Scan,
+        member: member.clone(),
+        station: "st-0001".into(),
+        at,
+        items: Items {
+            boxes: vec![BoxLot {
+                brand: None,
+                count: 1,
+            }],
+            ..Items::default()
+        },
+    };
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store
+            .record_action(&scan("a-1", suite::WINDOW_START))
+            .await
+            .unwrap();
+        credit_pending(&store, &Rules::defaults(), 4).await.unwrap();
+        store
+            .record_action(&scan("a-2", suite::WINDOW_START + 60))
+            .await
+            .unwrap();
+    }
+    let path = dir.path().join(greenloop::store::embedded::FILE_NAME);
+    let edit =
+        |table: TableDefinition<&str, &[u8]>, key: &str, f: &dyn Fn(&mut serde_json::Value)| {
+            let db = Database::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut t = txn.open_table(table).unwrap();
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(t.get(key).unwrap().unwrap().value()).unwrap();
+                f(&mut v);
+                t.insert(key, serde_json::to_vec(&v).unwrap().as_slice())
+                    .unwrap();
+            }
+            txn.commit().unwrap();
+        };
+    edit(ACCOUNTS, member.as_str(), &|v| v["tier"] = "gold".into());
+    edit(ACTIONS, "a-2", &|v| {
+        v["record"]["action"]["channel"] = "drone".into()
+    });
+
+    let store = EmbeddedStore::open_existing(dir.path()).unwrap();
+    let run = credit_pending(&store, &Rules::defaults(), 4).await.unwrap();
+    assert_eq!((run.credited, run.quarantined.len()), (1, 0), "{run:?}");
+    drop(store);
+    let db = Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(ACCOUNTS).unwrap();
+    let account: serde_json::Value =
+        serde_json::from_slice(t.get(member.as_str()).unwrap().unwrap().value()).unwrap();
+    assert_eq!(
+        account["tier"], "gold",
+        "the unknown field survived: {account}"
+    );
+    assert_eq!(
+        account["entries"], 2,
+        "and crediting wrote its own: {account}"
+    );
+}

@@ -10,14 +10,19 @@
 //! spawns crediting tasks, so run it on a multi-threaded tokio runtime. [`store_cases!`] makes
 //! one test per case; it holds the only list of them.
 //!
+//! [`faults`] is a store wrapper that injects faults on a seeded schedule, and [`outcome`] reads
+//! back what a faulty run left: the fault-injection suite (`shared/tests/reliability.rs`).
+//!
 //! Cases use the built-in rulebook (Double 11 2026), so action times lie inside its window:
 //! [`WINDOW_START`] to [`WINDOW_END`].
 
 mod actions;
 mod checkpoints;
 mod concurrency;
+pub mod faults;
 mod invariants;
 mod ledger;
+pub mod outcome;
 mod quarantine;
 mod queries;
 mod registry;

@@ -152,7 +152,7 @@ pub async fn a_pledge_past_the_cap_is_quarantined(store: &dyn Store) {
     let last = format!("pl-{:03}", n - 1);
     assert_eq!(
         run.quarantined,
-        [last.clone()],
+        std::slice::from_ref(&last),
         "the pledge past the cap: {run:?}"
     );
     assert_eq!(
@@ -172,7 +172,10 @@ pub async fn a_pledge_past_the_cap_is_quarantined(store: &dyn Store) {
         other => panic!("expected rejected, got {other:?}"),
     }
     let member = action(&last, ActionKind::Pledge, 7, "st-0002", t, boxes(1, None)).member;
-    let account = &store.accounts(&[member.clone()]).await.expect("account")[0];
+    let account = &store
+        .accounts(std::slice::from_ref(&member))
+        .await
+        .expect("account")[0];
     assert_eq!(account.open_pledges.len(), MAX_OPEN_PLEDGES, "at the cap");
 
     // Boxes come back: one pledge closes, and the retried one fits.

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: `mod support;` in a test file.
 
 pub mod dynamodb_local;
+pub mod fault_proxy;
 pub mod http_app;
 
 /// A fresh embedded store in its own temporary directory, which must outlive the store.
