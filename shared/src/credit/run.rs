@@ -169,12 +169,11 @@ pub async fn credit_pending_with(
                     }
                 }
                 Err(why) => {
-                    let mut q = CreditRun::default();
-                    let done = quarantine(store, budget, &mut q, &id, reasons::UNREADABLE, &why);
+                    let done = quarantine(store, budget, &mut run, &id, reasons::UNREADABLE, &why);
                     if let Err(e) = done.await {
+                        // Still pending: the next run tries again.
                         tracing::error!(action = %id, error = %e, "could not quarantine");
                     }
-                    run.add(q);
                 }
             }
         }

@@ -187,6 +187,19 @@ pub(crate) fn completion(
     Ok(Completion::Complete(done))
 }
 
+/// Whether an action in `status` may go back in the queue, decided the same way by every store:
+/// a quarantined one may (None: go on and requeue it), a pending one needs nothing, a credited or
+/// booked one is refused.
+pub(crate) fn requeue_check(status: &ActionStatus, id: &str) -> Result<Option<Requeued>> {
+    match status {
+        ActionStatus::Rejected { .. } => Ok(None),
+        ActionStatus::Pending => Ok(Some(Requeued::AlreadyPending)),
+        ActionStatus::Credited { .. } | ActionStatus::Booked => {
+            Err(Invalid::new("not_quarantined", format!("action {id} is not quarantined")).into())
+        }
+    }
+}
+
 /// The `hash` a stored entry carries, read without parsing the rest: a tree's level-0 node.
 pub fn stored_hash(stored: &[u8]) -> Result<Digest> {
     #[derive(Deserialize)]

@@ -6,10 +6,11 @@
 
 use super::item::{queue_position, s};
 use super::{is_condition_failed, item, sdk_err, DynamoStore};
-use crate::store::{ActionStatus, Backlog, Quarantine, Quarantined, Requeued, Result, StoreError};
+use crate::store::{
+    requeue_check, ActionStatus, Backlog, Quarantine, Quarantined, Requeued, Result, StoreError,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::Select;
-use greenloop_core::domain::Invalid;
 
 const PARTITION: &str = "QUARANTINE";
 
@@ -136,16 +137,8 @@ impl Quarantine for DynamoStore {
                 .read_record(id)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("action {id}")))?;
-            match record.status {
-                ActionStatus::Rejected { .. } => {}
-                ActionStatus::Pending => return Ok(Requeued::AlreadyPending),
-                ActionStatus::Credited { .. } | ActionStatus::Booked => {
-                    return Err(Invalid::new(
-                        "not_quarantined",
-                        format!("action {id} is not quarantined"),
-                    )
-                    .into())
-                }
+            if let Some(done) = requeue_check(&record.status, id)? {
+                return Ok(done);
             }
             let res = self
                 .client

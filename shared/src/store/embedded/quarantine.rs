@@ -5,9 +5,10 @@
 //! version or an operator to read.
 
 use super::{encode, get_kept, now_ms, Bare, EmbeddedStore, ACTIONS, PENDING, QUARANTINE};
-use crate::store::{ActionStatus, Backlog, Quarantine, Quarantined, Requeued, Result, StoreError};
+use crate::store::{
+    requeue_check, ActionStatus, Backlog, Quarantine, Quarantined, Requeued, Result, StoreError,
+};
 use async_trait::async_trait;
-use greenloop_core::domain::Invalid;
 use redb::{ReadableTable, ReadableTableMetadata};
 use serde_json::{json, Value};
 use std::ops::Bound;
@@ -122,16 +123,8 @@ impl Quarantine for EmbeddedStore {
             let mut actions = txn.open_table(ACTIONS)?;
             let mut kept = get_kept(&actions, id)?
                 .ok_or_else(|| StoreError::NotFound(format!("action {id}")))?;
-            match kept.record.status {
-                ActionStatus::Rejected { .. } => {}
-                ActionStatus::Pending => return Ok(Requeued::AlreadyPending),
-                ActionStatus::Credited { .. } | ActionStatus::Booked => {
-                    return Err(Invalid::new(
-                        "not_quarantined",
-                        format!("action {id} is not quarantined"),
-                    )
-                    .into())
-                }
+            if let Some(done) = requeue_check(&kept.record.status, id)? {
+                return Ok(done);
             }
             kept.record.status = ActionStatus::Pending;
             kept.pending = Some(super::enqueue(txn, id)?);
