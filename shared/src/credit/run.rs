@@ -15,7 +15,8 @@
 //!   so another chain never waits for it.
 //!
 //! A run walks the queue once, oldest first, with a cursor, so actions left behind on a given-up
-//! chain never hide the ones after them. It stops starting appends at its deadline.
+//! chain never hide the ones after them. It stops starting appends at its deadline, and stops
+//! early when a whole pass found its actions credited by a concurrent run.
 
 use super::{over_pledge_cap, plan, MAX_BATCH};
 use crate::store::{reasons, AppendError, CreditStore, Pending, StoreError};
@@ -187,8 +188,14 @@ pub async fn credit_pending_with(
             }
             r
         });
+        let (credited, skipped) = (run.credited, run.skipped);
         for r in futures_util::future::join_all(chains).await {
             run.add(r);
+        }
+        // Everything this pass tried, another run credited first: it is draining the queue
+        // ahead of this one, and following it would only repeat its work.
+        if run.credited == credited && run.skipped > skipped {
+            break;
         }
     }
     log_run(&run);
