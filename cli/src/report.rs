@@ -58,13 +58,19 @@ pub async fn verify(
             print_backlog(b, now_ms, unhealthy.as_deref());
         }
     }
-    Ok(if !report.is_ok() {
+    Ok(exit_code(&report, unhealthy.as_deref()))
+}
+
+/// 1 for a ledger problem, [`CREDITING_UNHEALTHY`] for a sound ledger whose crediting is not
+/// healthy, 0 otherwise.
+fn exit_code(report: &Report, crediting_problem: Option<&str>) -> ExitCode {
+    if !report.is_ok() {
         ExitCode::FAILURE
-    } else if unhealthy.is_some() {
+    } else if crediting_problem.is_some() {
         ExitCode::from(CREDITING_UNHEALTHY)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// What makes crediting unhealthy, in words, if anything does.
@@ -102,11 +108,15 @@ fn print_backlog(b: &Backlog, now_ms: i64, problem: Option<&str>) {
 
 /// Verifies a DynamoDB export against its checkpoints, prints the report with what lies at the
 /// export's edge, and exits non-zero on any problem the edge does not explain.
+///
+/// The export's action items give its backlog: crediting counts as stuck when, at the export's
+/// time, an action had waited longer than `max_pending_age_s` or any was quarantined.
 pub async fn verify_export(
     snapshot: &Snapshot,
     key: Option<&PublicKey>,
     kept: &[SignedCheckpoint],
     json: bool,
+    max_pending_age_s: i64,
 ) -> Result<ExitCode, String> {
     let s = snapshot.summary();
     if !json {
@@ -133,11 +143,19 @@ pub async fn verify_export(
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
+    let backlog = snapshot.backlog().await.map_err(|e| e.to_string())?;
+    let at_ms = chrono::DateTime::parse_from_rfc3339(&s.export_time).map_or_else(
+        |_| chrono::Utc::now().timestamp_millis(),
+        |t| t.timestamp_millis(),
+    );
+    let unhealthy = backlog
+        .as_ref()
+        .and_then(|b| crediting_problem(b, at_ms, max_pending_age_s));
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).expect("reports serialize")
-        );
+        let mut value = serde_json::to_value(&out).expect("reports serialize");
+        value["backlog"] = serde_json::to_value(&backlog).expect("backlogs serialize");
+        value["crediting_problem"] = serde_json::to_value(&unhealthy).expect("text");
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
     } else {
         for e in &out.edge {
             println!(
@@ -154,12 +172,11 @@ pub async fn verify_export(
             println!("  in flight at the edge (not a failure): {p}");
         }
         print_report(&out.report);
+        if let Some(b) = &backlog {
+            print_backlog(b, at_ms, unhealthy.as_deref());
+        }
     }
-    Ok(if out.report.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit_code(&out.report, unhealthy.as_deref()))
 }
 
 /// Verifies a JSON Lines export on one core (the fast path: see `Verifier::new`), against the

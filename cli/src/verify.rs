@@ -51,7 +51,14 @@ pub async fn run(data: &Path, table: Option<&str>, args: VerifyArgs) -> Result<E
     if let Some(dir) = args.export {
         let snapshot =
             greenloop::verify::export::Snapshot::read(&dir).map_err(|e| e.to_string())?;
-        return report::verify_export(&snapshot, pinned.as_ref(), &kept, args.json).await;
+        return report::verify_export(
+            &snapshot,
+            pinned.as_ref(),
+            &kept,
+            args.json,
+            args.max_pending_age,
+        )
+        .await;
     }
     if let Some(url) = args.url {
         let remote = remote::connect(&url, args.key)?;

@@ -6,8 +6,10 @@
 //! does. An export is a point in time, not a transaction: an append may show half-applied at its
 //! edge, and is shown as it is. [`write_export`] writes an export in AWS's shape.
 
-use crate::store::dynamodb::item::{from_item, get_json, get_s, read_account, read_head, Item};
-use crate::store::{Account, CampusDay, CampusTotals, ChainHead, LedgerSource, Result};
+use crate::store::dynamodb::item::{
+    from_item, get_json, get_s, queued_ms, read_account, read_head, Item, GSI1SK,
+};
+use crate::store::{Account, Backlog, CampusDay, CampusTotals, ChainHead, LedgerSource, Result};
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -83,6 +85,8 @@ pub struct Snapshot {
     accounts: BTreeMap<MemberId, Account>,
     days: Vec<CampusDay>,
     checkpoints: BTreeMap<String, BTreeMap<u64, SignedCheckpoint>>,
+    /// The pending queue and the quarantine as exported, from the action items' `state`.
+    backlog: Backlog,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +117,26 @@ struct FileJson {
 type RulesDoc = (String, String, PathBuf, u64);
 
 impl Snapshot {
+    /// Counts an action item into the backlog: pending (with when it was queued) or quarantined.
+    fn count_action(&mut self, it: &Item) {
+        match it
+            .get("state")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+        {
+            Some("pending") => {
+                self.backlog.pending += 1;
+                let queued = get_s(it, GSI1SK).ok().and_then(queued_ms);
+                self.backlog.oldest_pending_ms = match (self.backlog.oldest_pending_ms, queued) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            Some("rejected") => self.backlog.quarantined += 1,
+            _ => {}
+        }
+    }
+
     /// Reads the export in `dir`: the export's own folder (holding `manifest-summary.json` and
     /// `data/`), or a folder above it (the S3 prefix, holding `AWSDynamoDB/<export id>/`).
     ///
@@ -161,6 +185,7 @@ impl Snapshot {
             accounts: BTreeMap::new(),
             days: Vec::new(),
             checkpoints: BTreeMap::new(),
+            backlog: Backlog::default(),
         };
         let mut rules = Vec::new();
         for (f, at) in &files {
@@ -314,6 +339,11 @@ impl Snapshot {
                 rules.push((sk.clone(), doc, path.to_owned(), line));
                 false
             }
+            ("ACTION", "ACTION") => {
+                self.count_action(&it);
+                self.summary.other_items += 1;
+                false
+            }
             _ => {
                 self.summary.other_items += 1;
                 false
@@ -366,6 +396,11 @@ impl LedgerSource for Snapshot {
             .get(chain)
             .map(|c| c.values().cloned().collect())
             .unwrap_or_default())
+    }
+
+    /// The queue and the quarantine at the export's time (ages count from `export_time`).
+    async fn backlog(&self) -> Result<Option<Backlog>> {
+        Ok(Some(self.backlog.clone()))
     }
 }
 
@@ -509,6 +544,41 @@ mod tests {
             .err()
             .expect("the export is refused")
             .to_string()
+    }
+
+    /// The exported action items give the backlog: pending ones (the oldest by its queue
+    /// position) and quarantined ones; booked and credited ones are neither.
+    #[tokio::test]
+    async fn action_items_give_the_backlog() {
+        let action = |id: &str, state: &str, position: Option<&str>| {
+            let mut it = json!({"pk": {"S": format!("ACTION#{id}")}, "sk": {"S": "ACTION"},
+                                "state": {"S": state}});
+            if let Some(p) = position {
+                it["gsi1sk"] = json!({"S": p});
+            }
+            json!({ "Item": it }).to_string()
+        };
+        let body = [
+            action("a", "pending", Some("00000001700000000000#a")),
+            action("b", "pending", Some("00000001600000123000#b")),
+            action("c", "rejected", None),
+            action("d", "credited", None),
+            action("e", "booked", None),
+        ]
+        .join("\n");
+        let dir = tempfile::tempdir().unwrap();
+        raw_export(dir.path(), &body, 5);
+        let snap = Snapshot::read(dir.path()).unwrap();
+        let backlog = snap.backlog().await.unwrap().unwrap();
+        assert_eq!(
+            backlog,
+            Backlog {
+                pending: 2,
+                oldest_pending_ms: Some(1_600_000_123),
+                quarantined: 1,
+            }
+        );
+        assert_eq!(snap.summary().other_items, 5);
     }
 
     #[test]
