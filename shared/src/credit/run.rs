@@ -305,8 +305,7 @@ fn append<'a>(
                     if contention < 64 =>
                 {
                     run.conflicts += 1;
-                    tokio::time::sleep(jittered(Duration::from_micros(200), contention, budget))
-                        .await;
+                    tokio::time::sleep(jittered(CONTENTION_BASE, contention, CONTENTION_CAP)).await;
                     contention += 1;
                     continue;
                 }
@@ -328,7 +327,7 @@ fn append<'a>(
             };
             match fault {
                 Fault::Transient(e) => {
-                    let wait = jittered(Duration::from_millis(10), faults, budget);
+                    let wait = jittered(FAULT_BASE, faults, budget.max_backoff);
                     if faults >= budget.retries || !budget.allows(wait) {
                         return Err(e);
                     }
@@ -439,7 +438,7 @@ where
     loop {
         match f().await {
             Err(e) if e.is_transient() && attempt < budget.retries => {
-                let wait = jittered(Duration::from_millis(10), attempt, budget);
+                let wait = jittered(FAULT_BASE, attempt, budget.max_backoff);
                 if !budget.allows(wait) {
                     return Err(e);
                 }
@@ -452,12 +451,16 @@ where
     }
 }
 
-/// Exponential backoff from `base` with full jitter, capped at the budget's longest backoff.
-fn jittered(base: Duration, attempt: u32, budget: &Budget) -> Duration {
-    let cap = base
-        .saturating_mul(1 << attempt.min(16))
-        .min(budget.max_backoff);
-    cap.mul_f64(rand::random::<f64>())
+/// Backoff after losing a race to another writer: short, because the winner is already done.
+const CONTENTION_BASE: Duration = Duration::from_micros(200);
+const CONTENTION_CAP: Duration = Duration::from_millis(50);
+/// Backoff after a transient fault: long enough for throttling to ease.
+const FAULT_BASE: Duration = Duration::from_millis(10);
+
+/// Exponential backoff from `base` with full jitter, capped at `cap`.
+fn jittered(base: Duration, attempt: u32, cap: Duration) -> Duration {
+    let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
+    ceiling.mul_f64(rand::random::<f64>())
 }
 
 /// How long in-process crediting waits after a wake-up before it reads the pending list.
