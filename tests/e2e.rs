@@ -4,8 +4,12 @@
 //! export, tamper with the database file the way someone with disk access would, and check the
 //! command-line errors.
 
+#[path = "support/one_line.rs"]
+mod one_line;
+
 use greenloop::ledger::Entry;
 use greenloop::store::embedded::{ENTRIES, FILE_NAME};
+use one_line::assert_one_line_error;
 use redb::{Database, ReadableDatabase, ReadableTable};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -281,21 +285,7 @@ fn bad_input_gets_one_line_and_a_nonzero_exit() {
         ),
     ];
     for (out, expect) in cases {
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "not one line: {stderr}"
-        );
-        assert!(
-            stderr.starts_with("greenloop: ") && stderr.contains(expect),
-            "{stderr}"
-        );
-        assert!(
-            !stderr.contains("panicked") && !stderr.contains("backtrace"),
-            "{stderr}"
-        );
+        assert_one_line_error(&out, expect);
     }
     assert!(
         !empty.join(FILE_NAME).exists(),

@@ -4,6 +4,8 @@
 
 #[path = "../shared/tests/support/dynamodb_local.rs"]
 mod dynamodb_local;
+#[path = "support/one_line.rs"]
+mod one_line;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use greenloop::catalog::Rules;
@@ -12,6 +14,7 @@ use greenloop::domain::{Action, ActionKind, BoxLot, Items, MemberId, Pepper};
 use greenloop::store::dynamodb::{item, DynamoStore};
 use greenloop::store::embedded::{EmbeddedStore, FILE_NAME};
 use greenloop::store::{Intake, Store};
+use one_line::assert_one_line_error;
 use redb::{Database, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -65,19 +68,15 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// One line on stderr, starting `greenloop: ` and holding `expect`, and exit code 1.
+/// A one-line error ([`assert_one_line_error`]) with exit code 1.
 fn one_line_error(o: &Output, expect: &str) {
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "not one line: {stderr}"
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
-    assert!(
-        stderr.starts_with("greenloop: ") && stderr.contains(expect),
-        "{stderr}"
-    );
+    assert_one_line_error(o, expect);
 }
 
 /// The scenario, given a store at `place` holding `ok-1` and `bad-1` pending, and ways to break

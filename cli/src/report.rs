@@ -42,39 +42,79 @@ pub async fn verify(
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    let backlog = store.backlog().await.map_err(|e| e.to_string())?;
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let unhealthy = backlog
-        .as_ref()
-        .and_then(|b| crediting_problem(b, now_ms, max_pending_age_s));
+    let health = Health::read(store, now_ms, max_pending_age_s).await?;
     if json {
-        let mut value = serde_json::to_value(&report).expect("reports serialize");
-        value["backlog"] = serde_json::to_value(&backlog).expect("backlogs serialize");
-        value["crediting_problem"] = serde_json::to_value(&unhealthy).expect("text");
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
+        health.print_json(&report);
     } else {
         print_report(&report);
-        if let Some(b) = &backlog {
-            print_backlog(b, now_ms, unhealthy.as_deref());
-        }
+        health.print();
     }
-    Ok(exit_code(&report, unhealthy.as_deref()))
+    Ok(health.exit_code(&report))
 }
 
-/// 1 for a ledger problem, [`CREDITING_UNHEALTHY`] for a sound ledger whose crediting is not
-/// healthy, 0 otherwise.
-fn exit_code(report: &Report, crediting_problem: Option<&str>) -> ExitCode {
-    if !report.is_ok() {
-        ExitCode::FAILURE
-    } else if crediting_problem.is_some() {
-        ExitCode::from(CREDITING_UNHEALTHY)
-    } else {
-        ExitCode::SUCCESS
+/// What a source says waits to be credited, judged at `at_ms` (now, or an export's time).
+struct Health {
+    backlog: Option<Backlog>,
+    at_ms: i64,
+    problem: Option<String>,
+}
+
+impl Health {
+    async fn read(source: &dyn LedgerSource, at_ms: i64, max_age_s: i64) -> Result<Self, String> {
+        let backlog = source.backlog().await.map_err(|e| e.to_string())?;
+        let problem = backlog
+            .as_ref()
+            .and_then(|b| crediting_problem(b, at_ms, max_age_s));
+        Ok(Health {
+            backlog,
+            at_ms,
+            problem,
+        })
+    }
+
+    /// `report` as JSON, with `backlog` and `crediting_problem` added.
+    fn print_json(&self, report: &impl serde::Serialize) {
+        let mut value = serde_json::to_value(report).expect("reports serialize");
+        value["backlog"] = serde_json::to_value(&self.backlog).expect("backlogs serialize");
+        value["crediting_problem"] = serde_json::to_value(&self.problem).expect("text");
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
+    }
+
+    /// The `crediting:` lines.
+    fn print(&self) {
+        let Some(b) = &self.backlog else { return };
+        let oldest = b.oldest_pending_ms.map_or(String::new(), |t| {
+            format!(
+                ", the oldest queued {} s ago",
+                (self.at_ms - t).max(0) / 1000
+            )
+        });
+        println!(
+            "crediting: {} pending{oldest}; {} quarantined",
+            group(b.pending as i64),
+            group(b.quarantined as i64)
+        );
+        if let Some(p) = &self.problem {
+            println!("crediting: NOT HEALTHY: {p}");
+        }
+    }
+
+    /// 1 for a ledger problem, [`CREDITING_UNHEALTHY`] for a sound ledger whose crediting is not
+    /// healthy, 0 otherwise.
+    fn exit_code(&self, report: &Report) -> ExitCode {
+        if !report.is_ok() {
+            ExitCode::FAILURE
+        } else if self.problem.is_some() {
+            ExitCode::from(CREDITING_UNHEALTHY)
+        } else {
+            ExitCode::SUCCESS
+        }
     }
 }
 
 /// What makes crediting unhealthy, in words, if anything does.
-pub fn crediting_problem(b: &Backlog, now_ms: i64, max_pending_age_s: i64) -> Option<String> {
+fn crediting_problem(b: &Backlog, now_ms: i64, max_pending_age_s: i64) -> Option<String> {
     let age_s = b.oldest_pending_ms.map(|t| (now_ms - t).max(0) / 1000);
     let stuck = age_s.filter(|&a| a > max_pending_age_s);
     match (stuck, b.quarantined) {
@@ -89,20 +129,6 @@ pub fn crediting_problem(b: &Backlog, now_ms: i64, max_pending_age_s: i64) -> Op
             "the oldest pending action has waited {a} s (over {max_pending_age_s} s), and {q} \
              actions are quarantined (see `greenloop quarantine list`)"
         )),
-    }
-}
-
-fn print_backlog(b: &Backlog, now_ms: i64, problem: Option<&str>) {
-    let oldest = b.oldest_pending_ms.map_or(String::new(), |t| {
-        format!(", the oldest queued {} s ago", (now_ms - t).max(0) / 1000)
-    });
-    println!(
-        "crediting: {} pending{oldest}; {} quarantined",
-        group(b.pending as i64),
-        group(b.quarantined as i64)
-    );
-    if let Some(p) = problem {
-        println!("crediting: NOT HEALTHY: {p}");
     }
 }
 
@@ -143,19 +169,13 @@ pub async fn verify_export(
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    let backlog = snapshot.backlog().await.map_err(|e| e.to_string())?;
     let at_ms = chrono::DateTime::parse_from_rfc3339(&s.export_time).map_or_else(
         |_| chrono::Utc::now().timestamp_millis(),
         |t| t.timestamp_millis(),
     );
-    let unhealthy = backlog
-        .as_ref()
-        .and_then(|b| crediting_problem(b, at_ms, max_pending_age_s));
+    let health = Health::read(snapshot, at_ms, max_pending_age_s).await?;
     if json {
-        let mut value = serde_json::to_value(&out).expect("reports serialize");
-        value["backlog"] = serde_json::to_value(&backlog).expect("backlogs serialize");
-        value["crediting_problem"] = serde_json::to_value(&unhealthy).expect("text");
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
+        health.print_json(&out);
     } else {
         for e in &out.edge {
             println!(
@@ -172,11 +192,9 @@ pub async fn verify_export(
             println!("  in flight at the edge (not a failure): {p}");
         }
         print_report(&out.report);
-        if let Some(b) = &backlog {
-            print_backlog(b, at_ms, unhealthy.as_deref());
-        }
+        health.print();
     }
-    Ok(exit_code(&out.report, unhealthy.as_deref()))
+    Ok(health.exit_code(&out.report))
 }
 
 /// Verifies a JSON Lines export on one core (the fast path: see `Verifier::new`), against the

@@ -188,6 +188,13 @@ pub struct Backlog {
     pub quarantined: u64,
 }
 
+impl Backlog {
+    /// Notes when a pending action entered the queue (if known), keeping the oldest.
+    pub fn note_queued(&mut self, queued_ms: Option<i64>) {
+        self.oldest_pending_ms = self.oldest_pending_ms.into_iter().chain(queued_ms).min();
+    }
+}
+
 /// An action as recorded, with a digest of what was first delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionRecord {

@@ -55,21 +55,16 @@ impl Default for Budget {
 }
 
 impl Budget {
-    /// The default budget, ending at `deadline`.
-    pub fn until(deadline: Instant) -> Self {
-        Budget {
-            deadline: Some(deadline),
-            ..Budget::default()
-        }
-    }
-
     fn expired(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
-    /// Whether a sleep of `d` ends before the deadline.
-    fn allows(&self, d: Duration) -> bool {
-        self.deadline.is_none_or(|end| Instant::now() + d < end)
+    /// How long to wait before retry number `attempt` (from 0) of a transient fault, or None if
+    /// the retries are used up or the wait would end past the deadline.
+    fn backoff(&self, attempt: u32) -> Option<Duration> {
+        let wait = jittered(FAULT_BASE, attempt, self.max_backoff);
+        let in_time = self.deadline.is_none_or(|end| Instant::now() + wait < end);
+        (attempt < self.retries && in_time).then_some(wait)
     }
 }
 
@@ -327,10 +322,9 @@ fn append<'a>(
             };
             match fault {
                 Fault::Transient(e) => {
-                    let wait = jittered(FAULT_BASE, faults, budget.max_backoff);
-                    if faults >= budget.retries || !budget.allows(wait) {
+                    let Some(wait) = budget.backoff(faults) else {
                         return Err(e);
-                    }
+                    };
                     run.retried += 1;
                     faults += 1;
                     tokio::time::sleep(wait).await;
@@ -437,11 +431,10 @@ where
     let mut attempt = 0u32;
     loop {
         match f().await {
-            Err(e) if e.is_transient() && attempt < budget.retries => {
-                let wait = jittered(FAULT_BASE, attempt, budget.max_backoff);
-                if !budget.allows(wait) {
+            Err(e) if e.is_transient() => {
+                let Some(wait) = budget.backoff(attempt) else {
                     return Err(e);
-                }
+                };
                 *retried += 1;
                 attempt += 1;
                 tokio::time::sleep(wait).await;

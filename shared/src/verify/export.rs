@@ -126,11 +126,8 @@ impl Snapshot {
         {
             Some("pending") => {
                 self.backlog.pending += 1;
-                let queued = get_s(it, GSI1SK).ok().and_then(queued_ms);
-                self.backlog.oldest_pending_ms = match (self.backlog.oldest_pending_ms, queued) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                self.backlog
+                    .note_queued(get_s(it, GSI1SK).ok().and_then(queued_ms));
             }
             Some("rejected") => self.backlog.quarantined += 1,
             _ => {}

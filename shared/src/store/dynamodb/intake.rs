@@ -2,7 +2,7 @@
 //! recorded once forever, and the pickup's completion as a conditional update.
 
 use super::item::{queue_position, s};
-use super::{is_condition_failed, item, sdk_err, DynamoStore};
+use super::{item, DynamoStore};
 use crate::store::{
     action_digest, completion, ActionRecord, ActionStatus, Completion, Intake, Recorded, Result,
     StoreError,
@@ -72,40 +72,27 @@ impl Intake for DynamoStore {
                 }
                 Completion::Complete(done) => done,
             };
-            let res = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(item::action(id)))
+            let update = self
+                .update_action(id, "booked")
                 .update_expression(
                     "SET #action = :action, #status = :status, #state = :pending, \
                      gsi1pk = :bucket, gsi1sk = :position",
                 )
-                .condition_expression("#state = :booked")
                 .expression_attribute_names("#action", "action")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":action", item::json(&done))
                 .expression_attribute_values(":status", item::json(&ActionStatus::Pending))
                 .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":booked", s("booked"))
                 .expression_attribute_values(":bucket", s(item::pending_bucket(id)))
-                .expression_attribute_values(":position", s(queue_position(id)))
-                .send()
-                .await;
-            match res {
-                Ok(_) => {
-                    return Ok(Recorded {
-                        record: ActionRecord {
-                            action: done,
-                            digest: record.digest,
-                            status: ActionStatus::Pending,
-                        },
-                        replay: false,
-                    })
-                }
-                Err(e) if is_condition_failed(&e) => continue,
-                Err(e) => return Err(sdk_err(e)),
+                .expression_attribute_values(":position", s(queue_position(id)));
+            if self.moved(update).await? {
+                return Ok(Recorded {
+                    record: ActionRecord {
+                        action: done,
+                        digest: record.digest,
+                        status: ActionStatus::Pending,
+                    },
+                    replay: false,
+                });
             }
         }
         Err(StoreError::Unavailable(format!(

@@ -85,6 +85,30 @@ impl DynamoStore {
         }
     }
 
+    /// An `UpdateItem` of action `id`'s item, only while its `state` is `from`: the one way an
+    /// action moves between states (completed, quarantined, put back). `#status` and `#state`
+    /// are declared; the caller's update expression sets both.
+    fn update_action(&self, id: &str, from: &str) -> UpdateItemBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::action(id)))
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":from", s(from))
+    }
+
+    /// Sends an [`DynamoStore::update_action`]: true if it was written, false if the action was
+    /// no longer in that state.
+    async fn moved(&self, update: UpdateItemBuilder) -> Result<bool> {
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     async fn put_plain(&self, item: Item) -> Result<()> {
         self.client
             .put_item()
@@ -212,6 +236,8 @@ impl DynamoStore {
 }
 
 type QueryBuilder = aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+type UpdateItemBuilder =
+    aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 
 /// Any SDK failure as a store error, with the service's own words, classified: DynamoDB's
 /// `ValidationException` (an item over 400 KB, a request it cannot take) is refused for good;

@@ -5,7 +5,7 @@
 //! written.
 
 use super::item::{queue_position, s};
-use super::{is_condition_failed, item, sdk_err, DynamoStore};
+use super::{item, sdk_err, DynamoStore};
 use crate::store::{
     requeue_check, ActionStatus, Backlog, Quarantine, Quarantined, Requeued, Result, StoreError,
 };
@@ -31,32 +31,19 @@ impl DynamoStore {
             reason: reason.to_owned(),
             message: message.to_owned(),
         };
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::action(id)))
+        let update = self
+            .update_action(id, "pending")
             .update_expression(
                 "SET #status = :status, #state = :rejected, gsi1pk = :q, gsi1sk = :id, \
                  #quarantine = :quarantine",
             )
-            .condition_expression("#state = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#state", "state")
             .expression_attribute_names("#quarantine", "quarantine")
             .expression_attribute_values(":status", item::json(&status))
             .expression_attribute_values(":rejected", s("rejected"))
-            .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":q", s(PARTITION))
             .expression_attribute_values(":id", s(id))
-            .expression_attribute_values(":quarantine", item::json(&q))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_err(e)),
-        }
+            .expression_attribute_values(":quarantine", item::json(&q));
+        self.moved(update).await
     }
 
     /// Counts a general-index partition's items (paged `Select COUNT` queries).
@@ -95,16 +82,14 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(sdk_err)?;
-            let queued_ms = first
-                .items
-                .unwrap_or_default()
-                .first()
-                .and_then(|it| item::get_s(it, item::GSI1SK).ok())
-                .and_then(item::queued_ms);
-            backlog.oldest_pending_ms = match (backlog.oldest_pending_ms, queued_ms) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            backlog.note_queued(
+                first
+                    .items
+                    .unwrap_or_default()
+                    .first()
+                    .and_then(|it| item::get_s(it, item::GSI1SK).ok())
+                    .and_then(item::queued_ms),
+            );
         }
         backlog.quarantined = self.count(PARTITION.into()).await?;
         Ok(backlog)
@@ -140,30 +125,19 @@ impl Quarantine for DynamoStore {
             if let Some(done) = requeue_check(&record.status, id)? {
                 return Ok(done);
             }
-            let res = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(item::action(id)))
+            let update = self
+                .update_action(id, "rejected")
                 .update_expression(
                     "SET #status = :status, #state = :pending, gsi1pk = :bucket, \
                      gsi1sk = :position REMOVE #quarantine",
                 )
-                .condition_expression("#state = :rejected")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#state", "state")
                 .expression_attribute_names("#quarantine", "quarantine")
                 .expression_attribute_values(":status", item::json(&ActionStatus::Pending))
                 .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":rejected", s("rejected"))
                 .expression_attribute_values(":bucket", s(item::pending_bucket(id)))
-                .expression_attribute_values(":position", s(queue_position(id)))
-                .send()
-                .await;
-            match res {
-                Ok(_) => return Ok(Requeued::Requeued),
-                Err(e) if is_condition_failed(&e) => continue,
-                Err(e) => return Err(sdk_err(e)),
+                .expression_attribute_values(":position", s(queue_position(id)));
+            if self.moved(update).await? {
+                return Ok(Requeued::Requeued);
             }
         }
         Err(StoreError::Unavailable(format!(

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::Invalid;
 use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
 use std::ops::Bound;
 
 #[async_trait]
@@ -115,20 +116,23 @@ impl Crediting for EmbeddedStore {
             let mut next: std::collections::HashMap<&str, u64> = Default::default();
             for u in &batch.accounts {
                 let member = u.account.member.as_str();
-                let raw = accounts.get(member)?.map(|v| v.value().to_vec());
-                let stored: Account = match &raw {
-                    Some(bytes) => decode(bytes)?,
-                    None => Account::new(u.account.member.clone()),
-                };
-                if stored.head != u.expected_head {
+                let stored: StoredAccount = get(&accounts, member)?.unwrap_or_else(|| {
+                    StoredAccount {
+                        account: Account::new(u.account.member.clone()),
+                        newer: Default::default(),
+                    }
+                });
+                if stored.account.head != u.expected_head {
                     return Err(AppendError::AccountMoved(u.account.member.clone()));
                 }
-                next.insert(member, stored.entries);
-                let next = Account {
-                    campus: stored.campus,
-                    ..u.account.clone()
-                };
-                let bytes = keep_unknown_fields(raw.as_deref(), &next);
+                next.insert(member, stored.account.entries);
+                let bytes = encode(&StoredAccount {
+                    account: Account {
+                        campus: stored.account.campus,
+                        ..u.account.clone()
+                    },
+                    newer: stored.newer,
+                });
                 if bytes.len() > MAX_ITEM_BYTES {
                     return Err(StoreError::Refused {
                         code: reasons::ITEM_TOO_LARGE,
@@ -194,34 +198,13 @@ impl Crediting for EmbeddedStore {
     }
 }
 
-/// The account as JSON, with whatever fields a newer version stored beside the ones this
-/// version knows, as DynamoDB's `UpdateItem` keeps attributes it does not name.
-fn keep_unknown_fields(stored: Option<&[u8]>, account: &Account) -> Vec<u8> {
-    use serde_json::{Map, Value};
-    static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let known = KNOWN.get_or_init(|| {
-        // Every field, including those left out when empty.
-        let mut full = Account::new(account.member.clone());
-        full.campus = Some(String::new());
-        full.open_pledges.push(crate::store::OpenPledge {
-            action: String::new(),
-            boxes: 1,
-            returned: 0,
-        });
-        match serde_json::to_value(&full) {
-            Ok(Value::Object(m)) => m.into_iter().map(|(k, _)| k).collect(),
-            _ => Vec::new(),
-        }
-    });
-    let mut out = match stored.map(serde_json::from_slice::<Map<String, Value>>) {
-        Some(Ok(mut m)) => {
-            m.retain(|k, _| !known.contains(k));
-            m
-        }
-        _ => Map::new(),
-    };
-    if let Ok(Value::Object(m)) = serde_json::to_value(account) {
-        out.extend(m);
-    }
-    encode(&out)
+/// An account as kept here, with whatever fields a newer version stored beside the ones this
+/// version knows: crediting writes them back untouched, as DynamoDB's `UpdateItem` keeps the
+/// attributes it does not name.
+#[derive(Serialize, Deserialize)]
+struct StoredAccount {
+    #[serde(flatten)]
+    account: Account,
+    #[serde(flatten)]
+    newer: serde_json::Map<String, serde_json::Value>,
 }
