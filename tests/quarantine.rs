@@ -26,6 +26,7 @@ const AT: i64 = 1_793_548_800;
 fn scan(id: &str) -> Action {
     Action {
         id: id.into(),
+        integration: "qr-1".into(),
         kind: ActionKind::Scan,
         member: MemberId::pseudonym(&Pepper::new(b"quarantine-cli-pepper".to_vec()).unwrap(), id),
         station: "st-0001".into(),

@@ -371,6 +371,7 @@ async fn start_server(dir: &Path, users: u64, credit: bool) -> Server {
                 id: format!("st-{i:04}"),
                 city: CITIES[i % CITIES.len()].into(),
                 campus: (i % 3 == 0).then(|| CAMPUSES[i % CAMPUSES.len()].0.to_owned()),
+                integrations: vec!["qr-1".into()],
             })
             .await
             .expect("a station");

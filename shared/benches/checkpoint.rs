@@ -326,6 +326,7 @@ impl Gen {
         }
         Action {
             id: format!("bench-{k:08}"),
+            integration: "qr-1".into(),
             kind,
             member: self.members[(k * 7919) % self.members.len()].clone(),
             station: format!("st-{:04}", k % 500),

@@ -204,6 +204,7 @@ fn nth(i: usize, members: &[MemberId], stations: &[String]) -> Action {
     };
     Action {
         id: format!("bench-{i:06}"),
+        integration: "qr-1".into(),
         kind: if i % 5 == 4 {
             ActionKind::Pledge
         } else {

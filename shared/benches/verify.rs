@@ -129,6 +129,7 @@ fn action(k: usize, n: usize, members: &[MemberId]) -> Action {
     let member = members[(k * 7919) % members.len()].clone();
     Action {
         id: format!("bench-{k:08}"),
+        integration: "qr-1".into(),
         kind,
         member,
         station: format!("st-{:04}", k % 500),

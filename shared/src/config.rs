@@ -10,10 +10,12 @@
 //! | `GREENLOOP_DATA` | otherwise, data directory of the embedded store (default `greenloop-data`) |
 //! | `GREENLOOP_SHARDS` | number of ledger chains crediting spreads over (default 4) |
 //!
-//! Secrets are read here and nowhere else; they are never logged. Each function asks only for
+//! Secrets are read here and nowhere else; they are never logged. The webhook secrets are read
+//! again from SSM every two minutes ([`crate::http::keyring`]), so removing a leaked one takes
+//! effect without a redeploy. Each function asks only for
 //! the secrets it uses ([`Secret`]), and its IAM role may read only those parameters.
 
-use crate::http::{App, Integrations};
+use crate::http::{keyring, App, Integrations, Keyring};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{LedgerSource, Store};
@@ -182,21 +184,35 @@ pub async fn warm_up(store: &dyn LedgerSource) {
 pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
     let store = store().await?;
     let mut pepper = None;
-    let mut integrations = Integrations::default();
+    let mut ring = Keyring::fixed(Integrations::default());
     for (secret, value) in needed.iter().zip(secrets(needed).await?) {
         match secret {
             Secret::Pepper => pepper = Some(parse_pepper(value)?),
-            Secret::WebhookSecrets => integrations = parse_integrations(&value)?,
+            Secret::WebhookSecrets => ring = webhook_keyring(parse_integrations(&value)?),
             Secret::LogKey => return Err(ConfigError("HTTP functions do not sign".into())),
         }
     }
     warm_up(store.as_ref()).await;
-    Ok(App::with_secrets(
-        store,
-        pepper,
-        integrations,
-        Rules::defaults(),
-    ))
+    Ok(App::with_secrets(store, pepper, ring, Rules::defaults()))
+}
+
+/// The webhook secrets just read: fixed when the environment holds them, else re-read from
+/// their SSM parameter every [`keyring::TTL`], so a secret removed there stops working
+/// without a redeploy.
+pub fn webhook_keyring(read: Integrations) -> Keyring {
+    if var(Secret::WebhookSecrets.var()).is_some() {
+        return Keyring::fixed(read);
+    }
+    let fetch: keyring::Fetch = std::sync::Arc::new(|| {
+        Box::pin(async {
+            let value = secrets(&[Secret::WebhookSecrets])
+                .await
+                .map_err(|e| e.0)?
+                .remove(0);
+            parse_integrations(&value).map_err(|e| e.0)
+        })
+    });
+    Keyring::refreshing(read, keyring::TTL, fetch)
 }
 
 /// JSON logs, one object per line, as Lambda's JSON log format expects; the level comes from

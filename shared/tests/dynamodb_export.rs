@@ -35,6 +35,7 @@ fn scans(from: u32, n: u32) -> Vec<Action> {
     (from..from + n)
         .map(|i| Action {
             id: format!("scan-{i}"),
+            integration: "qr-1".into(),
             kind: ActionKind::Scan,
             member: member(1 + i % 6),
             station: STATIONS[i as usize % STATIONS.len()].to_owned(),
@@ -84,6 +85,7 @@ async fn ledger() -> (Client, DynamoStore) {
             id: s.into(),
             city: "Shanghai".into(),
             campus,
+            integrations: vec!["qr-1".into()],
         };
         store.put_station(&station).await.expect("put_station");
     }

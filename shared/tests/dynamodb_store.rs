@@ -83,6 +83,7 @@ async fn an_account_at_its_largest_is_credited() {
     store.affiliate(&member, &campus).await.expect("affiliate");
     let pledge = |i: usize, day: i64| Action {
         id: format!("{i:0>64}"),
+        integration: "qr-1".into(),
         kind: ActionKind::Pledge,
         member: member.clone(),
         station: "st-0001".into(),

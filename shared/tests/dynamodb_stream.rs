@@ -23,6 +23,7 @@ fn action(id: &str, kind: ActionKind, books: u32) -> Action {
     let pepper = Pepper::new(b"stream-test-pepper-01".to_vec()).unwrap();
     Action {
         id: id.into(),
+        integration: "qr-1".into(),
         kind,
         member: MemberId::pseudonym(&pepper, &format!("user-{id}")),
         station: "st-stream".into(),

@@ -56,6 +56,7 @@ async fn data_survives_closing_and_reopening() {
         for i in 0..30u32 {
             let a = Action {
                 id: format!("reopen-{i}"),
+                integration: "qr-1".into(),
                 kind: ActionKind::Scan,
                 member: member(i % 3),
                 station: format!("st-{}", i % 4),
@@ -148,6 +149,7 @@ async fn fields_a_newer_version_wrote_are_read_past_and_kept() {
     );
     let scan = |id: &str, at: i64| Action {
         id: id.into(),
+        integration: "qr-1".into(),
         kind: ActionKind::Scan,
         member: member.clone(),
         station: "st-0001".into(),

@@ -102,6 +102,7 @@ async fn functions() -> Functions {
             id: "st-0001".into(),
             city: "Hangzhou".into(),
             campus: Some("campus-a".into()),
+            integrations: vec!["qr-1".into()],
         })
         .await
         .unwrap();

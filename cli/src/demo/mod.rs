@@ -115,6 +115,7 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
                 id: s.clone(),
                 city: city.to_string(),
                 campus: Some(id.to_string()),
+                integrations: vec!["qr-1".into()],
             });
         }
         campus_stations.push(mine);
@@ -127,6 +128,7 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
                 id: id.clone(),
                 city: city.to_owned(),
                 campus: None,
+                integrations: vec!["qr-1".into()],
             });
             id
         })

@@ -146,6 +146,10 @@ pub struct Station {
     pub id: String,
     pub city: String,
     pub campus: Option<String>,
+    /// The key ids of the integrations that may record actions here. A station stored without
+    /// the list accepts no one: a registry must say who owns a station.
+    #[serde(default)]
+    pub integrations: Vec<String>,
 }
 
 impl Station {
@@ -154,7 +158,21 @@ impl Station {
         if let Some(c) = &self.campus {
             check_id("campus", c)?;
         }
+        if self.integrations.is_empty() {
+            return Err(Invalid::new(
+                "no_integration",
+                "a station names the key ids of the integrations that may record there",
+            ));
+        }
+        for i in &self.integrations {
+            check_id("integration", i)?;
+        }
         Ok(())
+    }
+
+    /// Whether integration `key_id` may record here.
+    pub fn accepts(&self, key_id: &str) -> bool {
+        self.integrations.iter().any(|i| i == key_id)
     }
 }
 
@@ -274,11 +292,20 @@ impl Items {
     }
 }
 
-/// One action from a source system. `id` is the source's globally unique id (for a scan, the
-/// scan id), so a second delivery is recognised forever.
+/// The store key of integration `integration`'s action `id`. `/` is outside the id alphabet
+/// ([`check_id`]), so the pair is unambiguous.
+pub fn action_key(integration: &str, id: &str) -> String {
+    format!("{integration}/{id}")
+}
+
+/// One action from a source system. `id` is the source's own id (for a scan, the scan id),
+/// unique within its `integration`: the pair ([`Action::key`]) is recognised forever, so a
+/// second delivery is a replay, and two platforms may use the same id without colliding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     pub id: String,
+    /// The key id of the integration that sent it, taken from the signature it was sent under.
+    pub integration: String,
     pub kind: ActionKind,
     pub member: MemberId,
     pub station: String,
@@ -288,9 +315,15 @@ pub struct Action {
 }
 
 impl Action {
+    /// Where the action is stored and how the operator names it: `<integration>/<id>`.
+    pub fn key(&self) -> String {
+        action_key(&self.integration, &self.id)
+    }
+
     /// Validates an action as it arrives. A pickup booking arrives with no items yet.
     pub fn validate(&self) -> Result<(), Invalid> {
         check_id("action", &self.id)?;
+        check_id("integration", &self.integration)?;
         check_id("station", &self.station)?;
         if self.at < 0 || self.at as u64 > MAX_SAFE_INT {
             return Err(Invalid::new("bad_time", "action time is out of range"));

@@ -15,7 +15,7 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
 /// The default rulebook for Double 11 2026.
-pub const DEFAULT_RULEBOOK: &str = include_str!("../data/rulebook-double11-2026.1.json");
+pub const DEFAULT_RULEBOOK: &str = include_str!("../data/rulebook-double11-2026.2.json");
 
 /// Bonus points per unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +50,9 @@ pub struct Rulebook {
     pub partner_brands: Vec<String>,
     /// Most points one member can be credited in one campaign day.
     pub daily_cap: u32,
+    /// How late an action may arrive, in seconds: intake refuses one dated more than this
+    /// before now (`stale_action`), and closes this long after the window ends.
+    pub intake_grace_s: u32,
     #[serde(skip)]
     parsed: Parsed,
 }
@@ -66,6 +69,7 @@ struct Unchecked {
     partner_multiplier_pct: u32,
     partner_brands: Vec<String>,
     daily_cap: u32,
+    intake_grace_s: u32,
 }
 
 impl TryFrom<Unchecked> for Rulebook {
@@ -79,6 +83,7 @@ impl TryFrom<Unchecked> for Rulebook {
             partner_multiplier_pct: u.partner_multiplier_pct,
             partner_brands: u.partner_brands,
             daily_cap: u.daily_cap,
+            intake_grace_s: u.intake_grace_s,
             parsed: Parsed::default(),
         };
         rb.prepare()?;
@@ -220,6 +225,9 @@ impl Rulebook {
             p.shoe_pair,
             p.book,
         ];
+        if self.intake_grace_s > 30 * 86_400 {
+            return Err(bad("intake_grace_s is over 30 days".into()));
+        }
         if rates.iter().any(|&r| r > MAX_RATE) || self.partner_multiplier_pct > 1_000 {
             return Err(bad("a rate is implausibly large".into()));
         }
@@ -237,6 +245,36 @@ impl Rulebook {
 
     pub fn in_window(&self, at: i64) -> bool {
         self.parsed.start <= at && at <= self.parsed.end
+    }
+
+    /// When intake closes: the window's end plus the grace. Nothing is recorded after it.
+    pub fn intake_closes(&self) -> i64 {
+        self.parsed.end + i64::from(self.intake_grace_s)
+    }
+
+    /// Whether intake takes, at time `now`, an action dated `at`: refused as `intake_closed`
+    /// after [`Rulebook::intake_closes`], as `stale_action` when dated more than the grace
+    /// before `now`. (The future is the signature's business: see `TOLERANCE_S`.)
+    pub fn admits(&self, at: i64, now: i64) -> Result<(), Invalid> {
+        if now > self.intake_closes() {
+            return Err(Invalid::new(
+                "intake_closed",
+                format!(
+                    "intake for campaign {} closed {} s after its window ended",
+                    self.version, self.intake_grace_s
+                ),
+            ));
+        }
+        if at < now - i64::from(self.intake_grace_s) {
+            return Err(Invalid::new(
+                "stale_action",
+                format!(
+                    "the action is dated more than {} s ago; send actions within the grace",
+                    self.intake_grace_s
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub fn is_partner(&self, brand: &str) -> bool {
@@ -397,6 +435,30 @@ mod tests {
         assert_eq!((a.points, a.bonus, a.reason), (50, 10, Reason::Capped));
         let b = r.assess(ActionKind::Scan, &boxes(None, 5), t, 200);
         assert_eq!((b.bonus, b.reason), (0, Reason::Capped));
+    }
+
+    #[test]
+    fn intake_takes_actions_within_the_grace_until_it_closes() {
+        let r = rb();
+        let grace = i64::from(r.intake_grace_s);
+        assert_eq!(grace, 48 * 3600);
+        let now = at("2026-11-20T12:00:00+08:00");
+        assert!(r.admits(now, now).is_ok());
+        assert!(r.admits(now - grace, now).is_ok());
+        assert_eq!(
+            r.admits(now - grace - 1, now).unwrap_err().code,
+            "stale_action"
+        );
+        // On 20 November, 1-19 November are out of reach: no backdated bonus days.
+        let first = at("2026-11-01T12:00:00+08:00");
+        assert_eq!(r.admits(first, now).unwrap_err().code, "stale_action");
+        let end = at("2026-11-20T23:59:59+08:00");
+        assert_eq!(r.intake_closes(), end + grace);
+        assert!(r.admits(end, end + grace).is_ok());
+        assert_eq!(
+            r.admits(end, end + grace + 1).unwrap_err().code,
+            "intake_closed"
+        );
     }
 
     #[test]

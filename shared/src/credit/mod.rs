@@ -62,6 +62,7 @@ pub fn plan(
             day_before,
             factors: factors.version.clone(),
             hash: prev, // replaced by seal()
+            integration: action.integration.clone(),
             items: action.items.clone(),
             kind: action.kind,
             member: action.member.clone(),
@@ -131,7 +132,7 @@ pub fn over_pledge_cap(batch: &CreditBatch) -> Option<&Entry> {
                 .account
                 .open_pledges
                 .iter()
-                .any(|p| p.action == e.action)
+                .any(|p| p.action == e.action_key())
     })
 }
 
@@ -144,7 +145,7 @@ pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &Rulebook) {
     let boxes = entry.items.box_count();
     match entry.kind {
         ActionKind::Pledge => account.open_pledges.push(OpenPledge {
-            action: entry.action.clone(),
+            action: entry.action_key(),
             boxes,
             returned: 0,
         }),
@@ -180,6 +181,7 @@ mod tests {
     fn scan(id: usize, who: u32, boxes: u32, at: i64) -> Action {
         Action {
             id: format!("scan-{id}"),
+            integration: "qr-1".into(),
             kind: ActionKind::Scan,
             member: member(who),
             station: "st-1".into(),
@@ -260,7 +262,7 @@ mod tests {
         let text = report.first_problem().expect("a problem").to_string();
         assert_eq!(
             text,
-            "chain shard-00 seq 5: action scan-1 was already credited at chain shard-00 seq 1"
+            "chain shard-00 seq 5: action qr-1/scan-1 was already credited at chain shard-00 seq 1"
         );
     }
 

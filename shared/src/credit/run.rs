@@ -259,7 +259,7 @@ fn append<'a>(
                 let accounts = store.accounts(&members).await.map_err(Step::Accounts)?;
                 let planned = plan(&head, &accounts, &actions, rules);
                 if let Some(e) = over_pledge_cap(&planned) {
-                    return Err(Step::Rule(e.action.clone()));
+                    return Err(Step::Rule(e.action_key()));
                 }
                 store.append(&planned).await.map_err(Step::Append)?;
                 Ok::<u64, Step>(planned.entries.len() as u64)
@@ -282,12 +282,12 @@ fn append<'a>(
                         &why,
                     )
                     .await?;
-                    actions.retain(|a| a.id != id);
+                    actions.retain(|a| a.key() != id);
                     continue;
                 }
                 Err(Step::Append(AppendError::NotPending(ids))) => {
                     let before = actions.len();
-                    actions.retain(|a| !ids.contains(&a.id));
+                    actions.retain(|a| !ids.contains(&a.key()));
                     if actions.len() == before {
                         return Err(StoreError::Corrupt(format!(
                             "append refused actions {ids:?} that the batch does not hold"
@@ -387,12 +387,12 @@ async fn isolate(
             StoreError::Unreadable { .. } => reasons::UNREADABLE,
             _ => reasons::UNREADABLE_ACCOUNT,
         };
-        tracing::warn!(action = %actions[0].id, chain, reason, "quarantining");
+        tracing::warn!(action = %actions[0].key(), chain, reason, "quarantining");
         return quarantine(
             store,
             budget,
             run,
-            &actions[0].id,
+            &actions[0].key(),
             reason,
             &fault.to_string(),
         )

@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod campus;
+pub mod keyring;
 pub mod scan;
 pub mod signature;
 
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+pub use keyring::Keyring;
 pub use signature::Integrations;
 
 /// Largest request body accepted; an intake body is a few hundred bytes.
@@ -45,8 +47,8 @@ pub struct App<S: ?Sized = dyn Store> {
     /// Key of member pseudonyms; `None` in a function that serves no member (audit), which
     /// then needs no access to it.
     pub pepper: Option<Pepper>,
-    /// Webhook senders and their secrets.
-    pub integrations: Integrations,
+    /// Webhook senders and their secrets, re-read from SSM when deployed.
+    pub keyring: Arc<Keyring>,
     /// The rulebook in force, for "today" and for pledge windows.
     pub rules: Arc<Rules>,
     /// Unix seconds now; tests move it.
@@ -69,20 +71,20 @@ impl App {
         integrations: Integrations,
         rules: Rules,
     ) -> Self {
-        Self::with_secrets(store, Some(pepper), integrations, rules)
+        Self::with_secrets(store, Some(pepper), Keyring::fixed(integrations), rules)
     }
 
-    /// [`App::new`], for a function that may hold no pepper.
+    /// [`App::new`], for a function that may hold no pepper, with secrets that may refresh.
     pub fn with_secrets(
         store: Arc<dyn Store>,
         pepper: Option<Pepper>,
-        integrations: Integrations,
+        keyring: Keyring,
         rules: Rules,
     ) -> Self {
         App {
             store,
             pepper,
-            integrations,
+            keyring: Arc::new(keyring),
             rules: Arc::new(rules),
             clock: Arc::new(|| chrono::Utc::now().timestamp()),
             recorded: Arc::new(Notify::new()),
@@ -97,7 +99,7 @@ impl<S: ?Sized> App<S> {
         App {
             store,
             pepper: self.pepper.clone(),
-            integrations: self.integrations.clone(),
+            keyring: Arc::clone(&self.keyring),
             rules: Arc::clone(&self.rules),
             clock: Arc::clone(&self.clock),
             recorded: Arc::clone(&self.recorded),

@@ -1,20 +1,28 @@
 //! Intake: the signed webhooks that record actions (the `scan` function).
 //!
-//! Intake only records. It checks the signature, validates, turns the platform user id into the
-//! member pseudonym at once, and records the action keyed by its source id; crediting happens
-//! later. The answer is 202 with the action's status; a second delivery of the same id and body
-//! gets the same answer marked as a replay, and the same id with another body gets 409.
+//! Intake only records. It checks the signature (over the whole request, `signature`), which
+//! names the integration acting; validates; turns the platform user id into the member
+//! pseudonym at once; and records the action keyed by its integration and source id. Crediting
+//! happens later. The answer is 202 with the action's status; a second delivery of the same id
+//! and body gets the same answer marked as a replay, and the same id with another body gets 409.
+//!
+//! An integration acts only within its own bounds: it records only at the stations the registry
+//! gives it (403 `station_not_yours`), and reads and completes only its own actions (another's
+//! id is 404, as if it did not exist). Intake takes actions dated within the rulebook's grace
+//! and closes the grace after the campaign window (422 `stale_action`, `intake_closed`).
 
-use super::signature::{Refusal, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
+use super::signature::{Message, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
 use super::{json, parse, read_body, ApiError};
 use crate::store::{ActionStatus, Recorded, ScanStore, StoreError};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use greenloop_core::domain::{check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId};
+use greenloop_core::domain::{
+    action_key, check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -135,17 +143,18 @@ pub struct PledgeView {
 trait Delivery: DeserializeOwned {
     /// The platform user id; it goes no further than [`member`], which makes it the pseudonym.
     fn user(&self) -> &str;
-    /// The action this body stands for, by `member`.
-    fn action(self, member: MemberId) -> Action;
+    /// The action this body stands for, by `member`, sent by `integration`.
+    fn action(self, member: MemberId, integration: &str) -> Action;
 }
 
 impl Delivery for ScanIn {
     fn user(&self) -> &str {
         &self.user
     }
-    fn action(self, member: MemberId) -> Action {
+    fn action(self, member: MemberId, integration: &str) -> Action {
         Action {
             id: self.scan_id,
+            integration: integration.to_owned(),
             kind: ActionKind::Scan,
             member,
             station: self.station,
@@ -160,9 +169,10 @@ impl Delivery for PledgeIn {
         &self.user
     }
     /// The pledged boxes are the action's items, of no brand.
-    fn action(self, member: MemberId) -> Action {
+    fn action(self, member: MemberId, integration: &str) -> Action {
         Action {
             id: self.pledge_id,
+            integration: integration.to_owned(),
             kind: ActionKind::Pledge,
             member,
             station: self.station,
@@ -183,9 +193,10 @@ impl Delivery for AppointmentIn {
         &self.user
     }
     /// No items yet: a booking, weighed at completion.
-    fn action(self, member: MemberId) -> Action {
+    fn action(self, member: MemberId, integration: &str) -> Action {
         Action {
             id: self.appointment_id,
+            integration: integration.to_owned(),
             kind: ActionKind::Pickup,
             member,
             station: self.station,
@@ -198,42 +209,53 @@ impl Delivery for AppointmentIn {
 /// Every intake route: a signed body of type `T`, recorded as its action.
 async fn intake<T: Delivery>(
     State(app): State<App>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = signed(&app, &headers, body).await?;
+    let (integration, bytes) = signed(&app, &method, &uri, &headers, body).await?;
     let request: T = parse(&bytes)?;
     let member = member(&app, request.user())?;
-    record(&app, request.action(member)).await
+    record(&app, request.action(member, &integration)).await
 }
 
 async fn complete(
     State(app): State<App>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    let bytes = signed(&app, &headers, body).await?;
+    let (integration, bytes) = signed(&app, &method, &uri, &headers, body).await?;
     check_id("appointment", &id)?;
     tracing::Span::current().record("action_id", id.as_str());
     let c: CompleteIn = parse(&bytes)?;
-    not_in_future(&app, c.at)?;
-    let recorded = app.store.complete_pickup(&id, c.clothing_g, c.at).await?;
+    in_time(&app, c.at)?;
+    let key = action_key(&integration, &id);
+    let recorded = app
+        .store
+        .complete_pickup(&key, c.clothing_g, c.at)
+        .await
+        .map_err(|e| own_id(e, &id))?;
     answer(&app, recorded).await
 }
 
 async fn status(
     State(app): State<App>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    signed(&app, &headers, body).await?;
+    let (integration, _) = signed(&app, &method, &uri, &headers, body).await?;
     check_id("action", &id)?;
     tracing::Span::current().record("action_id", id.as_str());
-    let record = match app.store.action(&id).await {
+    let record = match app.store.action(&action_key(&integration, &id)).await {
         // Set aside by crediting: its sender sees why, though this version cannot read the rest.
         Err(StoreError::Unreadable {
             status: Some(status @ ActionStatus::Rejected { .. }),
@@ -248,25 +270,48 @@ async fn status(
             };
             return Ok(json(StatusCode::OK, &view));
         }
-        other => other?.ok_or_else(|| ApiError::not_found(format!("action {id}")))?,
+        other => other
+            .map_err(|e| own_id(e, &id))?
+            .ok_or_else(|| ApiError::not_found(format!("action {id}")))?,
     };
     let view = view(&app, &record.action, record.status, None).await?;
     Ok(json(StatusCode::OK, &view))
 }
 
-/// Reads the body and checks its signature against the sender's secrets.
-async fn signed(app: &App, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
+/// A store error about the action keyed `<integration>/<id>`, said with the sender's own id.
+fn own_id(e: StoreError, id: &str) -> ApiError {
+    match e {
+        StoreError::NotFound(_) => ApiError::not_found(format!("action {id}")),
+        StoreError::Conflict(_) => StoreError::Conflict(id.to_owned()).into(),
+        other => other.into(),
+    }
+}
+
+/// Reads the body and checks the signature over the whole request; returns the integration
+/// that signed it (its key id) and the body.
+async fn signed(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, axum::body::Bytes), ApiError> {
     let bytes = read_body(body).await?;
     let text = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
-    app.integrations
-        .verify(
-            text(KEY_ID_HEADER),
-            text(SIGNATURE_HEADER),
-            &bytes,
-            app.now(),
-        )
-        .map_err(|r: Refusal| ApiError::new(StatusCode::UNAUTHORIZED, r.code(), r.message()))?;
-    Ok(bytes)
+    let message = Message {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        key_id: text(KEY_ID_HEADER).unwrap_or(""),
+        t: 0, // the header's
+        body: &bytes,
+    };
+    let keys = app.keyring.current().await;
+    let integration = keys
+        .verify(text(SIGNATURE_HEADER), message, app.now())
+        .map_err(|r| ApiError::new(StatusCode::UNAUTHORIZED, r.code(), r.message()))?
+        .to_owned();
+    Ok((integration, bytes))
 }
 
 /// The member pseudonym of a platform user id; the raw id goes no further than this.
@@ -288,24 +333,38 @@ pub(super) fn member<S: ?Sized>(app: &super::App<S>, user: &str) -> Result<Membe
     Ok(MemberId::pseudonym(pepper, user))
 }
 
-fn not_in_future(app: &App, at: i64) -> Result<(), ApiError> {
-    if at > app.now() + TOLERANCE_S {
+/// An action's time as intake takes it: not in the future (beyond the clock tolerance), not
+/// older than the rulebook's grace, and not after intake has closed.
+fn in_time(app: &App, at: i64) -> Result<(), ApiError> {
+    let now = app.now();
+    if at > now + TOLERANCE_S {
         return Err(Invalid::new("future_time", "at is in the future").into());
     }
+    app.rules.rulebook.admits(at, now)?;
     Ok(())
 }
 
-/// Validates an action against the registry and records it idempotently.
+/// Validates an action against the rulebook and the registry, and records it idempotently.
 async fn record(app: &App, action: Action) -> Result<Response, ApiError> {
     action.validate()?;
     tracing::Span::current().record("action_id", action.id.as_str());
-    not_in_future(app, action.at)?;
-    if app.store.station(&action.station).await?.is_none() {
+    in_time(app, action.at)?;
+    let Some(station) = app.store.station(&action.station).await? else {
         return Err(Invalid::new(
             "unknown_station",
             format!("station {} is not registered", action.station),
         )
         .into());
+    };
+    if !station.accepts(&action.integration) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "station_not_yours",
+            format!(
+                "station {} does not take actions from this integration",
+                station.id
+            ),
+        ));
     }
     let recorded = app.store.record_action(&action).await?;
     answer(app, recorded).await
@@ -333,32 +392,32 @@ async fn view(
     replay: Option<bool>,
 ) -> Result<ActionView, ApiError> {
     let credited = matches!(status, ActionStatus::Credited { .. });
-    let pledge = if action.kind == ActionKind::Pledge
-        && credited
-        && app.rules.rulebook.in_window(action.at)
-    {
-        let account = app
-            .store
-            .accounts(std::slice::from_ref(&action.member))
-            .await?
-            .pop();
-        let boxes = action.items.box_count();
-        let open = account.and_then(|a| a.open_pledges.into_iter().find(|p| p.action == action.id));
-        Some(match open {
-            Some(p) => PledgeView {
-                boxes,
-                returned: p.returned,
-                fulfilled: false,
-            },
-            None => PledgeView {
-                boxes,
-                returned: boxes,
-                fulfilled: true,
-            },
-        })
-    } else {
-        None
-    };
+    let pledge =
+        if action.kind == ActionKind::Pledge && credited && app.rules.rulebook.in_window(action.at)
+        {
+            let account = app
+                .store
+                .accounts(std::slice::from_ref(&action.member))
+                .await?
+                .pop();
+            let boxes = action.items.box_count();
+            let key = action.key();
+            let open = account.and_then(|a| a.open_pledges.into_iter().find(|p| p.action == key));
+            Some(match open {
+                Some(p) => PledgeView {
+                    boxes,
+                    returned: p.returned,
+                    fulfilled: false,
+                },
+                None => PledgeView {
+                    boxes,
+                    returned: boxes,
+                    fulfilled: true,
+                },
+            })
+        } else {
+            None
+        };
     Ok(ActionView {
         action: action.id.clone(),
         kind: Some(action.kind),

@@ -1,10 +1,21 @@
-//! Webhook signatures: `Greenloop-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`.
+//! Webhook signatures, scheme v2: `Greenloop-Signature: t=<unix seconds>,v2=<hex HMAC-SHA256>`
+//! with `Greenloop-Key-Id: <key id>`.
 //!
-//! The MAC is over `"<t>.<raw body>"` under one of the sending integration's secrets, picked by
-//! the `Greenloop-Key-Id` header. Several `v1=` values may be sent and several secrets may be
-//! active, so either side can rotate without a gap. Every comparison is constant-time, and the
-//! timestamp must be within [`TOLERANCE_S`] of now in either direction, which bounds replays of
-//! a captured request (replays inside the window are answered as replays by the store).
+//! The MAC covers the whole request: under one of the key id's secrets, HMAC-SHA256 of the
+//! string to sign ([`Message::string_to_sign`]), six lines and the raw body:
+//!
+//! ```text
+//! greenloop-v2\n<METHOD>\n<path>\n<query>\n<key id>\n<t>\n<body>
+//! ```
+//!
+//! `path` and `query` are exactly as sent on the request line (no decoding, no reordering;
+//! `query` is empty when there is none), so a captured request cannot be replayed against
+//! another method, path, query or key id, nor with another body or time. Several `v2=` values
+//! may be sent and several secrets may be active, so either side can rotate without a gap.
+//! Every comparison is constant-time. The timestamp must be within [`TOLERANCE_S`] of now in
+//! either direction, which bounds replays of a captured request (replays inside the window are
+//! answered as replays by the store). An unknown key id and a wrong MAC get the same answer, so
+//! the answer does not tell which key ids exist.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -14,9 +25,11 @@ use subtle::ConstantTimeEq;
 
 pub const SIGNATURE_HEADER: &str = "greenloop-signature";
 pub const KEY_ID_HEADER: &str = "greenloop-key-id";
+/// The first line of every string to sign: names the scheme, so no other MAC input collides.
+pub const SCHEME: &str = "greenloop-v2";
 /// Largest clock difference accepted, in seconds, either way.
 pub const TOLERANCE_S: i64 = 300;
-/// At most this many `v1=` values are looked at, so a header cannot buy unbounded work.
+/// At most this many `v2=` values are looked at, so a header cannot buy unbounded work.
 const MAX_SIGNATURES: usize = 4;
 
 /// Each integration's active secrets, by key id. Never printed.
@@ -30,6 +43,40 @@ impl fmt::Debug for Integrations {
         f.debug_struct("Integrations")
             .field("key_ids", &self.secrets.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+/// What a signature covers: the request as sent, the key id and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub method: &'a str,
+    /// The path as on the request line, e.g. `/v1/appointments/ap-1/complete`.
+    pub path: &'a str,
+    /// The query as on the request line, without `?`; empty when there is none.
+    pub query: &'a str,
+    pub key_id: &'a str,
+    pub t: i64,
+    pub body: &'a [u8],
+}
+
+impl Message<'_> {
+    /// The bytes the MAC is computed over (see the module docs).
+    pub fn string_to_sign(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.path.len() + self.body.len());
+        for line in [SCHEME, self.method, self.path, self.query, self.key_id] {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+        }
+        out.extend_from_slice(self.t.to_string().as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(self.body);
+        out
+    }
+
+    fn mac(&self, secret: &[u8]) -> [u8; 32] {
+        let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key size");
+        m.update(&self.string_to_sign());
+        m.finalize().into_bytes().into()
     }
 }
 
@@ -65,52 +112,54 @@ impl Integrations {
         self.secrets.keys().map(String::as_str)
     }
 
-    /// Checks a request's signature; `Ok` names the key id that signed it.
-    pub fn verify<'a>(
+    /// Checks a request's signature header against `message` (whose `t` is ignored: the
+    /// header's is used). `Ok` is the key id that signed it, the integration acting.
+    pub fn verify<'m>(
         &self,
-        key_id: Option<&'a str>,
         header: Option<&str>,
-        body: &[u8],
+        message: Message<'m>,
         now: i64,
-    ) -> Result<&'a str, Refusal> {
-        let key_id = key_id.ok_or(Refusal::MissingKeyId)?;
+    ) -> Result<&'m str, Refusal> {
+        if message.key_id.is_empty() {
+            return Err(Refusal::MissingKeyId);
+        }
         let header = header.ok_or(Refusal::MissingSignature)?;
         let (t, macs) = parse_header(header)?;
-        // Unknown keys are refused only after parsing, so the answer does not reveal key ids
-        // to a sender who cannot even form a header.
-        let secrets = self.secrets.get(key_id).ok_or(Refusal::UnknownKey)?;
         if (now - t).abs() > TOLERANCE_S {
             return Err(Refusal::Stale);
         }
-        let mut ok = subtle::Choice::from(0);
+        let message = Message { t, ..message };
+        // An unknown key id costs a MAC too, under a key no one holds, and gets the same
+        // answer as a wrong MAC: neither the code nor the time says which ids exist.
+        const NO_ONE: [&[u8]; 1] = [b"greenloop: no such key id, no secret"];
+        let known = self.secrets.get(message.key_id);
+        let mut ok = subtle::Choice::from(u8::from(known.is_some()));
+        let mut matched = subtle::Choice::from(0);
+        let secrets: Vec<&[u8]> = match known {
+            Some(list) => list.iter().map(Vec::as_slice).collect(),
+            None => NO_ONE.to_vec(),
+        };
         for secret in secrets {
-            let expected = mac(secret, t, body);
+            let expected = message.mac(secret);
             for m in &macs {
-                ok |= expected.as_slice().ct_eq(m.as_slice());
+                matched |= expected.as_slice().ct_eq(m.as_slice());
             }
         }
+        ok &= matched;
         if bool::from(ok) {
-            Ok(key_id)
+            Ok(message.key_id)
         } else {
             Err(Refusal::Mismatch)
         }
     }
 }
 
-/// The header value a sender puts on `body` at time `t` with `secret`.
-pub fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
-    format!("t={t},v1={}", hex::encode(mac(secret, t, body)))
+/// The `Greenloop-Signature` value a sender puts on `message` with `secret`.
+pub fn sign(secret: &[u8], message: &Message<'_>) -> String {
+    format!("t={},v2={}", message.t, hex::encode(message.mac(secret)))
 }
 
-fn mac(secret: &[u8], t: i64, body: &[u8]) -> [u8; 32] {
-    let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key size");
-    m.update(t.to_string().as_bytes());
-    m.update(b".");
-    m.update(body);
-    m.finalize().into_bytes().into()
-}
-
-/// `t=…` once and one to [`MAX_SIGNATURES`] `v1=…` of 64 hex; other schemes are ignored.
+/// `t=…` once and one to [`MAX_SIGNATURES`] `v2=…` of 64 hex; other schemes are ignored.
 fn parse_header(header: &str) -> Result<(i64, Vec<[u8; 32]>), Refusal> {
     let mut t = None;
     let mut macs = Vec::new();
@@ -120,7 +169,7 @@ fn parse_header(header: &str) -> Result<(i64, Vec<[u8; 32]>), Refusal> {
                 t = Some(v.parse::<i64>().map_err(|_| Refusal::Malformed)?);
             }
             Some(("t", _)) => return Err(Refusal::Malformed),
-            Some(("v1", v)) => {
+            Some(("v2", v)) => {
                 let mut m = [0u8; 32];
                 hex::decode_to_slice(v, &mut m).map_err(|_| Refusal::Malformed)?;
                 if macs.len() < MAX_SIGNATURES {
@@ -143,8 +192,8 @@ pub enum Refusal {
     MissingKeyId,
     MissingSignature,
     Malformed,
-    UnknownKey,
     Stale,
+    /// An unknown key id, or no MAC that matches: one answer for both.
     Mismatch,
 }
 
@@ -154,7 +203,6 @@ impl Refusal {
             Refusal::MissingKeyId => "missing_key_id",
             Refusal::MissingSignature => "missing_signature",
             Refusal::Malformed => "malformed_signature",
-            Refusal::UnknownKey => "unknown_key",
             Refusal::Stale => "stale_signature",
             Refusal::Mismatch => "bad_signature",
         }
@@ -164,10 +212,11 @@ impl Refusal {
         match self {
             Refusal::MissingKeyId => "send the integration's key id in Greenloop-Key-Id",
             Refusal::MissingSignature => "sign the request in Greenloop-Signature",
-            Refusal::Malformed => "Greenloop-Signature must be t=<unix seconds>,v1=<64 hex>",
-            Refusal::UnknownKey => "unknown key id",
+            Refusal::Malformed => "Greenloop-Signature must be t=<unix seconds>,v2=<64 hex>",
             Refusal::Stale => "the signature timestamp is more than 300 s from now",
-            Refusal::Mismatch => "no signature matches the body",
+            Refusal::Mismatch => {
+                "no signature matches this request under this key id (see the signing scheme)"
+            }
         }
     }
 }
@@ -178,101 +227,152 @@ mod tests {
 
     const A: &str = "secret-a-0123456789";
     const B: &str = "secret-b-0123456789";
+    const T: i64 = 1_800_000_000;
 
     fn keys() -> Integrations {
         Integrations::parse(&format!("qr-1={A},{B}; qr-2=other-secret-012345")).unwrap()
     }
 
+    fn msg<'a>(key_id: &'a str, body: &'a [u8]) -> Message<'a> {
+        Message {
+            method: "POST",
+            path: "/v1/scans",
+            query: "",
+            key_id,
+            t: T,
+            body,
+        }
+    }
+
+    #[test]
+    fn the_string_to_sign_is_six_lines_and_the_body() {
+        let m = Message {
+            query: "a=1&b=2",
+            ..msg("qr-1", b"{}")
+        };
+        assert_eq!(
+            m.string_to_sign(),
+            b"greenloop-v2\nPOST\n/v1/scans\na=1&b=2\nqr-1\n1800000000\n{}"
+        );
+    }
+
     #[test]
     fn known_answer_matches_openssl() {
-        // printf '1700000000.{}' | openssl dgst -sha256 -hmac secret-a-0123456789
+        // printf 'greenloop-v2\nPOST\n/v1/scans\n\nqr-1\n1700000000\n{}' \
+        //   | openssl dgst -sha256 -hmac secret-a-0123456789
+        let m = Message {
+            t: 1_700_000_000,
+            ..msg("qr-1", b"{}")
+        };
         assert_eq!(
-            sign(A.as_bytes(), 1_700_000_000, b"{}"),
-            "t=1700000000,v1=470425d1599f3d30779dc26efc69ae6772eca84b83a3d801d79b5b01c825a677"
+            sign(A.as_bytes(), &m),
+            "t=1700000000,v2=2e0ebfbb34cdc723169b7dc8e515b0c1d0345e1a17eddcc017ef20e5283679b5"
         );
     }
 
     #[test]
     fn either_secret_and_any_listed_signature_match() {
         let k = keys();
-        let t = 1_800_000_000;
+        let m = msg("qr-1", b"body");
         for secret in [A, B] {
-            let h = sign(secret.as_bytes(), t, b"body");
-            assert_eq!(k.verify(Some("qr-1"), Some(&h), b"body", t), Ok("qr-1"));
+            let h = sign(secret.as_bytes(), &m);
+            assert_eq!(k.verify(Some(&h), m, T), Ok("qr-1"));
         }
-        let wrong = sign(b"not-the-secret-xxxx", t, b"body");
-        let right = sign(B.as_bytes(), t, b"body");
+        let wrong = sign(b"not-the-secret-xxxx", &m);
+        let right = sign(B.as_bytes(), &m);
         let both = format!("{wrong},{}", right.split_once(',').unwrap().1);
-        assert_eq!(k.verify(Some("qr-1"), Some(&both), b"body", t), Ok("qr-1"));
+        assert_eq!(k.verify(Some(&both), m, T), Ok("qr-1"));
         // qr-2's secret does not sign for qr-1, nor the reverse.
         assert_eq!(
-            k.verify(Some("qr-2"), Some(&right), b"body", t),
+            k.verify(Some(&right), msg("qr-2", b"body"), T),
             Err(Refusal::Mismatch)
         );
     }
 
     #[test]
-    fn body_time_and_key_are_bound() {
+    fn every_part_of_the_request_is_bound() {
         let k = keys();
-        let t = 1_800_000_000;
-        let h = sign(A.as_bytes(), t, b"body");
-        assert_eq!(
-            k.verify(Some("qr-1"), Some(&h), b"bodY", t),
-            Err(Refusal::Mismatch)
-        );
+        let m = Message {
+            method: "POST",
+            path: "/v1/appointments/ap-1/complete",
+            query: "x=1",
+            key_id: "qr-1",
+            t: T,
+            body: b"body",
+        };
+        let h = sign(A.as_bytes(), &m);
+        assert_eq!(k.verify(Some(&h), m, T), Ok("qr-1"));
+        let replays = [
+            Message { method: "GET", ..m },
+            Message {
+                path: "/v1/appointments/ap-2/complete",
+                ..m
+            },
+            Message { query: "x=2", ..m },
+            Message { query: "", ..m },
+            Message {
+                key_id: "qr-2",
+                ..m
+            },
+            Message { body: b"bodY", ..m },
+        ];
+        for other in replays {
+            assert_eq!(
+                k.verify(Some(&h), other, T),
+                Err(Refusal::Mismatch),
+                "{other:?}"
+            );
+        }
         let moved = h.replace("t=1800000000", "t=1800000001");
-        assert_eq!(
-            k.verify(Some("qr-1"), Some(&moved), b"body", t),
-            Err(Refusal::Mismatch)
-        );
-        assert_eq!(
-            k.verify(Some("qr-9"), Some(&h), b"body", t),
-            Err(Refusal::UnknownKey)
-        );
+        assert_eq!(k.verify(Some(&moved), m, T), Err(Refusal::Mismatch));
+    }
+
+    #[test]
+    fn an_unknown_key_id_is_answered_as_a_wrong_mac() {
+        let k = keys();
+        let m = msg("qr-9", b"body");
+        let h = sign(A.as_bytes(), &m);
+        assert_eq!(k.verify(Some(&h), m, T), Err(Refusal::Mismatch));
+        // Not even the scheme's own placeholder secret opens an unknown key id.
+        let h = sign(b"greenloop: no such key id, no secret", &m);
+        assert_eq!(k.verify(Some(&h), m, T), Err(Refusal::Mismatch));
     }
 
     #[test]
     fn timestamps_are_checked_both_ways() {
         let k = keys();
-        let t = 1_800_000_000;
-        let h = sign(A.as_bytes(), t, b"x");
-        for now in [t - 300, t + 300] {
-            assert!(k.verify(Some("qr-1"), Some(&h), b"x", now).is_ok());
+        let m = msg("qr-1", b"x");
+        let h = sign(A.as_bytes(), &m);
+        for now in [T - 300, T + 300] {
+            assert!(k.verify(Some(&h), m, now).is_ok());
         }
-        for now in [t - 301, t + 301] {
-            assert_eq!(
-                k.verify(Some("qr-1"), Some(&h), b"x", now),
-                Err(Refusal::Stale)
-            );
+        for now in [T - 301, T + 301] {
+            assert_eq!(k.verify(Some(&h), m, now), Err(Refusal::Stale));
         }
     }
 
     #[test]
     fn malformed_headers_are_refused() {
         let k = keys();
+        let m = msg("qr-1", b"");
         for h in [
             "",
             "t=1",
-            "v1=00",
-            "t=abc,v1=00",
-            "t=1,t=1,v1=".to_owned().as_str(),
+            "v2=00",
+            "t=abc,v2=00",
+            "t=1,t=1,v2=",
             "garbage",
-            &format!("t=1,v1={}", "zz".repeat(32)),
+            &format!("t=1,v2={}", "zz".repeat(32)),
+            // The retired v1 scheme is not read at all.
+            &format!("t=1,v1={}", "00".repeat(32)),
         ] {
-            assert_eq!(
-                k.verify(Some("qr-1"), Some(h), b"", 1),
-                Err(Refusal::Malformed),
-                "{h:?}"
-            );
+            assert_eq!(k.verify(Some(h), m, 1), Err(Refusal::Malformed), "{h:?}");
         }
         assert_eq!(
-            k.verify(None, Some("t=1"), b"", 1),
+            k.verify(Some("t=1"), msg("", b""), 1),
             Err(Refusal::MissingKeyId)
         );
-        assert_eq!(
-            k.verify(Some("qr-1"), None, b"", 1),
-            Err(Refusal::MissingSignature)
-        );
+        assert_eq!(k.verify(None, m, 1), Err(Refusal::MissingSignature));
     }
 
     #[test]

@@ -373,9 +373,10 @@ impl Intake for EmbeddedStore {
     async fn record_action(&self, action: &Action) -> Result<Recorded> {
         action.validate()?;
         let digest = action_digest(action);
+        let key = action.key();
         self.write(|txn| -> Result<Recorded> {
             let mut actions = txn.open_table(ACTIONS)?;
-            if let Some(kept) = get_kept(&actions, &action.id)? {
+            if let Some(kept) = get_kept(&actions, &key)? {
                 if kept.record.digest != digest {
                     return Err(StoreError::Conflict(action.id.clone()));
                 }
@@ -388,7 +389,7 @@ impl Intake for EmbeddedStore {
             let (status, pending) = if booking {
                 (ActionStatus::Booked, None)
             } else {
-                (ActionStatus::Pending, Some(enqueue(txn, &action.id)?))
+                (ActionStatus::Pending, Some(enqueue(txn, &key)?))
             };
             let record = ActionRecord {
                 action: action.clone(),
@@ -396,7 +397,7 @@ impl Intake for EmbeddedStore {
                 status,
             };
             actions.insert(
-                action.id.as_str(),
+                key.as_str(),
                 encode(&Kept {
                     record: record.clone(),
                     pending,

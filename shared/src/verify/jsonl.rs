@@ -244,6 +244,7 @@ mod tests {
             let member = members[k % members.len()].clone();
             let action = Action {
                 id: format!("t-{k:05}"),
+                integration: "qr-1".into(),
                 kind: ActionKind::Scan,
                 member: member.clone(),
                 station: format!("st-{:04}", k % 9),

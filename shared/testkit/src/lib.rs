@@ -130,6 +130,7 @@ fn member(n: u32) -> MemberId {
 fn action(id: &str, kind: ActionKind, who: u32, station: &str, at: i64, items: Items) -> Action {
     Action {
         id: id.to_owned(),
+        integration: "qr-1".into(),
         kind,
         member: member(who),
         station: station.to_owned(),

@@ -12,6 +12,7 @@ pub async fn registry_round_trips_and_rules_are_fixed(store: &dyn Store) {
         id: "st-reg-1".into(),
         city: "Hangzhou".into(),
         campus: Some("campus-r".into()),
+        integrations: vec!["qr-1".into()],
     };
     store.put_station(&station).await.expect("put_station");
     assert_eq!(

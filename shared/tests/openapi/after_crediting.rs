@@ -391,7 +391,7 @@ pub async fn audit_routes(h: &Harness) {
     let rules = h
         .ok(Req::get("/v1/audit/rules").bearer(AUDITOR_KEY), 200)
         .await;
-    assert_eq!(rules["rulebooks"][0]["version"], "double11-2026.1");
+    assert_eq!(rules["rulebooks"][0]["version"], "double11-2026.2");
     assert_eq!(rules["rulebooks"][0]["daily_cap"], 200);
     assert_eq!(rules["factors"][0]["version"], "factors-2026.1");
     h.err(Req::get("/v1/audit/rules"), 401, "unauthorized")

@@ -36,6 +36,7 @@ pub async fn put_stations(store: &dyn Store, stations: &[(&str, &str, Option<&st
             id: (*id).into(),
             city: (*city).into(),
             campus: campus.map(Into::into),
+            integrations: vec!["qr-1".into()],
         };
         store.put_station(&station).await.unwrap();
     }

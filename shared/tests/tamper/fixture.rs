@@ -84,6 +84,7 @@ fn action(i: u32, stations: &[(String, String); 2]) -> Action {
     assert!(at <= WINDOW_END, "action {i} lies in the campaign window");
     Action {
         id: format!("tamper-{i}"),
+        integration: "qr-1".into(),
         kind: ActionKind::Scan,
         member: member(i % MEMBERS),
         station: stations[(i % 2) as usize].0.clone(),

@@ -1,7 +1,7 @@
 //! Fast path for reading a stored entry that is already in canonical (RFC 8785) form.
 //!
 //! Stored entries are written canonically, so the verifier can check them without a general
-//! JSON parse and without re-serializing: one pass over the bytes matches the exact v1 layout
+//! JSON parse and without re-serializing: one pass over the bytes matches the exact v2 layout
 //! (keys in order, no whitespace, canonical integers, strings without escapes), and the hash
 //! preimage C is then the stored bytes with the `,"hash":"…"` member cut out.
 //!
@@ -55,6 +55,7 @@ pub struct EntryRef<'a> {
     pub day_before: i64,
     pub factors: &'a str,
     pub hash: Digest,
+    pub integration: &'a str,
     pub items: ItemsRef<'a>,
     pub kind: ActionKind,
     /// Already checked to be 64 lowercase hex characters (a valid [`MemberId`]).
@@ -180,6 +181,7 @@ impl EntryRef<'_> {
             day_before: self.day_before,
             factors: self.factors.to_owned(),
             hash: self.hash,
+            integration: self.integration.to_owned(),
             items: self.items.to_items(),
             kind: self.kind,
             member: MemberId::parse(self.member).expect("scan_ref checked the member id"),
@@ -212,7 +214,7 @@ pub fn read(stored: &[u8]) -> Result<(Entry, Digest), String> {
     }
 }
 
-/// Reads `bytes` if they are a canonical v1 entry; `None` otherwise.
+/// Reads `bytes` if they are a canonical v2 entry; `None` otherwise.
 pub fn scan(bytes: &[u8]) -> Option<Scanned> {
     let s = scan_ref(bytes)?;
     Some(Scanned {
@@ -252,6 +254,8 @@ pub fn scan_ref(bytes: &[u8]) -> Option<ScannedRef<'_>> {
     c.lit(b",\"hash\":")?;
     let hash = c.digest()?;
     let hash_span = (start, c.i);
+    c.lit(b",\"integration\":")?;
+    let integration = c.text()?;
     c.lit(b",\"items\":")?;
     let items = c.items()?;
     c.lit(b",\"kind\":")?;
@@ -302,6 +306,7 @@ pub fn scan_ref(bytes: &[u8]) -> Option<ScannedRef<'_>> {
         day_before,
         factors,
         hash,
+        integration,
         items,
         kind,
         member,

@@ -1,4 +1,4 @@
-//! One ledger entry (format v1): its fields, its canonical bytes and its hash.
+//! One ledger entry (format v2): its fields, its canonical bytes and its hash.
 //!
 //! `hash` = lowercase hex of SHA-256(0x00 ‖ C), where C is the RFC 8785 (JCS) serialization of
 //! the entry without its `hash` field. The serializer below writes the fields in JCS order
@@ -13,7 +13,7 @@ use crate::rulebook::Reason;
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A ledger entry. See `docs/ledger-format.md` for the meaning of every field.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -30,6 +30,8 @@ pub struct Entry {
     pub day_before: i64,
     pub factors: String,
     pub hash: Digest,
+    /// The key id of the integration that sent the action; with `action`, the action's key.
+    pub integration: String,
     pub items: Items,
     pub kind: ActionKind,
     pub member: MemberId,
@@ -52,7 +54,7 @@ struct Canonical<'a> {
 impl Serialize for Canonical<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.entry;
-        let mut st = s.serialize_struct("Entry", 21)?;
+        let mut st = s.serialize_struct("Entry", 22)?;
         st.serialize_field("action", &e.action)?;
         st.serialize_field("at", &e.at)?;
         st.serialize_field("bonus", &e.bonus)?;
@@ -65,6 +67,7 @@ impl Serialize for Canonical<'_> {
         if self.with_hash {
             st.serialize_field("hash", &e.hash)?;
         }
+        st.serialize_field("integration", &e.integration)?;
         st.serialize_field("items", &e.items)?;
         st.serialize_field("kind", &e.kind)?;
         st.serialize_field("member", &e.member)?;
@@ -92,6 +95,11 @@ impl Serialize for Entry {
 }
 
 impl Entry {
+    /// The key of the action this entry credits, as the store names it.
+    pub fn action_key(&self) -> String {
+        crate::domain::action_key(&self.integration, &self.action)
+    }
+
     /// Writes C, the canonical bytes of the entry without `hash`, into `buf` (cleared first).
     pub fn write_body(&self, buf: &mut Vec<u8>) {
         buf.clear();
@@ -154,6 +162,7 @@ pub(crate) mod tests {
             day_before: 0,
             factors: "factors-2026.1".into(),
             hash: ZERO,
+            integration: "qr-1".into(),
             items: Items {
                 boxes: vec![BoxLot {
                     brand: Some("brand-01".into()),
@@ -167,7 +176,7 @@ pub(crate) mod tests {
             points: 20,
             prev: ZERO,
             reason: Reason::Ok,
-            rulebook: "double11-2026.1".into(),
+            rulebook: "double11-2026.2".into(),
             seq: 0,
             station: "st-0001".into(),
             v: 1,

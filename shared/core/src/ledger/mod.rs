@@ -1,4 +1,4 @@
-//! The hash-chained, append-only ledger (format v1, normative text in `docs/ledger-format.md`).
+//! The hash-chained, append-only ledger (format v2, normative text in `docs/ledger-format.md`).
 //!
 //! - [`entry`]: one entry, its RFC 8785 canonical bytes and its RFC 6962 leaf hash.
 //! - [`canonical`]: the fast path that reads already-canonical stored bytes.

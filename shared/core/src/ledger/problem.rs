@@ -9,7 +9,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum Problem {
-    /// Not a valid v1 entry. `seq` is the position in the chain where it was found.
+    /// Not a valid v2 entry. `seq` is the position in the chain where it was found.
     Malformed {
         chain: String,
         seq: u64,

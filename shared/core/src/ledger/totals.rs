@@ -31,6 +31,7 @@ type Place = (u32, u64);
 pub(super) struct Credit<'a> {
     pub member: &'a str,
     pub campus: Option<&'a str>,
+    pub integration: &'a str,
     pub action: &'a str,
     pub seq: u64,
     pub hash: Digest,
@@ -69,6 +70,7 @@ impl Tally {
             Credit {
                 member: e.member.as_str(),
                 campus: e.campus.as_deref(),
+                integration: &e.integration,
                 action: &e.action,
                 seq: e.seq,
                 hash: e.hash,
@@ -112,10 +114,15 @@ impl Tally {
             t.entries += 1;
         }
         let at = (chain, e.seq);
+        // The action's key, `<integration>/<action>`: ids are unique per integration only.
         let mut h = rustc_hash::FxHasher::default();
+        h.write(e.integration.as_bytes());
+        h.write_u8(b'/');
         h.write(e.action.as_bytes());
         self.action_hashes.push(h.finish());
         self.places.push(at);
+        self.action_ids.extend_from_slice(e.integration.as_bytes());
+        self.action_ids.push(b'/');
         self.action_ids.extend_from_slice(e.action.as_bytes());
         self.action_ends.push(self.action_ids.len());
         self.links[member as usize].push(Link {

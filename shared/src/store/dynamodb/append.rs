@@ -171,7 +171,7 @@ impl DynamoStore {
                 bonus: e.bonus,
             };
             let up = self
-                .update(item::action(&e.action))
+                .update(item::action(&e.action_key()))
                 .update_expression(
                     "SET #status = :status, #state = :credited REMOVE gsi1pk, gsi1sk",
                 )
@@ -182,7 +182,7 @@ impl DynamoStore {
                 .expression_attribute_values(":credited", s("credited"))
                 .expression_attribute_values(":pending", s("pending"));
             items.push(update_item(up)?);
-            parts.push(Part::Action(e.action.clone()));
+            parts.push(Part::Action(e.action_key()));
         }
 
         // Per-day campus totals, added to.

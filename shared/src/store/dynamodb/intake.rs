@@ -1,4 +1,4 @@
-//! Recording actions on DynamoDB: a conditional put keyed by the action id, so a delivery is
+//! Recording actions on DynamoDB: a conditional put keyed by the action's key (integration and id), so a delivery is
 //! recorded once forever, and the pickup's completion as a conditional update.
 
 use super::item::{queue_position, s};
@@ -21,7 +21,8 @@ impl Intake for DynamoStore {
         } else {
             ActionStatus::Pending
         };
-        let mut it = item::action(&action.id);
+        let key = action.key();
+        let mut it = item::action(&key);
         it.insert("action".into(), item::json(action));
         it.insert("digest".into(), s(digest.to_string()));
         it.insert("status".into(), item::json(&status));
@@ -30,8 +31,8 @@ impl Intake for DynamoStore {
             s(if booking { "booked" } else { "pending" }),
         );
         if !booking {
-            it.insert(item::GSI1PK.into(), s(item::pending_bucket(&action.id)));
-            it.insert(item::GSI1SK.into(), s(queue_position(&action.id)));
+            it.insert(item::GSI1PK.into(), s(item::pending_bucket(&key)));
+            it.insert(item::GSI1SK.into(), s(queue_position(&key)));
         }
         if self.put_new(it).await? {
             return Ok(Recorded {
@@ -44,9 +45,9 @@ impl Intake for DynamoStore {
             });
         }
         let record = self
-            .read_record(&action.id)
+            .read_record(&key)
             .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", action.id)))?;
+            .ok_or_else(|| StoreError::Corrupt(format!("action {key} vanished")))?;
         if record.digest != digest {
             return Err(StoreError::Conflict(action.id.clone()));
         }

@@ -98,9 +98,9 @@ impl Crediting for EmbeddedStore {
             let mut actions = txn.open_table(ACTIONS)?;
             let mut gone = Vec::new();
             for e in &batch.entries {
-                let kept = get_kept(&actions, &e.action)?;
+                let kept = get_kept(&actions, &e.action_key())?;
                 if kept.is_none_or(|k| k.record.status != ActionStatus::Pending) {
-                    gone.push(e.action.clone());
+                    gone.push(e.action_key());
                 }
             }
             if !gone.is_empty() {
@@ -150,8 +150,9 @@ impl Crediting for EmbeddedStore {
             let mut entries = txn.open_table(ENTRIES)?;
             let mut log = txn.open_table(MEMBER_LOG)?;
             for e in &batch.entries {
-                let mut kept: Kept = get_kept(&actions, &e.action)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("action {} vanished", e.action)))?;
+                let key = e.action_key();
+                let mut kept: Kept = get_kept(&actions, &key)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("action {key} vanished")))?;
                 kept.record.status = ActionStatus::Credited {
                     chain: chain.to_owned(),
                     seq: e.seq,
@@ -160,7 +161,7 @@ impl Crediting for EmbeddedStore {
                 if let Some(k) = kept.pending.take() {
                     pending.remove(k)?;
                 }
-                actions.insert(e.action.as_str(), encode(&kept).as_slice())?;
+                actions.insert(key.as_str(), encode(&kept).as_slice())?;
                 if entries
                     .insert((chain, e.seq), e.to_json().as_slice())?
                     .is_some()

@@ -3,6 +3,7 @@
 //! finds and names the problem.
 
 use super::{Credit, Verifier};
+use crate::domain::check_id;
 use crate::ledger::canonical::{self, EntryRef};
 use crate::ledger::FORMAT_VERSION;
 use crate::rulebook::Day;
@@ -22,6 +23,7 @@ impl Verifier<'_> {
         // Format (scan_ref already holds every integer within ±(2^53 - 1)), then place.
         if e.v != FORMAT_VERSION
             || !e.items.valid_for(e.kind)
+            || check_id("integration", e.integration).is_err()
             || e.chain != summary.chain
             || e.seq != summary.entries
             || e.prev != summary.head
@@ -46,6 +48,7 @@ impl Verifier<'_> {
             Credit {
                 member: e.member,
                 campus: e.campus,
+                integration: e.integration,
                 action: e.action,
                 seq: e.seq,
                 hash,

@@ -5,6 +5,7 @@
 use super::{ChainSummary, Problem, Verifier};
 use crate::catalog::Catalog;
 use crate::digest::Digest;
+use crate::domain::check_id;
 use crate::ledger::canonical;
 use crate::ledger::{Entry, FORMAT_VERSION};
 use crate::rulebook::Day;
@@ -193,8 +194,8 @@ fn format_flaw(e: &Entry) -> Option<Flaw> {
     if !e.integers_are_safe() {
         return Some(Flaw::Format("an integer is outside ±(2^53 - 1)".into()));
     }
-    e.items
-        .validate_for(e.kind)
+    check_id("integration", &e.integration)
+        .and_then(|()| e.items.validate_for(e.kind))
         .err()
         .map(|bad| Flaw::Format(bad.message))
 }

@@ -3,7 +3,7 @@
 //! Feed each chain's stored entries in seq order ([`Verifier::chain`], [`Verifier::push`]), then
 //! hand over the stored heads, accounts and campus totals ([`Verifier::finish`]). Per chain the
 //! **first** failure is reported, naming chain and seq. Checks, in the order they apply to an
-//! entry: it parses as a v1 entry; it names this chain; its seq is the next one (else a gap or a
+//! entry: it parses as a v2 entry; it names this chain; its seq is the next one (else a gap or a
 //! duplicate); its `prev` is the previous entry's hash; its hash is right; its points, bonus,
 //! reason, day and grams recompute from its inputs under the versions it names.
 //!
