@@ -28,7 +28,7 @@ use greenloop::config::DEFAULT_SHARDS;
 use greenloop::credit::{credit_continuously, MAX_BATCH};
 use greenloop::domain::Action;
 use greenloop::domain::{Campus, MemberId, Pepper, Station};
-use greenloop::http::signature::{sign, KEY_ID_HEADER, SIGNATURE_HEADER};
+use greenloop::http::signature::{sign, Message, KEY_ID_HEADER, SIGNATURE_HEADER};
 use greenloop::http::{self, App, Integrations};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
@@ -57,10 +57,8 @@ use std::time::{Duration, Instant};
 const KEY_ID: &str = "bench-qr";
 const SECRET: &str = "bench-secret-0123456789abcdef";
 const PEPPER: &[u8] = b"intake-bench-pepper-0123456789";
-/// 2026-11-01 00:00 +08:00, the start of the campaign window.
-const WINDOW_START: i64 = 1_793_462_400;
-/// The window's 20 days; every scan's `at` falls inside, and in the past.
-const WINDOW_LEN: i64 = 20 * 86_400;
+/// Scans are dated up to a day back: inside the rulebook's grace and the bench's window.
+const SPREAD: i64 = 86_400;
 const STATIONS: usize = 50;
 const CAMPUSES: [(&str, &str, &str); 4] = [
     ("sjtu", "Shanghai Jiao Tong University", "Shanghai"),
@@ -78,6 +76,29 @@ fn env_or(name: &str, default: u64) -> u64 {
         .and_then(|v| v.parse().ok())
         .filter(|&v| v > 0)
         .unwrap_or(default)
+}
+
+/// The default rules with the campaign window around the bench's start, so that intake takes
+/// every scan whatever the date; one value per run, as a deployment publishes one.
+fn rules() -> Rules {
+    static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            let mut rules = rules();
+            let now = unix_now();
+            rules.rulebook = rules
+                .rulebook
+                .with_window("bench-window", now - 10 * 86_400, now + 10 * 86_400)
+                .expect("a window around now");
+            rules
+        })
+        .clone()
+}
+
+/// When the bench started, in Unix seconds.
+fn started() -> i64 {
+    static STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(unix_now)
 }
 
 fn unix_now() -> i64 {
@@ -325,7 +346,7 @@ impl CheckpointWrites for Counted {
 /// `put_rules` calls per second on an unchanged store: what each crediting pass pays first.
 async fn put_rules_rate(dir: &Path, dur: Duration) -> f64 {
     let store = EmbeddedStore::open(dir).expect("a scratch store");
-    let rules = Rules::defaults();
+    let rules = rules();
     store.put_rules(&rules).await.expect("the rules");
     let start = Instant::now();
     let mut n = 0u64;
@@ -349,7 +370,7 @@ struct Server {
 /// way `greenloop serve` does; with `credit` false the crediting task is held back (phase 4).
 /// Runs on the server's runtime.
 async fn start_server(dir: &Path, users: u64, credit: bool) -> Server {
-    let rules = Rules::defaults();
+    let rules = rules();
     let pepper = Pepper::new(PEPPER).expect("a long pepper");
     let integrations = Integrations::parse(&format!("{KEY_ID}={SECRET}")).expect("a secret");
     let embedded = EmbeddedStore::open(dir).expect("the embedded store");
@@ -371,7 +392,7 @@ async fn start_server(dir: &Path, users: u64, credit: bool) -> Server {
                 id: format!("st-{i:04}"),
                 city: CITIES[i % CITIES.len()].into(),
                 campus: (i % 3 == 0).then(|| CAMPUSES[i % CAMPUSES.len()].0.to_owned()),
-                integrations: vec!["qr-1".into()],
+                integrations: vec![KEY_ID.into()],
             })
             .await
             .expect("a station");
@@ -597,7 +618,7 @@ fn scan_body(k: u64, users: u64) -> Vec<u8> {
         "scan_id": format!("load-{k:09}"),
         "user": user(k.wrapping_mul(7_919) % users),
         "station": format!("st-{:04}", k % STATIONS as u64),
-        "at": WINDOW_START + (k as i64 * 37) % WINDOW_LEN,
+        "at": started() - (k as i64 * 37) % SPREAD,
         "items": {
             "books": k % 3,
             "boxes": [{"brand": brand, "count": 1 + k % 4}],
@@ -615,7 +636,15 @@ fn scans(
 ) -> impl Fn(u64, u64) -> Request<Full<Bytes>> + Copy {
     move |c, n| {
         let body = scan_body(n * conns + c, users);
-        let signature = sign(SECRET.as_bytes(), unix_now(), &body);
+        let message = Message {
+            method: "POST",
+            path: "/v1/scans",
+            query: "",
+            key_id: KEY_ID,
+            t: unix_now(),
+            body: &body,
+        };
+        let signature = sign(SECRET.as_bytes(), &message);
         Request::builder()
             .method(Method::POST)
             .uri("/v1/scans")
@@ -735,7 +764,7 @@ fn main() {
         let start = Instant::now();
         server_rt.spawn(credit_continuously(
             b.store.clone(),
-            Rules::defaults(),
+            rules(),
             DEFAULT_SHARDS,
             b.recorded.clone(),
         ));

@@ -9,6 +9,7 @@ use greenloop::credit::credit_continuously;
 use greenloop::domain::Pepper;
 use greenloop::http::{self, App, Integrations};
 use greenloop::ledger::leaf_hash;
+use greenloop::rulebook::Rulebook;
 use greenloop::store::{Grant, Store};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,6 +24,13 @@ pub struct ServeArgs {
     /// Number of ledger chains.
     #[arg(long, env = "GREENLOOP_SHARDS", default_value_t = greenloop::config::DEFAULT_SHARDS)]
     shards: u32,
+    /// The rules intake and crediting apply.
+    #[command(flatten)]
+    rules: crate::RuleFiles,
+    /// Rehearse on today's clock: the rulebook's window moved to start yesterday and last a
+    /// week, as rulebook version `rehearsal-<today>` (intake takes only recent actions).
+    #[arg(long, conflicts_with = "rulebook")]
+    rehearsal: bool,
 }
 
 /// Checks the configuration before opening the store, then serves.
@@ -30,20 +38,26 @@ pub async fn run(data: &Path, table: Option<&str>, args: ServeArgs) -> Result<Ex
     greenloop::config::init_json_logs();
     let pepper = crate::demo::pepper()?;
     let integrations = greenloop::config::integrations().map_err(|e| e.to_string())?;
+    let mut rules = args.rules.load()?;
+    if args.rehearsal {
+        rules.rulebook = rehearsal(&rules.rulebook, chrono::Utc::now().timestamp())?;
+    }
     if !(1..=100).contains(&args.shards) {
         return Err("--shards must be 1 to 100".into());
     }
     let store = Backend::open(data, table, false).await?.into_shared();
-    serve(
-        store,
-        pepper,
-        integrations,
-        Rules::defaults(),
-        args.shards,
-        args.addr,
-    )
-    .await?;
+    serve(store, pepper, integrations, rules, args.shards, args.addr).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `rulebook` with its window from the start of yesterday for eight days, in its own time zone,
+/// named after today: the same day gives the same version and content.
+fn rehearsal(rulebook: &Rulebook, now: i64) -> Result<Rulebook, String> {
+    let today = rulebook.day_of(now);
+    let start = (today.0 - 1) * 86_400 - i64::from(rulebook.utc_offset_s);
+    rulebook
+        .with_window(&format!("rehearsal-{today}"), start, start + 8 * 86_400 - 1)
+        .map_err(|e| format!("--rehearsal: {e}"))
 }
 
 /// Serves until interrupted.

@@ -72,7 +72,8 @@ async fn logs_carry_ids_but_no_secret_signature_key_or_user_id() {
         r#"{{"scan_id":"scan-log","user":"{USER}","station":"st-sjtu","at":{},"items":{{"books":1,"boxes":[],"clothing_g":0,"shoes":0}}}}"#,
         NOW - 60
     );
-    let [key_id, signature] = http_app::signature_headers(SECRET, NOW, body.as_bytes());
+    let [key_id, signature] =
+        http_app::signature_headers(SECRET, "POST", "/v1/scans", NOW, body.as_bytes());
     let post = Request::builder()
         .method(Method::POST)
         .uri("/v1/scans")
@@ -89,7 +90,7 @@ async fn logs_carry_ids_but_no_secret_signature_key_or_user_id() {
         text.contains("/v1/campuses/{campus}/members/{user}"),
         "{text}"
     );
-    let mac = signature.1.split("v1=").nth(1).unwrap();
+    let mac = signature.1.split("v2=").nth(1).unwrap();
     for secret in [USER, SECRET, mac, PORTAL] {
         assert!(!text.contains(secret), "logs leak {secret}: {text}");
     }

@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Campus, Pepper, Station};
-use greenloop::http::signature::sign;
+use greenloop::http::signature::{sign, Message};
 use greenloop::http::{audit, campus, mount, scan, App, Integrations};
 use greenloop::ledger::leaf_hash;
 use greenloop::store::embedded::EmbeddedStore;
@@ -64,8 +64,30 @@ fn request(name: &str) -> (lambda_http::Request, String) {
         "{name}: a signed fixture holds the signature placeholder, and only those"
     );
     if signed {
-        // The MAC covers the body as the function receives it (decoded from base64 if it was).
-        let sig = sign(SECRET.as_bytes(), NOW, req.body().as_ref());
+        // The MAC covers the request as the sender put it on the wire: the path and query are
+        // the event's raw ones, which is what the function sees; the body as the function
+        // receives it (decoded from base64 if it was).
+        let event = event_json(name);
+        assert_eq!(req.uri().path(), event["rawPath"], "{name}");
+        let query = req.uri().query().unwrap_or("");
+        assert_eq!(
+            query,
+            event["rawQueryString"].as_str().unwrap_or(""),
+            "{name}"
+        );
+        let key_id = req.headers()["greenloop-key-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let message = Message {
+            method: req.method().as_str(),
+            path: req.uri().path(),
+            query,
+            key_id: &key_id,
+            t: NOW,
+            body: req.body().as_ref(),
+        };
+        let sig = sign(SECRET.as_bytes(), &message);
         req.headers_mut().insert(
             "greenloop-signature",
             HeaderValue::from_str(&sig).expect("a header value"),
@@ -222,7 +244,12 @@ async fn a_base64_body_is_decoded_before_the_signature_check() {
         body,
         json!({"action": "fx-pledge-0001", "kind": "pledge", "status": "pending", "replay": false})
     );
-    let recorded = f.store.action("fx-pledge-0001").await.unwrap().unwrap();
+    let recorded = f
+        .store
+        .action("qr-1/fx-pledge-0001")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(recorded.action.items.box_count(), 3);
 }
 
@@ -233,7 +260,7 @@ async fn a_bad_signature_is_refused_and_nothing_is_recorded() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "bad_signature");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert!(f.store.action("fx-scan-0002").await.unwrap().is_none());
+    assert!(f.store.action("qr-1/fx-scan-0002").await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -33,6 +33,9 @@ use std::time::Instant;
 use summary::print_summary;
 
 /// Used when GREENLOOP_PEPPER is unset. Demo data only: never use it for real members.
+/// The integration the demo's stations belong to: the key id the README's `serve` example signs
+/// with (`GREENLOOP_WEBHOOK_SECRETS='qr-demo=…'`).
+pub const DEMO_INTEGRATION: &str = "qr-demo";
 const DEMO_PEPPER: &[u8] = b"greenloop-demo-pepper-not-a-secret";
 
 /// `GREENLOOP_PEPPER`, or the public demo pepper when it is unset (local use only; the Lambda
@@ -115,7 +118,7 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
                 id: s.clone(),
                 city: city.to_string(),
                 campus: Some(id.to_string()),
-                integrations: vec!["qr-1".into()],
+                integrations: vec![DEMO_INTEGRATION.into()],
             });
         }
         campus_stations.push(mine);
@@ -128,7 +131,7 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
                 id: id.clone(),
                 city: city.to_owned(),
                 campus: None,
-                integrations: vec!["qr-1".into()],
+                integrations: vec![DEMO_INTEGRATION.into()],
             });
             id
         })

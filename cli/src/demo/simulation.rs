@@ -146,7 +146,7 @@ pub(super) fn simulate(
         let id = format!("s{}-{}-{i:07}", args.seed, kind.as_str());
         let action = Action {
             id: id.clone(),
-            integration: "qr-1".into(),
+            integration: super::DEMO_INTEGRATION.into(),
             kind,
             member: member.clone(),
             station,

@@ -238,6 +238,26 @@ impl Rulebook {
         Ok(())
     }
 
+    /// This rulebook as version `version` with the window `[start, end]` (Unix seconds), for a
+    /// rehearsal or a test campaign that runs now; everything else is kept.
+    pub fn with_window(&self, version: &str, start: i64, end: i64) -> Result<Self, Invalid> {
+        let tz = chrono::FixedOffset::east_opt(self.utc_offset_s)
+            .ok_or_else(|| Invalid::new("bad_rulebook", "utc_offset_s is out of range"))?;
+        let time = |t: i64| {
+            DateTime::from_timestamp(t, 0)
+                .map(|d| d.with_timezone(&tz).to_rfc3339())
+                .ok_or_else(|| Invalid::new("bad_rulebook", "window time is out of range"))
+        };
+        let mut rb = self.clone();
+        rb.version = version.to_owned();
+        rb.window = Window {
+            start: time(start)?,
+            end: time(end)?,
+        };
+        rb.prepare()?;
+        Ok(rb)
+    }
+
     /// The campaign calendar day that a Unix time falls on.
     pub fn day_of(&self, at: i64) -> Day {
         Day::of(at, self.utc_offset_s)
@@ -459,6 +479,23 @@ mod tests {
             r.admits(end, end + grace + 1).unwrap_err().code,
             "intake_closed"
         );
+    }
+
+    #[test]
+    fn a_rehearsal_window_moves_only_the_window() {
+        let r = rb();
+        let now = 1_900_000_000;
+        let moved = r.with_window("rehearsal-1", now - 10, now + 10).unwrap();
+        assert_eq!(moved.version, "rehearsal-1");
+        assert!(moved.in_window(now - 10) && moved.in_window(now + 10));
+        assert!(!moved.in_window(now - 11) && !moved.in_window(now + 11));
+        assert_eq!(
+            (moved.points.clone(), moved.daily_cap),
+            (r.points.clone(), r.daily_cap)
+        );
+        let text = serde_json::to_string(&moved).unwrap();
+        assert_eq!(Rulebook::from_json(&text).unwrap(), moved);
+        assert!(r.with_window("x", now, now - 1).is_err());
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub async fn crediting(h: &Harness) {
         .await;
     assert_eq!(
         m["open_pledges"],
-        json!([{"action": "pledge-1", "boxes": 2, "returned": 0}])
+        json!([{"action": "qr-1/pledge-1", "boxes": 2, "returned": 0}])
     );
     let scan2 = scan("scan-2", "alice", "st-0001", NOW - 10, boxes(2));
     h.ok(Req::post("/v1/scans", &scan2).signed(), 202).await;

@@ -4,7 +4,7 @@
 use crate::harness::{
     boxes, scan, Harness, Req, AUDITOR_KEY, CAMPUS_A_KEY, CAMPUS_B_KEY, GHOST_KEY, NOW, SECRET,
 };
-use greenloop::http::signature::sign;
+use greenloop::http::signature::{sign, Message};
 use serde_json::{json, Value};
 
 /// Ops, and paths or methods that are not routes.
@@ -119,7 +119,15 @@ pub async fn scans(h: &Harness) {
 
     // Signature refusals, one per code.
     let body = serde_json::to_vec(&scan("scan-x", "alice", "st-0001", NOW, boxes(1))).unwrap();
-    let good = sign(SECRET.as_bytes(), NOW, &body);
+    let message = |key_id| Message {
+        method: "POST",
+        path: "/v1/scans",
+        query: "",
+        key_id,
+        t: NOW,
+        body: &body,
+    };
+    let good = sign(SECRET.as_bytes(), &message("qr-1"));
     let refusals: Vec<(Req, &str)> = vec![
         (
             Req::new("POST", "/v1/scans")
@@ -144,8 +152,11 @@ pub async fn scans(h: &Harness) {
             Req::new("POST", "/v1/scans")
                 .raw(body.clone())
                 .header("greenloop-key-id", "qr-9")
-                .header("greenloop-signature", good.clone()),
-            "unknown_key",
+                .header(
+                    "greenloop-signature",
+                    sign(SECRET.as_bytes(), &message("qr-9")),
+                ),
+            "bad_signature",
         ),
         (
             Req::new("POST", "/v1/scans")
@@ -159,7 +170,7 @@ pub async fn scans(h: &Harness) {
                 .header("greenloop-key-id", "qr-1")
                 .header(
                     "greenloop-signature",
-                    sign(b"not-the-secret-0123456789", NOW, &body),
+                    sign(b"not-the-secret-0123456789", &message("qr-1")),
                 ),
             "bad_signature",
         ),
@@ -252,6 +263,10 @@ pub async fn scans(h: &Harness) {
             scan("scan-x", "alice", "st-0001", NOW + 301, boxes(1)),
             "future_time",
         ),
+        (
+            scan("scan-x", "alice", "st-0001", NOW - 48 * 3600 - 1, boxes(1)),
+            "stale_action",
+        ),
         (scan("scan-x", "alice", "st-0001", -1, boxes(1)), "bad_time"),
         (
             scan(
@@ -271,6 +286,48 @@ pub async fn scans(h: &Harness) {
     for (body, code) in invalid {
         h.err(Req::post("/v1/scans", &body).signed(), 422, code)
             .await;
+    }
+
+    // Another integration's station, on each route that records.
+    let elsewhere = [
+        (
+            "/v1/scans",
+            scan("scan-x", "alice", "st-0003", NOW, boxes(1)),
+        ),
+        (
+            "/v1/pledges",
+            json!({"pledge_id": "pledge-x", "user": "alice", "station": "st-0003", "at": NOW, "boxes": 1}),
+        ),
+        (
+            "/v1/appointments",
+            json!({"appointment_id": "appt-x", "user": "bob", "station": "st-0003", "at": NOW}),
+        ),
+    ];
+    for (uri, body) in elsewhere {
+        h.err(Req::post(uri, &body).signed(), 403, "station_not_yours")
+            .await;
+    }
+    // A captured request replayed on another route, or under another key id.
+    let captured = Req::post(
+        "/v1/scans",
+        &scan("scan-y", "alice", "st-0001", NOW, boxes(1)),
+    )
+    .signed();
+    for (method, uri, key_id) in [
+        ("POST", "/v1/pledges", "qr-1"),
+        ("POST", "/v1/scans?x=1", "qr-1"),
+        ("POST", "/v1/scans", "qr-2"),
+    ] {
+        let mut replay = Req::new(method, uri).raw(captured.body.clone());
+        for (name, value) in &captured.headers {
+            let value = if name == "greenloop-key-id" {
+                key_id
+            } else {
+                value
+            };
+            replay = replay.header(name, value);
+        }
+        h.err(replay, 401, "bad_signature").await;
     }
 }
 

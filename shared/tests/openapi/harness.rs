@@ -67,9 +67,21 @@ impl Req {
         self.header("authorization", format!("Bearer {key}"))
     }
 
-    /// Signs the body as integration `qr-1` at `t`.
+    /// Signs the request as integration `qr-1` at `t`.
     pub fn signed_at(self, t: i64) -> Req {
-        let headers = http_app::signature_headers(SECRET, t, &self.body);
+        self.signed_as(http_app::KEY_ID, SECRET, t)
+    }
+
+    /// Signs the request as integration `key_id` with `secret` at `t`.
+    pub fn signed_as(self, key_id: &str, secret: &str, t: i64) -> Req {
+        let headers = http_app::signature_headers_as(
+            key_id,
+            secret,
+            self.method.as_str(),
+            &self.uri,
+            t,
+            &self.body,
+        );
         headers
             .into_iter()
             .fold(self, |req, (name, value)| req.header(name, value))
@@ -120,6 +132,15 @@ impl Harness {
                 ("st-0001", "Hangzhou", Some("campus-a")),
                 ("st-0002", "Hangzhou", None),
             ],
+        )
+        .await;
+        // Another platform's station: qr-1 may not record there.
+        http_app::put_station_of(
+            store.as_ref(),
+            "st-0003",
+            "Hangzhou",
+            None,
+            &[http_app::OTHER_KEY_ID],
         )
         .await;
         http_app::put_api_keys(

@@ -27,7 +27,7 @@ pub async fn quarantine(h: &Harness) {
     assert!(h
         .store
         .inner
-        .quarantine("scan-q", "unreadable_account", "seen: bad")
+        .quarantine("qr-1/scan-q", "unreadable_account", "seen: bad")
         .await
         .unwrap());
     let status = h.ok(Req::get("/v1/actions/scan-q").signed(), 200).await;
@@ -58,24 +58,25 @@ pub async fn quarantine(h: &Harness) {
         reason: "unreadable".into(),
         message: "unknown variant".into(),
     };
-    h.store.unreadable("scan-q", Some(rejected));
+    h.store.unreadable("qr-1/scan-q", Some(rejected));
     let status = h.ok(Req::get("/v1/actions/scan-q").signed(), 200).await;
     assert_eq!(
         status,
         json!({"action": "scan-q", "status": "rejected", "reason": "unreadable",
                "message": "unknown variant"})
     );
-    h.store.unreadable("scan-q", Some(ActionStatus::Pending));
+    h.store
+        .unreadable("qr-1/scan-q", Some(ActionStatus::Pending));
     h.err(
         Req::get("/v1/actions/scan-q").signed(),
         409,
         "unreadable_action",
     )
     .await;
-    h.store.readable("scan-q");
+    h.store.readable("qr-1/scan-q");
 
     assert_eq!(
-        h.store.inner.requeue("scan-q").await.unwrap(),
+        h.store.inner.requeue("qr-1/scan-q").await.unwrap(),
         Requeued::Requeued
     );
     h.credit().await;

@@ -7,15 +7,18 @@ use axum::http::request;
 use axum::response::Response;
 use greenloop::catalog::Rules;
 use greenloop::domain::{Campus, Pepper, Station};
-use greenloop::http::signature::sign;
+use greenloop::http::signature::{sign, Message};
 use greenloop::http::{App, Integrations};
 use greenloop::ledger::leaf_hash;
 use greenloop::store::{Grant, Store};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
-/// The one webhook integration the fixture configures.
+/// The webhook integration the fixture's requests sign as, and owner of its stations.
 pub const KEY_ID: &str = "qr-1";
+/// A second integration, another platform: it owns no station unless a test gives it one.
+pub const OTHER_KEY_ID: &str = "qr-2";
+pub const OTHER_SECRET: &str = "qr-2-other-platform-secret-0123";
 
 /// Registers campuses, as `(id, name, city)`.
 pub async fn put_campuses(store: &dyn Store, campuses: &[(&str, &str, &str)]) {
@@ -29,17 +32,28 @@ pub async fn put_campuses(store: &dyn Store, campuses: &[(&str, &str, &str)]) {
     }
 }
 
-/// Registers stations, as `(id, city, campus)`.
+/// Registers stations of integration [`KEY_ID`], as `(id, city, campus)`.
 pub async fn put_stations(store: &dyn Store, stations: &[(&str, &str, Option<&str>)]) {
     for (id, city, campus) in stations {
-        let station = Station {
-            id: (*id).into(),
-            city: (*city).into(),
-            campus: campus.map(Into::into),
-            integrations: vec!["qr-1".into()],
-        };
-        store.put_station(&station).await.unwrap();
+        put_station_of(store, id, city, *campus, &[KEY_ID]).await;
     }
+}
+
+/// Registers one station, owned by `integrations`.
+pub async fn put_station_of(
+    store: &dyn Store,
+    id: &str,
+    city: &str,
+    campus: Option<&str>,
+    integrations: &[&str],
+) {
+    let station = Station {
+        id: id.into(),
+        city: city.into(),
+        campus: campus.map(Into::into),
+        integrations: integrations.iter().map(|&i| i.into()).collect(),
+    };
+    store.put_station(&station).await.unwrap();
 }
 
 /// Mints API keys: the store keeps each key's hash with its grant.
@@ -53,26 +67,69 @@ pub async fn put_api_keys(store: &dyn Store, keys: &[(&str, Grant)]) {
 }
 
 /// The app on `store` with the default rules, answering at `now`; integration [`KEY_ID`] signs
-/// with `secrets` (comma-separated: during a rotation, each of them).
+/// with `secrets` (comma-separated: during a rotation, each of them), [`OTHER_KEY_ID`] with
+/// [`OTHER_SECRET`].
 pub fn app(store: Arc<dyn Store>, pepper: &[u8], secrets: &str, now: i64) -> App {
     let pepper = Pepper::new(pepper.to_vec()).unwrap();
-    let integrations = Integrations::parse(&format!("{KEY_ID}={secrets}")).unwrap();
+    let integrations =
+        Integrations::parse(&format!("{KEY_ID}={secrets};{OTHER_KEY_ID}={OTHER_SECRET}")).unwrap();
     let mut app = App::new(store, pepper, integrations, Rules::defaults());
     app.clock = Arc::new(move || now);
     app
 }
 
-/// The headers that sign `body` as integration [`KEY_ID`] with `secret` at `t`.
-pub fn signature_headers(secret: &str, t: i64, body: &[u8]) -> [(&'static str, String); 2] {
+/// The headers that sign `method` `uri` (path and query) with `body` as integration
+/// `key_id` with `secret` at `t`.
+pub fn signature_headers_as(
+    key_id: &str,
+    secret: &str,
+    method: &str,
+    uri: &str,
+    t: i64,
+    body: &[u8],
+) -> [(&'static str, String); 2] {
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let message = Message {
+        method,
+        path,
+        query,
+        key_id,
+        t,
+        body,
+    };
     [
-        ("greenloop-key-id", KEY_ID.to_owned()),
-        ("greenloop-signature", sign(secret.as_bytes(), t, body)),
+        ("greenloop-key-id", key_id.to_owned()),
+        ("greenloop-signature", sign(secret.as_bytes(), &message)),
     ]
 }
 
-/// `builder` with [`signature_headers`].
+/// [`signature_headers_as`] integration [`KEY_ID`].
+pub fn signature_headers(
+    secret: &str,
+    method: &str,
+    uri: &str,
+    t: i64,
+    body: &[u8],
+) -> [(&'static str, String); 2] {
+    signature_headers_as(KEY_ID, secret, method, uri, t, body)
+}
+
+/// `builder` (whose method and URI are set) signed by integration [`KEY_ID`].
 pub fn signed(builder: request::Builder, secret: &str, t: i64, body: &[u8]) -> request::Builder {
-    signature_headers(secret, t, body)
+    signed_as(builder, KEY_ID, secret, t, body)
+}
+
+/// `builder` (whose method and URI are set) signed by integration `key_id`.
+pub fn signed_as(
+    builder: request::Builder,
+    key_id: &str,
+    secret: &str,
+    t: i64,
+    body: &[u8],
+) -> request::Builder {
+    let method = builder.method_ref().expect("a method").as_str().to_owned();
+    let uri = builder.uri_ref().expect("a uri").to_string();
+    signature_headers_as(key_id, secret, &method, &uri, t, body)
         .into_iter()
         .fold(builder, |b, (name, value)| b.header(name, value))
 }
