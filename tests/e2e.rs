@@ -315,7 +315,7 @@ fn register_loads_the_example_registry_and_refuses_a_bad_one_whole() {
     std::fs::write(
         &bad,
         r#"{"campuses": [{"id": "pku", "name": "Peking University", "city": "Beijing"}],
-            "stations": [{"id": "bj-x", "city": "Beijing", "campus": "no-such-campus"}]}"#,
+            "stations": [{"id": "bj-x", "city": "Beijing", "campus": "no-such-campus", "integrations": ["qr-1"]}]}"#,
     )
     .unwrap();
     let out = greenloop(&data, &["register", bad.to_str().unwrap()]);
@@ -330,4 +330,20 @@ fn register_loads_the_example_registry_and_refuses_a_bad_one_whole() {
         .unwrap();
     let ids: Vec<&str> = campuses.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["tsinghua", "zju"]);
+    drop(store);
+
+    // A station must say which integrations may record there: none would be no one's.
+    std::fs::write(
+        &bad,
+        r#"{"stations": [{"id": "bj-y", "city": "Beijing", "campus": null}]}"#,
+    )
+    .unwrap();
+    let out = greenloop(&data, &["register", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("station bj-y: a station names the key ids"),
+        "{stderr}"
+    );
 }

@@ -1,8 +1,9 @@
 //! `greenloop register`: loads campuses and post stations into a store from a JSON file, the
 //! way a deployment gets its registry (intake refuses actions from unknown stations).
 //!
-//! The file is `{"campuses": [{"id", "name", "city"}], "stations": [{"id", "city", "campus"}]}`;
-//! a station's `campus` is a campus id or null. Everything is checked before anything is
+//! The file is `{"campuses": [{"id", "name", "city"}], "stations": [{"id", "city", "campus",
+//! "integrations"}]}`; a station's `campus` is a campus id or null, and `integrations` lists
+//! the key ids of the integrations that may record there (at least one). Everything is checked before anything is
 //! written, and writing again is harmless (a put per item).
 
 use crate::backend::Backend;

@@ -285,7 +285,7 @@ async fn only_failed_crediting_fails_a_record() {
     assert_eq!(late.run.credited, 0);
     assert!(late.failures.is_empty(), "{:?}", late.failures);
     assert_eq!(
-        store.action("ok-1").await.unwrap().unwrap().status,
+        store.action("qr-1/ok-1").await.unwrap().unwrap().status,
         ActionStatus::Pending
     );
 
@@ -296,7 +296,7 @@ async fn only_failed_crediting_fails_a_record() {
     assert_eq!(done.run.credited, 1);
     assert_eq!(done.run.quarantined, ["bad-1"]);
     assert!(done.failures.is_empty(), "{:?}", done.failures);
-    match store.action("bad-1").await {
+    match store.action("qr-1/bad-1").await {
         Err(greenloop::store::StoreError::Unreadable {
             status: Some(ActionStatus::Rejected { reason, .. }),
             ..

@@ -94,7 +94,11 @@ async fn data_survives_closing_and_reopening() {
     );
     assert_eq!(report.entries, 30, "every entry is still there");
     assert!(
-        store.action("reopen-7").await.expect("action").is_some(),
+        store
+            .action("qr-1/reopen-7")
+            .await
+            .expect("action")
+            .is_some(),
         "action records survive"
     );
 }
@@ -190,7 +194,7 @@ async fn fields_a_newer_version_wrote_are_read_past_and_kept() {
             txn.commit().unwrap();
         };
     edit(ACCOUNTS, member.as_str(), &|v| v["tier"] = "gold".into());
-    edit(ACTIONS, "a-2", &|v| {
+    edit(ACTIONS, "qr-1/a-2", &|v| {
         v["record"]["action"]["channel"] = "drone".into()
     });
 

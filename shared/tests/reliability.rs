@@ -125,7 +125,7 @@ async fn record(store: &dyn Store, actions: &[Action]) -> Vec<String> {
     let mut acknowledged = Vec::new();
     for a in actions {
         if store.record_action(a).await.is_ok() {
-            acknowledged.push(a.id.clone());
+            acknowledged.push(a.key());
         }
     }
     acknowledged
@@ -257,7 +257,8 @@ async fn transient_and_lost_dynamodb() {
 const POISON_STATION: &str = "st-rel-0";
 /// The member whose account is at the size limit (the workload's members are 0..40).
 const BIG: u32 = 900;
-const UNDECODABLE: &str = "poison-undecodable";
+/// The undecodable action's key (integration `qr-1`, id `poison-undecodable`).
+const UNDECODABLE: &str = "qr-1/poison-undecodable";
 
 /// The big member's actions, all on the poisoned chain.
 fn big_member_actions() -> Vec<Action> {
@@ -274,12 +275,12 @@ fn big_member_actions() -> Vec<Action> {
         .collect()
 }
 
-/// Records the workload and the poison; the ids acknowledged (the undecodable one included).
+/// Records the workload and the poison; the keys acknowledged (the undecodable one included).
 async fn poisoned(kind: Kind) -> (Fresh, Vec<String>) {
     let mut fresh = Fresh::new(kind, None).await;
     let mut acknowledged = record(fresh.clean.as_ref(), &workload("po", ACTIONS)).await;
     acknowledged.extend(record(fresh.clean.as_ref(), &big_member_actions()).await);
-    let undecodable = scan_action(UNDECODABLE, 901, POISON_STATION, WINDOW_START, 1);
+    let undecodable = scan_action("poison-undecodable", 901, POISON_STATION, WINDOW_START, 1);
     match kind {
         Kind::Embedded => {
             acknowledged.extend(record(fresh.clean.as_ref(), &[undecodable]).await);
@@ -465,7 +466,7 @@ async fn poison(kind: Kind) {
         "{unreadable:?}"
     );
     for a in big_member_actions() {
-        let s = status_of(fresh.clean.as_ref(), &a.id).await;
+        let s = status_of(fresh.clean.as_ref(), &a.key()).await;
         assert!(
             matches!(&s, ActionStatus::Rejected { reason, .. } if reason == reasons::ITEM_TOO_LARGE),
             "{}: {s:?}",
@@ -481,7 +482,7 @@ async fn poison(kind: Kind) {
     assert!(!on_chain.is_empty());
     for a in &on_chain {
         assert_eq!(
-            t.chain_of(&a.id),
+            t.chain_of(&a.key()),
             Some(chain.as_str()),
             "{} not credited",
             a.id

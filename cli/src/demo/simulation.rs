@@ -17,6 +17,7 @@ pub(super) enum Delivery {
         arrives: i64,
     },
     Complete {
+        /// The booked action's key (integration and id).
         id: String,
         clothing_g: u64,
         at: i64,
@@ -145,7 +146,7 @@ pub(super) fn simulate(
         };
         let id = format!("s{}-{}-{i:07}", args.seed, kind.as_str());
         let action = Action {
-            id: id.clone(),
+            id,
             integration: super::DEMO_INTEGRATION.into(),
             kind,
             member: member.clone(),
@@ -157,13 +158,13 @@ pub(super) fn simulate(
             let done = at + rng.gen_range(3_600..3 * DAY);
             let clothing_g = rng.gen_range(500..8_000);
             out.push(Delivery::Complete {
-                id: id.clone(),
+                id: action.key(),
                 clothing_g,
                 at: done,
             });
             if rng.gen_bool(0.05) {
                 out.push(Delivery::Complete {
-                    id,
+                    id: action.key(),
                     clothing_g,
                     at: done,
                 }); // courier app retried

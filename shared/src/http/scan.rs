@@ -366,7 +366,11 @@ async fn record(app: &App, action: Action) -> Result<Response, ApiError> {
             ),
         ));
     }
-    let recorded = app.store.record_action(&action).await?;
+    let recorded = app
+        .store
+        .record_action(&action)
+        .await
+        .map_err(|e| own_id(e, &action.id))?;
     answer(app, recorded).await
 }
 

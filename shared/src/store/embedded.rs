@@ -378,7 +378,7 @@ impl Intake for EmbeddedStore {
             let mut actions = txn.open_table(ACTIONS)?;
             if let Some(kept) = get_kept(&actions, &key)? {
                 if kept.record.digest != digest {
-                    return Err(StoreError::Conflict(action.id.clone()));
+                    return Err(StoreError::Conflict(key.clone()));
                 }
                 return Ok(Recorded {
                     record: kept.record,

@@ -67,21 +67,21 @@ pub async fn recording_is_idempotent(store: &dyn Store) {
     more.items = boxes(4, None);
     expect_conflict(
         store.record_action(&more).await,
-        &a.id,
+        &a.key(),
         "same id, other items",
     );
     let mut someone_else = a.clone();
     someone_else.member = member(2);
     expect_conflict(
         store.record_action(&someone_else).await,
-        &a.id,
+        &a.key(),
         "same id, other member",
     );
     let mut later = a.clone();
     later.at += 1;
     expect_conflict(
         store.record_action(&later).await,
-        &a.id,
+        &a.key(),
         "same id, other time",
     );
 
@@ -91,14 +91,38 @@ pub async fn recording_is_idempotent(store: &dyn Store) {
         "replays and conflicts must not enqueue anything"
     );
     assert_eq!(
-        store.action(&a.id).await.expect("action"),
-        Some(first.record),
+        store.action(&a.key()).await.expect("action"),
+        Some(first.record.clone()),
         "a conflicting delivery must not change the record"
     );
     assert_eq!(
-        store.action("scan-never-recorded").await.expect("action"),
+        store
+            .action("qr-1/scan-never-recorded")
+            .await
+            .expect("action"),
         None,
         "an unknown id has no record"
+    );
+
+    // Another integration's action with the same id is another action, not a replay.
+    let mut theirs = more.clone();
+    theirs.integration = "qr-2".into();
+    let recorded = store.record_action(&theirs).await.expect("record theirs");
+    assert!(!recorded.replay, "another integration's id is its own");
+    assert_eq!(
+        pending_ids(store).await,
+        [a.id.as_str(), a.id.as_str()],
+        "both are queued, each under its integration"
+    );
+    assert_eq!(
+        store.action("qr-2/scan-idem-1").await.expect("action"),
+        Some(recorded.record),
+        "each reads back under its own key"
+    );
+    assert_eq!(
+        store.action(&a.key()).await.expect("action"),
+        Some(first.record),
+        "and the first is untouched"
     );
 }
 
@@ -142,7 +166,7 @@ pub async fn invalid_actions_are_refused_and_not_written(store: &dyn Store) {
     for (what, a) in cases {
         expect_invalid(store.record_action(&a).await, what);
         assert_eq!(
-            store.action(&a.id).await.expect("action"),
+            store.action(&a.key()).await.expect("action"),
             None,
             "{what}: a refused action must not be written"
         );
@@ -175,12 +199,12 @@ pub async fn pickups_are_booked_then_completed(store: &dyn Store) {
     );
 
     expect_invalid(
-        store.complete_pickup("pickup-1", 0, t + 3_600).await,
+        store.complete_pickup("qr-1/pickup-1", 0, t + 3_600).await,
         "completing with 0 g",
     );
     assert_eq!(
         store
-            .action("pickup-1")
+            .action("qr-1/pickup-1")
             .await
             .expect("action")
             .map(|r| r.status),
@@ -189,7 +213,7 @@ pub async fn pickups_are_booked_then_completed(store: &dyn Store) {
     );
 
     let done = store
-        .complete_pickup("pickup-1", 2_500, t + 3_600)
+        .complete_pickup("qr-1/pickup-1", 2_500, t + 3_600)
         .await
         .expect("complete the pickup");
     assert!(!done.replay, "the first completion is not a replay");
@@ -215,7 +239,7 @@ pub async fn pickups_are_booked_then_completed(store: &dyn Store) {
     );
 
     let again = store
-        .complete_pickup("pickup-1", 2_500, t + 3_600)
+        .complete_pickup("qr-1/pickup-1", 2_500, t + 3_600)
         .await
         .expect("repeat the completion");
     assert!(again.replay, "the same completion again is a replay");
@@ -224,13 +248,17 @@ pub async fn pickups_are_booked_then_completed(store: &dyn Store) {
         "a replayed completion answers the record"
     );
     expect_conflict(
-        store.complete_pickup("pickup-1", 3_000, t + 3_600).await,
-        "pickup-1",
+        store
+            .complete_pickup("qr-1/pickup-1", 3_000, t + 3_600)
+            .await,
+        "qr-1/pickup-1",
         "completing again with another weight",
     );
     expect_conflict(
-        store.complete_pickup("pickup-1", 2_500, t + 7_200).await,
-        "pickup-1",
+        store
+            .complete_pickup("qr-1/pickup-1", 2_500, t + 7_200)
+            .await,
+        "qr-1/pickup-1",
         "completing again at another time",
     );
     let rebooked = store
@@ -248,24 +276,26 @@ pub async fn pickups_are_booked_then_completed(store: &dyn Store) {
         "replays and conflicts enqueue nothing"
     );
     assert_eq!(
-        store.action("pickup-1").await.expect("action"),
+        store.action("qr-1/pickup-1").await.expect("action"),
         Some(done.record),
         "conflicting completions must not change the record"
     );
 
-    match store.complete_pickup("pickup-unknown", 1_000, t).await {
+    match store.complete_pickup("qr-1/pickup-unknown", 1_000, t).await {
         Err(StoreError::NotFound(_)) => {}
         other => panic!("completing an unknown appointment: expected NotFound, got {other:?}"),
     }
     let drop_off = scan("scan-not-pickup", 3, "st-0002", t, books(2));
     store.record_action(&drop_off).await.expect("record a scan");
     expect_invalid(
-        store.complete_pickup("scan-not-pickup", 1_000, t).await,
+        store
+            .complete_pickup("qr-1/scan-not-pickup", 1_000, t)
+            .await,
         "completing a scan as a pickup",
     );
     assert_eq!(
         store
-            .action("scan-not-pickup")
+            .action("qr-1/scan-not-pickup")
             .await
             .expect("action")
             .map(|r| r.action.items),

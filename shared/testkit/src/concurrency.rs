@@ -96,7 +96,7 @@ pub async fn concurrent_crediting_credits_each_action_once(store: Arc<dyn Store>
         if a.kind == ActionKind::Pickup {
             let grams = 1_000 + 13 * i as u64;
             r = s
-                .complete_pickup(&a.id, grams, a.at + 600)
+                .complete_pickup(&a.key(), grams, a.at + 600)
                 .await
                 .expect("complete pickup");
         }
@@ -175,7 +175,11 @@ pub async fn concurrent_crediting_credits_each_action_once(store: Arc<dyn Store>
                 "{} entry carries the action",
                 e.action
             );
-            let status = s.action(&e.action).await.expect("action").map(|r| r.status);
+            let status = s
+                .action(&e.action_key())
+                .await
+                .expect("action")
+                .map(|r| r.status);
             let want = ActionStatus::Credited {
                 chain: e.chain.clone(),
                 seq: e.seq,

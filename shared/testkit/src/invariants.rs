@@ -82,7 +82,7 @@ pub async fn invariants_hold_under_concurrent_duplicated_delivery(
 
     // Every chain verifies; accounts, member chains, daily counters and campus totals agree;
     // every action is credited exactly once, at the place holding its entry, none left pending.
-    let ids: Vec<String> = all.iter().map(|a| a.id.clone()).collect();
+    let ids: Vec<String> = all.iter().map(|a| a.key()).collect();
     let t = tally(store.as_ref(), &ids).await;
     assert_eq!(t.entries.len(), actions, "one entry per distinct action");
     assert_eq!(t.credited, actions, "every action credited");

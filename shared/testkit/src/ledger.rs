@@ -219,7 +219,7 @@ pub async fn append_writes_everything_it_carries(store: &dyn Store) {
     // Statuses and the queue.
     for e in &parsed {
         let record = store
-            .action(&e.action)
+            .action(&e.action_key())
             .await
             .expect("action")
             .expect("recorded");
@@ -313,7 +313,7 @@ pub async fn append_is_conditional_and_all_or_nothing(store: &dyn Store) {
             // losing writer drops those actions at once instead of re-planning them.
             "planned from a stale chain head, with an action already credited",
             plan(&start, &accounts, &[b1.clone(), a1.clone()], &rules),
-            Refusal::NotPending(&["lock-a1"]),
+            Refusal::NotPending(&["qr-1/lock-a1"]),
         ),
         (
             "with an action already credited",
@@ -323,17 +323,17 @@ pub async fn append_is_conditional_and_all_or_nothing(store: &dyn Store) {
                 &[b1.clone(), a2.clone(), a1.clone()],
                 &rules,
             ),
-            Refusal::NotPending(&["lock-a1"]),
+            Refusal::NotPending(&["qr-1/lock-a1"]),
         ),
         (
             "with a pickup still booked",
             plan(&head, &accounts, &[b1.clone(), p1.clone()], &rules),
-            Refusal::NotPending(&["lock-p1"]),
+            Refusal::NotPending(&["qr-1/lock-p1"]),
         ),
         (
             "with an action never recorded",
             plan(&head, &accounts, &[b1.clone(), never.clone()], &rules),
-            Refusal::NotPending(&["lock-never"]),
+            Refusal::NotPending(&["qr-1/lock-never"]),
         ),
     ];
     for (what, batch, want) in &refused {

@@ -62,12 +62,12 @@ impl Tally {
     pub fn chain_of(&self, action: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|e| e.action == action)
+            .find(|e| e.action_key() == action)
             .map(|e| e.chain.as_str())
     }
 }
 
-/// Reads back what became of `acknowledged` (ids recorded OK), after a clean run has drained
+/// Reads back what became of `acknowledged` (keys of actions recorded OK), after a clean run has drained
 /// the queue. Panics, saying what broke, if a chain, an account or a campus total does not
 /// verify, an entry names an action nobody acknowledged, a status disagrees with the entries,
 /// or a quarantined action is not listed in the quarantine. Losses and duplicates are counted,
@@ -86,16 +86,16 @@ pub async fn tally(store: &dyn Store, acknowledged: &[String]) -> Tally {
         entries.extend(parsed_entries(store, &h.chain).await);
     }
     let known: BTreeSet<&str> = acknowledged.iter().map(String::as_str).collect();
-    let mut per_action: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    let mut per_action: BTreeMap<String, Vec<&Entry>> = BTreeMap::new();
     for e in &entries {
+        let key = e.action_key();
         assert!(
-            known.contains(e.action.as_str()),
-            "entry {}/{} credits {}, which was never acknowledged",
+            known.contains(key.as_str()),
+            "entry {}/{} credits {key}, which was never acknowledged",
             e.chain,
             e.seq,
-            e.action
         );
-        per_action.entry(e.action.as_str()).or_default().push(e);
+        per_action.entry(key).or_default().push(e);
     }
     let listed = quarantine_listing(store).await;
     let mut t = Tally {
@@ -115,7 +115,7 @@ pub async fn tally(store: &dyn Store, acknowledged: &[String]) -> Tally {
             Err(StoreError::Unreadable { status, .. }) => status,
             Err(e) => panic!("reading action {id}: {e}"),
         };
-        let on_ledger = per_action.get(id.as_str());
+        let on_ledger = per_action.get(id);
         match status {
             Some(ActionStatus::Credited { chain, seq, bonus }) => {
                 let e = on_ledger.and_then(|es| es.first()).unwrap_or_else(|| {

@@ -37,14 +37,14 @@ pub async fn quarantine_sets_aside_and_retry_restores(store: &dyn Store) {
 
     assert!(
         store
-            .quarantine("q-1", reasons::UNREADABLE, "seen: bad")
+            .quarantine("qr-1/q-1", reasons::UNREADABLE, "seen: bad")
             .await
             .expect("quarantine"),
         "a pending action is quarantined"
     );
     assert!(
         !store
-            .quarantine("q-1", reasons::UNREADABLE, "again")
+            .quarantine("qr-1/q-1", reasons::UNREADABLE, "again")
             .await
             .expect("quarantine again"),
         "quarantining twice changes nothing"
@@ -54,18 +54,22 @@ pub async fn quarantine_sets_aside_and_retry_restores(store: &dyn Store) {
     assert_eq!(listed.len(), 1, "listed once: {listed:?}");
     assert_eq!(
         (listed[0].action.as_str(), listed[0].reason.as_str()),
-        ("q-1", reasons::UNREADABLE)
+        ("qr-1/q-1", reasons::UNREADABLE)
     );
     assert_eq!(listed[0].message, "seen: bad");
     assert!(
         store
-            .quarantined(Some("q-1"), ALL)
+            .quarantined(Some("qr-1/q-1"), ALL)
             .await
             .expect("page")
             .is_empty(),
         "nothing after the last"
     );
-    let status = store.action("q-1").await.expect("status").expect("known");
+    let status = store
+        .action("qr-1/q-1")
+        .await
+        .expect("status")
+        .expect("known");
     assert_eq!(
         status.status,
         ActionStatus::Rejected {
@@ -81,16 +85,16 @@ pub async fn quarantine_sets_aside_and_retry_restores(store: &dyn Store) {
     assert_eq!((during.pending, during.quarantined), (2, 1));
 
     // Only a quarantined action can be retried; an unknown one is not found.
-    match store.requeue("nope").await {
+    match store.requeue("qr-1/nope").await {
         Err(StoreError::NotFound(_)) => {}
         other => panic!("retrying an unknown id: expected NotFound, got {other:?}"),
     }
     assert_eq!(
-        store.requeue("q-1").await.expect("retry"),
+        store.requeue("qr-1/q-1").await.expect("retry"),
         Requeued::Requeued
     );
     assert_eq!(
-        store.requeue("q-1").await.expect("retry again"),
+        store.requeue("qr-1/q-1").await.expect("retry again"),
         Requeued::AlreadyPending,
         "a retry run twice is harmless"
     );
@@ -105,13 +109,13 @@ pub async fn quarantine_sets_aside_and_retry_restores(store: &dyn Store) {
         .await
         .expect("credit");
     assert_eq!(run.credited, 3, "all three credited: {run:?}");
-    match store.requeue("q-1").await {
+    match store.requeue("qr-1/q-1").await {
         Err(StoreError::Invalid(i)) => assert_eq!(i.code, "not_quarantined"),
         other => panic!("retrying a credited action: expected Invalid, got {other:?}"),
     }
     assert!(
         !store
-            .quarantine("q-0", reasons::UNREADABLE, "late")
+            .quarantine("qr-1/q-0", reasons::UNREADABLE, "late")
             .await
             .expect("quarantine a credited one"),
         "a credited action is never quarantined"
@@ -149,7 +153,7 @@ pub async fn a_pledge_past_the_cap_is_quarantined(store: &dyn Store) {
     let run = credit_pending(store, &Rules::defaults(), SHARDS)
         .await
         .expect("credit");
-    let last = format!("pl-{:03}", n - 1);
+    let last = format!("qr-1/pl-{:03}", n - 1);
     assert_eq!(
         run.quarantined,
         std::slice::from_ref(&last),
@@ -171,7 +175,7 @@ pub async fn a_pledge_past_the_cap_is_quarantined(store: &dyn Store) {
         }
         other => panic!("expected rejected, got {other:?}"),
     }
-    let member = action(&last, ActionKind::Pledge, 7, "st-0002", t, boxes(1, None)).member;
+    let member = action("pl-x", ActionKind::Pledge, 7, "st-0002", t, boxes(1, None)).member;
     let account = &store
         .accounts(std::slice::from_ref(&member))
         .await

@@ -49,7 +49,7 @@ impl Intake for DynamoStore {
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("action {key} vanished")))?;
         if record.digest != digest {
-            return Err(StoreError::Conflict(action.id.clone()));
+            return Err(StoreError::Conflict(key));
         }
         Ok(Recorded {
             record,
