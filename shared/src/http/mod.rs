@@ -134,7 +134,9 @@ impl<S: Directory + ?Sized> App<S> {
         if !record.matches(key) {
             return Err(unknown());
         }
+        // The key id is public, so logging it helps spot a leaked key still in use.
         if record.revoked_at.is_some() {
+            tracing::warn!(key_id = id, "a revoked API key was used");
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "key_revoked",
@@ -142,6 +144,7 @@ impl<S: Directory + ?Sized> App<S> {
             ));
         }
         if record.expired(self.now()) {
+            tracing::info!(key_id = id, "an expired API key was used");
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "key_expired",
