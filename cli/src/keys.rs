@@ -97,7 +97,7 @@ pub async fn run(data: &Path, table: Option<&str>, args: KeysArgs) -> Result<Exi
 }
 
 /// Mints a key and keeps its record; the key itself is returned to be shown once.
-pub async fn mint(
+async fn mint(
     store: &dyn Store,
     grant: Grant,
     now: i64,

@@ -95,7 +95,7 @@ impl ApiKey {
         }
         if self.revoked_at.is_some() {
             return Err(Invalid::new(
-                "key_revoked",
+                "revoked_at_mint",
                 format!("API key {} is revoked before it is kept", self.id),
             ));
         }
@@ -217,7 +217,7 @@ mod tests {
                 },
             ),
             (
-                "key_revoked",
+                "revoked_at_mint",
                 ApiKey {
                     revoked_at: Some(10),
                     ..good.clone()
