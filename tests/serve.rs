@@ -2,12 +2,14 @@
 //! scan in, its credit out within a second, the campus summary moving, and `greenloop verify
 //! --url` verifying the running server through its audit API.
 
+#[path = "support/server.rs"]
+mod server;
+
 use greenloop::http::signature::{sign, Message};
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use serde_json::json;
+use server::{bearer, http, Server};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "e2e-webhook-secret-0123";
@@ -32,18 +34,8 @@ fn run(data: &Path, args: &[&str]) -> Output {
     out
 }
 
-/// The server process, killed when dropped, and its stdout, kept open so it can still print.
-struct Server(
-    Child,
-    String,
-    #[allow(dead_code)] BufReader<std::process::ChildStdout>,
-);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn serve(data: &Path) -> Server {
+    Server::start(greenloop(data))
 }
 
 fn unix_now() -> i64 {
@@ -53,62 +45,14 @@ fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-/// The server as the README runs it: a rehearsal on today's clock, since intake takes only
-/// actions dated within the rulebook's grace, whatever day the test runs.
-fn serve(data: &Path) -> Server {
-    let mut child = greenloop(data)
-        .args(["serve", "--addr", "127.0.0.1:0", "--rehearsal"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("greenloop serving on http://")
-        .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
-        .to_owned();
-    Server(child, addr, out)
-}
-
-/// One HTTP/1.1 request on its own connection; returns the status and the JSON body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &str,
-) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a full response");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
 /// The headers that sign `method` `path` with `body` as integration `qr-demo`, now.
 fn signed(method: &str, path: &str, body: &str) -> Vec<(&'static str, String)> {
-    let now = unix_now();
     let message = Message {
         method,
         path,
         query: "",
         key_id: "qr-demo",
-        t: now,
+        t: unix_now(),
         body: body.as_bytes(),
     };
     vec![
@@ -142,8 +86,7 @@ fn a_signed_scan_is_credited_within_a_second_and_the_server_verifies() {
     assert!(portal.starts_with("glk_") && auditor.starts_with("glk_"));
 
     let server = serve(data);
-    let addr = server.1.as_str();
-    let bearer = |k: &str| vec![("authorization", format!("Bearer {k}"))];
+    let addr = server.addr.as_str();
     let (status, _) = http(
         addr,
         "PUT",

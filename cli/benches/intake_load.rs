@@ -30,12 +30,11 @@ use greenloop::domain::Action;
 use greenloop::domain::{Campus, MemberId, Pepper, Station};
 use greenloop::http::signature::{sign, Message, KEY_ID_HEADER, SIGNATURE_HEADER};
 use greenloop::http::{self, App, Integrations};
-use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
-    Account, ActionRecord, AppendError, Backlog, CampusDay, CampusTotals, ChainHead,
-    CheckpointStore, CreditBatch, Grant, LedgerSource, Pending, Quarantine, Quarantined, Recorded,
+    Account, ActionRecord, ApiKey, AppendError, Backlog, CampusDay, CampusTotals, ChainHead,
+    CheckpointStore, CreditBatch, LedgerSource, Pending, Quarantine, Quarantined, Recorded,
     Requeued, Result as StoreResult, Store,
 };
 use greenloop::store::{
@@ -219,8 +218,8 @@ impl Directory for Counted {
     async fn station(&self, id: &str) -> StoreResult<Option<Station>> {
         self.inner.station(id).await
     }
-    async fn api_key(&self, key_hash: &Digest) -> StoreResult<Option<Grant>> {
-        self.inner.api_key(key_hash).await
+    async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        self.inner.api_key(id).await
     }
 }
 
@@ -232,8 +231,14 @@ impl Registry for Counted {
     async fn put_station(&self, station: &Station) -> StoreResult<()> {
         self.inner.put_station(station).await
     }
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> StoreResult<()> {
-        self.inner.put_api_key(key_hash, grant).await
+    async fn put_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        self.inner.put_api_key(key).await
+    }
+    async fn revoke_api_key(&self, id: &str, at: i64) -> StoreResult<ApiKey> {
+        self.inner.revoke_api_key(id, at).await
+    }
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.inner.api_keys().await
     }
 }
 

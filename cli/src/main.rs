@@ -9,6 +9,7 @@
 mod backend;
 mod checkpoint;
 mod demo;
+mod keys;
 mod proof;
 mod quarantine;
 mod register;
@@ -65,9 +66,9 @@ enum Command {
     Proof(proof::ProofArgs),
     /// Serve the HTTP API on the embedded store, crediting in-process.
     Serve(serve::ServeArgs),
-    /// Mint an API key: a campus portal's, or an auditor's. The key is shown once; only its
-    /// hash is stored.
-    Keys(serve::KeysArgs),
+    /// Mint an API key (a campus portal's or an auditor's, optionally expiring), revoke one by
+    /// its id, or list them. A key is shown once; only its id, hash and grant are stored.
+    Keys(keys::KeysArgs),
     /// Write every ledger entry as JSON Lines to stdout, in (chain, seq) order.
     Export,
     /// Create the DynamoDB table named by --table, with its indexes and stream.
@@ -150,13 +151,22 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
+            // clap's message is its first paragraph (a list of missing arguments continues
+            // it on the next lines); usage and tips follow a blank line.
             let text = e.render().to_string();
-            let first = text
+            let message = text
                 .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("greenloop: {first} (see greenloop --help)");
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let message = message.trim_start_matches("error: ");
+            let message = if message.is_empty() {
+                "invalid arguments"
+            } else {
+                message
+            };
+            eprintln!("greenloop: {message} (see greenloop --help)");
             return ExitCode::from(2);
         }
     };
@@ -182,7 +192,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Checkpoint { command } => checkpoint::run(data, table, command).await,
         Command::Proof(args) => proof::run(data, table, args).await,
         Command::Serve(args) => serve::run(data, table, args).await,
-        Command::Keys(args) => serve::keys(data, table, args).await,
+        Command::Keys(args) => keys::run(data, table, args).await,
         Command::Export => export(data, table).await,
         Command::CreateTable => create_table(table).await,
         Command::Quarantine { command } => quarantine::run(data, table, command).await,

@@ -1,16 +1,14 @@
 //! `greenloop serve`: every router in one local server on the embedded store, with the
-//! crediting stage running in-process; and `greenloop keys`, which mints API keys (or a log key).
+//! crediting stage running in-process.
 
 use crate::backend::Backend;
 use clap::Args;
 use greenloop::catalog::Rules;
-use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_continuously;
 use greenloop::domain::Pepper;
 use greenloop::http::{self, App, Integrations};
-use greenloop::ledger::leaf_hash;
 use greenloop::rulebook::Rulebook;
-use greenloop::store::{Grant, Store};
+use greenloop::store::Store;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -98,51 +96,4 @@ pub async fn serve(
         })
         .await
         .map_err(|e| format!("server stopped: {e}"))
-}
-
-/// Mints an API key, stores only its hash, and returns the key to show once.
-pub async fn mint(store: &dyn Store, grant: Grant) -> Result<String, String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
-    let key = format!("glk_{}", hex::encode(bytes));
-    store
-        .put_api_key(&leaf_hash(key.as_bytes()), &grant)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(key)
-}
-
-#[derive(Args)]
-pub struct KeysArgs {
-    /// The campus this portal key is for.
-    #[arg(long, conflicts_with = "auditor", required_unless_present_any = ["auditor", "log"])]
-    campus: Option<String>,
-    /// Mint an auditor key instead.
-    #[arg(long)]
-    auditor: bool,
-    /// Make a new checkpoint signing key instead: prints the secret seed for
-    /// GREENLOOP_LOG_KEY and the public key auditors pin. Nothing is stored.
-    #[arg(long, conflicts_with_all = ["campus", "auditor"])]
-    log: bool,
-}
-
-/// `greenloop keys`: a campus or auditor API key, stored by its hash; or, with --log, a new
-/// checkpoint signing key, stored nowhere.
-pub async fn keys(data: &Path, table: Option<&str>, args: KeysArgs) -> Result<ExitCode, String> {
-    if args.log {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
-        let key = LogKey::from_hex(&hex::encode(seed)).expect("32 bytes are a seed");
-        println!("GREENLOOP_LOG_KEY={}", hex::encode(seed));
-        println!("public key (pin it; publish it): {}", key.public().to_hex());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let backend = Backend::open(data, table, false).await?;
-    // clap requires --campus unless --auditor (or --log) is given.
-    let grant = match args.campus {
-        Some(campus) => Grant::Campus { campus },
-        None => Grant::Auditor,
-    };
-    println!("{}", mint(backend.store(), grant).await?);
-    Ok(ExitCode::SUCCESS)
 }

@@ -21,9 +21,12 @@ const OLD: &str = "old-secret-0123456789";
 const NEW: &str = "new-secret-0123456789";
 /// 2026-11-05 12:00 +08:00, inside the campaign.
 const NOW: i64 = 1_793_851_200;
-const PORTAL_A: &str = "glk_portal_a";
-const PORTAL_B: &str = "glk_portal_b";
-const AUDITOR: &str = "glk_auditor";
+const PORTAL_A: &str =
+    "glk_5a0000000000000a_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const PORTAL_B: &str =
+    "glk_5b0000000000000b_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const AUDITOR: &str =
+    "glk_a0000000000000a0_cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
 struct Api {
     app: App,

@@ -28,6 +28,10 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const NOW: i64 = 1_793_851_200;
 const SECRET: &str = "whsec-infra-test";
 const PEPPER: &[u8] = b"infra-test-pepper-0123";
+const CAMPUS_KEY: &str =
+    "glk_c0000000000000aa_1111111111111111111111111111111111111111111111111111111111111111";
+const AUDIT_KEY: &str =
+    "glk_a0000000000000aa_2222222222222222222222222222222222222222222222222222222222222222";
 
 // ------------------------------------------------------------------ the template, read
 
@@ -489,12 +493,12 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
         plain.as_ref(),
         &[
             (
-                "campus-key",
+                CAMPUS_KEY,
                 Grant::Campus {
                     campus: "sjtu".into(),
                 },
             ),
-            ("audit-key", Grant::Auditor),
+            (AUDIT_KEY, Grant::Auditor),
         ],
     )
     .await;
@@ -565,7 +569,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
         vec![keyed(
             "PUT",
             "/v1/campuses/sjtu/members/bo",
-            Some("campus-key"),
+            Some(CAMPUS_KEY),
         )],
     )
     .await;
@@ -577,9 +581,9 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
         &campus,
         vec![
             keyed("GET", "/v1/campuses", None),
-            keyed("GET", "/v1/campuses/sjtu/summary", Some("campus-key")),
-            keyed("GET", "/v1/campuses/sjtu/leaderboard", Some("campus-key")),
-            keyed("GET", "/v1/campuses/sjtu/members/bo", Some("campus-key")),
+            keyed("GET", "/v1/campuses/sjtu/summary", Some(CAMPUS_KEY)),
+            keyed("GET", "/v1/campuses/sjtu/leaderboard", Some(CAMPUS_KEY)),
+            keyed("GET", "/v1/campuses/sjtu/members/bo", Some(CAMPUS_KEY)),
         ],
     )
     .await;
@@ -616,7 +620,7 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     let head = plain.chain_heads().await.unwrap()[0].clone();
     let (chain, size) = (head.chain, head.size);
     let member = plain.account_page(None, 1).await.unwrap()[0].member.clone();
-    let audited = |path: String| keyed("GET", &path, Some("audit-key"));
+    let audited = |path: String| keyed("GET", &path, Some(AUDIT_KEY));
     run(
         &audit,
         vec![

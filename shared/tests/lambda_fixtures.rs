@@ -13,9 +13,8 @@ use greenloop::credit::credit_pending;
 use greenloop::domain::{Campus, Pepper, Station};
 use greenloop::http::signature::{sign, Message};
 use greenloop::http::{audit, campus, mount, scan, App, Integrations};
-use greenloop::ledger::leaf_hash;
 use greenloop::store::embedded::EmbeddedStore;
-use greenloop::store::{Grant, Store};
+use greenloop::store::{ApiKey, Grant, Store};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -27,6 +26,11 @@ use tower::ServiceExt;
 const NOW: i64 = 1_794_024_000;
 const SECRET: &str = "qr-secret-0123456789abcdef";
 const PLACEHOLDER: &str = "{{GREENLOOP_SIGNATURE}}";
+/// The bearer keys the fixtures carry.
+const CAMPUS_A_KEY: &str =
+    "glk_ca0000000000000a_0001000100010001000100010001000100010001000100010001000100010001";
+const AUDITOR_KEY: &str =
+    "glk_a0000000000000d1_0004000400040004000400040004000400040004000400040004000400040004";
 
 /// Every fixture, and whether the test signs it.
 const FIXTURES: [(&str, bool); 8] = [
@@ -130,17 +134,15 @@ async fn functions() -> Functions {
         .unwrap();
     for (key, grant) in [
         (
-            "campus-a-portal-key-0001",
+            CAMPUS_A_KEY,
             Grant::Campus {
                 campus: "campus-a".into(),
             },
         ),
-        ("auditor-key-0004", Grant::Auditor),
+        (AUDITOR_KEY, Grant::Auditor),
     ] {
-        store
-            .put_api_key(&leaf_hash(key.as_bytes()), &grant)
-            .await
-            .unwrap();
+        let record = ApiKey::of_key(key, grant, 0, None).expect("a well-formed key");
+        store.put_api_key(&record).await.unwrap();
     }
     let mut app = App::new(
         store.clone(),

@@ -11,7 +11,8 @@
 //!
 //! The spec and its validator are in `openapi/spec.rs`, the harness in `openapi/harness.rs`, the
 //! scenario's two halves in `openapi/before_crediting.rs` and `openapi/after_crediting.rs`, its
-//! checkpoint and proof routes in `openapi/proofs.rs`.
+//! checkpoint and proof routes in `openapi/proofs.rs`, revoked and expired bearer keys in
+//! `openapi/keys.rs`.
 
 mod support;
 
@@ -23,6 +24,8 @@ mod before_crediting;
 mod flaky;
 #[path = "openapi/harness.rs"]
 mod harness;
+#[path = "openapi/keys.rs"]
+mod keys;
 #[path = "openapi/lint.rs"]
 mod lint;
 #[path = "openapi/proofs.rs"]
@@ -58,6 +61,7 @@ async fn every_route_and_status_matches_the_spec() {
     after_crediting::crediting(&h).await;
     after_crediting::campus_routes(&h).await;
     after_crediting::audit_routes(&h).await;
+    keys::revoked_and_expired_keys(&h).await;
     proofs::proof_routes(&h).await;
     after_crediting::store_outage(&h).await;
     after_crediting::store_corrupt(&h).await;

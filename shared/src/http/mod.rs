@@ -16,7 +16,7 @@ pub mod keyring;
 pub mod scan;
 pub mod signature;
 
-use crate::store::{Directory, Grant, Store, StoreError};
+use crate::store::{api_key, Directory, Grant, Store, StoreError};
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::{Invalid, Pepper};
-use greenloop_core::ledger::leaf_hash;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,7 +111,12 @@ impl<S: ?Sized> App<S> {
 }
 
 impl<S: Directory + ?Sized> App<S> {
-    /// The grant of the bearer key in `headers`: 401 without a known key.
+    /// The grant of the bearer key in `headers`, read from its record on every request, so a
+    /// revocation or an expiry holds from the next request on (there is no cache).
+    ///
+    /// A malformed key, an unknown id and a wrong secret get one and the same 401, so that a
+    /// caller cannot tell which ids exist. Only the holder of the whole key learns that it was
+    /// revoked or has expired.
     async fn grant(&self, headers: &HeaderMap) -> Result<Grant, ApiError> {
         let key = headers
             .get(header::AUTHORIZATION)
@@ -124,13 +128,32 @@ impl<S: Directory + ?Sized> App<S> {
                     "unauthorized",
                     "send an API key as Authorization: Bearer <key>",
                 )
-            })?;
-        self.store
-            .api_key(&leaf_hash(key.trim().as_bytes()))
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key")
-            })
+            })?
+            .trim();
+        let unknown = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key");
+        let id = api_key::key_id(key).ok_or_else(unknown)?;
+        let record = self.store.api_key(id).await?.ok_or_else(unknown)?;
+        if !record.matches(key) {
+            return Err(unknown());
+        }
+        // The key id is public, so logging it helps spot a leaked key still in use.
+        if record.revoked_at.is_some() {
+            tracing::warn!(key_id = id, "a revoked API key was used");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "key_revoked",
+                format!("API key {id} was revoked"),
+            ));
+        }
+        if record.expired(self.now()) {
+            tracing::info!(key_id = id, "an expired API key was used");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "key_expired",
+                format!("API key {id} has expired"),
+            ));
+        }
+        Ok(record.grant)
     }
 }
 

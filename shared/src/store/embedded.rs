@@ -7,8 +7,9 @@
 //! Calls do their (short, local) I/O inline on the calling task.
 
 use super::{
-    action_digest, completion, Account, ActionRecord, ActionStatus, AppendError, CampusDay,
-    CampusTotals, ChainHead, Completion, Grant, LedgerSource, Recorded, Result, StoreError,
+    action_digest, completion, key_exists, Account, ActionRecord, ActionStatus, ApiKey,
+    AppendError, CampusDay, CampusTotals, ChainHead, Completion, Grant, LedgerSource, Recorded,
+    Result, StoreError,
 };
 use crate::store::{Affiliation, CampusQueries, Directory, Intake, Members, Registry};
 use async_trait::async_trait;
@@ -16,7 +17,6 @@ use greenloop_core::catalog::Catalog;
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::domain::{Action, ActionKind, Campus, MemberId, Station};
 use greenloop_core::factors::FactorTable;
-use greenloop_core::ledger::Digest;
 use greenloop_core::rulebook::Rulebook;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -42,8 +42,9 @@ const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 const CAMPUS_DAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("campus_days");
 /// Each member's entries in order: (member, n) → (chain, seq).
 const MEMBER_LOG: TableDefinition<(&str, u64), (&str, u64)> = TableDefinition::new("member_log");
-/// API key grants by the hex SHA-256 of the key.
-const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
+/// API key records ([`super::ApiKey`]) by key id. (The `api_keys` table of earlier versions,
+/// grants by the hash of a key without an id, is no longer read: such keys must be minted again.)
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_key_records");
 const CAMPUSES: TableDefinition<&str, &[u8]> = TableDefinition::new("campuses");
 const STATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("stations");
 const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
@@ -341,8 +342,8 @@ impl Directory for EmbeddedStore {
         self.get_json(STATIONS, id)
     }
 
-    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
-        self.get_json(KEYS, &key_hash.to_string())
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        self.get_json(KEYS, id)
     }
 }
 
@@ -358,13 +359,38 @@ impl Registry for EmbeddedStore {
         self.put_json(STATIONS, &station.id, station)
     }
 
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()> {
-        if let Grant::Campus { campus } = grant {
-            if self.get_json::<Campus>(CAMPUSES, campus)?.is_none() {
-                return Err(StoreError::NotFound(format!("campus {campus}")));
+    async fn put_api_key(&self, key: &ApiKey) -> Result<()> {
+        key.validate()?;
+        self.write(|txn| -> Result<()> {
+            if let Grant::Campus { campus } = &key.grant {
+                if txn.open_table(CAMPUSES)?.get(campus.as_str())?.is_none() {
+                    return Err(StoreError::NotFound(format!("campus {campus}")));
+                }
             }
-        }
-        self.put_json(KEYS, &key_hash.to_string(), grant)
+            let mut keys = txn.open_table(KEYS)?;
+            if keys.get(key.id.as_str())?.is_some() {
+                return Err(key_exists(&key.id));
+            }
+            keys.insert(key.id.as_str(), encode(key).as_slice())?;
+            Ok(())
+        })
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<ApiKey> {
+        self.write(|txn| -> Result<ApiKey> {
+            let mut keys = txn.open_table(KEYS)?;
+            let mut key: ApiKey =
+                get(&keys, id)?.ok_or_else(|| StoreError::NotFound(format!("API key {id}")))?;
+            if key.revoked_at.is_none() {
+                key.revoked_at = Some(at);
+                keys.insert(id, encode(&key).as_slice())?;
+            }
+            Ok(key)
+        })
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.all_json(KEYS)
     }
 }
 

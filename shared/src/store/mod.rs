@@ -3,13 +3,15 @@
 //! The store is split by role ([`roles`]: one trait per role, one sum per function, [`Store`]
 //! the sum of all), with an embedded implementation ([`embedded::EmbeddedStore`], a redb file)
 //! and a DynamoDB one ([`dynamodb::DynamoStore`]). The records it keeps are the core's
-//! ([`greenloop_core::records`], re-exported here). The behaviour suite every implementation
+//! ([`greenloop_core::records`], re-exported here), and API keys' ([`api_key`]). The behaviour suite every implementation
 //! passes is the `greenloop-testkit` crate, outside the library.
 
+pub mod api_key;
 pub mod dynamodb;
 pub mod embedded;
 pub mod roles;
 
+pub use api_key::{ApiKey, Grant};
 pub use roles::*;
 
 use greenloop_core::domain::{Action, Invalid, MemberId};
@@ -18,17 +20,7 @@ pub use greenloop_core::records::{
     action_digest, reasons, Account, ActionRecord, ActionStatus, Backlog, CampusDay, CampusTotals,
     ChainHead, OpenPledge, Quarantined,
 };
-use serde::{Deserialize, Serialize};
-
-/// What an API key may do. Keys are stored only as the SHA-256 of the key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum Grant {
-    /// A university portal: its own campus's queries and affiliations.
-    Campus { campus: String },
-    /// An auditor: chain heads and entries.
-    Auditor,
-}
+use serde::Deserialize;
 
 /// The answer to recording an action: new, or a replay of one already recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +177,12 @@ pub(crate) fn completion(
         );
     }
     Ok(Completion::Complete(done))
+}
+
+/// Putting an API key under an id that is taken, the same way in every store. Ids are 8 random
+/// bytes, so this is a fault of the minter, never a collision to retry.
+pub(crate) fn key_exists(id: &str) -> StoreError {
+    Invalid::new("key_exists", format!("API key id {id} is in use already")).into()
 }
 
 /// Whether an action in `status` may go back in the queue, decided the same way by every store:

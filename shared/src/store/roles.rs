@@ -3,8 +3,8 @@
 //!
 //! | role | methods | who |
 //! |---|---|---|
-//! | [`Directory`] | campuses, stations, API key grants (reads) | `scan`, `campus`, `audit` |
-//! | [`Registry`] | writes campuses, stations and API keys | the operator (`greenloop register`, `keys`) |
+//! | [`Directory`] | campuses, stations, API key records by id (reads) | `scan`, `campus`, `audit` |
+//! | [`Registry`] | writes campuses and stations; mints, revokes and lists API keys | the operator (`greenloop register`, `keys`) |
 //! | [`Intake`] | records actions and pickups, reads their status | `scan`; `credit` reads status |
 //! | [`Members`] | accounts and a member's entries | `scan`, `credit`, `campus`, `audit` |
 //! | [`Crediting`] | the pending queue, chain heads, appends, quarantining, publishing rules | `credit` |
@@ -19,7 +19,7 @@
 //! [`TreeStore`]) are supertraits of [`Store`], so an `Arc<dyn Store>` narrows to any of them by
 //! coercion. Each has a blanket implementation: anything with the roles has the sum.
 
-use super::{AppendError, CreditBatch, Grant, Pending, Recorded, Requeued, Result};
+use super::{ApiKey, AppendError, CreditBatch, Pending, Recorded, Requeued, Result};
 use async_trait::async_trait;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
@@ -36,8 +36,9 @@ use std::collections::HashMap;
 pub trait Directory: Send + Sync {
     async fn campuses(&self) -> Result<Vec<Campus>>;
     async fn station(&self, id: &str) -> Result<Option<Station>>;
-    /// The grant of the key whose SHA-256 is `key_hash`.
-    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>>;
+    /// The record of API key `id` (the public part of the key), with one key read; None for an
+    /// id never minted.
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKey>>;
 }
 
 /// The registry's writes: what an operator sets up before and during a campaign.
@@ -45,8 +46,17 @@ pub trait Directory: Send + Sync {
 pub trait Registry: Directory {
     async fn put_campus(&self, campus: &Campus) -> Result<()>;
     async fn put_station(&self, station: &Station) -> Result<()>;
-    /// Stores an API key's grant under the key's SHA-256; the key itself is never stored.
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()>;
+    /// Keeps a new API key's record under its id; the key itself is never stored. Create-only:
+    /// an id in use is [`super::StoreError::Invalid`] (`key_exists`), and so is a record
+    /// [`ApiKey::validate`] refuses; a campus grant for an unknown campus is
+    /// [`super::StoreError::NotFound`].
+    async fn put_api_key(&self, key: &ApiKey) -> Result<()>;
+    /// Revokes API key `id` at `at` (Unix seconds) and returns its record. The record stays, so
+    /// the listing keeps the history. Revoking again changes nothing: the first time is kept.
+    /// An unknown id is [`super::StoreError::NotFound`].
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<ApiKey>;
+    /// Every API key's record, revoked and expired ones too, in id order.
+    async fn api_keys(&self) -> Result<Vec<ApiKey>>;
 }
 
 /// Recording what the webhooks deliver.

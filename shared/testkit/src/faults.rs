@@ -19,10 +19,10 @@ use greenloop::domain::{Action, Campus, MemberId, Station};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::store::{
-    Account, ActionRecord, Affiliation, AppendError, Backlog, CampusDay, CampusQueries,
+    Account, ActionRecord, Affiliation, ApiKey, AppendError, Backlog, CampusDay, CampusQueries,
     CampusTotals, ChainHead, CheckpointStore, CheckpointWrites, CreditBatch, Crediting, Directory,
-    Grant, Intake, LedgerSource, Members, Pending, Quarantine, Quarantined, Recorded, Registry,
-    Requeued, Store, StoreError,
+    Intake, LedgerSource, Members, Pending, Quarantine, Quarantined, Recorded, Registry, Requeued,
+    Store, StoreError,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -310,8 +310,8 @@ impl Directory for Faulty {
     async fn station(&self, id: &str) -> Result<Option<Station>, StoreError> {
         pass!(self.station(id))
     }
-    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>, StoreError> {
-        pass!(self.api_key(key_hash))
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        pass!(self.api_key(id))
     }
 }
 
@@ -323,8 +323,14 @@ impl Registry for Faulty {
     async fn put_station(&self, station: &Station) -> Result<(), StoreError> {
         pass!(self.put_station(station))
     }
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<(), StoreError> {
-        pass!(self.put_api_key(key_hash, grant))
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        pass!(self.put_api_key(key))
+    }
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<ApiKey, StoreError> {
+        pass!(self.revoke_api_key(id, at))
+    }
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        pass!(self.api_keys())
     }
 }
 

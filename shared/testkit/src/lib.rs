@@ -21,6 +21,7 @@ mod checkpoints;
 mod concurrency;
 pub mod faults;
 mod invariants;
+mod keys;
 mod ledger;
 pub mod outcome;
 mod quarantine;
@@ -34,6 +35,7 @@ pub use actions::{
 pub use checkpoints::{checkpoints_sign_the_tree_and_answer_proofs, TEST_LOG_KEY};
 pub use concurrency::concurrent_crediting_credits_each_action_once;
 pub use invariants::invariants_hold_under_concurrent_duplicated_delivery;
+pub use keys::api_keys_are_kept_by_id_and_revoked_in_place;
 pub use ledger::{append_is_conditional_and_all_or_nothing, append_writes_everything_it_carries};
 pub use quarantine::{
     a_pledge_past_the_cap_is_quarantined, quarantine_sets_aside_and_retry_restores,
@@ -74,6 +76,7 @@ macro_rules! store_cases {
             append_writes_everything_it_carries,
             append_is_conditional_and_all_or_nothing,
             registry_round_trips_and_rules_are_fixed,
+            api_keys_are_kept_by_id_and_revoked_in_place,
             queries_read_what_was_credited,
             checkpoints_sign_the_tree_and_answer_proofs,
             quarantine_sets_aside_and_retry_restores,

@@ -1,11 +1,11 @@
 //! The queries case: what portals and the API read back after crediting — per-day campus
-//! totals, leaderboards, a member's recent entries — and API key grants.
+//! totals, leaderboards, a member's recent entries.
 
 use crate::{books, campus, member, scan, SHARDS, WINDOW_START};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
-use greenloop::ledger::{leaf_hash, Entry};
-use greenloop::store::{Grant, Store, StoreError};
+use greenloop::ledger::Entry;
+use greenloop::store::Store;
 
 /// Reads agree with the entries crediting wrote; ties on a leaderboard break by member.
 pub async fn queries_read_what_was_credited(store: &dyn Store) {
@@ -138,35 +138,4 @@ pub async fn queries_read_what_was_credited(store: &dyn Store) {
         .await
         .expect("member_entries")
         .is_empty());
-
-    // API keys: only the hash is the key; a campus grant needs the campus.
-    let hash = leaf_hash(b"glk_suite_key");
-    let grant = Grant::Campus {
-        campus: "campus-q".into(),
-    };
-    store.put_api_key(&hash, &grant).await.expect("put_api_key");
-    assert_eq!(store.api_key(&hash).await.expect("api_key"), Some(grant));
-    assert_eq!(
-        store.api_key(&leaf_hash(b"other")).await.expect("api_key"),
-        None
-    );
-    let auditor = leaf_hash(b"glk_suite_auditor");
-    store
-        .put_api_key(&auditor, &Grant::Auditor)
-        .await
-        .expect("put_api_key");
-    assert_eq!(
-        store.api_key(&auditor).await.expect("api_key"),
-        Some(Grant::Auditor)
-    );
-    let orphan = Grant::Campus {
-        campus: "campus-none".into(),
-    };
-    assert!(
-        matches!(
-            store.put_api_key(&leaf_hash(b"x"), &orphan).await,
-            Err(StoreError::NotFound(_))
-        ),
-        "a key for an unknown campus is refused"
-    );
 }

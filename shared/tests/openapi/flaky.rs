@@ -11,9 +11,9 @@ use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
-    Account, ActionRecord, ActionStatus, AppendError, Backlog, CampusDay, CampusTotals, ChainHead,
-    CheckpointStore, CreditBatch, Grant, LedgerSource, Pending, Quarantine, Quarantined, Recorded,
-    Requeued, StoreError,
+    Account, ActionRecord, ActionStatus, ApiKey, AppendError, Backlog, CampusDay, CampusTotals,
+    ChainHead, CheckpointStore, CreditBatch, LedgerSource, Pending, Quarantine, Quarantined,
+    Recorded, Requeued, StoreError,
 };
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
@@ -29,7 +29,7 @@ pub struct Flaky {
     pub corrupt: AtomicBool,
     /// Grants the real store would refuse to mint: a key for a campus that is not (or no
     /// longer) registered, which the campus routes answer with 404.
-    pub orphans: Mutex<HashMap<Digest, Grant>>,
+    pub orphans: Mutex<HashMap<String, ApiKey>>,
     /// Actions whose item reads as written by a newer version, with the status that can be read.
     pub unreadable: Mutex<HashMap<String, Option<ActionStatus>>>,
 }
@@ -113,12 +113,12 @@ impl Directory for Flaky {
         self.up()?;
         self.inner.station(id).await
     }
-    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>, StoreError> {
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
         self.up()?;
-        if let Some(g) = self.orphans.lock().unwrap().get(key_hash) {
-            return Ok(Some(g.clone()));
+        if let Some(k) = self.orphans.lock().unwrap().get(id) {
+            return Ok(Some(k.clone()));
         }
-        self.inner.api_key(key_hash).await
+        self.inner.api_key(id).await
     }
 }
 
@@ -132,9 +132,17 @@ impl Registry for Flaky {
         self.up()?;
         self.inner.put_station(station).await
     }
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<(), StoreError> {
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         self.up()?;
-        self.inner.put_api_key(key_hash, grant).await
+        self.inner.put_api_key(key).await
+    }
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<ApiKey, StoreError> {
+        self.up()?;
+        self.inner.revoke_api_key(id, at).await
+    }
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.up()?;
+        self.inner.api_keys().await
     }
 }
 

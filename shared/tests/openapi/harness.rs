@@ -10,7 +10,7 @@ use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{MemberId, Pepper};
 use greenloop::ledger::leaf_hash;
-use greenloop::store::Grant;
+use greenloop::store::{ApiKey, Grant};
 use greenloop::store::{Crediting, Registry};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -23,10 +23,14 @@ pub const NOW: i64 = 1_794_024_000;
 pub const TODAY: &str = "2026-11-07";
 pub const SECRET: &str = "qr-secret-0123456789abcdef";
 pub const PEPPER: &[u8] = b"openapi-test-pepper-0123456789";
-pub const CAMPUS_A_KEY: &str = "campus-a-portal-key-0001";
-pub const CAMPUS_B_KEY: &str = "campus-b-portal-key-0002";
-pub const GHOST_KEY: &str = "campus-ghost-portal-key-0003";
-pub const AUDITOR_KEY: &str = "auditor-key-0004";
+pub const CAMPUS_A_KEY: &str =
+    "glk_ca0000000000000a_0001000100010001000100010001000100010001000100010001000100010001";
+pub const CAMPUS_B_KEY: &str =
+    "glk_cb0000000000000b_0002000200020002000200020002000200020002000200020002000200020002";
+pub const GHOST_KEY: &str =
+    "glk_c90000000000000c_0003000300030003000300030003000300030003000300030003000300030003";
+pub const AUDITOR_KEY: &str =
+    "glk_a0000000000000d1_0004000400040004000400040004000400040004000400040004000400040004";
 
 pub struct Req {
     pub method: Method,
@@ -165,18 +169,16 @@ impl Harness {
         let ghost = Grant::Campus {
             campus: "campus-ghost".into(),
         };
+        let ghost = ApiKey::of_key(GHOST_KEY, ghost, 0, None).expect("a well-formed key");
         assert!(
-            store
-                .put_api_key(&leaf_hash(GHOST_KEY.as_bytes()), &ghost)
-                .await
-                .is_err(),
+            store.put_api_key(&ghost).await.is_err(),
             "the store mints keys only for registered campuses"
         );
         store
             .orphans
             .lock()
             .unwrap()
-            .insert(leaf_hash(GHOST_KEY.as_bytes()), ghost);
+            .insert(ghost.id.clone(), ghost);
         let app = http_app::app(store.clone(), PEPPER, SECRET, NOW);
         let h = Harness {
             spec: Spec::load(),

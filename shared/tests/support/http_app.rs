@@ -9,8 +9,7 @@ use greenloop::catalog::Rules;
 use greenloop::domain::{Campus, Pepper, Station};
 use greenloop::http::signature::{sign, Message};
 use greenloop::http::{App, Integrations};
-use greenloop::ledger::leaf_hash;
-use greenloop::store::{Grant, Store};
+use greenloop::store::{ApiKey, Grant, Store};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
@@ -56,13 +55,13 @@ pub async fn put_station_of(
     store.put_station(&station).await.unwrap();
 }
 
-/// Mints API keys: the store keeps each key's hash with its grant.
+/// Keeps fixed API keys (`glk_<id>_<secret>`), each as the record a store keeps for it: made at
+/// time 0, never expiring.
 pub async fn put_api_keys(store: &dyn Store, keys: &[(&str, Grant)]) {
     for (key, grant) in keys {
-        store
-            .put_api_key(&leaf_hash(key.as_bytes()), grant)
-            .await
-            .unwrap();
+        let record = ApiKey::of_key(key, grant.clone(), 0, None)
+            .unwrap_or_else(|| panic!("{key:?} is not a well-formed API key"));
+        store.put_api_key(&record).await.unwrap();
     }
 }
 

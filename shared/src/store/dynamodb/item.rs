@@ -153,9 +153,13 @@ pub fn station(id: &str) -> Item {
     key(format!("STATION#{id}"), "META")
 }
 
-pub fn api_key(hash: &str) -> Item {
-    key(format!("KEY#{hash}"), "KEY")
+pub fn api_key(id: &str) -> Item {
+    key(format!("KEY#{id}"), "KEY")
 }
+
+/// The general index's partition listing every API key, by id: one small partition the operator
+/// queries, while each request reads its own key's item.
+pub const KEYS_PARTITION: &str = "KEYS";
 
 pub fn rules(kind: &str, version: &str) -> Item {
     key("RULES".into(), &format!("{kind}#{version}"))

@@ -1,13 +1,15 @@
-//! The registry on DynamoDB: campuses, stations and API key grants, read by every function and
+//! The registry on DynamoDB: campuses, stations and API key records, read by every function and
 //! written by the operator, and a member's affiliation, the portal's one write.
 
-use super::item::{from_item, get_json, n, s, to_item, AccountSet};
-use super::{item, sdk_err, DynamoStore};
-use crate::store::{Affiliation, Directory, Grant, Registry, Result, StoreError};
+use super::item::{from_item, n, s, to_item, AccountSet};
+use super::{is_condition_failed, item, sdk_err, DynamoStore};
+use crate::store::{
+    key_exists, Affiliation, ApiKey, Directory, Grant, Registry, Result, StoreError,
+};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use greenloop_core::domain::{Campus, MemberId, Station};
-use greenloop_core::ledger::{Digest, ZERO};
+use greenloop_core::ledger::ZERO;
 use std::collections::HashMap;
 
 #[async_trait]
@@ -28,10 +30,10 @@ impl Directory for DynamoStore {
             .transpose()
     }
 
-    async fn api_key(&self, key_hash: &Digest) -> Result<Option<Grant>> {
-        self.get(item::api_key(&key_hash.to_string()))
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        self.get(item::api_key(id))
             .await?
-            .map(|it| get_json(&it, "grant"))
+            .map(|it| from_item(it, "API key"))
             .transpose()
     }
 }
@@ -52,15 +54,51 @@ impl Registry for DynamoStore {
             .await
     }
 
-    async fn put_api_key(&self, key_hash: &Digest, grant: &Grant) -> Result<()> {
-        if let Grant::Campus { campus } = grant {
+    async fn put_api_key(&self, key: &ApiKey) -> Result<()> {
+        key.validate()?;
+        if let Grant::Campus { campus } = &key.grant {
             if self.get(item::campus(campus)).await?.is_none() {
                 return Err(StoreError::NotFound(format!("campus {campus}")));
             }
         }
-        let mut it = item::api_key(&key_hash.to_string());
-        it.insert("grant".into(), item::json(grant));
-        self.put_plain(it).await
+        let mut keys = item::api_key(&key.id);
+        keys.insert(item::GSI1PK.into(), s(item::KEYS_PARTITION));
+        keys.insert(item::GSI1SK.into(), s(key.id.as_str()));
+        if self.put_new(to_item(key, keys)).await? {
+            Ok(())
+        } else {
+            Err(key_exists(&key.id))
+        }
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<ApiKey> {
+        // One conditional update: it sets the time only where there is none, so two operators
+        // revoking at once agree on the first, and it answers the record as it now is.
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::api_key(id)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
+            .expression_attribute_values(":at", n(at))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => from_item(out.attributes.unwrap_or_default(), "API key"),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::NotFound(format!("API key {id}"))),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        let q = self.index_query(item::GSI1, item::GSI1PK, item::KEYS_PARTITION.into());
+        self.query(q, None)
+            .await?
+            .into_iter()
+            .map(|it| from_item(it, "API key"))
+            .collect()
     }
 }
 
