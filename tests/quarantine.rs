@@ -86,13 +86,16 @@ async fn scenario(place: &Place<'_>, open: impl Fn() -> Box<dyn Store>, mend: im
     let rules = Rules::defaults();
     let run = credit_pending(open().as_ref(), &rules, 4).await.unwrap();
     assert_eq!(run.credited, 1, "{run:?}");
-    assert_eq!(run.quarantined, ["bad-1"]);
+    assert_eq!(run.quarantined, ["qr-1/bad-1"]);
 
     let list = place.greenloop(&["quarantine", "list"]);
     assert!(list.status.success(), "{list:?}");
     let lines: Vec<String> = stdout(&list).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].starts_with("bad-1\tunreadable\t2"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("qr-1/bad-1\tunreadable\t2"),
+        "{lines:?}"
+    );
 
     let verify = place.greenloop(&["verify"]);
     assert_eq!(verify.status.code(), Some(3), "{}", stdout(&verify));
@@ -112,22 +115,22 @@ async fn scenario(place: &Place<'_>, open: impl Fn() -> Box<dyn Store>, mend: im
         "no action nope",
     );
     one_line_error(
-        &place.greenloop(&["quarantine", "retry", "ok-1"]),
-        "action ok-1 is not quarantined",
+        &place.greenloop(&["quarantine", "retry", "qr-1/ok-1"]),
+        "action qr-1/ok-1 is not quarantined",
     );
     one_line_error(
-        &place.greenloop(&["quarantine", "retry", "bad-1"]),
-        "action bad-1 is stored in a form this version cannot read",
+        &place.greenloop(&["quarantine", "retry", "qr-1/bad-1"]),
+        "action qr-1/bad-1 is stored in a form this version cannot read",
     );
     let usage = place.greenloop(&["quarantine", "retry"]);
     assert_eq!(usage.status.code(), Some(2), "{usage:?}");
 
     mend();
-    let retry = place.greenloop(&["quarantine", "retry", "bad-1", "bad-1"]);
+    let retry = place.greenloop(&["quarantine", "retry", "qr-1/bad-1", "qr-1/bad-1"]);
     assert!(retry.status.success(), "{retry:?}");
     assert_eq!(
         stdout(&retry),
-        "bad-1: back in the queue\nbad-1: already pending\n"
+        "qr-1/bad-1: back in the queue\nqr-1/bad-1: already pending\n"
     );
     let list = place.greenloop(&["quarantine", "list", "--json"]);
     assert_eq!(stdout(&list), "", "nothing quarantined");
@@ -150,9 +153,9 @@ fn set_embedded_action(dir: &Path, action: serde_json::Value) {
     {
         let mut t = txn.open_table(ACTIONS).unwrap();
         let mut kept: serde_json::Value =
-            serde_json::from_slice(t.get("bad-1").unwrap().unwrap().value()).unwrap();
+            serde_json::from_slice(t.get("qr-1/bad-1").unwrap().unwrap().value()).unwrap();
         kept["record"]["action"] = action;
-        t.insert("bad-1", serde_json::to_vec(&kept).unwrap().as_slice())
+        t.insert("qr-1/bad-1", serde_json::to_vec(&kept).unwrap().as_slice())
             .unwrap();
     }
     txn.commit().unwrap();
@@ -190,7 +193,7 @@ async fn quarantine_on_dynamodb() {
             client
                 .update_item()
                 .table_name(table)
-                .set_key(Some(item::action("bad-1")))
+                .set_key(Some(item::action("qr-1/bad-1")))
                 .update_expression("SET #a = :a")
                 .expression_attribute_names("#a", "action")
                 .expression_attribute_values(":a", AttributeValue::S(json))

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum QuarantineCommand {
-    /// Print every quarantined action: id, reason code, when, and what was seen.
+    /// Print every quarantined action: its key (`<integration>/<id>`), reason code, when, and
+    /// what was seen.
     List {
         /// Print JSON Lines, one quarantined action per line.
         #[arg(long)]
@@ -19,7 +20,7 @@ pub enum QuarantineCommand {
     /// Put quarantined actions back in the pending queue, after a fix; crediting takes them
     /// on its next run. Running it twice is harmless.
     Retry {
-        /// Action ids.
+        /// Action keys, `<integration>/<id>`, as `list` prints them.
         #[arg(required = true)]
         ids: Vec<String>,
     },

@@ -188,7 +188,9 @@ pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
     for (secret, value) in needed.iter().zip(secrets(needed).await?) {
         match secret {
             Secret::Pepper => pepper = Some(parse_pepper(value)?),
-            Secret::WebhookSecrets => ring = webhook_keyring(parse_integrations(&value)?),
+            Secret::WebhookSecrets => {
+                ring = webhook_keyring(parse_integrations(&value)?, keyring::TTL)
+            }
             Secret::LogKey => return Err(ConfigError("HTTP functions do not sign".into())),
         }
     }
@@ -197,9 +199,9 @@ pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
 }
 
 /// The webhook secrets just read: fixed when the environment holds them, else re-read from
-/// their SSM parameter every [`keyring::TTL`], so a secret removed there stops working
-/// without a redeploy.
-pub fn webhook_keyring(read: Integrations) -> Keyring {
+/// their SSM parameter every `ttl` ([`keyring::TTL`] in the functions), so a secret removed
+/// there stops working without a redeploy.
+pub fn webhook_keyring(read: Integrations, ttl: std::time::Duration) -> Keyring {
     if var(Secret::WebhookSecrets.var()).is_some() {
         return Keyring::fixed(read);
     }
@@ -212,7 +214,7 @@ pub fn webhook_keyring(read: Integrations) -> Keyring {
             parse_integrations(&value).map_err(|e| e.0)
         })
     });
-    Keyring::refreshing(read, keyring::TTL, fetch)
+    Keyring::refreshing(read, ttl, fetch)
 }
 
 /// JSON logs, one object per line, as Lambda's JSON log format expects; the level comes from

@@ -3,19 +3,35 @@
 //! loopback stands in (`AWS_ENDPOINT_URL_SSM`); the AWS SDK client and its request are real.
 //! Its own test binary: it sets process-wide environment variables.
 
-use greenloop::config::{secrets, Secret};
+use greenloop::config::{secrets, webhook_keyring, Secret};
+use greenloop::http::Integrations;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-/// Parameters the stub holds.
-const STORED: [(&str, &str); 2] = [
-    ("/greenloop/test/pepper", "pepper-from-ssm-0123456789"),
-    ("/greenloop/test/webhook-secrets", "qr-1=from-ssm"),
-];
+/// Parameters the stub holds; the test changes them as an operator would.
+fn stored() -> &'static Mutex<Vec<(&'static str, String)>> {
+    static STORED: std::sync::OnceLock<Mutex<Vec<(&'static str, String)>>> =
+        std::sync::OnceLock::new();
+    STORED.get_or_init(|| {
+        Mutex::new(vec![
+            (
+                "/greenloop/test/pepper",
+                "pepper-from-ssm-0123456789".into(),
+            ),
+            ("/greenloop/test/webhook-secrets", "qr-1=from-ssm".into()),
+        ])
+    })
+}
 
-/// Serves `GetParameters` from [`STORED`] on loopback; returns its endpoint and the request
+fn store_parameter(name: &'static str, value: &str) {
+    let mut s = stored().lock().unwrap();
+    s.retain(|(n, _)| *n != name);
+    s.push((name, value.to_owned()));
+}
+
+/// Serves `GetParameters` from [`stored`] on loopback; returns its endpoint and the request
 /// bodies it received.
 fn ssm_stub() -> (String, Arc<Mutex<Vec<Value>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -47,7 +63,7 @@ fn ssm_stub() -> (String, Arc<Mutex<Vec<Value>>>) {
                 let request: Value = serde_json::from_slice(&body).unwrap();
                 let (mut found, mut invalid) = (vec![], vec![]);
                 for name in request["Names"].as_array().unwrap() {
-                    match STORED.iter().find(|(n, _)| name == n) {
+                    match stored().lock().unwrap().iter().find(|(n, _)| name == n) {
                         Some((n, v)) => {
                             found.push(json!({"Name": n, "Value": v, "Type": "SecureString"}))
                         }
@@ -140,4 +156,41 @@ async fn secrets_come_from_the_environment_else_from_ssm_in_one_call() {
     // A function that needs no secret makes no call.
     assert!(secrets(&[]).await.unwrap().is_empty());
     assert_eq!(seen.lock().unwrap().len(), 3);
+
+    // The scan function reads the webhook secrets again: a leaked secret removed from the
+    // parameter stops working at the next re-read, with no restart.
+    const WEBHOOK: &str = "/greenloop/test/webhook-secrets";
+    store_parameter(
+        WEBHOOK,
+        "qr-1=leaked-secret-0123456789;qr-2=kept-secret-0123456789",
+    );
+    let read = secrets(&[Secret::WebhookSecrets]).await.unwrap().remove(0);
+    let ring = webhook_keyring(
+        Integrations::parse(&read).unwrap(),
+        std::time::Duration::ZERO,
+    );
+    let ids = |k: &Integrations| k.key_ids().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(ids(&*ring.current().await), ["qr-1", "qr-2"]);
+    store_parameter(WEBHOOK, "qr-2=kept-secret-0123456789");
+    assert_eq!(ids(&*ring.current().await), ["qr-2"]);
+    let calls = seen.lock().unwrap().len();
+    assert_eq!(seen.lock().unwrap()[calls - 1]["Names"], json!([WEBHOOK]));
+    // A parameter that went missing keeps what was held, rather than stopping intake.
+    set(&[(
+        "GREENLOOP_WEBHOOK_SECRETS_PARAMETER",
+        Some("/greenloop/test/gone"),
+    )]);
+    assert_eq!(ids(&*ring.current().await), ["qr-2"]);
+    // Secrets in the environment are fixed: never read again.
+    set(&[(
+        "GREENLOOP_WEBHOOK_SECRETS",
+        Some("qr-3=env-secret-0123456789"),
+    )]);
+    let fixed = webhook_keyring(
+        Integrations::parse("qr-3=env-secret-0123456789").unwrap(),
+        std::time::Duration::ZERO,
+    );
+    let before = seen.lock().unwrap().len();
+    assert_eq!(ids(&*fixed.current().await), ["qr-3"]);
+    assert_eq!(seen.lock().unwrap().len(), before, "no SSM call");
 }
