@@ -154,6 +154,7 @@ pub enum ActionStatus {
 /// An action crediting set aside: listed for the operator, shown to its integration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quarantined {
+    /// The action's key, `<integration>/<id>`.
     pub action: String,
     /// A stable code: see [`reasons`].
     pub reason: String,

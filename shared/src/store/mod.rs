@@ -100,6 +100,7 @@ impl StoreError {
 /// One pending action as the queue lists it: readable or not, each keeps its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
+    /// The action's key, `<integration>/<id>`.
     pub id: String,
     /// Its place in the queue: list again `after` it to go on past it.
     pub position: String,

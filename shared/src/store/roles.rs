@@ -62,11 +62,14 @@ pub trait Registry: Directory {
 /// Recording what the webhooks deliver.
 #[async_trait]
 pub trait Intake: Send + Sync {
-    /// Records an action once, forever, keyed by its id. Same id and body: a replay. Same id,
-    /// other body: [`super::StoreError::Conflict`].
+    /// Records an action once, forever, under its key ([`Action::key`]: integration and id).
+    /// Same key and body: a replay. Same key, other body: [`super::StoreError::Conflict`],
+    /// naming the key. Every other method that takes an action `id` takes this key.
     async fn record_action(&self, action: &Action) -> Result<Recorded>;
-    /// Completes a booked pickup with the courier's weighed amount; idempotent the same way.
+    /// Completes the booked pickup keyed `id` with the courier's weighed amount; idempotent
+    /// the same way.
     async fn complete_pickup(&self, id: &str, clothing_g: u64, at: i64) -> Result<Recorded>;
+    /// The action keyed `id` (`<integration>/<id>`).
     async fn action(&self, id: &str) -> Result<Option<ActionRecord>>;
 }
 
