@@ -1,4 +1,5 @@
-//! The rulebook: bonus rates, partner-brand multipliers, the campaign window and the daily cap.
+//! The rulebook: bonus rates, partner-brand multipliers, the campaign window, the daily cap and
+//! the daily plausibility limits.
 //!
 //! A rulebook is versioned data (JSON), never code constants: every ledger entry names the
 //! version it was assessed under, so an auditor can recompute its points.
@@ -9,8 +10,18 @@
 //!   partner brand's lot and 100 otherwise;
 //! - clothing: `floor(clothing_g × clothing_per_kg / 1000)`;
 //! - shoes and books: `pairs × shoe_pair`, `books × book`.
+//!
+//! What an action is credited, in this order ([`Rulebook::assess`]):
+//! 1. `implausible`, bonus 0 and no grams, if it would take the member's accepted items of its
+//!    campaign day past a daily limit ([`DailyLimits::exceeded_by`]), inside the window or not;
+//! 2. `outside_window`, bonus 0, if it happened outside the campaign window;
+//! 3. otherwise as much of its points as the daily cap leaves room for: `ok`, or `capped`.
 
-use crate::domain::{check_id, ActionKind, Invalid, Items};
+mod limits;
+
+pub use limits::DailyLimits;
+
+use crate::domain::{check_id, ActionKind, DayItems, Invalid, Items};
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +64,8 @@ pub struct Rulebook {
     /// How late an action may arrive, in seconds: intake refuses one dated more than this
     /// before now (`stale_action`), and closes this long after the window ends.
     pub intake_grace_s: u32,
+    /// The most of each sort of item one member may bring in on one campaign day.
+    pub daily_limits: DailyLimits,
     #[serde(skip)]
     parsed: Parsed,
 }
@@ -70,6 +83,7 @@ struct Unchecked {
     partner_brands: Vec<String>,
     daily_cap: u32,
     intake_grace_s: u32,
+    daily_limits: DailyLimits,
 }
 
 impl TryFrom<Unchecked> for Rulebook {
@@ -84,6 +98,7 @@ impl TryFrom<Unchecked> for Rulebook {
             partner_brands: u.partner_brands,
             daily_cap: u.daily_cap,
             intake_grace_s: u.intake_grace_s,
+            daily_limits: u.daily_limits,
             parsed: Parsed::default(),
         };
         rb.prepare()?;
@@ -164,6 +179,9 @@ pub enum Reason {
     Capped,
     /// No points: the action happened outside the campaign window.
     OutsideWindow,
+    /// No points and no grams: the action would take the member's items of the day past a
+    /// daily plausibility limit. Its items do not count toward the day's totals.
+    Implausible,
 }
 
 impl Reason {
@@ -172,8 +190,25 @@ impl Reason {
             Reason::Ok => "ok",
             Reason::Capped => "capped",
             Reason::OutsideWindow => "outside_window",
+            Reason::Implausible => "implausible",
         }
     }
+
+    /// Whether the entry's items are accepted: counted toward the member's day totals and, as
+    /// grams, toward carbon. All but an implausible entry's are.
+    pub fn accepts_items(self) -> bool {
+        self != Reason::Implausible
+    }
+}
+
+/// What a member already had on an action's campaign day, before it, in member-chain order: the
+/// inputs an entry carries as `day_before` and `day_items_before`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayBefore {
+    /// Points credited (the sum of `bonus`), for the daily cap.
+    pub points: i64,
+    /// Items accepted, for the plausibility limits.
+    pub items: DayItems,
 }
 
 /// The outcome of applying a rulebook to one action.
@@ -186,6 +221,17 @@ pub struct Assessment {
     pub reason: Reason,
     /// The campaign calendar day of the action.
     pub day: Day,
+}
+
+impl Assessment {
+    /// The grams an entry records for items that avoid `grams`: none when they are implausible.
+    pub fn co2e_g(&self, grams: i64) -> i64 {
+        if self.reason.accepts_items() {
+            grams
+        } else {
+            0
+        }
+    }
 }
 
 const MAX_RATE: u32 = 100_000;
@@ -234,6 +280,7 @@ impl Rulebook {
         for b in &self.partner_brands {
             check_id("brand", b)?;
         }
+        self.daily_limits.validate()?;
         self.parsed = Parsed { start, end };
         Ok(())
     }
@@ -328,19 +375,34 @@ impl Rulebook {
         }
     }
 
-    /// Applies window and daily cap. `day_before` is what the member was already credited on
-    /// the action's campaign day.
-    pub fn assess(&self, kind: ActionKind, items: &Items, at: i64, day_before: i64) -> Assessment {
-        self.assess_points(self.points(kind, items), at, day_before)
+    /// Applies the daily limits, the window and the daily cap, in that order. `before` is what
+    /// the member already had on the action's campaign day.
+    pub fn assess(
+        &self,
+        kind: ActionKind,
+        items: &Items,
+        at: i64,
+        before: &DayBefore,
+    ) -> Assessment {
+        self.assess_points(self.points(kind, items), &DayItems::of(items), at, before)
     }
 
-    /// [`Rulebook::assess`] for items already worth `points` (see [`Rulebook::points_of`]).
-    pub fn assess_points(&self, points: i64, at: i64, day_before: i64) -> Assessment {
+    /// [`Rulebook::assess`] for items already worth `points` (see [`Rulebook::points_of`]) and
+    /// amounting to `brought`.
+    pub fn assess_points(
+        &self,
+        points: i64,
+        brought: &DayItems,
+        at: i64,
+        before: &DayBefore,
+    ) -> Assessment {
         let day = self.day_of(at);
-        let (bonus, reason) = if !self.in_window(at) {
+        let (bonus, reason) = if self.daily_limits.exceeded_by(&before.items, brought) {
+            (0, Reason::Implausible)
+        } else if !self.in_window(at) {
             (0, Reason::OutsideWindow)
         } else {
-            let room = (self.daily_cap as i64 - day_before).max(0);
+            let room = (self.daily_cap as i64 - before.points).max(0);
             if points > room {
                 (room, Reason::Capped)
             } else {
@@ -368,6 +430,14 @@ mod tests {
 
     fn at(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+
+    /// A day so far with `points` credited and no items.
+    fn pts(points: i64) -> DayBefore {
+        DayBefore {
+            points,
+            ..DayBefore::default()
+        }
     }
 
     fn boxes(brand: Option<&str>, count: u32) -> Items {
@@ -410,15 +480,15 @@ mod tests {
     fn window_is_inclusive_and_in_utc_plus_8() {
         let r = rb();
         let items = boxes(None, 1);
-        let first = r.assess(ActionKind::Scan, &items, at("2026-11-01T00:00:00+08:00"), 0);
+        let first = r.assess(ActionKind::Scan, &items, at("2026-11-01T00:00:00+08:00"), &pts(0));
         assert_eq!((first.bonus, first.reason), (10, Reason::Ok));
         assert_eq!(first.day.to_string(), "2026-11-01");
-        let before = r.assess(ActionKind::Scan, &items, at("2026-10-31T23:59:59+08:00"), 0);
+        let before = r.assess(ActionKind::Scan, &items, at("2026-10-31T23:59:59+08:00"), &pts(0));
         assert_eq!((before.bonus, before.reason), (0, Reason::OutsideWindow));
         assert_eq!(before.points, 10);
-        let last = r.assess(ActionKind::Scan, &items, at("2026-11-20T23:59:59+08:00"), 0);
+        let last = r.assess(ActionKind::Scan, &items, at("2026-11-20T23:59:59+08:00"), &pts(0));
         assert_eq!(last.reason, Reason::Ok);
-        let after = r.assess(ActionKind::Scan, &items, at("2026-11-21T00:00:00+08:00"), 0);
+        let after = r.assess(ActionKind::Scan, &items, at("2026-11-21T00:00:00+08:00"), &pts(0));
         assert_eq!(after.reason, Reason::OutsideWindow);
         // 16:30 UTC on the 10th is already the 11th in China.
         assert_eq!(
@@ -431,9 +501,9 @@ mod tests {
     fn cap_clips_then_zeroes() {
         let r = rb();
         let t = at("2026-11-11T12:00:00+08:00");
-        let a = r.assess(ActionKind::Scan, &boxes(None, 5), t, 190);
+        let a = r.assess(ActionKind::Scan, &boxes(None, 5), t, &pts(190));
         assert_eq!((a.points, a.bonus, a.reason), (50, 10, Reason::Capped));
-        let b = r.assess(ActionKind::Scan, &boxes(None, 5), t, 200);
+        let b = r.assess(ActionKind::Scan, &boxes(None, 5), t, &pts(200));
         assert_eq!((b.bonus, b.reason), (0, Reason::Capped));
     }
 
@@ -510,7 +580,7 @@ mod tests {
                 clothing_g: clothing, shoes, books,
             };
             let t = at("2026-11-11T00:00:00+08:00") + offset;
-            let a = r.assess(ActionKind::Scan, &items, t, day_before);
+            let a = r.assess(ActionKind::Scan, &items, t, &pts(day_before));
             prop_assert!(a.bonus >= 0);
             prop_assert!(a.bonus <= a.points);
             prop_assert!(a.bonus + day_before <= (r.daily_cap as i64).max(day_before));

@@ -12,8 +12,8 @@
 
 use super::{Digest, Entry};
 use crate::domain::{
-    check_id, ActionKind, BoxLot, Items, MemberId, MAX_BOOKS, MAX_BOXES, MAX_CLOTHING_G, MAX_LOTS,
-    MAX_SAFE_INT, MAX_SHOES,
+    check_id, ActionKind, BoxLot, DayItems, Items, MemberId, MAX_BOOKS, MAX_BOXES, MAX_CLOTHING_G,
+    MAX_LOTS, MAX_SAFE_INT, MAX_SHOES,
 };
 use crate::rulebook::Reason;
 
@@ -53,6 +53,7 @@ pub struct EntryRef<'a> {
     pub co2e_g: i64,
     pub day: &'a str,
     pub day_before: i64,
+    pub day_items_before: DayItems,
     pub factors: &'a str,
     pub hash: Digest,
     pub integration: &'a str,
@@ -101,6 +102,16 @@ impl<'a> ItemsRef<'a> {
             }
             c.lot()
         })
+    }
+
+    /// What these items add to a day's totals.
+    pub fn day_items(&self) -> DayItems {
+        DayItems {
+            books: u64::from(self.books),
+            boxes: self.box_count,
+            clothing_g: self.clothing_g,
+            shoes: u64::from(self.shoes),
+        }
     }
 
     pub fn to_items(&self) -> Items {
@@ -179,6 +190,7 @@ impl EntryRef<'_> {
             co2e_g: self.co2e_g,
             day: self.day.to_owned(),
             day_before: self.day_before,
+            day_items_before: self.day_items_before,
             factors: self.factors.to_owned(),
             hash: self.hash,
             integration: self.integration.to_owned(),
@@ -223,7 +235,7 @@ pub fn scan(bytes: &[u8]) -> Option<Scanned> {
     })
 }
 
-/// [`scan`], borrowing instead of owning: reads `bytes` in place if they are a canonical v1
+/// [`scan`], borrowing instead of owning: reads `bytes` in place if they are a canonical v2
 /// entry; `None` otherwise.
 pub fn scan_ref(bytes: &[u8]) -> Option<ScannedRef<'_>> {
     let text = std::str::from_utf8(bytes).ok()?;
@@ -248,6 +260,8 @@ pub fn scan_ref(bytes: &[u8]) -> Option<ScannedRef<'_>> {
     let day = c.text()?;
     c.lit(b",\"day_before\":")?;
     let day_before = c.int()?;
+    c.lit(b",\"day_items_before\":")?;
+    let day_items_before = c.day_items()?;
     c.lit(b",\"factors\":")?;
     let factors = c.text()?;
     let start = c.i;
@@ -281,6 +295,7 @@ pub fn scan_ref(bytes: &[u8]) -> Option<ScannedRef<'_>> {
         "ok" => Reason::Ok,
         "capped" => Reason::Capped,
         "outside_window" => Reason::OutsideWindow,
+        "implausible" => Reason::Implausible,
         _ => return None,
     };
     c.lit(b",\"rulebook\":")?;
@@ -304,6 +319,7 @@ pub fn scan_ref(bytes: &[u8]) -> Option<ScannedRef<'_>> {
         co2e_g,
         day,
         day_before,
+        day_items_before,
         factors,
         hash,
         integration,
@@ -451,6 +467,25 @@ impl<'a> Cursor<'a> {
         Some((brand, count))
     }
 
+    /// A day's item totals: `{"books":N,"boxes":N,"clothing_g":N,"shoes":N}`.
+    fn day_items(&mut self) -> Option<DayItems> {
+        self.lit(b"{\"books\":")?;
+        let books = self.uint()?;
+        self.lit(b",\"boxes\":")?;
+        let boxes = self.uint()?;
+        self.lit(b",\"clothing_g\":")?;
+        let clothing_g = self.uint()?;
+        self.lit(b",\"shoes\":")?;
+        let shoes = self.uint()?;
+        self.lit(b"}")?;
+        Some(DayItems {
+            books,
+            boxes,
+            clothing_g,
+            shoes,
+        })
+    }
+
     fn items(&mut self) -> Option<ItemsRef<'a>> {
         self.lit(b"{\"books\":")?;
         let books = self.u32()?;
@@ -511,6 +546,10 @@ mod tests {
             json.replace("\"seq\":0", "\"seq\":-0"),
             json.replace("\"seq\":0", "\"seq\":00"),
             json.replace("\"bonus\":20", "\"bonus\":2e1"),
+            json.replace("\"day_items_before\":{\"books\":0", "\"day_items_before\":{\"books\":-1"),
+            json.replace("\"day_items_before\":{\"books\":0", "\"day_items_before\":{\"books\":9007199254740992"),
+            json.replace("\"clothing_g\":0,\"shoes\":0},\"factors\"", "\"clothing_g\":0},\"factors\""),
+            json.replace("\"reason\":\"ok\"", "\"reason\":\"Implausible\""),
             json.replace("st-0001", "st-\\u0030001"),
             json.replace("{\"action\"", "{\"at\":1,\"action\""),
             // A multi-byte character where a digest's hex would be must be refused, not sliced.
@@ -536,9 +575,19 @@ mod tests {
                 0..36,
             ),
             kind in prop_oneof![Just(ActionKind::Scan), Just(ActionKind::Pledge), Just(ActionKind::Pickup)],
+            before in proptest::array::uniform4(prop_oneof![Just(0u64), 0u64..(1 << 53)]),
+            reason in prop_oneof![Just(Reason::Ok), Just(Reason::Capped), Just(Reason::OutsideWindow), Just(Reason::Implausible)],
         ) {
             let mut e = sample();
             e.kind = kind;
+            let [books_before, boxes_before, clothing_g_before, shoes_before] = before;
+            e.day_items_before = DayItems {
+                books: books_before,
+                boxes: boxes_before,
+                clothing_g: clothing_g_before,
+                shoes: shoes_before,
+            };
+            e.reason = reason;
             e.items = Items {
                 books,
                 boxes: lots.into_iter().map(|(brand, count)| BoxLot { brand, count }).collect(),
@@ -550,6 +599,7 @@ mod tests {
             let s = scan_ref(&json).expect("canonical bytes scan");
             prop_assert_eq!(s.entry.items.valid_for(kind), e.items.validate_for(kind).is_ok());
             prop_assert_eq!(s.entry.items.box_count, e.items.box_count());
+            prop_assert_eq!(s.entry.items.day_items(), DayItems::of(&e.items));
             prop_assert_eq!(s.entry.to_entry(), e.clone());
             prop_assert_eq!(s.leaf_hash(&json), e.hash);
         }
@@ -561,6 +611,8 @@ mod tests {
             let mut e = sample();
             e.bonus = bonus % (1 << 53);
             e.items.boxes.push(BoxLot { brand: None, count: 7 });
+            e.day_items_before = DayItems { books: 3, boxes: 41, clothing_g: 2_500, shoes: 0 };
+            e.reason = Reason::Implausible;
             e.seal();
             let mut bytes = e.to_json();
             let p = pos % bytes.len();
