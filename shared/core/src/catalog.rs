@@ -102,6 +102,9 @@ mod tests {
         assert_eq!(c.add(&rules).unwrap_err().code, "version_changed");
         rules.rulebook.version = "double11-2026.2-changed".into();
         assert!(c.add(&rules).is_ok());
-        assert_eq!(c.rulebook("double11-2026.2-changed").unwrap().daily_cap, 999);
+        assert_eq!(
+            c.rulebook("double11-2026.2-changed").unwrap().daily_cap,
+            999
+        );
     }
 }

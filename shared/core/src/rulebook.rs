@@ -480,15 +480,35 @@ mod tests {
     fn window_is_inclusive_and_in_utc_plus_8() {
         let r = rb();
         let items = boxes(None, 1);
-        let first = r.assess(ActionKind::Scan, &items, at("2026-11-01T00:00:00+08:00"), &pts(0));
+        let first = r.assess(
+            ActionKind::Scan,
+            &items,
+            at("2026-11-01T00:00:00+08:00"),
+            &pts(0),
+        );
         assert_eq!((first.bonus, first.reason), (10, Reason::Ok));
         assert_eq!(first.day.to_string(), "2026-11-01");
-        let before = r.assess(ActionKind::Scan, &items, at("2026-10-31T23:59:59+08:00"), &pts(0));
+        let before = r.assess(
+            ActionKind::Scan,
+            &items,
+            at("2026-10-31T23:59:59+08:00"),
+            &pts(0),
+        );
         assert_eq!((before.bonus, before.reason), (0, Reason::OutsideWindow));
         assert_eq!(before.points, 10);
-        let last = r.assess(ActionKind::Scan, &items, at("2026-11-20T23:59:59+08:00"), &pts(0));
+        let last = r.assess(
+            ActionKind::Scan,
+            &items,
+            at("2026-11-20T23:59:59+08:00"),
+            &pts(0),
+        );
         assert_eq!(last.reason, Reason::Ok);
-        let after = r.assess(ActionKind::Scan, &items, at("2026-11-21T00:00:00+08:00"), &pts(0));
+        let after = r.assess(
+            ActionKind::Scan,
+            &items,
+            at("2026-11-21T00:00:00+08:00"),
+            &pts(0),
+        );
         assert_eq!(after.reason, Reason::OutsideWindow);
         // 16:30 UTC on the 10th is already the 11th in China.
         assert_eq!(

@@ -546,9 +546,18 @@ mod tests {
             json.replace("\"seq\":0", "\"seq\":-0"),
             json.replace("\"seq\":0", "\"seq\":00"),
             json.replace("\"bonus\":20", "\"bonus\":2e1"),
-            json.replace("\"day_items_before\":{\"books\":0", "\"day_items_before\":{\"books\":-1"),
-            json.replace("\"day_items_before\":{\"books\":0", "\"day_items_before\":{\"books\":9007199254740992"),
-            json.replace("\"clothing_g\":0,\"shoes\":0},\"factors\"", "\"clothing_g\":0},\"factors\""),
+            json.replace(
+                "\"day_items_before\":{\"books\":0",
+                "\"day_items_before\":{\"books\":-1",
+            ),
+            json.replace(
+                "\"day_items_before\":{\"books\":0",
+                "\"day_items_before\":{\"books\":9007199254740992",
+            ),
+            json.replace(
+                "\"clothing_g\":0,\"shoes\":0},\"factors\"",
+                "\"clothing_g\":0},\"factors\"",
+            ),
             json.replace("\"reason\":\"ok\"", "\"reason\":\"Implausible\""),
             json.replace("st-0001", "st-\\u0030001"),
             json.replace("{\"action\"", "{\"at\":1,\"action\""),

@@ -161,7 +161,11 @@ mod tests {
         assert_eq!(at_limit.reason, Reason::Capped);
         assert_eq!(at_limit.co2e_g(2_220), 2_220);
         let over = r.assess(ActionKind::Scan, &boxes(61), IN, &DayBefore::default());
-        assert_eq!((over.points, over.bonus), (610, 0), "points stay the items' worth");
+        assert_eq!(
+            (over.points, over.bonus),
+            (610, 0),
+            "points stay the items' worth"
+        );
         assert_eq!(over.reason, Reason::Implausible);
         assert_eq!(over.co2e_g(2_257), 0, "no grams either");
         // The same, reached over the day: 59 accepted, then 1 more passes and 2 do not.
@@ -176,7 +180,10 @@ mod tests {
             ..Items::default()
         };
         let a = r.assess(ActionKind::Pickup, &pickup, IN, &DayBefore::default());
-        assert_eq!((a.points, a.bonus, a.reason), (2_500, 0, Reason::Implausible));
+        assert_eq!(
+            (a.points, a.bonus, a.reason),
+            (2_500, 0, Reason::Implausible)
+        );
         assert_eq!(a.co2e_g(1_500_000), 0);
     }
 
@@ -185,14 +192,23 @@ mod tests {
         let r = Rulebook::default_double11();
         let after = r.assess(ActionKind::Scan, &boxes(61), AFTER, &DayBefore::default());
         assert_eq!((after.bonus, after.reason), (0, Reason::Implausible));
-        assert_eq!(after.co2e_g(100), 0, "outside the window grams count, but not these");
+        assert_eq!(
+            after.co2e_g(100),
+            0,
+            "outside the window grams count, but not these"
+        );
         let plausible_after = r.assess(ActionKind::Scan, &boxes(60), AFTER, &DayBefore::default());
         assert_eq!(plausible_after.reason, Reason::OutsideWindow);
         assert_eq!(plausible_after.co2e_g(100), 100);
         let at_cap = had(200, items(0, 60, 0, 0));
         let a = r.assess(ActionKind::Scan, &boxes(1), IN, &at_cap);
         assert_eq!(a.reason, Reason::Implausible);
-        let b = r.assess(ActionKind::Scan, &boxes(1), IN, &had(200, DayItems::default()));
+        let b = r.assess(
+            ActionKind::Scan,
+            &boxes(1),
+            IN,
+            &had(200, DayItems::default()),
+        );
         assert_eq!(b.reason, Reason::Capped);
     }
 

@@ -44,7 +44,7 @@ fn scan(chain: usize, member: u32, boxes: u32, books: u32, at: i64) -> Act {
         items: Items {
             books,
             boxes: (boxes > 0)
-                .then(|| BoxLot {
+                .then_some(BoxLot {
                     brand: None,
                     count: boxes,
                 })
@@ -222,7 +222,11 @@ fn a_ledger_with_implausible_entries_verifies() {
     }
     let alice = &b.accounts.iter().find(|a| a.member == member(0)).unwrap();
     let totals = |d: &str| alice.day_items[d];
-    assert_eq!(totals("2026-11-11").boxes, 60, "the refused 30 do not count");
+    assert_eq!(
+        totals("2026-11-11").boxes,
+        60,
+        "the refused 30 do not count"
+    );
     assert_eq!(totals("2026-11-11").clothing_g, 0);
     assert_eq!(totals("2026-11-21").clothing_g, 30_000);
     assert_eq!(totals("2026-11-21").books, 5);
@@ -345,11 +349,21 @@ fn an_implausible_entry_credited_in_full_fails_recomputation() {
 #[test]
 fn a_stored_account_with_other_day_items_is_a_mismatch() {
     let mut b = build(&day(), |_, _| {});
-    let alice = b.accounts.iter_mut().find(|a| a.member == member(0)).unwrap();
+    let alice = b
+        .accounts
+        .iter_mut()
+        .find(|a| a.member == member(0))
+        .unwrap();
     alice.day_items.get_mut("2026-11-11").unwrap().boxes = 90;
     let report = both(&b);
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-    let Problem::Account { field, stored, derived, .. } = &report.problems[0] else {
+    let Problem::Account {
+        field,
+        stored,
+        derived,
+        ..
+    } = &report.problems[0]
+    else {
         panic!("{:?}", report.problems);
     };
     assert_eq!(*field, "day_items");
@@ -357,8 +371,16 @@ fn a_stored_account_with_other_day_items_is_a_mismatch() {
 }
 
 fn act() -> impl Strategy<Value = Act> {
-    (0usize..2, 0u32..3, 0u8..3, 1u32..45, 0u32..30, 1u64..35_000, 0i64..4).prop_map(
-        |(chain, member, kind, boxes, books, clothing_g, when)| {
+    (
+        0usize..2,
+        0u32..3,
+        0u8..3,
+        1u32..45,
+        0u32..30,
+        1u64..35_000,
+        0i64..4,
+    )
+        .prop_map(|(chain, member, kind, boxes, books, clothing_g, when)| {
             let at = [IN, IN + 3_600, AFTER, IN + 86_400][when as usize];
             match kind {
                 0 => scan(chain, member, boxes, books, at),
@@ -368,8 +390,7 @@ fn act() -> impl Strategy<Value = Act> {
                 },
                 _ => pickup(chain, member, clothing_g, at),
             }
-        },
-    )
+        })
 }
 
 proptest! {
