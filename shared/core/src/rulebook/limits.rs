@@ -30,8 +30,8 @@ pub struct DailyLimits {
 const MAX_ACTIONS_A_DAY: u64 = 100;
 
 impl DailyLimits {
-    /// Each limit is above 0 (a limit of 0 would refuse the sort outright, which is a rate of 0's
-    /// job) and at most a hundred of the largest actions of its sort.
+    /// Each limit is above 0 (0 would make every action bringing the sort implausible) and at
+    /// most a hundred of the largest actions of its sort.
     pub(super) fn validate(&self) -> Result<(), Invalid> {
         let bounds = [
             ("books", self.books, u64::from(MAX_BOOKS)),

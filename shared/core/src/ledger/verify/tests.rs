@@ -4,9 +4,9 @@
 //! one (batches on two threads), which must report the same problems.
 //!
 //! The ledgers are credited here by a small reference planner, independent of the real one
-//! (`greenloop::credit::plan`, whose own tests verify what it plans), with a hook that lets a
-//! dishonest producer edit each entry before it is sealed and linked: the chain stays intact,
-//! so only the checks of the amounts can catch the lie.
+//! (the shared crate's `credit::plan`, whose own tests verify what it plans), with a hook that
+//! lets a dishonest producer edit each entry before it is sealed and linked: the chain stays
+//! intact, so only the checks of the amounts can catch the lie.
 
 use super::{Problem, Report, Verifier};
 use crate::catalog::Catalog;
