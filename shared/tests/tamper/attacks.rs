@@ -404,7 +404,10 @@ pub async fn plausible_entry_relabelled_implausible_fails_recomputation<T: Targe
     let l = fixture::verified(t.store()).await;
     let chain = &l.chains[0];
     let original = fixture::entry(t.store(), chain, SIZE - 1).await;
-    assert!(original.bonus > 0, "the fixture keeps members below the cap");
+    assert!(
+        original.bonus > 0,
+        "the fixture keeps members below the cap"
+    );
     forge_tail(&mut t, chain, |e| {
         (e.bonus, e.co2e_g) = (0, 0);
         e.reason = greenloop::rulebook::Reason::Implausible;
