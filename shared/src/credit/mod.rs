@@ -146,9 +146,10 @@ pub fn over_pledge_cap(batch: &CreditBatch) -> Option<&Entry> {
 }
 
 /// Opens a pledge credited in the window, and lets an in-window drop-off's boxes return the
-/// member's open pledges, oldest first.
+/// member's open pledges, oldest first. An implausible entry's boxes are not accepted, so they
+/// neither open a pledge nor return one.
 pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &Rulebook) {
-    if !rb.in_window(entry.at) {
+    if !rb.in_window(entry.at) || !entry.reason.accepts_items() {
         return;
     }
     let boxes = entry.items.box_count();
@@ -333,6 +334,27 @@ mod tests {
         let day = &accounts[0].day_items["2026-11-01"];
         assert_eq!((day.clothing_g, day.boxes), (4_000, 60));
         assert_eq!(entries[3].day_items_before, *day);
+        assert!(verifies(&stored, head, &accounts, &totals));
+    }
+
+    #[test]
+    fn implausible_boxes_neither_open_nor_return_pledges() {
+        let t = 1_793_462_400 + 3600;
+        let pledge = |id, boxes, at| Action {
+            kind: ActionKind::Pledge,
+            ..scan(id, 1, boxes, at)
+        };
+        let actions = [
+            pledge(0, 61, t),        // implausible: opens nothing
+            pledge(1, 5, t + 60),    // opens 5
+            scan(2, 1, 56, t + 120), // 66 boxes that day: implausible, returns nothing
+            scan(3, 1, 2, t + 180),  // returns 2 of the 5
+        ];
+        let (stored, head, accounts, totals) = run(&actions, 4);
+        let pledges: Vec<(String, u64, u64)> = (accounts[0].open_pledges.iter())
+            .map(|p| (p.action.clone(), p.boxes, p.returned))
+            .collect();
+        assert_eq!(pledges, [("qr-1/scan-1".to_owned(), 5, 2)]);
         assert!(verifies(&stored, head, &accounts, &totals));
     }
 
