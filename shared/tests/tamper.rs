@@ -40,6 +40,8 @@ macro_rules! attacks {
             attacks::rewritten_chain_with_checkpoints_deleted_breaks_member_links,
             attacks::rewritten_chain_with_checkpoints_deleted_mismatches_kept_checkpoints,
             attacks::edited_balance_disagrees_with_the_entries,
+            attacks::misstated_day_items_before_fails_the_member_walk,
+            attacks::plausible_entry_relabelled_implausible_fails_recomputation,
             checkpoints::forged_checkpoint_root_is_a_bad_checkpoint,
             checkpoints::checkpoint_of_another_key_is_a_bad_checkpoint,
             checkpoints::checkpoint_of_another_chain_is_a_bad_checkpoint,

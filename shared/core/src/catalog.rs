@@ -100,8 +100,11 @@ mod tests {
         assert!(c.add(&rules).is_ok());
         rules.rulebook.daily_cap = 999;
         assert_eq!(c.add(&rules).unwrap_err().code, "version_changed");
-        rules.rulebook.version = "double11-2026.2".into();
+        rules.rulebook.version = "double11-2026.2-changed".into();
         assert!(c.add(&rules).is_ok());
-        assert_eq!(c.rulebook("double11-2026.2").unwrap().daily_cap, 999);
+        assert_eq!(
+            c.rulebook("double11-2026.2-changed").unwrap().daily_cap,
+            999
+        );
     }
 }

@@ -292,6 +292,61 @@ impl Items {
     }
 }
 
+/// Amounts of each sort of item, summed over some actions: what a member had accepted on one
+/// campaign day (`day_items_before` on an entry, `day_items` on an account), and what the
+/// rulebook's plausibility limits bound. Boxes are counted over all lots. Field order is
+/// alphabetical, the RFC 8785 order. Like [`Items`], reading ignores unknown fields: an entry
+/// carrying one fails its hash instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayItems {
+    pub books: u64,
+    pub boxes: u64,
+    pub clothing_g: u64,
+    pub shoes: u64,
+}
+
+impl DayItems {
+    /// What one action's items add.
+    pub fn of(items: &Items) -> DayItems {
+        DayItems {
+            books: u64::from(items.books),
+            boxes: items.box_count(),
+            clothing_g: items.clothing_g,
+            shoes: u64::from(items.shoes),
+        }
+    }
+
+    /// Sort by sort; saturating, so no input can overflow it.
+    pub fn plus(self, o: DayItems) -> DayItems {
+        DayItems {
+            books: self.books.saturating_add(o.books),
+            boxes: self.boxes.saturating_add(o.boxes),
+            clothing_g: self.clothing_g.saturating_add(o.clothing_g),
+            shoes: self.shoes.saturating_add(o.shoes),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == DayItems::default()
+    }
+
+    /// The amounts as (books, boxes, clothing_g, shoes).
+    pub fn sorts(&self) -> [u64; 4] {
+        [self.books, self.boxes, self.clothing_g, self.shoes]
+    }
+}
+
+impl fmt::Display for DayItems {
+    /// As the entry writes it: `{"books":0,"boxes":3,"clothing_g":0,"shoes":0}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            r#"{{"books":{},"boxes":{},"clothing_g":{},"shoes":{}}}"#,
+            self.books, self.boxes, self.clothing_g, self.shoes
+        )
+    }
+}
+
 /// The store key of integration `integration`'s action `id`. `/` is outside the id alphabet
 /// ([`check_id`]), so the pair is unambiguous.
 pub fn action_key(integration: &str, id: &str) -> String {

@@ -6,7 +6,7 @@
 //! I/O.
 
 use crate::digest::{leaf_hash, Digest, ZERO};
-use crate::domain::{Action, MemberId};
+use crate::domain::{Action, DayItems, MemberId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -44,6 +44,11 @@ pub struct Account {
     /// Points credited per campaign day (`YYYY-MM-DD`), for the daily cap. Only days that earned
     /// points appear, so it holds at most the window's days.
     pub days: BTreeMap<String, i64>,
+    /// Items accepted per campaign day (those of every entry but an implausible one), for the
+    /// plausibility limits. Only days with accepted items appear: those of the window and of
+    /// the intake's grace around it, in practice (`docs/table-design.md` has the bound).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub day_items: BTreeMap<String, DayItems>,
     /// Return pledges credited in the window and not yet matched by dropped-off boxes, oldest
     /// first. Derived from the member's entries, like the rest of the account.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -75,6 +80,7 @@ impl Account {
             entries: 0,
             head: ZERO,
             days: BTreeMap::new(),
+            day_items: BTreeMap::new(),
             open_pledges: Vec::new(),
         }
     }
@@ -82,6 +88,11 @@ impl Account {
     /// Points already credited on `day`.
     pub fn points_on(&self, day: &str) -> i64 {
         self.days.get(day).copied().unwrap_or(0)
+    }
+
+    /// Items already accepted on `day`.
+    pub fn items_on(&self, day: &str) -> DayItems {
+        self.day_items.get(day).copied().unwrap_or_default()
     }
 }
 

@@ -1,4 +1,5 @@
-//! The rulebook: bonus rates, partner-brand multipliers, the campaign window and the daily cap.
+//! The rulebook: bonus rates, partner-brand multipliers, the campaign window, the daily cap and
+//! the daily plausibility limits.
 //!
 //! A rulebook is versioned data (JSON), never code constants: every ledger entry names the
 //! version it was assessed under, so an auditor can recompute its points.
@@ -9,8 +10,20 @@
 //!   partner brand's lot and 100 otherwise;
 //! - clothing: `floor(clothing_g × clothing_per_kg / 1000)`;
 //! - shoes and books: `pairs × shoe_pair`, `books × book`.
+//!
+//! What an action is credited, in this order ([`Rulebook::assess`]):
+//! 1. `implausible`, bonus 0 and no grams, if it would take the member's accepted items of its
+//!    campaign day past a daily limit ([`DailyLimits::exceeded_by`]), inside the window or not;
+//! 2. `outside_window`, bonus 0, if it happened outside the campaign window;
+//! 3. otherwise as much of its points as the daily cap leaves room for: `ok`, or `capped`.
 
-use crate::domain::{check_id, ActionKind, Invalid, Items};
+mod day;
+mod limits;
+
+pub use day::Day;
+pub use limits::DailyLimits;
+
+use crate::domain::{check_id, ActionKind, DayItems, Invalid, Items};
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +66,8 @@ pub struct Rulebook {
     /// How late an action may arrive, in seconds: intake refuses one dated more than this
     /// before now (`stale_action`), and closes this long after the window ends.
     pub intake_grace_s: u32,
+    /// The most of each sort of item one member may bring in on one campaign day.
+    pub daily_limits: DailyLimits,
     #[serde(skip)]
     parsed: Parsed,
 }
@@ -70,6 +85,7 @@ struct Unchecked {
     partner_brands: Vec<String>,
     daily_cap: u32,
     intake_grace_s: u32,
+    daily_limits: DailyLimits,
 }
 
 impl TryFrom<Unchecked> for Rulebook {
@@ -84,6 +100,7 @@ impl TryFrom<Unchecked> for Rulebook {
             partner_brands: u.partner_brands,
             daily_cap: u.daily_cap,
             intake_grace_s: u.intake_grace_s,
+            daily_limits: u.daily_limits,
             parsed: Parsed::default(),
         };
         rb.prepare()?;
@@ -97,63 +114,6 @@ struct Parsed {
     end: i64,
 }
 
-/// A campaign calendar day: days since 1970-01-01 in the rulebook's time zone. Written
-/// `YYYY-MM-DD`. Integer civil-date arithmetic (H. Hinnant's algorithm), no time library.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Day(pub i64);
-
-impl Day {
-    pub fn of(at: i64, utc_offset_s: i32) -> Day {
-        Day((at + i64::from(utc_offset_s)).div_euclid(86_400))
-    }
-
-    /// (year, month, day) of the proleptic Gregorian calendar.
-    pub fn civil(self) -> (i64, u32, u32) {
-        let z = self.0 + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
-    }
-
-    fn from_civil(y: i64, m: u32, d: u32) -> Day {
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
-        let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        Day(era * 146_097 + doe - 719_468)
-    }
-
-    /// Reads exactly `YYYY-MM-DD` naming a real date.
-    pub fn parse(s: &str) -> Option<Day> {
-        let b = s.as_bytes();
-        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-            return None;
-        }
-        let num = |r: std::ops::Range<usize>| -> Option<u32> {
-            b[r].iter().try_fold(0u32, |n, &c| {
-                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-            })
-        };
-        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let day = Day::from_civil(i64::from(y), m, d);
-        (day.civil() == (i64::from(y), m, d)).then_some(day)
-    }
-}
-
-impl std::fmt::Display for Day {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (y, m, d) = self.civil();
-        write!(f, "{y:04}-{m:02}-{d:02}")
-    }
-}
-
 /// Why an entry earned what it earned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,6 +124,9 @@ pub enum Reason {
     Capped,
     /// No points: the action happened outside the campaign window.
     OutsideWindow,
+    /// No points and no grams: the action would take the member's items of the day past a
+    /// daily plausibility limit. Its items do not count toward the day's totals.
+    Implausible,
 }
 
 impl Reason {
@@ -172,8 +135,25 @@ impl Reason {
             Reason::Ok => "ok",
             Reason::Capped => "capped",
             Reason::OutsideWindow => "outside_window",
+            Reason::Implausible => "implausible",
         }
     }
+
+    /// Whether the entry's items are accepted: counted toward the member's day totals and, as
+    /// grams, toward carbon. All but an implausible entry's are.
+    pub fn accepts_items(self) -> bool {
+        self != Reason::Implausible
+    }
+}
+
+/// What a member already had on an action's campaign day, before it, in member-chain order: the
+/// inputs an entry carries as `day_before` and `day_items_before`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayBefore {
+    /// Points credited (the sum of `bonus`), for the daily cap.
+    pub points: i64,
+    /// Items accepted, for the plausibility limits.
+    pub items: DayItems,
 }
 
 /// The outcome of applying a rulebook to one action.
@@ -186,6 +166,17 @@ pub struct Assessment {
     pub reason: Reason,
     /// The campaign calendar day of the action.
     pub day: Day,
+}
+
+impl Assessment {
+    /// The grams an entry records for items that avoid `grams`: none when they are implausible.
+    pub fn co2e_g(&self, grams: i64) -> i64 {
+        if self.reason.accepts_items() {
+            grams
+        } else {
+            0
+        }
+    }
 }
 
 const MAX_RATE: u32 = 100_000;
@@ -234,6 +225,7 @@ impl Rulebook {
         for b in &self.partner_brands {
             check_id("brand", b)?;
         }
+        self.daily_limits.validate()?;
         self.parsed = Parsed { start, end };
         Ok(())
     }
@@ -348,19 +340,34 @@ impl Rulebook {
         }
     }
 
-    /// Applies window and daily cap. `day_before` is what the member was already credited on
-    /// the action's campaign day.
-    pub fn assess(&self, kind: ActionKind, items: &Items, at: i64, day_before: i64) -> Assessment {
-        self.assess_points(self.points(kind, items), at, day_before)
+    /// Applies the daily limits, the window and the daily cap, in that order. `before` is what
+    /// the member already had on the action's campaign day.
+    pub fn assess(
+        &self,
+        kind: ActionKind,
+        items: &Items,
+        at: i64,
+        before: &DayBefore,
+    ) -> Assessment {
+        self.assess_points(self.points(kind, items), &DayItems::of(items), at, before)
     }
 
-    /// [`Rulebook::assess`] for items already worth `points` (see [`Rulebook::points_of`]).
-    pub fn assess_points(&self, points: i64, at: i64, day_before: i64) -> Assessment {
+    /// [`Rulebook::assess`] for items already worth `points` (see [`Rulebook::points_of`]) and
+    /// amounting to `brought`.
+    pub fn assess_points(
+        &self,
+        points: i64,
+        brought: &DayItems,
+        at: i64,
+        before: &DayBefore,
+    ) -> Assessment {
         let day = self.day_of(at);
-        let (bonus, reason) = if !self.in_window(at) {
+        let (bonus, reason) = if self.daily_limits.exceeded_by(&before.items, brought) {
+            (0, Reason::Implausible)
+        } else if !self.in_window(at) {
             (0, Reason::OutsideWindow)
         } else {
-            let room = (self.daily_cap as i64 - day_before).max(0);
+            let room = (self.daily_cap as i64 - before.points).max(0);
             if points > room {
                 (room, Reason::Capped)
             } else {
@@ -388,6 +395,14 @@ mod tests {
 
     fn at(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+
+    /// A day so far with `points` credited and no items.
+    fn pts(points: i64) -> DayBefore {
+        DayBefore {
+            points,
+            ..DayBefore::default()
+        }
     }
 
     fn boxes(brand: Option<&str>, count: u32) -> Items {
@@ -430,15 +445,35 @@ mod tests {
     fn window_is_inclusive_and_in_utc_plus_8() {
         let r = rb();
         let items = boxes(None, 1);
-        let first = r.assess(ActionKind::Scan, &items, at("2026-11-01T00:00:00+08:00"), 0);
+        let first = r.assess(
+            ActionKind::Scan,
+            &items,
+            at("2026-11-01T00:00:00+08:00"),
+            &pts(0),
+        );
         assert_eq!((first.bonus, first.reason), (10, Reason::Ok));
         assert_eq!(first.day.to_string(), "2026-11-01");
-        let before = r.assess(ActionKind::Scan, &items, at("2026-10-31T23:59:59+08:00"), 0);
+        let before = r.assess(
+            ActionKind::Scan,
+            &items,
+            at("2026-10-31T23:59:59+08:00"),
+            &pts(0),
+        );
         assert_eq!((before.bonus, before.reason), (0, Reason::OutsideWindow));
         assert_eq!(before.points, 10);
-        let last = r.assess(ActionKind::Scan, &items, at("2026-11-20T23:59:59+08:00"), 0);
+        let last = r.assess(
+            ActionKind::Scan,
+            &items,
+            at("2026-11-20T23:59:59+08:00"),
+            &pts(0),
+        );
         assert_eq!(last.reason, Reason::Ok);
-        let after = r.assess(ActionKind::Scan, &items, at("2026-11-21T00:00:00+08:00"), 0);
+        let after = r.assess(
+            ActionKind::Scan,
+            &items,
+            at("2026-11-21T00:00:00+08:00"),
+            &pts(0),
+        );
         assert_eq!(after.reason, Reason::OutsideWindow);
         // 16:30 UTC on the 10th is already the 11th in China.
         assert_eq!(
@@ -451,9 +486,9 @@ mod tests {
     fn cap_clips_then_zeroes() {
         let r = rb();
         let t = at("2026-11-11T12:00:00+08:00");
-        let a = r.assess(ActionKind::Scan, &boxes(None, 5), t, 190);
+        let a = r.assess(ActionKind::Scan, &boxes(None, 5), t, &pts(190));
         assert_eq!((a.points, a.bonus, a.reason), (50, 10, Reason::Capped));
-        let b = r.assess(ActionKind::Scan, &boxes(None, 5), t, 200);
+        let b = r.assess(ActionKind::Scan, &boxes(None, 5), t, &pts(200));
         assert_eq!((b.bonus, b.reason), (0, Reason::Capped));
     }
 
@@ -499,21 +534,6 @@ mod tests {
     }
 
     #[test]
-    fn day_parse_is_strict() {
-        assert!(Day::parse("2026-11-11").is_some());
-        for bad in [
-            "2026-02-30",
-            "2026-13-01",
-            "2026-1-011",
-            "2026/11/11",
-            "+026-11-11",
-            "",
-        ] {
-            assert_eq!(Day::parse(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn bad_rulebooks_are_refused_with_a_reason() {
         assert!(Rulebook::from_json("{").is_err());
         let swapped =
@@ -528,15 +548,6 @@ mod tests {
 
     proptest! {
         #[test]
-        fn day_agrees_with_chrono(at in -10_000_000_000i64..10_000_000_000, offset in -86_399i32..86_399) {
-            let tz = chrono::FixedOffset::east_opt(offset).unwrap();
-            let expected = DateTime::from_timestamp(at, 0).unwrap().with_timezone(&tz).format("%Y-%m-%d").to_string();
-            let day = Day::of(at, offset);
-            prop_assert_eq!(day.to_string(), expected.clone());
-            prop_assert_eq!(Day::parse(&expected), Some(day));
-        }
-
-        #[test]
         fn bonus_never_exceeds_points_or_cap(
             count in 1u32..1000, clothing in 0u64..500_000, shoes in 0u32..100, books in 0u32..1000,
             partner in any::<bool>(), day_before in 0i64..400, offset in -86_400i64 * 40..86_400 * 40,
@@ -547,11 +558,12 @@ mod tests {
                 clothing_g: clothing, shoes, books,
             };
             let t = at("2026-11-11T00:00:00+08:00") + offset;
-            let a = r.assess(ActionKind::Scan, &items, t, day_before);
+            let a = r.assess(ActionKind::Scan, &items, t, &pts(day_before));
             prop_assert!(a.bonus >= 0);
             prop_assert!(a.bonus <= a.points);
             prop_assert!(a.bonus + day_before <= (r.daily_cap as i64).max(day_before));
-            if r.in_window(t) && day_before + a.points <= r.daily_cap as i64 {
+            let plausible = !r.daily_limits.exceeded_by(&DayItems::default(), &DayItems::of(&items));
+            if plausible && r.in_window(t) && day_before + a.points <= r.daily_cap as i64 {
                 prop_assert_eq!(a.bonus, a.points);
             }
             // Points are monotone in every item count.

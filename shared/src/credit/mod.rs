@@ -19,10 +19,10 @@ pub use run::{
 
 use crate::store::{Account, AccountUpdate, CampusDay, ChainHead, CreditBatch, OpenPledge};
 use greenloop_core::catalog::Rules;
-use greenloop_core::domain::{Action, ActionKind, MemberId};
+use greenloop_core::domain::{Action, ActionKind, DayItems, MemberId};
 use greenloop_core::ledger::{Entry, FORMAT_VERSION, ZERO};
 use greenloop_core::records::MAX_OPEN_PLEDGES;
-use greenloop_core::rulebook::Rulebook;
+use greenloop_core::rulebook::{DayBefore, Rulebook};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most actions in one append. On DynamoDB an append is one transaction of at most 100 items:
@@ -49,17 +49,22 @@ pub fn plan(
         let (_, account) = planned
             .entry(&action.member)
             .or_insert_with(|| (usize::MAX, Account::new(action.member.clone())));
-        let day_before = account.points_on(&rb.day_of(action.at).to_string());
-        let a = rb.assess(action.kind, &action.items, action.at, day_before);
+        let day = rb.day_of(action.at).to_string();
+        let before = DayBefore {
+            points: account.points_on(&day),
+            items: account.items_on(&day),
+        };
+        let a = rb.assess(action.kind, &action.items, action.at, &before);
         let mut entry = Entry {
             action: action.id.clone(),
             at: action.at,
             bonus: a.bonus,
             campus: account.campus.clone(),
             chain: head.chain.clone(),
-            co2e_g: factors.co2e_g(action.kind, &action.items),
-            day: a.day.to_string(),
-            day_before,
+            co2e_g: a.co2e_g(factors.co2e_g(action.kind, &action.items)),
+            day,
+            day_before: before.points,
+            day_items_before: before.items,
             factors: factors.version.clone(),
             hash: prev, // replaced by seal()
             integration: action.integration.clone(),
@@ -83,6 +88,10 @@ pub fn plan(
         account.head = entry.hash;
         if entry.bonus != 0 {
             *account.days.entry(entry.day.clone()).or_default() += entry.bonus;
+        }
+        if entry.reason.accepts_items() {
+            let day_items = before.items.plus(DayItems::of(&entry.items));
+            account.day_items.insert(entry.day.clone(), day_items);
         }
         track_pledges(account, &entry, rb);
         if let Some(c) = &entry.campus {
@@ -137,9 +146,10 @@ pub fn over_pledge_cap(batch: &CreditBatch) -> Option<&Entry> {
 }
 
 /// Opens a pledge credited in the window, and lets an in-window drop-off's boxes return the
-/// member's open pledges, oldest first.
+/// member's open pledges, oldest first. An implausible entry's boxes are not accepted, so they
+/// neither open a pledge nor return one.
 pub fn track_pledges(account: &mut Account, entry: &Entry, rb: &Rulebook) {
-    if !rb.in_window(entry.at) {
+    if !rb.in_window(entry.at) || !entry.reason.accepts_items() {
         return;
     }
     let boxes = entry.items.box_count();
@@ -169,6 +179,7 @@ mod tests {
     use greenloop_core::catalog::Catalog;
     use greenloop_core::domain::{ActionKind, BoxLot, Items, Pepper};
     use greenloop_core::ledger::verify::Verifier;
+    use greenloop_core::rulebook::Reason;
     use proptest::prelude::*;
 
     fn member(n: u32) -> MemberId {
@@ -266,7 +277,132 @@ mod tests {
         );
     }
 
+    fn pickup(id: usize, who: u32, clothing_g: u64, at: i64) -> Action {
+        Action {
+            id: format!("pickup-{id}"),
+            kind: ActionKind::Pickup,
+            items: Items {
+                clothing_g,
+                ..Items::default()
+            },
+            ..scan(id, who, 1, at)
+        }
+    }
+
+    /// The plan's chain, accounts and totals verify.
+    fn verifies(
+        stored: &[Vec<u8>],
+        head: ChainHead,
+        accounts: &[Account],
+        totals: &[CampusTotals],
+    ) -> bool {
+        let catalog = Catalog::builtin();
+        let mut v = Verifier::new(&catalog);
+        v.chain("shard-00");
+        stored.iter().for_each(|e| v.push(e));
+        let report = v.finish(&[head], accounts, totals);
+        report.is_ok()
+    }
+
+    #[test]
+    fn a_refused_outlier_does_not_block_the_members_day() {
+        let t = 1_793_462_400 + 3600;
+        let actions = [
+            pickup(0, 1, 500_000, t), // the 500 kg
+            pickup(1, 1, 4_000, t + 60),
+            scan(2, 1, 60, t + 120),
+            scan(3, 1, 1, t + 180),
+        ];
+        let (stored, head, accounts, totals) = run(&actions, 2);
+        let entries: Vec<Entry> = stored
+            .iter()
+            .map(|s| serde_json::from_slice(s).unwrap())
+            .collect();
+        let verdicts: Vec<(Reason, i64, i64)> = entries
+            .iter()
+            .map(|e| (e.reason, e.bonus, e.co2e_g))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                (Reason::Implausible, 0, 0),
+                (Reason::Ok, 20, 12_000),
+                (Reason::Capped, 180, 60 * 37),
+                (Reason::Implausible, 0, 0),
+            ]
+        );
+        let day = &accounts[0].day_items["2026-11-01"];
+        assert_eq!((day.clothing_g, day.boxes), (4_000, 60));
+        assert_eq!(entries[3].day_items_before, *day);
+        assert!(verifies(&stored, head, &accounts, &totals));
+    }
+
+    #[test]
+    fn implausible_boxes_neither_open_nor_return_pledges() {
+        let t = 1_793_462_400 + 3600;
+        let pledge = |id, boxes, at| Action {
+            kind: ActionKind::Pledge,
+            ..scan(id, 1, boxes, at)
+        };
+        let actions = [
+            pledge(0, 61, t),        // implausible: opens nothing
+            pledge(1, 5, t + 60),    // opens 5
+            scan(2, 1, 56, t + 120), // 66 boxes that day: implausible, returns nothing
+            scan(3, 1, 2, t + 180),  // returns 2 of the 5
+        ];
+        let (stored, head, accounts, totals) = run(&actions, 4);
+        let pledges: Vec<(String, u64, u64)> = (accounts[0].open_pledges.iter())
+            .map(|p| (p.action.clone(), p.boxes, p.returned))
+            .collect();
+        assert_eq!(pledges, [("qr-1/scan-1".to_owned(), 5, 2)]);
+        assert!(verifies(&stored, head, &accounts, &totals));
+    }
+
     proptest! {
+        /// The limits hold per member per day, whatever the kinds, the batch size and the
+        /// interleaving; refused items count nowhere; and the verifier accepts every planned
+        /// chain, accounts and totals included.
+        #[test]
+        fn daily_limits_hold_and_planned_chains_verify(
+            spec in proptest::collection::vec(
+                (0u32..3, 0u8..3, 1u32..45, 0u32..20, 1u64..35_000, 0i64..3 * 86_400), 1..60),
+            batch in 1usize..30,
+        ) {
+            let t0 = 1_793_462_400 - 86_400; // the day before the window, and its first two
+            let actions: Vec<Action> = spec.iter().enumerate().map(|(i, &(who, kind, n, books, g, dt))| {
+                let mut a = scan(i, who, n, t0 + dt);
+                match kind {
+                    0 => a.items.books = books,
+                    1 => a.kind = ActionKind::Pledge,
+                    _ => a = pickup(i, who, g, t0 + dt),
+                }
+                a
+            }).collect();
+            let (stored, head, accounts, totals) = run(&actions, batch);
+            prop_assert!(verifies(&stored, head, &accounts, &totals));
+            let limits = Rules::defaults().rulebook.daily_limits;
+            let entries: Vec<Entry> = stored.iter().map(|s| serde_json::from_slice(s).unwrap()).collect();
+            let mut per_day: BTreeMap<(String, String), DayItems> = BTreeMap::new();
+            for e in &entries {
+                let had = per_day.entry((e.member.to_string(), e.day.clone())).or_default();
+                prop_assert_eq!(e.day_items_before, *had);
+                if e.reason == Reason::Implausible {
+                    prop_assert_eq!((e.bonus, e.co2e_g), (0, 0));
+                } else {
+                    *had = had.plus(DayItems::of(&e.items));
+                }
+            }
+            for d in per_day.values() {
+                prop_assert!(d.books <= limits.books && d.boxes <= limits.boxes);
+                prop_assert!(d.clothing_g <= limits.clothing_g && d.shoes <= limits.shoes);
+            }
+            for a in &accounts {
+                for (day, items) in &a.day_items {
+                    prop_assert_eq!(per_day[&(a.member.to_string(), day.clone())], *items);
+                }
+            }
+        }
+
         /// The cap holds per member per day, whatever the batch size and interleaving, and the
         /// balance is the sum of the entries.
         #[test]

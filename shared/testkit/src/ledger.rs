@@ -6,7 +6,7 @@ use crate::{
 };
 use greenloop::catalog::Rules;
 use greenloop::credit::plan;
-use greenloop::domain::{Action, ActionKind, Items, MemberId};
+use greenloop::domain::{Action, ActionKind, DayItems, Items, MemberId};
 use greenloop::ledger::{chain_for_station, Entry, ZERO};
 use greenloop::store::{Account, ActionStatus, AppendError, ChainHead, CreditBatch, Store};
 use std::collections::BTreeMap;
@@ -178,6 +178,11 @@ pub async fn append_writes_everything_it_carries(store: &dyn Store) {
         for e in mine.iter().filter(|e| e.bonus != 0) {
             *days.entry(e.day.clone()).or_default() += e.bonus;
         }
+        let mut day_items: BTreeMap<String, DayItems> = BTreeMap::new();
+        for e in mine.iter().filter(|e| e.reason.accepts_items()) {
+            let d = day_items.entry(e.day.clone()).or_default();
+            *d = d.plus(DayItems::of(&e.items));
+        }
         let want = Account {
             member: m.clone(),
             campus: campus.map(str::to_owned),
@@ -186,6 +191,7 @@ pub async fn append_writes_everything_it_carries(store: &dyn Store) {
             entries: mine.len() as u64,
             head: mine.last().expect("entries").hash,
             days,
+            day_items,
             // What the planner tracks (tested in `credit`); the store must keep it as given.
             open_pledges: {
                 let mut acc = Account::new(m.clone());

@@ -359,3 +359,63 @@ pub async fn edited_balance_disagrees_with_the_entries<T: Target>(mut t: T) {
         if m == member.as_str() && *stored == (before + 1_000).to_string()
             && *derived == before.to_string());
 }
+
+/// Rewrites the last entry of `chain` with `forge`, reseals it, moves the head to it and drops
+/// the checkpoint signed at its size, so that links, head and checkpoints all hold: only the
+/// amounts can give the forgery away. Returns the forged entry.
+async fn forge_tail<T: Target>(t: &mut T, chain: &str, forge: impl FnOnce(&mut Entry)) -> Entry {
+    let mut forged = fixture::entry(t.store(), chain, SIZE - 1).await;
+    forge(&mut forged);
+    forged.seal();
+    t.apply(vec![
+        Edit::entry(&forged),
+        Edit::SetHead(ChainHead {
+            chain: chain.to_owned(),
+            size: SIZE,
+            hash: forged.hash,
+        }),
+        Edit::DeleteCheckpoint {
+            chain: chain.to_owned(),
+            size: SIZE,
+        },
+    ])
+    .await;
+    forged
+}
+
+/// An entry that misstates the member's accepted items of the day before it, as a producer
+/// would to pass a later action as plausible. Here the items it does not bring (shoes), so it
+/// recomputes on its own: the member's walk, which sums the day, names it.
+pub async fn misstated_day_items_before_fails_the_member_walk<T: Target>(mut t: T) {
+    let l = fixture::verified(t.store()).await;
+    let chain = &l.chains[1];
+    let forged = forge_tail(&mut t, chain, |e| e.day_items_before.shoes += 3).await;
+    let report = fixture::verify(t.store(), &l.key).await;
+    let p = first(&report, chain);
+    expect_problem!(report, p, Problem::MemberChain { chain: c, seq, member, detail }
+        if c == chain && *seq == SIZE - 1 && member == forged.member.as_str()
+            && detail.starts_with("day_items_before is {")
+            && detail.contains("\"shoes\":3} but the member had accepted {"));
+}
+
+/// A plausible entry relabelled `implausible` (no bonus, no grams), as a producer would to
+/// drop a member's points or a campus's carbon: the verdict recomputes from the entry's inputs.
+pub async fn plausible_entry_relabelled_implausible_fails_recomputation<T: Target>(mut t: T) {
+    let l = fixture::verified(t.store()).await;
+    let chain = &l.chains[0];
+    let original = fixture::entry(t.store(), chain, SIZE - 1).await;
+    assert!(
+        original.bonus > 0,
+        "the fixture keeps members below the cap"
+    );
+    forge_tail(&mut t, chain, |e| {
+        (e.bonus, e.co2e_g) = (0, 0);
+        e.reason = greenloop::rulebook::Reason::Implausible;
+    })
+    .await;
+    let report = fixture::verify(t.store(), &l.key).await;
+    let p = first(&report, chain);
+    expect_problem!(report, p, Problem::Recomputed { chain: c, seq, field: "bonus", stored, recomputed }
+        if c == chain && *seq == SIZE - 1 && stored == "0"
+            && *recomputed == original.bonus.to_string());
+}

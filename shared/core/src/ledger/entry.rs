@@ -8,7 +8,7 @@
 //! independent JCS implementation (`serde_jcs`).
 
 use super::{leaf_hash, Digest};
-use crate::domain::{ActionKind, Items, MemberId};
+use crate::domain::{ActionKind, DayItems, Items, MemberId};
 use crate::rulebook::Reason;
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,9 @@ pub struct Entry {
     pub co2e_g: i64,
     pub day: String,
     pub day_before: i64,
+    /// The items the member had accepted on `day` before this entry, in member-chain order:
+    /// the input of the plausibility limits, as `day_before` is of the daily cap.
+    pub day_items_before: DayItems,
     pub factors: String,
     pub hash: Digest,
     /// The key id of the integration that sent the action; with `action`, the action's key.
@@ -54,7 +57,7 @@ struct Canonical<'a> {
 impl Serialize for Canonical<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.entry;
-        let mut st = s.serialize_struct("Entry", 22)?;
+        let mut st = s.serialize_struct("Entry", 23)?;
         st.serialize_field("action", &e.action)?;
         st.serialize_field("at", &e.at)?;
         st.serialize_field("bonus", &e.bonus)?;
@@ -63,6 +66,7 @@ impl Serialize for Canonical<'_> {
         st.serialize_field("co2e_g", &e.co2e_g)?;
         st.serialize_field("day", &e.day)?;
         st.serialize_field("day_before", &e.day_before)?;
+        st.serialize_field("day_items_before", &e.day_items_before)?;
         st.serialize_field("factors", &e.factors)?;
         if self.with_hash {
             st.serialize_field("hash", &e.hash)?;
@@ -140,6 +144,9 @@ impl Entry {
         .all(safe)
             && self.seq <= crate::domain::MAX_SAFE_INT
             && self.items.clothing_g <= crate::domain::MAX_SAFE_INT
+            && (self.day_items_before.sorts())
+                .iter()
+                .all(|&n| n <= crate::domain::MAX_SAFE_INT)
     }
 }
 
@@ -160,6 +167,7 @@ pub(crate) mod tests {
             co2e_g: 74,
             day: "2026-11-01".into(),
             day_before: 0,
+            day_items_before: DayItems::default(),
             factors: "factors-2026.1".into(),
             hash: ZERO,
             integration: "qr-1".into(),
@@ -214,6 +222,15 @@ pub(crate) mod tests {
         v["extra"] = 1.into();
         assert!(serde_json::from_value::<Entry>(v.clone()).is_err());
         v.as_object_mut().unwrap().remove("extra");
+        let mut no_totals = v.clone();
+        no_totals["day_items_before"]
+            .as_object_mut()
+            .unwrap()
+            .remove("shoes");
+        assert!(serde_json::from_value::<Entry>(no_totals).is_err());
+        let mut negative = v.clone();
+        negative["day_items_before"]["boxes"] = (-1).into();
+        assert!(serde_json::from_value::<Entry>(negative).is_err());
         v["bonus"] = serde_json::json!(1.5);
         assert!(serde_json::from_value::<Entry>(v).is_err());
     }
@@ -231,6 +248,7 @@ pub(crate) mod tests {
             action in text(), campus in proptest::option::of(text()), station in text(),
             at in 0i64..(1 << 53), bonus in -(1i64 << 53)..(1 << 53), seq in 0u64..(1 << 53),
             brand in proptest::option::of(text()), count in any::<u32>(), clothing in 0u64..(1 << 53),
+            before in proptest::array::uniform4(0u64..(1 << 53)),
         ) {
             let mut e = sample();
             e.action = action;
@@ -241,6 +259,8 @@ pub(crate) mod tests {
             e.seq = seq;
             e.items.boxes[0] = BoxLot { brand, count };
             e.items.clothing_g = clothing;
+            let [books, boxes, clothing_g, shoes] = before;
+            e.day_items_before = DayItems { books, boxes, clothing_g, shoes };
             e.seal();
             let mut body = Vec::new();
             e.write_body(&mut body);

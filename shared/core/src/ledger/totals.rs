@@ -1,13 +1,13 @@
 //! Re-derivation across chains: each chain head, each action credited once, each member's
-//! `member_prev` chain and daily counters, each account and each campus total, compared with
-//! what the store says.
+//! `member_prev` chain and daily counters (points for the cap, accepted items for the
+//! plausibility limits), each account and each campus total, compared with what the store says.
 
 use super::problem::Problem;
 use super::report::ChainSummary;
 use super::{Digest, Entry, ZERO};
-use crate::domain::MemberId;
+use crate::domain::{DayItems, MemberId};
 use crate::records::{Account, CampusTotals, ChainHead};
-use crate::rulebook::Day;
+use crate::rulebook::{Day, Reason};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hasher as _;
@@ -20,8 +20,34 @@ struct Link {
     member_prev: Digest,
     day: Day,
     day_before: i64,
+    day_items_before: DayItems,
+    /// The entry's accepted items (books, boxes, clothing_g, shoes): each fits 32 bits, as one
+    /// valid action's items do, which keeps a link small on a large ledger.
+    accepted: [u32; 4],
     bonus: i64,
     co2e_g: i64,
+}
+
+impl Link {
+    fn accepted(&self) -> DayItems {
+        let [books, boxes, clothing_g, shoes] = self.accepted.map(u64::from);
+        DayItems {
+            books,
+            boxes,
+            clothing_g,
+            shoes,
+        }
+    }
+}
+
+/// What an entry with `reason` adds to its member's accepted items of the day: its `items`,
+/// unless it is implausible.
+pub(super) fn accepted(reason: Reason, items: DayItems) -> DayItems {
+    if reason.accepts_items() {
+        items
+    } else {
+        DayItems::default()
+    }
 }
 
 /// Where an entry sits: (chain index, seq).
@@ -38,6 +64,9 @@ pub(super) struct Credit<'a> {
     pub member_prev: Digest,
     pub day: Day,
     pub day_before: i64,
+    pub day_items_before: DayItems,
+    /// What the entry adds to the member's accepted items of its day ([`accepted`]).
+    pub accepted: DayItems,
     pub bonus: i64,
     pub co2e_g: i64,
 }
@@ -77,6 +106,8 @@ impl Tally {
                 member_prev: e.member_prev,
                 day,
                 day_before: e.day_before,
+                day_items_before: e.day_items_before,
+                accepted: accepted(e.reason, DayItems::of(&e.items)),
                 bonus: e.bonus,
                 co2e_g: e.co2e_g,
             },
@@ -132,6 +163,11 @@ impl Tally {
             member_prev: e.member_prev,
             day: e.day,
             day_before: e.day_before,
+            day_items_before: e.day_items_before,
+            accepted: e
+                .accepted
+                .sorts()
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             bonus: e.bonus,
             co2e_g: e.co2e_g,
         });
@@ -313,6 +349,7 @@ fn member_accounts(
         }
         let mut account = Account::new(MemberId::parse(name).expect("entries parsed"));
         let mut days: BTreeMap<Day, i64> = BTreeMap::new();
+        let mut day_items: BTreeMap<Day, DayItems> = BTreeMap::new();
         let (mut cursor, mut seen, mut ok) = (ZERO, 0usize, true);
         while let Some(&i) = next.get(&cursor) {
             let l = &links[i];
@@ -328,8 +365,24 @@ fn member_accounts(
                 ok = false;
                 break;
             }
+            let had_items = day_items.get(&l.day).copied().unwrap_or_default();
+            if l.day_items_before != had_items {
+                problems.push(problem(
+                    l,
+                    format!(
+                        "day_items_before is {} but the member had accepted {had_items} that day",
+                        l.day_items_before
+                    ),
+                ));
+                ok = false;
+                break;
+            }
             if l.bonus != 0 {
                 days.insert(l.day, had + l.bonus);
+            }
+            let adds = l.accepted();
+            if !adds.is_empty() {
+                day_items.insert(l.day, had_items.plus(adds));
             }
             account.balance += l.bonus;
             account.co2e_g += l.co2e_g;
@@ -339,6 +392,9 @@ fn member_accounts(
             seen += 1;
         }
         account.days = days.into_iter().map(|(d, p)| (d.to_string(), p)).collect();
+        account.day_items = (day_items.into_iter())
+            .map(|(d, items)| (d.to_string(), items))
+            .collect();
         if ok && seen != idxs.len() {
             let reached: HashSet<usize> = {
                 let mut r = HashSet::new();
@@ -387,12 +443,19 @@ fn compare_accounts(
 }
 
 fn account_fields(s: &Account, d: &Account, problems: &mut Vec<Problem>) {
-    let fields: [(&'static str, String, String); 5] = [
+    let day_items = |a: &Account| {
+        let days: Vec<String> = (a.day_items.iter())
+            .map(|(day, items)| format!("{day:?}: {items}"))
+            .collect();
+        format!("{{{}}}", days.join(", "))
+    };
+    let fields: [(&'static str, String, String); 6] = [
         ("balance", s.balance.to_string(), d.balance.to_string()),
         ("co2e_g", s.co2e_g.to_string(), d.co2e_g.to_string()),
         ("entries", s.entries.to_string(), d.entries.to_string()),
         ("head", s.head.to_string(), d.head.to_string()),
         ("days", format!("{:?}", s.days), format!("{:?}", d.days)),
+        ("day_items", day_items(s), day_items(d)),
     ];
     if let Some((field, stored, derived)) = fields.into_iter().find(|(_, a, b)| a != b) {
         problems.push(Problem::Account {

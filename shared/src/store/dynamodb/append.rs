@@ -151,6 +151,7 @@ impl DynamoStore {
                 .set("entries", n(a.entries))
                 .set("head", s(a.head.to_string()))
                 .set("days", to_av(&a.days)?)
+                .set("day_items", to_av(&a.day_items)?)
                 .set("open_pledges", to_av(&a.open_pledges)?)
                 .into_update(&self.table)
                 .expression_attribute_values(":expected", s(u.expected_head.to_string()));

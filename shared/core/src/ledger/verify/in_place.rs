@@ -2,11 +2,11 @@
 //! allocation. It only accepts; an entry it does not accept goes to [`super::inspect`], which
 //! finds and names the problem.
 
-use super::{Credit, Verifier};
+use super::{accepted, Credit, Verifier};
 use crate::domain::check_id;
 use crate::ledger::canonical::{self, EntryRef};
 use crate::ledger::FORMAT_VERSION;
-use crate::rulebook::Day;
+use crate::rulebook::{Day, DayBefore};
 
 impl Verifier<'_> {
     /// Every check of one entry, in place: the stored bytes are read without copying or
@@ -55,6 +55,8 @@ impl Verifier<'_> {
                 member_prev: e.member_prev,
                 day,
                 day_before: e.day_before,
+                day_items_before: e.day_items_before,
+                accepted: accepted(e.reason, e.items.day_items()),
                 bonus: e.bonus,
                 co2e_g: e.co2e_g,
             },
@@ -90,14 +92,18 @@ impl Verifier<'_> {
             items.clothing_g,
             items.shoes,
         );
-        let a = rulebook.assess_points(points, e.at, e.day_before);
-        let co2e_g = factors.co2e_g_of(
+        let before = DayBefore {
+            points: e.day_before,
+            items: e.day_items_before,
+        };
+        let a = rulebook.assess_points(points, &items.day_items(), e.at, &before);
+        let co2e_g = a.co2e_g(factors.co2e_g_of(
             e.kind,
             items.box_count,
             items.clothing_g,
             items.shoes,
             items.books,
-        );
+        ));
         if e.points != a.points || e.bonus != a.bonus || e.reason != a.reason || e.co2e_g != co2e_g
         {
             return None;

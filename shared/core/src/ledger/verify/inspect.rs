@@ -8,7 +8,7 @@ use crate::digest::Digest;
 use crate::domain::check_id;
 use crate::ledger::canonical;
 use crate::ledger::{Entry, FORMAT_VERSION};
-use crate::rulebook::Day;
+use crate::rulebook::{Day, DayBefore};
 
 impl Verifier<'_> {
     /// Inspects the buffered entries in parallel, then checks them in order.
@@ -208,8 +208,12 @@ fn recompute(catalog: &Catalog, e: &Entry) -> Option<Flaw> {
     let Some(factors) = catalog.factors(&e.factors) else {
         return Some(Flaw::UnknownVersion(e.factors.clone()));
     };
-    let a = rulebook.assess(e.kind, &e.items, e.at, e.day_before);
-    let co2e_g = factors.co2e_g(e.kind, &e.items);
+    let before = DayBefore {
+        points: e.day_before,
+        items: e.day_items_before,
+    };
+    let a = rulebook.assess(e.kind, &e.items, e.at, &before);
+    let co2e_g = a.co2e_g(factors.co2e_g(e.kind, &e.items));
     let mismatch = |field, stored: String, recomputed: String| {
         Some(Flaw::Recomputed {
             field,

@@ -8,8 +8,8 @@
 //! reason, day and grams recompute from its inputs under the versions it names.
 //!
 //! Then, across chains: each stored head matches its chain; each member's entries form one
-//! unbroken `member_prev` chain whose daily counters are right; and every stored account and
-//! campus total equals the sum of its entries.
+//! unbroken `member_prev` chain whose daily counters (`day_before`, `day_items_before`) are
+//! right; and every stored account and campus total equals the sum of its entries.
 //!
 //! Two paths check an entry, and they agree by construction:
 //! - `inspect`: the general path. It parses the entry and recomputes its amounts on its own
@@ -21,10 +21,12 @@
 
 mod in_place;
 mod inspect;
+#[cfg(test)]
+mod tests;
 
 pub use super::problem::Problem;
 pub use super::report::{ChainSummary, Report};
-use super::totals::{Credit, Tally};
+use super::totals::{accepted, Credit, Tally};
 use super::{Digest, ZERO};
 use crate::catalog::Catalog;
 use crate::checkpoint::Checkpoint;
