@@ -137,12 +137,14 @@ pub async fn a_pledge_past_the_cap_is_quarantined(store: &dyn Store) {
     let t = WINDOW_START + 3 * 86_400;
     let n = MAX_OPEN_PLEDGES + 1;
     for i in 0..n {
+        // 50 a day, within the daily plausibility limit on boxes.
+        let at = t + (i / 50) as i64 * 86_400 + i as i64;
         let p = action(
             &format!("pl-{i:03}"),
             ActionKind::Pledge,
             7,
             "st-0002",
-            t + i as i64,
+            at,
             boxes(1, None),
         );
         store.record_action(&p).await.expect("record a pledge");
