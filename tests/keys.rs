@@ -7,10 +7,13 @@
 mod dynamodb_local;
 #[path = "support/one_line.rs"]
 mod one_line;
+#[path = "support/place.rs"]
+mod place;
 #[path = "support/server.rs"]
 mod server;
 
 use one_line::assert_one_line_error;
+use place::Place;
 use serde_json::Value;
 use server::{bearer, http, Server};
 use std::path::Path;
@@ -18,35 +21,19 @@ use std::process::{Command, Output};
 
 const DAY: i64 = 86_400;
 
-/// Where the binary's store lives.
-enum Place<'a> {
-    Embedded(&'a Path),
-    Dynamo { endpoint: &'a str, table: &'a str },
-}
-
 impl Place<'_> {
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenloop"));
-        cmd.env_remove("GREENLOOP_DATA")
-            .env_remove("GREENLOOP_TABLE")
-            .env(
-                "GREENLOOP_WEBHOOK_SECRETS",
-                "qr-keys=keys-test-webhook-secret",
-            );
-        match self {
-            Place::Embedded(dir) => cmd.arg("--data").arg(dir),
-            Place::Dynamo { endpoint, table } => cmd
-                .args(["--table", table])
-                .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-                .env("AWS_REGION", dynamodb_local::REGION)
-                .env("AWS_ACCESS_KEY_ID", "local")
-                .env("AWS_SECRET_ACCESS_KEY", "local"),
-        };
+    /// The place's binary with the webhook secrets `serve` needs.
+    fn greenloop(&self) -> Command {
+        let mut cmd = self.command();
+        cmd.env(
+            "GREENLOOP_WEBHOOK_SECRETS",
+            "qr-keys=keys-test-webhook-secret",
+        );
         cmd
     }
 
     fn output(&self, args: &[&str]) -> Output {
-        self.command()
+        self.greenloop()
             .args(args)
             .output()
             .expect("the greenloop binary runs")
@@ -194,7 +181,7 @@ fn a_key_is_minted_listed_revoked_and_then_refused() {
     assert_eq!(entry(&sibling.id)["status"], "active");
 
     // The embedded store is one process's at a time: serve after revoking.
-    let server = Server::start(place.command());
+    let server = Server::start(place.greenloop());
     let addr = server.addr.as_str();
     assert_eq!(
         status(addr, SUMMARY, &portal.key),
@@ -276,7 +263,7 @@ fn on_dynamodb_a_key_revoked_while_serving_is_refused_from_the_next_request() {
         .collect();
     assert!(ids.contains(&Value::from(portal.id.as_str())), "{ids:?}");
 
-    let server = Server::start(place.command());
+    let server = Server::start(place.greenloop());
     let addr = server.addr.as_str();
     assert_eq!(status(addr, SUMMARY, &portal.key).0, 200);
     place.ok(&["keys", "--revoke", &portal.id]);

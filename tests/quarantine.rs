@@ -6,6 +6,8 @@
 mod dynamodb_local;
 #[path = "support/one_line.rs"]
 mod one_line;
+#[path = "support/place.rs"]
+mod place;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use greenloop::catalog::Rules;
@@ -15,9 +17,10 @@ use greenloop::store::dynamodb::{item, DynamoStore};
 use greenloop::store::embedded::{EmbeddedStore, FILE_NAME};
 use greenloop::store::{Intake, Store};
 use one_line::assert_one_line_error;
+use place::Place;
 use redb::{Database, ReadableTable, TableDefinition};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
 /// 2026-11-02T00:00:00+08:00.
@@ -41,27 +44,12 @@ fn scan(id: &str) -> Action {
     }
 }
 
-/// Where a scenario's store lives, for the binary and for the test itself.
-enum Place<'a> {
-    Embedded(&'a Path),
-    Dynamo { endpoint: &'a str, table: &'a str },
-}
-
 impl Place<'_> {
     fn greenloop(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenloop"));
-        cmd.env_remove("GREENLOOP_DATA")
-            .env_remove("GREENLOOP_TABLE");
-        match self {
-            Place::Embedded(dir) => cmd.arg("--data").arg(dir),
-            Place::Dynamo { endpoint, table } => cmd
-                .args(["--table", table])
-                .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-                .env("AWS_REGION", dynamodb_local::REGION)
-                .env("AWS_ACCESS_KEY_ID", "local")
-                .env("AWS_SECRET_ACCESS_KEY", "local"),
-        };
-        cmd.args(args).output().expect("the greenloop binary runs")
+        self.command()
+            .args(args)
+            .output()
+            .expect("the greenloop binary runs")
     }
 }
 

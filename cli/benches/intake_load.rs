@@ -83,7 +83,7 @@ fn rules() -> Rules {
     static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
     RULES
         .get_or_init(|| {
-            let mut rules = rules();
+            let mut rules = Rules::defaults();
             let now = unix_now();
             rules.rulebook = rules
                 .rulebook

@@ -160,8 +160,8 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
     announced.sort();
     assert_eq!(
         announced,
-        ["s-1", "s-2"],
-        "pending actions are announced; a booking is not"
+        ["qr-1/s-1", "qr-1/s-2"],
+        "pending actions are announced (by key); a booking is not"
     );
 
     // A batch whose crediting fails (here: its table is gone) reports every record that
@@ -255,14 +255,14 @@ async fn only_failed_crediting_fails_a_record() {
         .await
         .unwrap();
     // An item a newer or broken writer left: `action` is not an action.
-    let mut bad = item::action("bad-1");
+    let mut bad = item::action("qr-1/bad-1");
     for (k, v) in [
         ("action", r#"{"id":3}"#.to_owned()),
         ("digest", "0".repeat(64)),
         ("status", r#"{"status":"pending"}"#.to_owned()),
         ("state", "pending".to_owned()),
-        (item::GSI1PK, item::pending_bucket("bad-1")),
-        (item::GSI1SK, item::queue_position("bad-1")),
+        (item::GSI1PK, item::pending_bucket("qr-1/bad-1")),
+        (item::GSI1SK, item::queue_position("qr-1/bad-1")),
     ] {
         bad.insert(k.to_owned(), A::S(v));
     }
@@ -294,7 +294,7 @@ async fn only_failed_crediting_fails_a_record() {
         .await
         .unwrap();
     assert_eq!(done.run.credited, 1);
-    assert_eq!(done.run.quarantined, ["bad-1"]);
+    assert_eq!(done.run.quarantined, ["qr-1/bad-1"]);
     assert!(done.failures.is_empty(), "{:?}", done.failures);
     match store.action("qr-1/bad-1").await {
         Err(greenloop::store::StoreError::Unreadable {
