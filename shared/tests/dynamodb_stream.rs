@@ -196,7 +196,7 @@ async fn stream_records_wake_crediting_and_the_sweep_catches_the_rest() {
         json!({ "batchItemFailures": [] }),
         "every announced action was credited: nothing to retry"
     );
-    for id in ["s-1", "s-2"] {
+    for id in ["qr-1/s-1", "qr-1/s-2"] {
         let status = store.action(id).await.unwrap().unwrap().status;
         assert!(
             matches!(status, ActionStatus::Credited { .. }),
