@@ -10,10 +10,10 @@
 //! | `GREENLOOP_DATA` | otherwise, data directory of the embedded store (default `greenloop-data`) |
 //! | `GREENLOOP_SHARDS` | number of ledger chains crediting spreads over (default 4) |
 //!
-//! Secrets are read here and nowhere else; they are never logged. The webhook secrets are read
-//! again from SSM every two minutes ([`crate::http::keyring`]), so removing a leaked one takes
-//! effect without a redeploy. Each function asks only for
-//! the secrets it uses ([`Secret`]), and its IAM role may read only those parameters.
+//! Secrets are read here and nowhere else; they are never logged. Each function asks only for
+//! the secrets it uses ([`Secret`]), and its IAM role may read only those parameters. The
+//! webhook secrets are read again from SSM every two minutes ([`crate::http::keyring`]), so
+//! removing a leaked one takes effect without a redeploy.
 
 use crate::http::{keyring, App, Integrations, Keyring};
 use crate::store::dynamodb::DynamoStore;

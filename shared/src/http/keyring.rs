@@ -98,12 +98,6 @@ impl Keyring {
     }
 }
 
-impl From<Integrations> for Keyring {
-    fn from(keys: Integrations) -> Self {
-        Keyring::fixed(keys)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
