@@ -47,17 +47,13 @@ fn unix_now() -> i64 {
 
 /// The headers that sign `method` `path` with `body` as integration `qr-demo`, now.
 fn signed(method: &str, path: &str, body: &str) -> Vec<(&'static str, String)> {
-    let message = Message {
-        method,
-        path,
-        query: "",
-        key_id: "qr-demo",
-        t: unix_now(),
-        body: body.as_bytes(),
-    };
+    let message = Message::new(method, path, "qr-demo", body.as_bytes());
     vec![
         ("greenloop-key-id", "qr-demo".into()),
-        ("greenloop-signature", sign(SECRET.as_bytes(), &message)),
+        (
+            "greenloop-signature",
+            sign(SECRET.as_bytes(), &message, unix_now()),
+        ),
         ("content-type", "application/json".into()),
     ]
 }

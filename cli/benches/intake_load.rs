@@ -641,15 +641,8 @@ fn scans(
 ) -> impl Fn(u64, u64) -> Request<Full<Bytes>> + Copy {
     move |c, n| {
         let body = scan_body(n * conns + c, users);
-        let message = Message {
-            method: "POST",
-            path: "/v1/scans",
-            query: "",
-            key_id: KEY_ID,
-            t: unix_now(),
-            body: &body,
-        };
-        let signature = sign(SECRET.as_bytes(), &message);
+        let message = Message::new("POST", "/v1/scans", KEY_ID, &body);
+        let signature = sign(SECRET.as_bytes(), &message, unix_now());
         Request::builder()
             .method(Method::POST)
             .uri("/v1/scans")

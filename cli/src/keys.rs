@@ -8,7 +8,8 @@
 use crate::backend::Backend;
 use clap::{ArgGroup, Args};
 use greenloop::checkpoint::LogKey;
-use greenloop::store::api_key::{self, is_lower_hex, ID_LEN};
+use greenloop::domain::is_lower_hex;
+use greenloop::store::api_key::{self, ID_LEN};
 use greenloop::store::{ApiKey, Grant, Store, StoreError};
 use serde::Serialize;
 use std::path::Path;

@@ -3,8 +3,8 @@
 //!
 //! The file is `{"campuses": [{"id", "name", "city"}], "stations": [{"id", "city", "campus",
 //! "integrations"}]}`; a station's `campus` is a campus id or null, and `integrations` lists
-//! the key ids of the integrations that may record there (at least one). Everything is checked before anything is
-//! written, and writing again is harmless (a put per item).
+//! the key ids of the integrations that may record there (at least one). Everything is checked
+//! before anything is written, and writing again is harmless (a put per item).
 
 use crate::backend::Backend;
 use greenloop::domain::{Campus, Station};

@@ -7,14 +7,13 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use greenloop::http::{router, App};
+use greenloop::http::App;
 use greenloop::store::api_key::{mint, Minted};
 use greenloop::store::{Grant, Store};
 use serde_json::Value;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use support::http_app;
-use tower::ServiceExt;
 
 /// 2026-11-05 12:00 +08:00, inside the campaign.
 const NOW: i64 = 1_793_851_200;
@@ -64,12 +63,7 @@ impl Api {
             .header("authorization", format!("Bearer {key}"))
             .body(Body::empty())
             .unwrap();
-        let res = router(self.app.clone()).oneshot(req).await.unwrap();
-        let status = res.status();
-        let bytes = http_app::body_bytes(res).await;
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("{status}: body is not JSON: {bytes:?}"));
-        (status, body)
+        http_app::answer(&self.app, req).await
     }
 }
 

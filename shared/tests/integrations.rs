@@ -11,13 +11,12 @@ use axum::http::{Request, StatusCode};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{MemberId, Pepper};
-use greenloop::http::{router, App};
+use greenloop::http::App;
 use greenloop::store::Store;
 use greenloop::verify::verify_store;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use support::http_app::{self, KEY_ID, OTHER_KEY_ID, OTHER_SECRET};
-use tower::ServiceExt;
 
 const SECRET: &str = "qr-1-integration-secret-0123";
 const PEPPER: &[u8] = b"integrations-test-pepper-0123";
@@ -102,11 +101,7 @@ fn replayed(
 
 impl Api {
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let res = router(self.app.clone()).oneshot(req).await.unwrap();
-        let status = res.status();
-        let bytes = http_app::body_bytes(res).await;
-        let body: Value = serde_json::from_slice(&bytes).unwrap();
-        (status, body)
+        http_app::answer(&self.app, req).await
     }
 
     async fn as_(

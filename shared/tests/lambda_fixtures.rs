@@ -88,10 +88,9 @@ fn request(name: &str) -> (lambda_http::Request, String) {
             path: req.uri().path(),
             query,
             key_id: &key_id,
-            t: NOW,
             body: req.body().as_ref(),
         };
-        let sig = sign(SECRET.as_bytes(), &message);
+        let sig = sign(SECRET.as_bytes(), &message, NOW);
         req.headers_mut().insert(
             "greenloop-signature",
             HeaderValue::from_str(&sig).expect("a header value"),

@@ -29,7 +29,6 @@ impl Example {
             path: &self.path,
             query: &self.query,
             key_id: &self.key_id,
-            t: self.t,
             body: self.body.as_bytes(),
         }
     }
@@ -38,10 +37,10 @@ impl Example {
     fn holds(&self) {
         let m = self.message();
         assert_eq!(
-            String::from_utf8_lossy(&m.string_to_sign()),
+            String::from_utf8_lossy(&m.string_to_sign(self.t)),
             String::from_utf8_lossy(&self.string_to_sign)
         );
-        assert_eq!(sign(self.secret.as_bytes(), &m), self.signature);
+        assert_eq!(sign(self.secret.as_bytes(), &m, self.t), self.signature);
         let keys = Integrations::parse(&format!("{}={}", self.key_id, self.secret)).unwrap();
         assert_eq!(
             keys.verify(Some(&self.signature), m, self.t),
@@ -171,16 +170,9 @@ fn the_readme_openssl_function_signs_the_worked_example() {
         .env("T", e.t.to_string())
         .output()
         .unwrap();
-    let m = Message {
-        method: "GET",
-        path: "/v1/actions/scan-0001",
-        query: "",
-        key_id: &e.key_id,
-        t: e.t,
-        body: b"",
-    };
+    let m = Message::new("GET", "/v1/actions/scan-0001", &e.key_id, b"");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        sign(e.secret.as_bytes(), &m)
+        sign(e.secret.as_bytes(), &m, e.t)
     );
 }

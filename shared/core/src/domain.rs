@@ -48,6 +48,11 @@ pub fn check_id(what: &'static str, id: &str) -> Result<(), Invalid> {
     }
 }
 
+/// Whether `s` is exactly `len` lowercase hex digits (a pseudonym, an API key's id or secret).
+pub fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The secret key under which platform user ids become member pseudonyms.
 ///
 /// Deleting the pepper (or the platform's id mapping) erases the person while the ledger stays
@@ -90,7 +95,7 @@ impl MemberId {
 
     /// Accepts an already-derived pseudonym (64 lowercase hex).
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if is_lower_hex(s, 64) {
             Ok(MemberId(s.to_owned()))
         } else {
             Err(Invalid::new(

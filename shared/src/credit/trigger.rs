@@ -74,7 +74,8 @@ fn announcements(event: &StreamEvent) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Keys (`<integration>/<id>`) of the actions that stream records show entering the pending state.
+/// Keys (`<integration>/<id>`) of the actions that stream records show entering the pending
+/// state.
 pub fn announced(event: &StreamEvent) -> Vec<String> {
     announcements(event).into_iter().map(|(id, _)| id).collect()
 }

@@ -26,8 +26,8 @@ pub type Fetch = Arc<
 /// The integrations' secrets, fixed or refreshed from a source.
 pub struct Keyring {
     held: RwLock<Held>,
-    fetch: Option<Fetch>,
-    ttl: Duration,
+    /// Where to read them again, and how often; None for fixed secrets.
+    source: Option<(Fetch, Duration)>,
     /// One re-read at a time; the others wait for it rather than call SSM too.
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -45,8 +45,7 @@ impl Keyring {
                 keys: Arc::new(keys),
                 due: Instant::now(),
             }),
-            fetch: None,
-            ttl: TTL,
+            source: None,
             refreshing: tokio::sync::Mutex::new(()),
         }
     }
@@ -58,15 +57,14 @@ impl Keyring {
                 keys: Arc::new(keys),
                 due: Instant::now() + ttl,
             }),
-            fetch: Some(fetch),
-            ttl,
+            source: Some((fetch, ttl)),
             refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The secrets to check a request against now.
     pub async fn current(&self) -> Arc<Integrations> {
-        let Some(fetch) = &self.fetch else {
+        let Some((fetch, ttl)) = &self.source else {
             return self.held().0;
         };
         if let (keys, false) = self.held() {
@@ -78,7 +76,7 @@ impl Keyring {
             return keys; // another request re-read them while this one waited
         }
         let (keys, next) = match fetch().await {
-            Ok(fresh) => (Arc::new(fresh), self.ttl),
+            Ok(fresh) => (Arc::new(fresh), *ttl),
             Err(error) => {
                 tracing::warn!(%error, "re-reading the webhook secrets failed; keeping those held");
                 (keys, RETRY)

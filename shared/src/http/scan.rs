@@ -303,7 +303,6 @@ async fn signed(
         path: uri.path(),
         query: uri.query().unwrap_or(""),
         key_id: text(KEY_ID_HEADER).unwrap_or(""),
-        t: 0, // the header's
         body: &bytes,
     };
     let keys = app.keyring.current().await;

@@ -50,7 +50,8 @@ impl fmt::Debug for Integrations {
     }
 }
 
-/// What a signature covers: the request as sent, the key id and the time.
+/// What a signature covers besides its time: the request as sent and the key id it is sent
+/// under.
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {
     pub method: &'a str,
@@ -59,32 +60,44 @@ pub struct Message<'a> {
     /// The query as on the request line, without `?`; empty when there is none.
     pub query: &'a str,
     pub key_id: &'a str,
-    pub t: i64,
     pub body: &'a [u8],
 }
 
-impl Message<'_> {
-    /// The bytes the MAC is computed over (see the module docs).
-    pub fn string_to_sign(&self) -> Vec<u8> {
+impl<'a> Message<'a> {
+    /// The message of a request to `uri`, the path and query as on the request line
+    /// (`/v1/scans`, `/v1/actions/a-1?x=1`).
+    pub fn new(method: &'a str, uri: &'a str, key_id: &'a str, body: &'a [u8]) -> Self {
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        Message {
+            method,
+            path,
+            query,
+            key_id,
+            body,
+        }
+    }
+
+    /// The bytes the MAC is computed over at time `t` (see the module docs).
+    pub fn string_to_sign(&self, t: i64) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.path.len() + self.body.len());
-        self.feed(|part| out.extend_from_slice(part));
+        self.feed(t, |part| out.extend_from_slice(part));
         out
     }
 
     /// Hands the string to sign to `f` in parts, so the MAC needs no copy of the body.
-    fn feed(&self, mut f: impl FnMut(&[u8])) {
+    fn feed(&self, t: i64, mut f: impl FnMut(&[u8])) {
         for line in [SCHEME, self.method, self.path, self.query, self.key_id] {
             f(line.as_bytes());
             f(b"\n");
         }
-        f(self.t.to_string().as_bytes());
+        f(t.to_string().as_bytes());
         f(b"\n");
         f(self.body);
     }
 
-    fn mac(&self, keyed: &Keyed) -> [u8; 32] {
+    fn mac(&self, t: i64, keyed: &Keyed) -> [u8; 32] {
         let mut m = keyed.clone();
-        self.feed(|part| m.update(part));
+        self.feed(t, |part| m.update(part));
         m.finalize().into_bytes().into()
     }
 }
@@ -121,8 +134,8 @@ impl Integrations {
         self.secrets.keys().map(String::as_str)
     }
 
-    /// Checks a request's signature header against `message` (whose `t` is ignored: the
-    /// header's is used). `Ok` is the key id that signed it, the integration acting.
+    /// Checks a request's signature header against `message`, at the time the header names.
+    /// `Ok` is the key id that signed it, the integration acting.
     pub fn verify<'m>(
         &self,
         header: Option<&str>,
@@ -137,7 +150,6 @@ impl Integrations {
         if (now - t).abs() > TOLERANCE_S {
             return Err(Refusal::Stale);
         }
-        let message = Message { t, ..message };
         // An unknown key id costs a MAC too, under a key no one holds, and gets the same
         // answer as a wrong MAC: neither the code nor the time says which ids exist.
         static NO_ONE: std::sync::LazyLock<[Keyed; 1]> =
@@ -150,7 +162,7 @@ impl Integrations {
             None => &NO_ONE[..],
         };
         for secret in secrets {
-            let expected = message.mac(secret);
+            let expected = message.mac(t, secret);
             for m in &macs {
                 matched |= expected.as_slice().ct_eq(m.as_slice());
             }
@@ -164,13 +176,9 @@ impl Integrations {
     }
 }
 
-/// The `Greenloop-Signature` value a sender puts on `message` with `secret`.
-pub fn sign(secret: &[u8], message: &Message<'_>) -> String {
-    format!(
-        "t={},v2={}",
-        message.t,
-        hex::encode(message.mac(&keyed(secret)))
-    )
+/// The `Greenloop-Signature` value a sender puts on `message` at time `t` with `secret`.
+pub fn sign(secret: &[u8], message: &Message<'_>, t: i64) -> String {
+    format!("t={t},v2={}", hex::encode(message.mac(t, &keyed(secret))))
 }
 
 fn keyed(secret: &[u8]) -> Keyed {
@@ -252,24 +260,14 @@ mod tests {
     }
 
     fn msg<'a>(key_id: &'a str, body: &'a [u8]) -> Message<'a> {
-        Message {
-            method: "POST",
-            path: "/v1/scans",
-            query: "",
-            key_id,
-            t: T,
-            body,
-        }
+        Message::new("POST", "/v1/scans", key_id, body)
     }
 
     #[test]
     fn the_string_to_sign_is_six_lines_and_the_body() {
-        let m = Message {
-            query: "a=1&b=2",
-            ..msg("qr-1", b"{}")
-        };
+        let m = Message::new("POST", "/v1/scans?a=1&b=2", "qr-1", b"{}");
         assert_eq!(
-            m.string_to_sign(),
+            m.string_to_sign(T),
             b"greenloop-v2\nPOST\n/v1/scans\na=1&b=2\nqr-1\n1800000000\n{}"
         );
     }
@@ -278,12 +276,8 @@ mod tests {
     fn known_answer_matches_openssl() {
         // printf 'greenloop-v2\nPOST\n/v1/scans\n\nqr-1\n1700000000\n{}' \
         //   | openssl dgst -sha256 -hmac secret-a-0123456789
-        let m = Message {
-            t: 1_700_000_000,
-            ..msg("qr-1", b"{}")
-        };
         assert_eq!(
-            sign(A.as_bytes(), &m),
+            sign(A.as_bytes(), &msg("qr-1", b"{}"), 1_700_000_000),
             "t=1700000000,v2=2e0ebfbb34cdc723169b7dc8e515b0c1d0345e1a17eddcc017ef20e5283679b5"
         );
     }
@@ -293,11 +287,11 @@ mod tests {
         let k = keys();
         let m = msg("qr-1", b"body");
         for secret in [A, B] {
-            let h = sign(secret.as_bytes(), &m);
+            let h = sign(secret.as_bytes(), &m, T);
             assert_eq!(k.verify(Some(&h), m, T), Ok("qr-1"));
         }
-        let wrong = sign(b"not-the-secret-xxxx", &m);
-        let right = sign(B.as_bytes(), &m);
+        let wrong = sign(b"not-the-secret-xxxx", &m, T);
+        let right = sign(B.as_bytes(), &m, T);
         let both = format!("{wrong},{}", right.split_once(',').unwrap().1);
         assert_eq!(k.verify(Some(&both), m, T), Ok("qr-1"));
         // qr-2's secret does not sign for qr-1, nor the reverse.
@@ -310,15 +304,13 @@ mod tests {
     #[test]
     fn every_part_of_the_request_is_bound() {
         let k = keys();
-        let m = Message {
-            method: "POST",
-            path: "/v1/appointments/ap-1/complete",
-            query: "x=1",
-            key_id: "qr-1",
-            t: T,
-            body: b"body",
-        };
-        let h = sign(A.as_bytes(), &m);
+        let m = Message::new(
+            "POST",
+            "/v1/appointments/ap-1/complete?x=1",
+            "qr-1",
+            b"body",
+        );
+        let h = sign(A.as_bytes(), &m, T);
         assert_eq!(k.verify(Some(&h), m, T), Ok("qr-1"));
         let replays = [
             Message { method: "GET", ..m },
@@ -349,10 +341,10 @@ mod tests {
     fn an_unknown_key_id_is_answered_as_a_wrong_mac() {
         let k = keys();
         let m = msg("qr-9", b"body");
-        let h = sign(A.as_bytes(), &m);
+        let h = sign(A.as_bytes(), &m, T);
         assert_eq!(k.verify(Some(&h), m, T), Err(Refusal::Mismatch));
         // Not even the scheme's own placeholder secret opens an unknown key id.
-        let h = sign(b"greenloop: no such key id, no secret", &m);
+        let h = sign(b"greenloop: no such key id, no secret", &m, T);
         assert_eq!(k.verify(Some(&h), m, T), Err(Refusal::Mismatch));
     }
 
@@ -360,7 +352,7 @@ mod tests {
     fn timestamps_are_checked_both_ways() {
         let k = keys();
         let m = msg("qr-1", b"x");
-        let h = sign(A.as_bytes(), &m);
+        let h = sign(A.as_bytes(), &m, T);
         for now in [T - 300, T + 300] {
             assert!(k.verify(Some(&h), m, now).is_ok());
         }

@@ -8,7 +8,7 @@
 //! call the API.
 
 use greenloop_core::digest::{leaf_hash, Digest};
-use greenloop_core::domain::Invalid;
+use greenloop_core::domain::{is_lower_hex, Invalid};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -49,7 +49,7 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
-    /// The record of `key`, a key made elsewhere (a test's fixed key); None if `key` is not
+    /// The record of `key` (minted, or a test's fixed key); None if `key` is not
     /// `glk_<id>_<secret>`.
     pub fn of_key(
         key: &str,
@@ -120,14 +120,8 @@ pub fn mint(
     getrandom::fill(&mut id)?;
     getrandom::fill(&mut secret)?;
     let key = format!("{KEY_PREFIX}{}_{}", hex::encode(id), hex::encode(secret));
-    let record = ApiKey {
-        id: hex::encode(id),
-        hash: leaf_hash(key.as_bytes()),
-        grant,
-        created_at,
-        expires_at,
-        revoked_at: None,
-    };
+    let record =
+        ApiKey::of_key(&key, grant, created_at, expires_at).expect("a minted key is well formed");
     Ok(Minted { key, record })
 }
 
@@ -136,11 +130,6 @@ pub fn mint(
 pub fn key_id(key: &str) -> Option<&str> {
     let (id, secret) = key.strip_prefix(KEY_PREFIX)?.split_once('_')?;
     (is_lower_hex(id, ID_LEN) && is_lower_hex(secret, SECRET_LEN)).then_some(id)
-}
-
-/// Whether `s` is exactly `len` lowercase hex digits.
-pub fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]

@@ -119,15 +119,8 @@ pub async fn scans(h: &Harness) {
 
     // Signature refusals, one per code.
     let body = serde_json::to_vec(&scan("scan-x", "alice", "st-0001", NOW, boxes(1))).unwrap();
-    let message = |key_id| Message {
-        method: "POST",
-        path: "/v1/scans",
-        query: "",
-        key_id,
-        t: NOW,
-        body: &body,
-    };
-    let good = sign(SECRET.as_bytes(), &message("qr-1"));
+    let message = |key_id| Message::new("POST", "/v1/scans", key_id, &body);
+    let good = sign(SECRET.as_bytes(), &message("qr-1"), NOW);
     let refusals: Vec<(Req, &str)> = vec![
         (
             Req::new("POST", "/v1/scans")
@@ -154,7 +147,7 @@ pub async fn scans(h: &Harness) {
                 .header("greenloop-key-id", "qr-9")
                 .header(
                     "greenloop-signature",
-                    sign(SECRET.as_bytes(), &message("qr-9")),
+                    sign(SECRET.as_bytes(), &message("qr-9"), NOW),
                 ),
             "bad_signature",
         ),
@@ -170,7 +163,7 @@ pub async fn scans(h: &Harness) {
                 .header("greenloop-key-id", "qr-1")
                 .header(
                     "greenloop-signature",
-                    sign(b"not-the-secret-0123456789", &message("qr-1")),
+                    sign(b"not-the-secret-0123456789", &message("qr-1"), NOW),
                 ),
             "bad_signature",
         ),

@@ -2,16 +2,20 @@
 //! registers in its store, an `App` on a fixed clock, webhook signatures, and answer bodies.
 #![allow(dead_code)] // each test binary uses only part of it
 
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::http::request;
+use axum::http::{Request, StatusCode};
 use axum::response::Response;
 use greenloop::catalog::Rules;
 use greenloop::domain::{Campus, Pepper, Station};
 use greenloop::http::signature::{sign, Message};
-use greenloop::http::{App, Integrations};
+use greenloop::http::{router, App, Integrations};
 use greenloop::store::{ApiKey, Grant, Store};
 use http_body_util::BodyExt;
+use serde_json::Value;
 use std::sync::Arc;
+use tower::ServiceExt;
 
 /// The webhook integration the fixture's requests sign as, and owner of its stations.
 pub const KEY_ID: &str = "qr-1";
@@ -87,18 +91,10 @@ pub fn signature_headers_as(
     t: i64,
     body: &[u8],
 ) -> [(&'static str, String); 2] {
-    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let message = Message {
-        method,
-        path,
-        query,
-        key_id,
-        t,
-        body,
-    };
+    let message = Message::new(method, uri, key_id, body);
     [
         ("greenloop-key-id", key_id.to_owned()),
-        ("greenloop-signature", sign(secret.as_bytes(), &message)),
+        ("greenloop-signature", sign(secret.as_bytes(), &message, t)),
     ]
 }
 
@@ -131,6 +127,23 @@ pub fn signed_as(
     signature_headers_as(key_id, secret, &method, &uri, t, body)
         .into_iter()
         .fold(builder, |b, (name, value)| b.header(name, value))
+}
+
+/// `req` through every router of `app`: the status and the JSON body. Every answer must be
+/// JSON, and every error `{"code", "message"}`.
+pub async fn answer(app: &App, req: Request<Body>) -> (StatusCode, Value) {
+    let res = router(app.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = body_bytes(res).await;
+    let body: Value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("{status}: body is not JSON: {bytes:?}"));
+    if !status.is_success() {
+        assert!(
+            body["code"].is_string() && body["message"].is_string(),
+            "{status}: error body {body}"
+        );
+    }
+    (status, body)
 }
 
 /// The whole body of an answer.

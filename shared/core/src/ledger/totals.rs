@@ -354,26 +354,22 @@ fn member_accounts(
         while let Some(&i) = next.get(&cursor) {
             let l = &links[i];
             let had = days.get(&l.day).copied().unwrap_or(0);
-            if l.day_before != had {
-                problems.push(problem(
-                    l,
-                    format!(
-                        "day_before is {} but the member had {had} that day",
-                        l.day_before
-                    ),
-                ));
-                ok = false;
-                break;
-            }
             let had_items = day_items.get(&l.day).copied().unwrap_or_default();
-            if l.day_items_before != had_items {
-                problems.push(problem(
-                    l,
-                    format!(
-                        "day_items_before is {} but the member had accepted {had_items} that day",
-                        l.day_items_before
-                    ),
-                ));
+            let misstated = if l.day_before != had {
+                Some(format!(
+                    "day_before is {} but the member had {had} that day",
+                    l.day_before
+                ))
+            } else if l.day_items_before != had_items {
+                Some(format!(
+                    "day_items_before is {} but the member had accepted {had_items} that day",
+                    l.day_items_before
+                ))
+            } else {
+                None
+            };
+            if let Some(detail) = misstated {
+                problems.push(problem(l, detail));
                 ok = false;
                 break;
             }

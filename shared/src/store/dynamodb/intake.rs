@@ -1,5 +1,6 @@
-//! Recording actions on DynamoDB: a conditional put keyed by the action's key (integration and id), so a delivery is
-//! recorded once forever, and the pickup's completion as a conditional update.
+//! Recording actions on DynamoDB: a conditional put keyed by the action's key (integration and
+//! id), so a delivery is recorded once forever, and the pickup's completion as a conditional
+//! update.
 
 use super::item::{queue_position, s};
 use super::{item, DynamoStore};
