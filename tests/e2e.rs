@@ -326,7 +326,7 @@ fn register_loads_the_example_registry_and_refuses_a_bad_one_whole() {
     let store = greenloop::store::embedded::EmbeddedStore::open(&data).unwrap();
     let campuses = tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(greenloop::store::Directory::campuses(&store))
+        .block_on(greenloop::store::Campuses::campuses(&store))
         .unwrap();
     let ids: Vec<&str> = campuses.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["tsinghua", "zju"]);

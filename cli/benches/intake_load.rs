@@ -21,6 +21,8 @@
 //! The client is a bare hyper HTTP/1.1 connection per task on its own tokio runtime, so that
 //! client and server are separate like two processes; they still share the machine's cores.
 
+use greenloop::ranking::{Ranking, Standing};
+use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use greenloop::catalog::Catalog;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::SignedCheckpoint;
@@ -211,10 +213,14 @@ impl LedgerSource for Counted {
 }
 
 #[async_trait::async_trait]
-impl Directory for Counted {
+impl Campuses for Counted {
     async fn campuses(&self) -> StoreResult<Vec<Campus>> {
         self.inner.campuses().await
     }
+}
+
+#[async_trait::async_trait]
+impl Directory for Counted {
     async fn station(&self, id: &str) -> StoreResult<Option<Station>> {
         self.inner.station(id).await
     }
@@ -287,6 +293,9 @@ impl Crediting for Counted {
     async fn quarantine(&self, id: &str, reason: &str, message: &str) -> StoreResult<bool> {
         self.inner.quarantine(id, reason, message).await
     }
+    async fn put_ranking(&self, ranking: &Ranking) -> StoreResult<bool> {
+        self.inner.put_ranking(ranking).await
+    }
 }
 
 #[async_trait::async_trait]
@@ -308,15 +317,32 @@ impl CampusQueries for Counted {
     async fn campus_days(&self, campus: &str) -> StoreResult<Vec<CampusDay>> {
         self.inner.campus_days(campus).await
     }
-    async fn leaderboard(&self, campus: &str, limit: usize) -> StoreResult<Vec<Account>> {
-        self.inner.leaderboard(campus, limit).await
+    async fn leaderboard(
+        &self,
+        campus: &str,
+        after: Option<&Standing>,
+        limit: usize,
+    ) -> StoreResult<Vec<Account>> {
+        self.inner.leaderboard(campus, after, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl PublicRanking for Counted {
+    async fn ranking(&self) -> StoreResult<Option<Ranking>> {
+        self.inner.ranking().await
     }
 }
 
 #[async_trait::async_trait]
 impl Affiliation for Counted {
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> StoreResult<()> {
-        self.inner.affiliate(member, campus).await
+    async fn affiliate(
+        &self,
+        member: &MemberId,
+        campus: &str,
+        consent: Consent,
+    ) -> StoreResult<Affiliated> {
+        self.inner.affiliate(member, campus, consent).await
     }
 }
 
@@ -406,7 +432,7 @@ async fn start_server(dir: &Path, users: u64, credit: bool) -> Server {
         let member = MemberId::pseudonym(&pepper, &user(u));
         let campus = CAMPUSES[u as usize % CAMPUSES.len()].0;
         embedded
-            .affiliate(&member, campus)
+            .affiliate(&member, campus, Consent::Enrol)
             .await
             .expect("an affiliation");
     }

@@ -340,7 +340,7 @@ async fn credit_config(
             async move {
                 let campus = format!("campus-{}", i % CAMPUSES);
                 store
-                    .affiliate(&affiliated[i], &campus)
+                    .affiliate(&affiliated[i], &campus, greenloop::store::Consent::Enrol)
                     .await
                     .expect("affiliate");
             }

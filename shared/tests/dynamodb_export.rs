@@ -4,6 +4,7 @@
 
 mod support;
 
+use greenloop::store::Consent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use greenloop::catalog::Rules;
@@ -92,7 +93,7 @@ async fn ledger() -> (Client, DynamoStore) {
     for (who, c) in [(1, "a"), (2, "a"), (3, "a"), (4, "b"), (5, "b")] {
         let campus = format!("campus-{c}");
         store
-            .affiliate(&member(who), &campus)
+            .affiliate(&member(who), &campus, Consent::Enrol)
             .await
             .expect("affiliate");
     }

@@ -3,6 +3,7 @@
 
 mod support;
 
+use greenloop::store::Consent;
 use greenloop::store::dynamodb::DynamoStore;
 use greenloop::store::Store;
 use greenloop_testkit as suite;
@@ -80,7 +81,7 @@ async fn an_account_at_its_largest_is_credited() {
         &Pepper::new(b"bound-test-pepper-0123".to_vec()).unwrap(),
         "u",
     );
-    store.affiliate(&member, &campus).await.expect("affiliate");
+    store.affiliate(&member, &campus, Consent::Enrol).await.expect("affiliate");
     let pledge = |i: usize, day: i64| Action {
         id: format!("{i:0>64}"),
         integration: "qr-1".into(),

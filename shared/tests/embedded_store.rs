@@ -4,6 +4,7 @@
 
 mod support;
 
+use greenloop::store::Consent;
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
@@ -50,7 +51,7 @@ async fn data_survives_closing_and_reopening() {
         };
         store.put_campus(&campus).await.expect("put_campus");
         store
-            .affiliate(&member(1), "campus-z")
+            .affiliate(&member(1), "campus-z", Consent::Enrol)
             .await
             .expect("affiliate");
         for i in 0..30u32 {

@@ -15,6 +15,7 @@ mod fixtures;
 mod simulation;
 mod summary;
 
+use greenloop::store::Consent;
 use crate::backend::Backend;
 use crate::report::{print_report, progress};
 use crate::RuleFiles;
@@ -150,7 +151,7 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
         .collect();
     for (m, campus) in &members {
         if let Some(c) = campus {
-            store.affiliate(m, campuses[*c].0).await.map_err(err)?;
+            store.affiliate(m, campuses[*c].0, Consent::Enrol).await.map_err(err)?;
         }
     }
 

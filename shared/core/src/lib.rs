@@ -21,5 +21,6 @@ pub mod factors;
 pub mod ledger;
 pub mod merkle;
 pub mod proof;
+pub mod ranking;
 pub mod records;
 pub mod rulebook;

@@ -7,8 +7,10 @@
 //! append is conditioned on the chain head, the accounts and each action still being pending, a
 //! retried or concurrent run credits nothing twice and never forks a chain.
 //!
-//! [`trigger`] is the `credit` function: what wakes crediting in AWS.
+//! [`trigger`] is the `credit` function: what wakes crediting in AWS. [`ranking`] keeps the
+//! public ranking of campuses as crediting moves it.
 
+pub mod ranking;
 pub mod run;
 pub mod trigger;
 

@@ -459,17 +459,29 @@ fn jittered(base: Duration, attempt: u32, cap: Duration) -> Duration {
 /// How long in-process crediting waits after a wake-up before it reads the pending list.
 const GATHER: Duration = Duration::from_millis(20);
 
-/// Credits whatever is pending whenever `wake` is notified, and at least every second: the
-/// in-process crediting stage of `greenloop serve`. Errors are logged and retried.
+/// Credits whatever is pending whenever `wake` is notified, and at least every second, and
+/// keeps the public ranking: the in-process crediting stage of `greenloop serve`. Errors are
+/// logged and retried.
 pub async fn credit_continuously(
     store: std::sync::Arc<dyn CreditStore>,
     rules: Rules,
     shards: u32,
     wake: std::sync::Arc<tokio::sync::Notify>,
 ) {
+    // Whether the public ranking misses something credited: it is refreshed once it is
+    // FRESH_S old, so bursts share one refresh and the last one is not left out.
+    let mut unranked = true;
     loop {
-        if let Err(e) = credit_pending(store.as_ref(), &rules, shards).await {
-            tracing::warn!(error = %e, "crediting failed; retrying");
+        match credit_pending(store.as_ref(), &rules, shards).await {
+            Ok(run) => unranked |= run.credited > 0,
+            Err(e) => tracing::warn!(error = %e, "crediting failed; retrying"),
+        }
+        if unranked {
+            let now = chrono::Utc::now().timestamp();
+            match super::ranking::keep(store.as_ref(), now, super::ranking::FRESH_S).await {
+                Ok(refreshed) => unranked = !refreshed,
+                Err(e) => tracing::warn!(error = %e, "the public ranking was not refreshed"),
+            }
         }
         if tokio::time::timeout(Duration::from_secs(1), wake.notified())
             .await

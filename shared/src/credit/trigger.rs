@@ -161,6 +161,20 @@ pub async fn handle(
         // The stream should have credited these: CloudWatch alarms on this line.
         tracing::warn!(credited = out.run.credited, "sweep found pending actions");
     }
+    // The public ranking: after crediting, at most every FRESH_S; at every sweep, whatever its
+    // age, so the last burst of a day and a newly registered campus show within a sweep. A
+    // failure leaves the old one in place and fails no record.
+    let max_age = match (out.sweep, out.run.credited) {
+        (true, _) => Some(0),
+        (false, 0) => None,
+        (false, _) => Some(super::ranking::FRESH_S),
+    };
+    if let Some(max_age) = max_age {
+        let now = chrono::Utc::now().timestamp();
+        if let Err(e) = super::ranking::keep(store, now, max_age).await {
+            tracing::warn!(error = %e, "the public ranking was not refreshed");
+        }
+    }
     let oldest_pending_age_s = out.run.oldest_queued_ms.map_or(0, |t| {
         (chrono::Utc::now().timestamp_millis() - t).max(0) / 1000
     });

@@ -1,18 +1,29 @@
 //! Campus queries (the `campus` function): what a university portal shows its members.
 //!
-//! The ranking of campuses is public. Everything under `/v1/campuses/{campus}/` needs a bearer
-//! key granted for that campus: a key for campus A gets 403 on campus B. Reads come straight
-//! from the store, so an action is in these numbers as soon as its status says credited.
+//! The ranking of campuses is public, and costs one store read: crediting keeps it
+//! (`crate::credit::ranking`), at most a few seconds behind, and says when it was computed.
+//! Everything under `/v1/campuses/{campus}/` needs a bearer key granted for that campus: a key
+//! for campus A gets 403 on campus B. Those reads come straight from the store, so an action is
+//! in them as soon as its status says credited.
+//!
+//! A member's campus is theirs: a portal enrols a member who has none, and only the member,
+//! through the integration that authenticated them (`PUT /v1/members/{user}/campus`, signed),
+//! or an operator moves them to another.
 
-use super::{json, ApiError};
-use crate::store::{Account, CampusDay, CampusStore, CampusTotals, Grant, OpenPledge};
+use super::{json, parse, ApiError};
+use crate::store::{
+    Account, Affiliated, CampusDay, CampusStore, Consent, Grant, OpenPledge, StoreError,
+};
+use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::get;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
 use axum::Router;
-use greenloop_core::domain::{Campus, MemberId};
+use greenloop_core::domain::{check_id, Campus, MemberId};
+use greenloop_core::ranking::{BoardCursor, RankedCampus, Standing};
+use sha2::{Digest, Sha256};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -31,6 +42,7 @@ pub fn routes(app: &super::App) -> Router {
             "/v1/campuses/{campus}/members/{user}",
             get(member).put(affiliate),
         )
+        .route("/v1/members/{user}/campus", put(transfer))
         .with_state(app.with_store::<dyn CampusStore>(app.store.clone()))
 }
 
@@ -42,7 +54,12 @@ struct Limit {
 
 impl Limit {
     fn get(q: Result<Query<Limit>, QueryRejection>, default: usize) -> Result<usize, ApiError> {
-        match q?.0.limit.unwrap_or(default) {
+        Self::check(q?.0.limit, default)
+    }
+
+    /// `limit`, or `default` when absent, if it is 1 to [`MAX_ROWS`].
+    fn check(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
+        match limit.unwrap_or(default) {
             n @ 1..=MAX_ROWS => Ok(n),
             _ => Err(ApiError::bad_request(
                 "bad_limit",
@@ -52,49 +69,57 @@ impl Limit {
     }
 }
 
-#[derive(Serialize)]
-struct Ranked {
-    rank: usize,
-    campus: String,
-    name: String,
-    city: String,
-    co2e_g: i64,
-    bonus: i64,
-    entries: u64,
+/// How long a client or CDN may reuse the public ranking: crediting keeps it at most
+/// [`crate::credit::ranking::FRESH_S`] behind, so caching it as long costs nothing in freshness.
+const RANKING_MAX_AGE_S: i64 = crate::credit::ranking::FRESH_S;
+
+/// Every campus, most CO2e avoided first; public. One store read whatever the number of
+/// campuses: the ranking crediting keeps. Answers 304 to a matching `If-None-Match`.
+async fn ranking(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let ranking = app.store.ranking().await?;
+    let body = RankingView {
+        as_of: ranking.as_ref().map(|r| r.as_of),
+        campuses: ranking.map(|r| r.campuses).unwrap_or_default(),
+    };
+    let bytes = serde_json::to_vec(&body)
+        .map_err(|e| StoreError::Corrupt(format!("ranking: {e}")))?;
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (
+            header::CACHE_CONTROL,
+            format!("public, max-age={RANKING_MAX_AGE_S}"),
+        ),
+    ];
+    if if_none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        cache,
+        [(header::CONTENT_TYPE, "application/json".to_owned())],
+        bytes,
+    )
+        .into_response())
 }
 
-/// Every campus, most CO2e avoided first; public.
-async fn ranking(State(app): State<App>) -> Result<Response, ApiError> {
-    let totals = app.store.campus_totals().await?;
-    let mut rows: Vec<(Campus, CampusTotals)> = app
-        .store
-        .campuses()
-        .await?
-        .into_iter()
-        .map(|c| {
-            let t = totals.iter().find(|t| t.campus == c.id).cloned();
-            let t = t.unwrap_or_else(|| CampusTotals {
-                campus: c.id.clone(),
-                ..CampusTotals::default()
-            });
-            (c, t)
-        })
-        .collect();
-    rows.sort_by(|a, b| b.1.co2e_g.cmp(&a.1.co2e_g).then(a.0.id.cmp(&b.0.id)));
-    let ranked: Vec<Ranked> = rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, (c, t))| Ranked {
-            rank: i + 1,
-            campus: c.id,
-            name: c.name,
-            city: c.city,
-            co2e_g: t.co2e_g,
-            bonus: t.bonus,
-            entries: t.entries,
-        })
-        .collect();
-    Ok(json(StatusCode::OK, &ranked))
+/// The public ranking: `as_of` (Unix seconds) is when it was computed, absent before the
+/// first computation.
+#[derive(Serialize)]
+struct RankingView {
+    as_of: Option<i64>,
+    campuses: Vec<RankedCampus>,
+}
+
+/// Whether `If-None-Match` names `etag` (RFC 9110 §13.1.2: weak comparison, a list, or `*`).
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 #[derive(Serialize)]
@@ -151,37 +176,69 @@ async fn summary(
 
 #[derive(Serialize)]
 struct Leader {
-    rank: usize,
+    rank: u64,
     member: MemberId,
     co2e_g: i64,
     balance: i64,
     entries: u64,
 }
 
+/// A page of a leaderboard; `next` (absent on the last page) is the `after` of the next one.
+#[derive(Serialize)]
+struct Leaders {
+    leaders: Vec<Leader>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BoardQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// Members by CO2e avoided, then by pseudonym, a page at a time: one ordered store read per
+/// page, however many members tie.
 async fn leaderboard(
     State(app): State<App>,
     campus: Result<Path<String>, PathRejection>,
-    q: Result<Query<Limit>, QueryRejection>,
+    q: Result<Query<BoardQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path(campus) = campus?;
+    let Query(q) = q?;
     authorize(&app, &headers, &campus).await?;
-    let limit = Limit::get(q, 10)?;
-    let rows: Vec<Leader> = app
+    let limit = Limit::check(q.limit, 10)?;
+    let after = q.after.as_deref().map(BoardCursor::parse).transpose()?;
+    let first_rank = after.as_ref().map_or(1, |c| c.rank + 1);
+    let rows = app
         .store
-        .leaderboard(&campus, limit)
-        .await?
+        .leaderboard(&campus, after.as_ref().map(|c| &c.standing), limit + 1)
+        .await?;
+    let more = rows.len() > limit;
+    let leaders: Vec<Leader> = rows
         .into_iter()
-        .enumerate()
-        .map(|(i, a)| Leader {
-            rank: i + 1,
+        .take(limit)
+        .zip(first_rank..)
+        .map(|(a, rank)| Leader {
+            rank,
             member: a.member,
             co2e_g: a.co2e_g,
             balance: a.balance,
             entries: a.entries,
         })
         .collect();
-    Ok(json(StatusCode::OK, &rows))
+    let next = leaders.last().filter(|_| more).map(|l| {
+        BoardCursor {
+            rank: l.rank,
+            standing: Standing {
+                co2e_g: l.co2e_g,
+                member: l.member.clone(),
+            },
+        }
+        .to_string()
+    });
+    Ok(json(StatusCode::OK, &Leaders { leaders, next }))
 }
 
 /// A member's carbon account as their portal shows it.
@@ -235,13 +292,19 @@ async fn member(
     ))
 }
 
+/// An affiliation as answered: `status` is `joined`, `unchanged` or `moved` (then `from` names
+/// the campus left).
 #[derive(Serialize)]
-struct Affiliated {
+struct AffiliationView {
     member: MemberId,
     campus: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
 }
 
-/// Registers a member's affiliation: their later entries count for this campus.
+/// A portal enrols a member: only one with no campus yet. A member of another campus stays
+/// there (409 `affiliated_elsewhere`); moving takes the member's consent ([`transfer`]).
 async fn affiliate(
     State(app): State<App>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -250,9 +313,64 @@ async fn affiliate(
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
     let member = super::scan::member(&app, &user)?;
-    app.store.affiliate(&member, &campus).await?;
-    tracing::info!("affiliated");
-    Ok(json(StatusCode::OK, &Affiliated { member, campus }))
+    let done = app.store.affiliate(&member, &campus, Consent::Enrol).await?;
+    affiliated(member, campus, done)
+}
+
+/// The member's campus, set by the integration that authenticated them in its app: a signed
+/// webhook (the same signature as intake), so a member can move between campuses, which no
+/// portal can do for them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferIn {
+    campus: String,
+}
+
+async fn transfer(
+    State(app): State<App>,
+    user: Result<Path<String>, PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Path(user) = user?;
+    let (integration, bytes) = super::scan::signed(&app, &method, &uri, &headers, body).await?;
+    let TransferIn { campus } = parse(&bytes)?;
+    check_id("campus", &campus)?;
+    let member = super::scan::member(&app, &user)?;
+    let done = app
+        .store
+        .affiliate(&member, &campus, Consent::Transfer)
+        .await?;
+    tracing::info!(integration, "member's campus set by their integration");
+    affiliated(member, campus, done)
+}
+
+fn affiliated(member: MemberId, campus: String, done: Affiliated) -> Result<Response, ApiError> {
+    let (status, from) = match done {
+        Affiliated::Joined => ("joined", None),
+        Affiliated::Unchanged => ("unchanged", None),
+        Affiliated::Moved { from } => ("moved", Some(from)),
+        Affiliated::Elsewhere => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "affiliated_elsewhere",
+                "this member is affiliated with another campus; only the member can move, \
+                 through their app",
+            ))
+        }
+    };
+    tracing::info!(status, "affiliated");
+    Ok(json(
+        StatusCode::OK,
+        &AffiliationView {
+            member,
+            campus,
+            status,
+            from,
+        },
+    ))
 }
 
 /// The campus, if the bearer key was granted for it: 401 without a key, 403 for another scope.

@@ -289,8 +289,8 @@ fn own_id(e: StoreError, id: &str) -> ApiError {
 
 /// Reads the body and checks the signature over the whole request; returns the integration
 /// that signed it (its key id) and the body.
-async fn signed(
-    app: &App,
+pub(super) async fn signed<S: ?Sized>(
+    app: &super::App<S>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,

@@ -8,10 +8,10 @@
 
 use super::{
     action_digest, completion, key_exists, Account, ActionRecord, ActionStatus, ApiKey,
-    AppendError, CampusDay, CampusTotals, ChainHead, Completion, Grant, LedgerSource, Recorded,
+    AppendError, CampusTotals, ChainHead, Completion, Grant, LedgerSource, Recorded,
     Result, StoreError,
 };
-use crate::store::{Affiliation, CampusQueries, Directory, Intake, Members, Registry};
+use crate::store::{Campuses, Directory, Intake, Members, Registry};
 use async_trait::async_trait;
 use greenloop_core::catalog::Catalog;
 use greenloop_core::checkpoint::SignedCheckpoint;
@@ -23,6 +23,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod campus;
 mod checkpoints;
 mod crediting;
 mod quarantine;
@@ -144,7 +145,7 @@ impl EmbeddedStore {
         };
         store.write(|txn| -> Result<()> {
             txn.open_table(ENTRIES)?;
-            for t in [HEADS, ACTIONS, ACCOUNTS, CAMPUSES, STATIONS, RULES, KEYS] {
+            for t in [HEADS, ACTIONS, ACCOUNTS, CAMPUSES, STATIONS, RULES, KEYS, campus::RANKING] {
                 txn.open_table(t)?;
             }
             txn.open_table(CAMPUS_DAYS)?;
@@ -333,11 +334,14 @@ impl LedgerSource for EmbeddedStore {
 }
 
 #[async_trait]
-impl Directory for EmbeddedStore {
+impl Campuses for EmbeddedStore {
     async fn campuses(&self) -> Result<Vec<Campus>> {
         self.all_json(CAMPUSES)
     }
+}
 
+#[async_trait]
+impl Directory for EmbeddedStore {
     async fn station(&self, id: &str) -> Result<Option<Station>> {
         self.get_json(STATIONS, id)
     }
@@ -496,56 +500,6 @@ impl Members for EmbeddedStore {
             out.push(e.value().to_vec());
         }
         Ok(out)
-    }
-}
-
-#[async_trait]
-impl CampusQueries for EmbeddedStore {
-    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>> {
-        let txn = self.read()?;
-        let t = txn.open_table(CAMPUS_DAYS)?;
-        let mut out = Vec::new();
-        for row in t.range((campus, "")..)? {
-            let (k, v) = row?;
-            if k.value().0 != campus {
-                break;
-            }
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
-    }
-
-    // A full scan: fine for a campaign's members on one machine. DynamoDB uses an index.
-    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>> {
-        let txn = self.read()?;
-        let t = txn.open_table(ACCOUNTS)?;
-        let mut out: Vec<Account> = Vec::new();
-        for row in t.iter()? {
-            let a: Account = decode(row?.1.value())?;
-            if a.campus.as_deref() == Some(campus) {
-                out.push(a);
-            }
-        }
-        out.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.member.cmp(&b.member)));
-        out.truncate(limit);
-        Ok(out)
-    }
-}
-
-#[async_trait]
-impl Affiliation for EmbeddedStore {
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
-        self.write(|txn| -> Result<()> {
-            if txn.open_table(CAMPUSES)?.get(campus)?.is_none() {
-                return Err(StoreError::NotFound(format!("campus {campus}")));
-            }
-            let mut t = txn.open_table(ACCOUNTS)?;
-            let mut account: Account =
-                get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
-            account.campus = Some(campus.to_owned());
-            t.insert(member.as_str(), encode(&account).as_slice())?;
-            Ok(())
-        })
     }
 }
 

@@ -3,14 +3,16 @@
 //!
 //! | role | methods | who |
 //! |---|---|---|
+//! | [`Campuses`] | the campus registry (reads) | `scan`, `credit` (for the public ranking), `campus`, `audit` |
 //! | [`Directory`] | campuses, stations, API key records by id (reads) | `scan`, `campus`, `audit` |
 //! | [`Registry`] | writes campuses and stations; mints, revokes and lists API keys | the operator (`greenloop register`, `keys`) |
 //! | [`Intake`] | records actions and pickups, reads their status | `scan`; `credit` reads status |
 //! | [`Members`] | accounts and a member's entries | `scan`, `credit`, `campus`, `audit` |
-//! | [`Crediting`] | the pending queue, chain heads, appends, quarantining, publishing rules | `credit` |
+//! | [`Crediting`] | the pending queue, chain heads, appends, quarantining, publishing rules, keeping the public ranking | `credit` |
 //! | [`Quarantine`] | lists quarantined actions, puts them back in the queue | the operator (`greenloop quarantine`) |
 //! | [`CampusQueries`] | per-day campus totals, leaderboards | `campus` |
-//! | [`Affiliation`] | sets a member's campus | `campus` (its affiliation role) |
+//! | [`PublicRanking`] | the public ranking of campuses (one item) | `campus`, `credit` |
+//! | [`Affiliation`] | sets a member's campus, with or without their consent to move | `campus` (its affiliation role) |
 //! | [`LedgerSource`] | the whole ledger, read in pages | `audit`, `checkpoint`, verifiers |
 //! | [`CheckpointStore`] | checkpoints and tree nodes (reads) | `audit`, `checkpoint` |
 //! | [`CheckpointWrites`] | keeps checkpoints and tree nodes | `checkpoint` |
@@ -26,15 +28,21 @@ use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::digest::Digest;
 use greenloop_core::domain::{Action, Campus, MemberId, Station};
 use greenloop_core::merkle::frontier::Node;
+use greenloop_core::ranking::{Ranking, Standing};
 use greenloop_core::records::{
     Account, ActionRecord, Backlog, CampusDay, CampusTotals, ChainHead, Quarantined,
 };
 use std::collections::HashMap;
 
+/// The campus registry, read.
+#[async_trait]
+pub trait Campuses: Send + Sync {
+    async fn campuses(&self) -> Result<Vec<Campus>>;
+}
+
 /// The registry as every authenticated caller reads it.
 #[async_trait]
-pub trait Directory: Send + Sync {
-    async fn campuses(&self) -> Result<Vec<Campus>>;
+pub trait Directory: Campuses {
     async fn station(&self, id: &str) -> Result<Option<Station>>;
     /// The record of API key `id` (the public part of the key), with one key read; None for an
     /// id never minted.
@@ -100,6 +108,9 @@ pub trait Crediting: Send + Sync {
     /// if it is still pending (true); false if it is not (credited meanwhile, or quarantined
     /// already). Works on an item that cannot be read.
     async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool>;
+    /// Keeps the public ranking, unless the one stored is as new or newer (false then), so a
+    /// slow writer never puts an older ranking back.
+    async fn put_ranking(&self, ranking: &Ranking) -> Result<bool>;
 }
 
 /// The operator's view of the quarantine.
@@ -119,16 +130,60 @@ pub trait Quarantine: Send + Sync {
 pub trait CampusQueries: Send + Sync {
     /// One campus's per-day rows, in day order.
     async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>>;
-    /// A campus's affiliated members with the most CO2e avoided first (then by member), at most
-    /// `limit`.
-    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>>;
+    /// A campus's affiliated members in [`Standing`] order (most CO2e avoided first, then by
+    /// member), those strictly after `after`, at most `limit`. Ties cost nothing: a store reads
+    /// one ordered page, however many members share a score.
+    async fn leaderboard(
+        &self,
+        campus: &str,
+        after: Option<&Standing>,
+        limit: usize,
+    ) -> Result<Vec<Account>>;
 }
 
-/// A portal's one write.
+/// The public ranking of campuses, read: what the public route answers, and what crediting
+/// checks the age of before it computes a new one.
+#[async_trait]
+pub trait PublicRanking: Send + Sync {
+    /// The ranking as crediting last kept it ([`Crediting::put_ranking`]): one read.
+    async fn ranking(&self) -> Result<Option<Ranking>>;
+}
+
+/// Whether an affiliation may move a member who is affiliated elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consent {
+    /// A portal asks: it may enrol a member with no campus, never take one from another campus.
+    Enrol,
+    /// The member asked, through the integration that authenticated them, or an operator acts:
+    /// the member moves from whatever campus they had.
+    Transfer,
+}
+
+/// What an affiliation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Affiliated {
+    /// The member had no campus (or no account) and now has this one.
+    Joined,
+    /// The member already had this campus; nothing was written.
+    Unchanged,
+    /// The member moved here from `from`, by consent.
+    Moved { from: String },
+    /// Refused, nothing written: the member is affiliated with another campus and did not
+    /// consent to move.
+    Elsewhere,
+}
+
+/// Setting a member's campus.
 #[async_trait]
 pub trait Affiliation: Send + Sync {
-    /// Sets a member's campus. Later entries carry it; past entries keep theirs.
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()>;
+    /// Sets a member's campus as `consent` allows. Later entries carry it; past entries keep
+    /// theirs. An unknown campus is [`super::StoreError::NotFound`].
+    async fn affiliate(
+        &self,
+        member: &MemberId,
+        campus: &str,
+        consent: Consent,
+    ) -> Result<Affiliated>;
 }
 
 /// What an auditor reads: the published versions, the chains, and the derived state to check
@@ -193,13 +248,24 @@ pub trait ScanStore: Directory + Intake + Members {}
 impl<T: Directory + Intake + Members + ?Sized> ScanStore for T {}
 
 /// The `credit` function: crediting, action status, and the accounts it updates.
-pub trait CreditStore: Crediting + Intake + Members + LedgerSource {}
-impl<T: Crediting + Intake + Members + LedgerSource + ?Sized> CreditStore for T {}
+/// The campus list is for the public ranking it keeps.
+pub trait CreditStore:
+    Crediting + Intake + Members + LedgerSource + Campuses + PublicRanking
+{
+}
+impl<T: Crediting + Intake + Members + LedgerSource + Campuses + PublicRanking + ?Sized>
+    CreditStore for T
+{
+}
 
 /// The `campus` function: portal queries, campus totals, and the affiliation write.
-pub trait CampusStore: Directory + CampusQueries + Members + Affiliation + LedgerSource {}
-impl<T: Directory + CampusQueries + Members + Affiliation + LedgerSource + ?Sized> CampusStore
-    for T
+pub trait CampusStore:
+    Directory + CampusQueries + PublicRanking + Members + Affiliation + LedgerSource
+{
+}
+impl<
+        T: Directory + CampusQueries + PublicRanking + Members + Affiliation + LedgerSource + ?Sized,
+    > CampusStore for T
 {
 }
 

@@ -4,6 +4,7 @@ use crate::{
     booking, books, boxes, campus, member, parsed_entries, pending_ids, scan, sorted_heads,
     verify_store, SHARDS, WINDOW_END, WINDOW_START,
 };
+use greenloop::store::Consent;
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, Items};
@@ -67,17 +68,14 @@ pub async fn concurrent_crediting_credits_each_action_once(store: Arc<dyn Store>
         s.put_campus(&campus(c)).await.expect("put_campus");
     }
     for n in 0..MEMBERS {
-        match n % 3 {
-            0 => s
-                .affiliate(&member(n), "campus-x")
-                .await
-                .expect("affiliate"),
-            1 => s
-                .affiliate(&member(n), "campus-y")
-                .await
-                .expect("affiliate"),
-            _ => {}
-        }
+        let c = match n % 3 {
+            0 => "campus-x",
+            1 => "campus-y",
+            _ => continue,
+        };
+        s.affiliate(&member(n), c, Consent::Enrol)
+            .await
+            .expect("affiliate");
     }
     let stations: Vec<String> = (1..=STATIONS).map(|i| format!("st-{i:04}")).collect();
     let chains: BTreeSet<String> = stations

@@ -12,6 +12,8 @@
 //! The same seed gives the same draws in the same order, so a failing run can be replayed as
 //! far as task scheduling allows. Faults are counted by class ([`FaultCounts`]).
 
+use greenloop::ranking::{Ranking, Standing};
+use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use async_trait::async_trait;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
@@ -303,10 +305,14 @@ impl LedgerSource for Faulty {
 }
 
 #[async_trait]
-impl Directory for Faulty {
+impl Campuses for Faulty {
     async fn campuses(&self) -> Result<Vec<Campus>, StoreError> {
         pass!(self.campuses())
     }
+}
+
+#[async_trait]
+impl Directory for Faulty {
     async fn station(&self, id: &str) -> Result<Option<Station>, StoreError> {
         pass!(self.station(id))
     }
@@ -393,6 +399,9 @@ impl Crediting for Faulty {
     async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool, StoreError> {
         faulted!(Op::Quarantine, self.quarantine(id, reason, message))
     }
+    async fn put_ranking(&self, ranking: &Ranking) -> Result<bool, StoreError> {
+        pass!(self.put_ranking(ranking))
+    }
 }
 
 #[async_trait]
@@ -414,15 +423,32 @@ impl CampusQueries for Faulty {
     async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>, StoreError> {
         pass!(self.campus_days(campus))
     }
-    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>, StoreError> {
-        pass!(self.leaderboard(campus, limit))
+    async fn leaderboard(
+        &self,
+        campus: &str,
+        after: Option<&Standing>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StoreError> {
+        pass!(self.leaderboard(campus, after, limit))
+    }
+}
+
+#[async_trait]
+impl PublicRanking for Faulty {
+    async fn ranking(&self) -> Result<Option<Ranking>, StoreError> {
+        pass!(self.ranking())
     }
 }
 
 #[async_trait]
 impl Affiliation for Faulty {
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<(), StoreError> {
-        pass!(self.affiliate(member, campus))
+    async fn affiliate(
+        &self,
+        member: &MemberId,
+        campus: &str,
+        consent: Consent,
+    ) -> Result<Affiliated, StoreError> {
+        pass!(self.affiliate(member, campus, consent))
     }
 }
 

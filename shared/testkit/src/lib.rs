@@ -17,6 +17,7 @@
 //! [`WINDOW_START`] to [`WINDOW_END`].
 
 mod actions;
+mod campus;
 mod checkpoints;
 mod concurrency;
 pub mod faults;
@@ -31,6 +32,10 @@ mod registry;
 pub use actions::{
     invalid_actions_are_refused_and_not_written, pending_actions_are_oldest_first_and_limited,
     pickups_are_booked_then_completed, recording_is_idempotent,
+};
+pub use campus::{
+    affiliation_is_the_members_choice, leaderboards_page_through_ties,
+    the_public_ranking_is_kept_newest_first,
 };
 pub use checkpoints::{checkpoints_sign_the_tree_and_answer_proofs, TEST_LOG_KEY};
 pub use concurrency::concurrent_crediting_credits_each_action_once;
@@ -81,6 +86,9 @@ macro_rules! store_cases {
             checkpoints_sign_the_tree_and_answer_proofs,
             quarantine_sets_aside_and_retry_restores,
             a_pledge_past_the_cap_is_quarantined,
+            affiliation_is_the_members_choice,
+            leaderboards_page_through_ties,
+            the_public_ranking_is_kept_newest_first,
         );
 
         // The one case that shares its store between tasks.

@@ -1,5 +1,6 @@
 //! The registry case: stations, campuses, affiliations and published rules.
 
+use greenloop::store::Consent;
 use crate::{campus, member};
 use greenloop::catalog::Rules;
 use greenloop::domain::{Campus, Station};
@@ -52,7 +53,7 @@ pub async fn registry_round_trips_and_rules_are_fixed(store: &dyn Store) {
     assert_eq!(store.campuses().await.expect("campuses").len(), 2);
 
     let m = member(7);
-    match store.affiliate(&m, "campus-unknown").await {
+    match store.affiliate(&m, "campus-unknown", Consent::Enrol).await {
         Err(StoreError::NotFound(_)) => {}
         other => panic!("affiliating to an unknown campus: expected NotFound, got {other:?}"),
     }
@@ -64,8 +65,14 @@ pub async fn registry_round_trips_and_rules_are_fixed(store: &dyn Store) {
         [Account::new(m.clone())],
         "a refused affiliation changes nothing"
     );
-    store.affiliate(&m, "campus-r").await.expect("affiliate");
-    store.affiliate(&m, "campus-s").await.expect("re-affiliate");
+    store
+        .affiliate(&m, "campus-r", Consent::Enrol)
+        .await
+        .expect("affiliate");
+    store
+        .affiliate(&m, "campus-s", Consent::Transfer)
+        .await
+        .expect("re-affiliate");
     let got = store
         .accounts(std::slice::from_ref(&m))
         .await

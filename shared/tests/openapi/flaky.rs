@@ -3,6 +3,8 @@
 //! that answers for API keys the real store
 //! refuses to mint, for the 404 of a campus that is not registered.
 
+use greenloop::ranking::{Ranking, Standing};
+use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use async_trait::async_trait;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
@@ -104,11 +106,15 @@ impl LedgerSource for Flaky {
 }
 
 #[async_trait]
-impl Directory for Flaky {
+impl Campuses for Flaky {
     async fn campuses(&self) -> Result<Vec<Campus>, StoreError> {
         self.up()?;
         self.inner.campuses().await
     }
+}
+
+#[async_trait]
+impl Directory for Flaky {
     async fn station(&self, id: &str) -> Result<Option<Station>, StoreError> {
         self.up()?;
         self.inner.station(id).await
@@ -212,6 +218,10 @@ impl Crediting for Flaky {
         self.up()?;
         self.inner.quarantine(id, reason, message).await
     }
+    async fn put_ranking(&self, ranking: &Ranking) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.put_ranking(ranking).await
+    }
 }
 
 #[async_trait]
@@ -236,17 +246,35 @@ impl CampusQueries for Flaky {
         self.up()?;
         self.inner.campus_days(campus).await
     }
-    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>, StoreError> {
+    async fn leaderboard(
+        &self,
+        campus: &str,
+        after: Option<&Standing>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StoreError> {
         self.up()?;
-        self.inner.leaderboard(campus, limit).await
+        self.inner.leaderboard(campus, after, limit).await
+    }
+}
+
+#[async_trait]
+impl PublicRanking for Flaky {
+    async fn ranking(&self) -> Result<Option<Ranking>, StoreError> {
+        self.up()?;
+        self.inner.ranking().await
     }
 }
 
 #[async_trait]
 impl Affiliation for Flaky {
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<(), StoreError> {
+    async fn affiliate(
+        &self,
+        member: &MemberId,
+        campus: &str,
+        consent: Consent,
+    ) -> Result<Affiliated, StoreError> {
         self.up()?;
-        self.inner.affiliate(member, campus).await
+        self.inner.affiliate(member, campus, consent).await
     }
 }
 

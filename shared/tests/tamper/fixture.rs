@@ -2,6 +2,7 @@
 //! hold the same one: two chains of 48 entries, five members on both chains, two campuses, and
 //! checkpoints signed at 32 and at 48 entries per chain.
 
+use greenloop::store::Consent;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::{LogKey, SignedCheckpoint};
 use greenloop::credit::credit_pending;
@@ -122,7 +123,7 @@ pub async fn build<S: Store>(store: &S) -> Ledger {
     for n in 0..4 {
         let campus = if n % 2 == 0 { "campus-a" } else { "campus-b" };
         store
-            .affiliate(&member(n), campus)
+            .affiliate(&member(n), campus, Consent::Enrol)
             .await
             .expect("affiliate");
     }

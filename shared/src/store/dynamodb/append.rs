@@ -11,6 +11,7 @@ use crate::store::{AppendError, CreditBatch, StoreError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use greenloop_core::ledger::ZERO;
+use greenloop_core::ranking::Standing;
 use std::collections::HashMap;
 
 /// DynamoDB's limit on items in one transaction.
@@ -142,7 +143,8 @@ impl DynamoStore {
             parts.push(Part::Entry);
         }
 
-        // Accounts: ledger totals only; the affiliation is the portal's and stays as stored.
+        // Accounts: ledger totals, and the leaderboard key made of them; the affiliation is the
+        // member's and stays as stored.
         for u in &batch.accounts {
             let a = &u.account;
             let mut up = AccountSet::new(a.member.as_str())
@@ -153,6 +155,7 @@ impl DynamoStore {
                 .set("days", to_av(&a.days)?)
                 .set("day_items", to_av(&a.day_items)?)
                 .set("open_pledges", to_av(&a.open_pledges)?)
+                .set(item::BOARD_SK, s(Standing::of(a).sort_key()))
                 .into_update(&self.table)
                 .expression_attribute_values(":expected", s(u.expected_head.to_string()));
             up = if u.expected_head == ZERO {

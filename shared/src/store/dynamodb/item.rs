@@ -16,9 +16,11 @@ pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
 pub const GSI1PK: &str = "gsi1pk";
 pub const GSI1SK: &str = "gsi1sk";
-/// Leaderboards: affiliated accounts by campus, sorted by `co2e_g`.
-pub const BOARD: &str = "board";
+/// Leaderboards: affiliated accounts by campus (`board_pk`), in standing order (`board_sk`,
+/// [`greenloop_core::ranking::Standing::sort_key`]: CO2e descending, then member).
+pub const BOARD: &str = "leaders";
 pub const BOARD_PK: &str = "board_pk";
+pub const BOARD_SK: &str = "board_sk";
 /// A member's entries in order: `member_pk`, `member_n`.
 pub const MEMBER: &str = "member";
 pub const MEMBER_PK: &str = "member_pk";
@@ -167,6 +169,11 @@ pub fn rules(kind: &str, version: &str) -> Item {
 
 pub fn board(campus: &str) -> String {
     format!("BOARD#{campus}")
+}
+
+/// The public ranking of campuses: one item, kept by crediting.
+pub fn ranking() -> Item {
+    key("RANKING".into(), "RANKING")
 }
 
 /// The pending-queue partition of an action id: a stable hash, so replays land in the same one.

@@ -7,6 +7,7 @@
 //! The endpoint comes from standard AWS configuration (`AWS_ENDPOINT_URL_DYNAMODB`).
 
 mod append;
+mod campus;
 mod checkpoints;
 mod intake;
 pub mod item;
@@ -15,10 +16,10 @@ mod registry;
 mod table;
 
 use super::{
-    reasons, Account, ActionRecord, AppendError, CampusDay, CampusTotals, ChainHead, CreditBatch,
+    reasons, Account, ActionRecord, AppendError, CampusTotals, ChainHead, CreditBatch,
     LedgerSource, Pending, Result, StoreError,
 };
-use crate::store::{CampusQueries, Crediting, Directory, Members};
+use crate::store::{CampusQueries, Campuses, Crediting, Members};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::KeysAndAttributes;
@@ -29,7 +30,7 @@ use greenloop_core::domain::{Invalid, MemberId};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::ledger::Digest;
 use greenloop_core::rulebook::Rulebook;
-use item::{from_item, get_json, get_s, read_account, read_head, s, Item};
+use item::{get_json, get_s, read_account, read_head, s, Item};
 use std::collections::HashMap;
 
 pub struct DynamoStore {
@@ -516,54 +517,11 @@ impl Crediting for DynamoStore {
         self.put_in_quarantine(id, reason, message).await
     }
 
+    async fn put_ranking(&self, ranking: &greenloop_core::ranking::Ranking) -> Result<bool> {
+        self.keep_ranking(ranking).await
+    }
+
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         self.transact_append(batch).await
-    }
-}
-
-#[async_trait]
-impl CampusQueries for DynamoStore {
-    async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>> {
-        let q = self
-            .partition_query(format!("CAMPUS#{campus}"))
-            .key_condition_expression("pk = :pk AND begins_with(sk, :day)")
-            .expression_attribute_values(":day", s("DAY#"));
-        self.query(q, None)
-            .await?
-            .into_iter()
-            .map(|it| from_item(it, "campus day"))
-            .collect()
-    }
-
-    async fn leaderboard(&self, campus: &str, limit: usize) -> Result<Vec<Account>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        // Read past the limit while values tie, so ties break by member, as everywhere.
-        let q = self
-            .index_query(item::BOARD, item::BOARD_PK, item::board(campus))
-            .scan_index_forward(false);
-        let mut rows: Vec<Account> = Vec::new();
-        let mut start = None;
-        loop {
-            let res = q
-                .clone()
-                .set_exclusive_start_key(start.take())
-                .limit(limit.min(1000) as i32)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            for it in res.items.unwrap_or_default() {
-                rows.push(read_account(it)?);
-            }
-            let settled = rows.len() > limit && rows[limit].co2e_g < rows[limit - 1].co2e_g;
-            match res.last_evaluated_key {
-                Some(k) if !settled => start = Some(k),
-                _ => break,
-            }
-        }
-        rows.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.member.cmp(&b.member)));
-        rows.truncate(limit);
-        Ok(rows)
     }
 }

@@ -1,19 +1,17 @@
 //! The registry on DynamoDB: campuses, stations and API key records, read by every function and
-//! written by the operator, and a member's affiliation, the portal's one write.
+//! written by the operator.
 
-use super::item::{from_item, n, s, to_item, AccountSet};
+use super::item::{from_item, n, s, to_item};
 use super::{is_condition_failed, item, sdk_err, DynamoStore};
 use crate::store::{
-    key_exists, Affiliation, ApiKey, Directory, Grant, Registry, Result, StoreError,
+    key_exists, ApiKey, Campuses, Directory, Grant, Registry, Result, StoreError,
 };
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use greenloop_core::domain::{Campus, MemberId, Station};
-use greenloop_core::ledger::ZERO;
-use std::collections::HashMap;
+use aws_sdk_dynamodb::types::ReturnValue;
+use greenloop_core::domain::{Campus, Station};
 
 #[async_trait]
-impl Directory for DynamoStore {
+impl Campuses for DynamoStore {
     async fn campuses(&self) -> Result<Vec<Campus>> {
         let q = self.index_query(item::GSI1, item::GSI1PK, "CAMPUSES".into());
         self.query(q, None)
@@ -22,7 +20,10 @@ impl Directory for DynamoStore {
             .map(|it| from_item(it, "campus"))
             .collect()
     }
+}
 
+#[async_trait]
+impl Directory for DynamoStore {
     async fn station(&self, id: &str) -> Result<Option<Station>> {
         self.get(item::station(id))
             .await?
@@ -99,55 +100,5 @@ impl Registry for DynamoStore {
             .into_iter()
             .map(|it| from_item(it, "API key"))
             .collect()
-    }
-}
-
-#[async_trait]
-impl Affiliation for DynamoStore {
-    async fn affiliate(&self, member: &MemberId, campus: &str) -> Result<()> {
-        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::campus(campus)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // A fresh account gets its zero totals here, so it reads back whole.
-        let update = AccountSet::new(member.as_str())
-            .set("campus", s(campus))
-            .set(item::BOARD_PK, s(item::board(campus)))
-            .init("balance", n(0))
-            .init("co2e_g", n(0))
-            .init("entries", n(0))
-            .init("head", s(ZERO.to_string()))
-            .init("days", AttributeValue::M(HashMap::new()))
-            .into_update(&self.table)
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let res = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let campus_missing = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        c.cancellation_reasons().first().and_then(|r| r.code())
-                            == Some("ConditionalCheckFailed")
-                    }
-                    _ => false,
-                };
-                if campus_missing {
-                    Err(StoreError::NotFound(format!("campus {campus}")))
-                } else {
-                    Err(sdk_err(e))
-                }
-            }
-        }
     }
 }

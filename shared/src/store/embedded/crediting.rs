@@ -11,6 +11,7 @@ use crate::store::{
     LedgerSource, Pending, Result, StoreError,
 };
 use async_trait::async_trait;
+use greenloop_core::ranking::Ranking;
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::Invalid;
 use redb::ReadableTable;
@@ -90,6 +91,10 @@ impl Crediting for EmbeddedStore {
 
     async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool> {
         self.write(|txn| quarantine::put(txn, id, reason, message))
+    }
+
+    async fn put_ranking(&self, ranking: &Ranking) -> Result<bool> {
+        self.keep_ranking(ranking)
     }
 
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
