@@ -21,8 +21,6 @@
 //! The client is a bare hyper HTTP/1.1 connection per task on its own tokio runtime, so that
 //! client and server are separate like two processes; they still share the machine's cores.
 
-use greenloop::ranking::{Ranking, Standing};
-use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use greenloop::catalog::Catalog;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::SignedCheckpoint;
@@ -33,12 +31,14 @@ use greenloop::domain::{Campus, MemberId, Pepper, Station};
 use greenloop::http::signature::{sign, Message, KEY_ID_HEADER, SIGNATURE_HEADER};
 use greenloop::http::{self, App, Integrations};
 use greenloop::merkle::frontier::Node;
+use greenloop::ranking::{Ranking, Standing};
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, ApiKey, AppendError, Backlog, CampusDay, CampusTotals, ChainHead,
     CheckpointStore, CreditBatch, LedgerSource, Pending, Quarantine, Quarantined, Recorded,
     Requeued, Result as StoreResult, Store,
 };
+use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };

@@ -4,7 +4,8 @@
 //! The file is `{"campuses": [{"id", "name", "city"}], "stations": [{"id", "city", "campus",
 //! "integrations"}]}`; a station's `campus` is a campus id or null, and `integrations` lists
 //! the key ids of the integrations that may record there (at least one). Everything is checked
-//! before anything is written, and writing again is harmless (a put per item).
+//! before anything is written, and writing again is harmless (a put per item). The public
+//! ranking is computed again, so that a new campus is on it at once.
 
 use crate::backend::Backend;
 use greenloop::domain::{Campus, Station};
@@ -58,6 +59,11 @@ pub async fn register(store: &dyn Store, file: &Path) -> Result<String, String> 
     for s in &registry.stations {
         store.put_station(s).await.map_err(|e| e.to_string())?;
     }
+    // A new campus is on the public ranking at once, with zeros.
+    let now = chrono::Utc::now().timestamp();
+    greenloop::credit::ranking::keep(store, now, 0)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(format!(
         "registered {} campuses and {} stations",
         registry.campuses.len(),

@@ -49,6 +49,12 @@ pub enum Secret {
 }
 
 impl Secret {
+    /// Whether this function's configuration holds the secret or names its parameter: a
+    /// binary that serves two functions asks only for what the one it runs as was given.
+    pub fn configured(self) -> bool {
+        var(self.var()).is_some() || var(&format!("{}_PARAMETER", self.var())).is_some()
+    }
+
     /// The variable holding the value; the same name with `_PARAMETER` names its SSM parameter.
     fn var(self) -> &'static str {
         match self {

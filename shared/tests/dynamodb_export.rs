@@ -4,7 +4,6 @@
 
 mod support;
 
-use greenloop::store::Consent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use greenloop::catalog::Rules;
@@ -14,6 +13,7 @@ use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pep
 use greenloop::ledger::problem::Problem;
 use greenloop::store::dynamodb::item::{self, Item};
 use greenloop::store::dynamodb::DynamoStore;
+use greenloop::store::Consent;
 use greenloop::store::{Account, LedgerSource};
 use greenloop::store::{Affiliation, Crediting, Intake, Members, Registry};
 use greenloop::verify::edge::{verify_export, ExportReport};

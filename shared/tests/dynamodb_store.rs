@@ -3,8 +3,8 @@
 
 mod support;
 
-use greenloop::store::Consent;
 use greenloop::store::dynamodb::DynamoStore;
+use greenloop::store::Consent;
 use greenloop::store::Store;
 use greenloop_testkit as suite;
 use std::sync::Arc;
@@ -81,7 +81,10 @@ async fn an_account_at_its_largest_is_credited() {
         &Pepper::new(b"bound-test-pepper-0123".to_vec()).unwrap(),
         "u",
     );
-    store.affiliate(&member, &campus, Consent::Enrol).await.expect("affiliate");
+    store
+        .affiliate(&member, &campus, Consent::Enrol)
+        .await
+        .expect("affiliate");
     let pledge = |i: usize, day: i64| Action {
         id: format!("{i:0>64}"),
         integration: "qr-1".into(),

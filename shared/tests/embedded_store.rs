@@ -4,11 +4,11 @@
 
 mod support;
 
-use greenloop::store::Consent;
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::store::embedded::EmbeddedStore;
+use greenloop::store::Consent;
 use greenloop::store::{Affiliation, Intake, Registry};
 use greenloop::store::{Store, StoreError};
 use greenloop_testkit as suite;

@@ -210,10 +210,15 @@ async fn a_scan_is_recorded_credited_and_shown() {
     let (_, board) = api
         .get("/v1/campuses/sjtu/leaderboard?limit=5", Some(PORTAL_A))
         .await;
-    assert_eq!(board[0]["member"], account["member"]);
+    assert_eq!(board["leaders"][0]["member"], account["member"]);
+    let now = chrono::Utc::now().timestamp();
+    greenloop::credit::ranking::keep(api.store.as_ref(), now, 0)
+        .await
+        .unwrap();
     let (_, ranking) = api.get("/v1/campuses", None).await;
-    assert_eq!(ranking[0]["campus"], "sjtu");
-    assert_eq!(ranking[0]["rank"], 1);
+    assert_eq!(ranking["campuses"][0]["campus"], "sjtu");
+    assert_eq!(ranking["campuses"][0]["rank"], 1);
+    assert_eq!(ranking["as_of"], now);
 
     let (_, heads) = api.get("/v1/audit/heads", Some(AUDITOR)).await;
     assert_eq!(heads[0]["chain"], chain);

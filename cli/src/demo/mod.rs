@@ -15,7 +15,6 @@ mod fixtures;
 mod simulation;
 mod summary;
 
-use greenloop::store::Consent;
 use crate::backend::Backend;
 use crate::report::{print_report, progress};
 use crate::RuleFiles;
@@ -23,6 +22,7 @@ use clap::Args;
 use fixtures::{CAMPUSES, CITIES};
 use greenloop::checkpoint::LogKey;
 use greenloop::domain::{Campus, MemberId, Pepper, Station};
+use greenloop::store::Consent;
 use greenloop::store::StoreError;
 use greenloop::verify::verify_pinned;
 use rand::rngs::StdRng;
@@ -151,7 +151,10 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
         .collect();
     for (m, campus) in &members {
         if let Some(c) = campus {
-            store.affiliate(m, campuses[*c].0, Consent::Enrol).await.map_err(err)?;
+            store
+                .affiliate(m, campuses[*c].0, Consent::Enrol)
+                .await
+                .map_err(err)?;
         }
     }
 

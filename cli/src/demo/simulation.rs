@@ -78,6 +78,10 @@ pub(super) async fn deliver(
     }
     let run = credit_pending(store, rules, shards).await.map_err(err)?;
     accumulate(&mut credit, &run);
+    let now = chrono::Utc::now().timestamp();
+    greenloop::credit::ranking::keep(store, now, 0)
+        .await
+        .map_err(err)?;
     bar.finish_and_clear();
     Ok((intake, credit))
 }

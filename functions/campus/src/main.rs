@@ -1,5 +1,7 @@
 //! The `campus` function: university portal queries and the public campus ranking. It holds the
-//! member pepper, to find a member's account from their platform id.
+//! member pepper, to find a member's account from their platform id. Deployed a second time as
+//! the affiliation function, it also verifies the integrations' signed campus transfers, and
+//! only that deployment is given the webhook secrets.
 
 use greenloop::config::{self, Secret};
 use greenloop::http;
@@ -7,6 +9,10 @@ use greenloop::http;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     config::init_json_logs();
-    let app = config::app(&[Secret::Pepper]).await?;
+    let mut needed = vec![Secret::Pepper];
+    if Secret::WebhookSecrets.configured() {
+        needed.push(Secret::WebhookSecrets);
+    }
+    let app = config::app(&needed).await?;
     lambda_http::run(http::mount(http::campus::routes(&app))).await
 }

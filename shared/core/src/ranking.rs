@@ -113,13 +113,19 @@ pub struct BoardCursor {
 
 impl BoardCursor {
     pub fn parse(s: &str) -> Result<BoardCursor, Invalid> {
-        let bad = || Invalid::new("bad_cursor", "after must be a `next` from a leaderboard page");
+        let bad = || {
+            Invalid::new(
+                "bad_cursor",
+                "after must be a `next` from a leaderboard page",
+            )
+        };
         let mut parts = s.splitn(3, ':');
         let (Some(rank), Some(co2e), Some(member)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(bad());
         };
-        let digits = |t: &str| !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |t: &str| !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit());
         let co2e_digits = co2e.strip_prefix('-').unwrap_or(co2e);
         if !digits(rank) || !digits(co2e_digits) {
             return Err(bad());
@@ -165,7 +171,12 @@ mod tests {
 
     #[test]
     fn ranking_breaks_ties_by_id_and_keeps_campuses_without_entries() {
-        let campuses = [campus("zju"), campus("sjtu"), campus("fudan"), campus("pku")];
+        let campuses = [
+            campus("zju"),
+            campus("sjtu"),
+            campus("fudan"),
+            campus("pku"),
+        ];
         let totals = [
             CampusTotals {
                 campus: "zju".into(),
@@ -194,7 +205,12 @@ mod tests {
             .collect();
         assert_eq!(
             order,
-            [("fudan", 1, 500), ("zju", 2, 500), ("pku", 3, 0), ("sjtu", 4, 0)]
+            [
+                ("fudan", 1, 500),
+                ("zju", 2, 500),
+                ("pku", 3, 0),
+                ("sjtu", 4, 0)
+            ]
         );
         assert_eq!(r.as_of, 7);
         assert_eq!(r.campuses[0].bonus, 9);
@@ -210,8 +226,19 @@ mod tests {
             },
         };
         assert_eq!(BoardCursor::parse(&c.to_string()), Ok(c));
-        for bad in ["", "1:2", "x:0:ab", "1:+5:ab", "1:0:not-hex", "99999999999999999999999:0:ab"] {
-            assert_eq!(BoardCursor::parse(bad).map_err(|e| e.code), Err("bad_cursor"), "{bad}");
+        for bad in [
+            "",
+            "1:2",
+            "x:0:ab",
+            "1:+5:ab",
+            "1:0:not-hex",
+            "99999999999999999999999:0:ab",
+        ] {
+            assert_eq!(
+                BoardCursor::parse(bad).map_err(|e| e.code),
+                Err("bad_cursor"),
+                "{bad}"
+            );
         }
     }
 

@@ -23,9 +23,9 @@ use axum::routing::{get, put};
 use axum::Router;
 use greenloop_core::domain::{check_id, Campus, MemberId};
 use greenloop_core::ranking::{BoardCursor, RankedCampus, Standing};
-use sha2::{Digest, Sha256};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 
 /// This function's view of the app: its store narrowed to the roles it may use.
 type App = super::App<dyn CampusStore>;
@@ -81,8 +81,8 @@ async fn ranking(State(app): State<App>, headers: HeaderMap) -> Result<Response,
         as_of: ranking.as_ref().map(|r| r.as_of),
         campuses: ranking.map(|r| r.campuses).unwrap_or_default(),
     };
-    let bytes = serde_json::to_vec(&body)
-        .map_err(|e| StoreError::Corrupt(format!("ranking: {e}")))?;
+    let bytes =
+        serde_json::to_vec(&body).map_err(|e| StoreError::Corrupt(format!("ranking: {e}")))?;
     let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
     let cache = [
         (header::ETAG, etag.clone()),
@@ -209,7 +209,12 @@ async fn leaderboard(
     let Query(q) = q?;
     authorize(&app, &headers, &campus).await?;
     let limit = Limit::check(q.limit, 10)?;
-    let after = q.after.as_deref().map(BoardCursor::parse).transpose()?;
+    let after = q
+        .after
+        .as_deref()
+        .map(BoardCursor::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.code, e.message))?;
     let first_rank = after.as_ref().map_or(1, |c| c.rank + 1);
     let rows = app
         .store
@@ -313,7 +318,10 @@ async fn affiliate(
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
     let member = super::scan::member(&app, &user)?;
-    let done = app.store.affiliate(&member, &campus, Consent::Enrol).await?;
+    let done = app
+        .store
+        .affiliate(&member, &campus, Consent::Enrol)
+        .await?;
     affiliated(member, campus, done)
 }
 

@@ -8,8 +8,8 @@
 
 use super::{
     action_digest, completion, key_exists, Account, ActionRecord, ActionStatus, ApiKey,
-    AppendError, CampusTotals, ChainHead, Completion, Grant, LedgerSource, Recorded,
-    Result, StoreError,
+    AppendError, CampusTotals, ChainHead, Completion, Grant, LedgerSource, Recorded, Result,
+    StoreError,
 };
 use crate::store::{Campuses, Directory, Intake, Members, Registry};
 use async_trait::async_trait;
@@ -145,7 +145,16 @@ impl EmbeddedStore {
         };
         store.write(|txn| -> Result<()> {
             txn.open_table(ENTRIES)?;
-            for t in [HEADS, ACTIONS, ACCOUNTS, CAMPUSES, STATIONS, RULES, KEYS, campus::RANKING] {
+            for t in [
+                HEADS,
+                ACTIONS,
+                ACCOUNTS,
+                CAMPUSES,
+                STATIONS,
+                RULES,
+                KEYS,
+                campus::RANKING,
+            ] {
                 txn.open_table(t)?;
             }
             txn.open_table(CAMPUS_DAYS)?;

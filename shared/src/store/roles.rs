@@ -108,8 +108,8 @@ pub trait Crediting: Send + Sync {
     /// if it is still pending (true); false if it is not (credited meanwhile, or quarantined
     /// already). Works on an item that cannot be read.
     async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool>;
-    /// Keeps the public ranking, unless the one stored is as new or newer (false then), so a
-    /// slow writer never puts an older ranking back.
+    /// Keeps the public ranking, unless the one stored is newer (false then), so a slow writer
+    /// never puts an older ranking back. One of the same second replaces it.
     async fn put_ranking(&self, ranking: &Ranking) -> Result<bool>;
 }
 
@@ -253,8 +253,8 @@ pub trait CreditStore:
     Crediting + Intake + Members + LedgerSource + Campuses + PublicRanking
 {
 }
-impl<T: Crediting + Intake + Members + LedgerSource + Campuses + PublicRanking + ?Sized>
-    CreditStore for T
+impl<T: Crediting + Intake + Members + LedgerSource + Campuses + PublicRanking + ?Sized> CreditStore
+    for T
 {
 }
 

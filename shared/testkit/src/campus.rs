@@ -50,8 +50,15 @@ pub async fn affiliation_is_the_members_choice(store: &dyn Store) {
         Affiliated::Elsewhere,
         "a portal cannot take another campus's member"
     );
-    assert_eq!(account(store, 1).await, credited, "a refusal writes nothing");
-    let board_a = store.leaderboard("campus-a", None, 10).await.expect("board");
+    assert_eq!(
+        account(store, 1).await,
+        credited,
+        "a refusal writes nothing"
+    );
+    let board_a = store
+        .leaderboard("campus-a", None, 10)
+        .await
+        .expect("board");
     assert_eq!(board_a, [credited.clone()], "still on campus-a's board");
     assert!(store
         .leaderboard("campus-b", None, 10)
@@ -63,7 +70,11 @@ pub async fn affiliation_is_the_members_choice(store: &dyn Store) {
         Err(StoreError::NotFound(_)) => {}
         other => panic!("an unknown campus: expected NotFound, got {other:?}"),
     }
-    assert_eq!(account(store, 1).await, credited, "a refusal writes nothing");
+    assert_eq!(
+        account(store, 1).await,
+        credited,
+        "a refusal writes nothing"
+    );
 
     assert_eq!(
         store
@@ -87,7 +98,10 @@ pub async fn affiliation_is_the_members_choice(store: &dyn Store) {
         .expect("board")
         .is_empty());
     assert_eq!(
-        store.leaderboard("campus-b", None, 10).await.expect("board"),
+        store
+            .leaderboard("campus-b", None, 10)
+            .await
+            .expect("board"),
         [moved]
     );
 }
@@ -95,7 +109,10 @@ pub async fn affiliation_is_the_members_choice(store: &dyn Store) {
 /// 30 members, 24 of them tied at 0 and three pairs tied above: pages of 4 join to exactly the
 /// whole board in standing order, the tie at every page boundary broken by member.
 pub async fn leaderboards_page_through_ties(store: &dyn Store) {
-    store.put_campus(&campus("campus-t")).await.expect("put_campus");
+    store
+        .put_campus(&campus("campus-t"))
+        .await
+        .expect("put_campus");
     for who in 0..30 {
         store
             .affiliate(&member(who), "campus-t", Consent::Enrol)
@@ -105,7 +122,13 @@ pub async fn leaderboards_page_through_ties(store: &dyn Store) {
     for who in 0..6 {
         let at = WINDOW_START + 100 + i64::from(who);
         store
-            .record_action(&scan(&format!("t-{who}"), who, "st-t", at, books(who / 2 + 1)))
+            .record_action(&scan(
+                &format!("t-{who}"),
+                who,
+                "st-t",
+                at,
+                books(who / 2 + 1),
+            ))
             .await
             .expect("record_action");
     }
@@ -113,7 +136,10 @@ pub async fn leaderboards_page_through_ties(store: &dyn Store) {
         .await
         .expect("credit_pending");
 
-    let whole = store.leaderboard("campus-t", None, 100).await.expect("board");
+    let whole = store
+        .leaderboard("campus-t", None, 100)
+        .await
+        .expect("board");
     assert_eq!(whole.len(), 30);
     let standings: Vec<Standing> = whole.iter().map(Standing::of).collect();
     let mut sorted = standings.clone();
@@ -136,7 +162,7 @@ pub async fn leaderboards_page_through_ties(store: &dyn Store) {
     assert_eq!(paged, whole, "pages join without gaps or repeats");
 }
 
-/// A ranking is kept only if it is newer than the one stored; `keep` computes one from the
+/// A ranking is kept only if it is no older than the one stored; `keep` computes one from the
 /// registry and the campus totals, zeros for a campus with no entry.
 pub async fn the_public_ranking_is_kept_newest_first(store: &dyn Store) {
     assert_eq!(store.ranking().await.expect("ranking"), None);
@@ -176,7 +202,10 @@ pub async fn the_public_ranking_is_kept_newest_first(store: &dyn Store) {
         campuses: Vec::new(),
     };
     assert!(!store.put_ranking(&older).await.expect("put_ranking"));
-    assert!(!store.put_ranking(&kept).await.expect("put_ranking"));
+    assert!(
+        store.put_ranking(&kept).await.expect("put_ranking"),
+        "one of the same second replaces it"
+    );
     assert_eq!(store.ranking().await.expect("ranking"), Some(kept.clone()));
     let newer = Ranking {
         as_of: 1_001,

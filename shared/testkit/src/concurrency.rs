@@ -4,11 +4,11 @@ use crate::{
     booking, books, boxes, campus, member, parsed_entries, pending_ids, scan, sorted_heads,
     verify_store, SHARDS, WINDOW_END, WINDOW_START,
 };
-use greenloop::store::Consent;
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, Items};
 use greenloop::ledger::chain_for_station;
+use greenloop::store::Consent;
 use greenloop::store::{ActionStatus, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

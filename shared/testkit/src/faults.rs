@@ -12,20 +12,20 @@
 //! The same seed gives the same draws in the same order, so a failing run can be replayed as
 //! far as task scheduling allows. Faults are counted by class ([`FaultCounts`]).
 
-use greenloop::ranking::{Ranking, Standing};
-use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use async_trait::async_trait;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::{Action, Campus, MemberId, Station};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
+use greenloop::ranking::{Ranking, Standing};
 use greenloop::store::{
     Account, ActionRecord, Affiliation, ApiKey, AppendError, Backlog, CampusDay, CampusQueries,
     CampusTotals, ChainHead, CheckpointStore, CheckpointWrites, CreditBatch, Crediting, Directory,
     Intake, LedgerSource, Members, Pending, Quarantine, Quarantined, Recorded, Registry, Requeued,
     Store, StoreError,
 };
+use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;

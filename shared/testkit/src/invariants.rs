@@ -3,12 +3,12 @@
 //! verifies, every action is credited exactly once, every balance and campus total is the sum
 //! of its entries, and no member passes the daily cap.
 
-use greenloop::store::Consent;
 use crate::outcome::tally;
 use crate::{boxes, campus, member, scan, WINDOW_START};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::Action;
+use greenloop::store::Consent;
 use greenloop::store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,7 +30,10 @@ pub async fn invariants_hold_under_concurrent_duplicated_delivery(
     }
     for who in 0..MEMBERS {
         let c = if who % 3 == 0 { "campus-j" } else { "campus-i" };
-        store.affiliate(&member(who), c, Consent::Enrol).await.expect("affiliate");
+        store
+            .affiliate(&member(who), c, Consent::Enrol)
+            .await
+            .expect("affiliate");
     }
     // Partner boxes earn 20 points each, so a member's busy day reaches the 200-point cap.
     let all: Vec<Action> = (0..actions)

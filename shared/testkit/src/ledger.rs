@@ -4,11 +4,11 @@ use crate::{
     all_accounts, all_entries, booking, books, boxes, campus, member, parsed_entries, pending_ids,
     scan, snapshot, sorted_totals, verify_store, WINDOW_START,
 };
-use greenloop::store::Consent;
 use greenloop::catalog::Rules;
 use greenloop::credit::plan;
 use greenloop::domain::{Action, ActionKind, DayItems, Items, MemberId};
 use greenloop::ledger::{chain_for_station, Entry, ZERO};
+use greenloop::store::Consent;
 use greenloop::store::{Account, ActionStatus, AppendError, ChainHead, CreditBatch, Store};
 use std::collections::BTreeMap;
 
@@ -36,7 +36,10 @@ pub async fn append_writes_everything_it_carries(store: &dyn Store) {
         .put_campus(&campus("campus-a"))
         .await
         .expect("put_campus");
-    store.affiliate(&a, "campus-a", Consent::Enrol).await.expect("affiliate");
+    store
+        .affiliate(&a, "campus-a", Consent::Enrol)
+        .await
+        .expect("affiliate");
     let station = "st-append";
     let chain = chain_for_station(station, super::SHARDS);
     let t = WINDOW_START + 3_600;
@@ -263,8 +266,14 @@ pub async fn append_is_conditional_and_all_or_nothing(store: &dyn Store) {
         .put_campus(&campus("campus-l"))
         .await
         .expect("put_campus");
-    store.affiliate(&a, "campus-l", Consent::Enrol).await.expect("affiliate");
-    store.affiliate(&b, "campus-l", Consent::Enrol).await.expect("affiliate");
+    store
+        .affiliate(&a, "campus-l", Consent::Enrol)
+        .await
+        .expect("affiliate");
+    store
+        .affiliate(&b, "campus-l", Consent::Enrol)
+        .await
+        .expect("affiliate");
     let station = "st-lock";
     let chain = chain_for_station(station, super::SHARDS);
     let t = WINDOW_START + 5 * 86_400;
@@ -370,7 +379,10 @@ pub async fn append_is_conditional_and_all_or_nothing(store: &dyn Store) {
         .put_campus(&campus("campus-m"))
         .await
         .expect("put_campus");
-    store.affiliate(&b, "campus-m", Consent::Enrol).await.expect("affiliate");
+    store
+        .affiliate(&b, "campus-m", Consent::Enrol)
+        .await
+        .expect("affiliate");
     store.append(&good).await.expect("append the current batch");
     let b_now = store
         .accounts(std::slice::from_ref(&b))

@@ -1,11 +1,11 @@
 //! The queries case: what portals and the API read back after crediting — per-day campus
 //! totals, leaderboards, a member's recent entries.
 
-use greenloop::store::Consent;
 use crate::{books, campus, member, scan, SHARDS, WINDOW_START};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::ledger::Entry;
+use greenloop::store::Consent;
 use greenloop::store::Store;
 
 /// Reads agree with the entries crediting wrote; ties on a leaderboard break by member.
@@ -19,7 +19,10 @@ pub async fn queries_read_what_was_credited(store: &dyn Store) {
         (3, "campus-q"),
         (4, "campus-z"),
     ] {
-        store.affiliate(&member(who), c, Consent::Enrol).await.expect("affiliate");
+        store
+            .affiliate(&member(who), c, Consent::Enrol)
+            .await
+            .expect("affiliate");
     }
     let day = 86_400;
     // Members 1 and 2 end level on CO2e; 3 never acts; 4 is on the other campus; 5 has none.
@@ -105,7 +108,10 @@ pub async fn queries_read_what_was_credited(store: &dyn Store) {
     );
     assert_eq!(board[0].co2e_g, board[1].co2e_g, "the fixture ties");
     assert!(board[0].co2e_g > 0 && board[2].co2e_g == 0);
-    let top = store.leaderboard("campus-q", None, 1).await.expect("leaderboard");
+    let top = store
+        .leaderboard("campus-q", None, 1)
+        .await
+        .expect("leaderboard");
     assert_eq!(top.len(), 1);
     assert_eq!(top[0].member, tied[0], "a tie at the cut breaks by member");
     assert!(store

@@ -1,9 +1,9 @@
 //! The registry case: stations, campuses, affiliations and published rules.
 
-use greenloop::store::Consent;
 use crate::{campus, member};
 use greenloop::catalog::Rules;
 use greenloop::domain::{Campus, Station};
+use greenloop::store::Consent;
 use greenloop::store::{Account, Store, StoreError};
 
 /// Stations and campuses round-trip; affiliation needs a known campus; a published rules

@@ -40,14 +40,20 @@ pub async fn not_routes(h: &Harness) {
     }
 }
 
-/// The public ranking before anything is credited: every campus, zeros, by id.
+/// The public ranking before anything is credited: nothing computed yet, then (as the sweep
+/// or `greenloop register` does) every campus with zeros, by id.
 pub async fn ranking_before_crediting(h: &Harness) {
+    let none = h.ok(Req::get("/v1/campuses"), 200).await;
+    assert_eq!(none, json!({"as_of": null, "campuses": []}));
+    h.credit().await;
     let ranking = h.ok(Req::get("/v1/campuses"), 200).await;
-    assert_eq!(ranking[0]["campus"], "campus-a");
-    assert_eq!(ranking[1]["campus"], "campus-b");
-    assert_eq!(ranking[0]["rank"], 1);
-    assert_eq!(ranking[0]["co2e_g"], 0);
-    assert_eq!(ranking.as_array().unwrap().len(), 2);
+    assert!(ranking["as_of"].as_i64().is_some_and(|t| t > 0));
+    let campuses = &ranking["campuses"];
+    assert_eq!(campuses[0]["campus"], "campus-a");
+    assert_eq!(campuses[1]["campus"], "campus-b");
+    assert_eq!(campuses[0]["rank"], 1);
+    assert_eq!(campuses[0]["co2e_g"], 0);
+    assert_eq!(campuses.as_array().unwrap().len(), 2);
 }
 
 /// Affiliations.
@@ -60,7 +66,29 @@ pub async fn affiliations(h: &Harness) {
             200,
         )
         .await;
-    assert_eq!(a, json!({"member": alice, "campus": "campus-a"}));
+    assert_eq!(
+        a,
+        json!({"member": alice, "campus": "campus-a", "status": "joined"})
+    );
+    let again = h
+        .ok(
+            Req::new("PUT", "/v1/campuses/campus-a/members/alice").bearer(CAMPUS_A_KEY),
+            200,
+        )
+        .await;
+    assert_eq!(again["status"], "unchanged");
+    // campus-b cannot take alice; she stays at campus-a.
+    h.err(
+        Req::new("PUT", "/v1/campuses/campus-b/members/alice").bearer(CAMPUS_B_KEY),
+        409,
+        "affiliated_elsewhere",
+    )
+    .await;
+    h.ok(
+        Req::get("/v1/campuses/campus-a/members/alice").bearer(CAMPUS_A_KEY),
+        200,
+    )
+    .await;
     let b = h
         .ok(
             Req::new("PUT", "/v1/campuses/campus-b/members/bob").bearer(CAMPUS_B_KEY),
@@ -92,6 +120,63 @@ pub async fn affiliations(h: &Harness) {
         Req::new("PUT", "/v1/campuses/campus-a/members/%FF").bearer(CAMPUS_A_KEY),
         400,
         "bad_path",
+    )
+    .await;
+
+    // carol chooses campus-b in her app after campus-a enrolled her: the integration's signed
+    // transfer moves her, and campus-a cannot take her back.
+    let carol = h.member("carol");
+    h.ok(
+        Req::new("PUT", "/v1/campuses/campus-a/members/carol").bearer(CAMPUS_A_KEY),
+        200,
+    )
+    .await;
+    let transfer = |user: &str, body: &Value| {
+        Req::new("PUT", format!("/v1/members/{user}/campus")).raw(serde_json::to_vec(body).unwrap())
+    };
+    let to_b = json!({"campus": "campus-b"});
+    let moved = h.ok(transfer("carol", &to_b).signed(), 200).await;
+    assert_eq!(
+        moved,
+        json!({"member": carol, "campus": "campus-b", "status": "moved", "from": "campus-a"})
+    );
+    let again = h.ok(transfer("carol", &to_b).signed(), 200).await;
+    assert_eq!(again["status"], "unchanged");
+    h.err(
+        Req::new("PUT", "/v1/campuses/campus-a/members/carol").bearer(CAMPUS_A_KEY),
+        409,
+        "affiliated_elsewhere",
+    )
+    .await;
+    h.err(transfer("carol", &to_b), 401, "missing_key_id").await;
+    h.err(
+        transfer("carol", &json!({"campus": "campus-ghost"})).signed(),
+        404,
+        "not_found",
+    )
+    .await;
+    h.err(transfer("%01x", &to_b).signed(), 422, "invalid_user")
+        .await;
+    h.err(
+        transfer("carol", &json!({"campus": "campus b"})).signed(),
+        422,
+        "invalid_id",
+    )
+    .await;
+    h.err(
+        Req::new("PUT", "/v1/members/carol/campus")
+            .raw("{")
+            .signed(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    h.err(
+        Req::new("PUT", "/v1/members/carol/campus")
+            .raw(vec![b' '; 17 * 1024])
+            .signed(),
+        413,
+        "too_large",
     )
     .await;
 }

@@ -3,20 +3,20 @@
 //! that answers for API keys the real store
 //! refuses to mint, for the 404 of a campus that is not registered.
 
-use greenloop::ranking::{Ranking, Standing};
-use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use async_trait::async_trait;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::{Action, Campus, MemberId, Station};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
+use greenloop::ranking::{Ranking, Standing};
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, ActionStatus, ApiKey, AppendError, Backlog, CampusDay, CampusTotals,
     ChainHead, CheckpointStore, CreditBatch, LedgerSource, Pending, Quarantine, Quarantined,
     Recorded, Requeued, StoreError,
 };
+use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };

@@ -98,6 +98,7 @@ impl Req {
 
 pub struct Answer {
     pub status: StatusCode,
+    pub etag: Option<String>,
     pub json: Value,
     pub text: String,
     pub request_id: String,
@@ -194,10 +195,15 @@ impl Harness {
         MemberId::pseudonym(&self.pepper, user).to_string()
     }
 
+    /// Credits everything pending and computes the public ranking, as the sweep does.
     pub async fn credit(&self) {
         credit_pending(self.store.as_ref(), &Rules::defaults(), 4)
             .await
             .expect("crediting runs");
+        let now = chrono::Utc::now().timestamp();
+        greenloop::credit::ranking::keep(self.store.as_ref(), now, 0)
+            .await
+            .expect("the ranking is kept");
         assert!(
             self.store
                 .pending_actions(None, 10)
@@ -230,6 +236,11 @@ impl Harness {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let etag = res
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let content_type = res
             .headers()
             .get("content-type")
@@ -243,6 +254,23 @@ impl Harness {
             "{what}: every answer carries x-request-id"
         );
         let request_id = request_id.unwrap_or_default();
+        if want == 304 {
+            assert!(text.is_empty(), "{what}: 304 answers without a body");
+            let route = self.spec.route_of(req.uri.split('?').next().unwrap());
+            let route = route.expect("a documented route");
+            assert!(
+                self.spec.operation(&route, &method)["responses"]["304"].is_object(),
+                "{what}: 304 is documented"
+            );
+            self.seen.lock().unwrap().insert((route, method, want));
+            return Answer {
+                status,
+                etag,
+                json: Value::Null,
+                text,
+                request_id,
+            };
+        }
         assert_eq!(
             content_type.as_deref(),
             Some("application/json"),
@@ -298,6 +326,7 @@ impl Harness {
         self.seen.lock().unwrap().insert((route, method, want));
         Answer {
             status,
+            etag,
             json,
             text,
             request_id,

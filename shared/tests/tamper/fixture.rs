@@ -2,13 +2,13 @@
 //! hold the same one: two chains of 48 entries, five members on both chains, two campuses, and
 //! checkpoints signed at 32 and at 48 entries per chain.
 
-use greenloop::store::Consent;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::{LogKey, SignedCheckpoint};
 use greenloop::credit::credit_pending;
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::ledger::verify::Report;
 use greenloop::ledger::{chain_for_station, Entry};
+use greenloop::store::Consent;
 use greenloop::store::Store;
 use greenloop::verify::verify_pinned;
 use greenloop_testkit::{SHARDS, TEST_LOG_KEY, WINDOW_END, WINDOW_START};

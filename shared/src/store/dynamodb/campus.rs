@@ -72,8 +72,8 @@ impl PublicRanking for DynamoStore {
 }
 
 impl DynamoStore {
-    /// [`crate::store::Crediting::put_ranking`]: a put conditioned on the stored one being
-    /// older.
+    /// [`crate::store::Crediting::put_ranking`]: a put conditioned on the stored one being no
+    /// newer.
     pub(super) async fn keep_ranking(&self, ranking: &Ranking) -> Result<bool> {
         let mut it = item::ranking();
         it.insert("as_of".into(), n(ranking.as_of));
@@ -83,7 +83,7 @@ impl DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(it))
-            .condition_expression("attribute_not_exists(pk) OR as_of < :as_of")
+            .condition_expression("attribute_not_exists(pk) OR as_of <= :as_of")
             .expression_attribute_values(":as_of", n(ranking.as_of))
             .send()
             .await;

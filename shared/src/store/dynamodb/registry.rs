@@ -3,9 +3,7 @@
 
 use super::item::{from_item, n, s, to_item};
 use super::{is_condition_failed, item, sdk_err, DynamoStore};
-use crate::store::{
-    key_exists, ApiKey, Campuses, Directory, Grant, Registry, Result, StoreError,
-};
+use crate::store::{key_exists, ApiKey, Campuses, Directory, Grant, Registry, Result, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use greenloop_core::domain::{Campus, Station};

@@ -66,7 +66,7 @@ impl EmbeddedStore {
         self.write(|txn| -> Result<bool> {
             let mut t = txn.open_table(RANKING)?;
             let kept: Option<Ranking> = get(&t, RANKING_KEY)?;
-            if kept.is_some_and(|k| k.as_of >= ranking.as_of) {
+            if kept.is_some_and(|k| k.as_of > ranking.as_of) {
                 return Ok(false);
             }
             t.insert(RANKING_KEY, encode(ranking).as_slice())?;

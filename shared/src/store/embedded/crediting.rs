@@ -11,9 +11,9 @@ use crate::store::{
     LedgerSource, Pending, Result, StoreError,
 };
 use async_trait::async_trait;
-use greenloop_core::ranking::Ranking;
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::Invalid;
+use greenloop_core::ranking::Ranking;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use std::ops::Bound;
