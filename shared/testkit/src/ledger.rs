@@ -380,7 +380,7 @@ pub async fn append_is_conditional_and_all_or_nothing(store: &dyn Store) {
         .await
         .expect("put_campus");
     store
-        .affiliate(&b, "campus-m", Consent::Enrol)
+        .affiliate(&b, "campus-m", Consent::Transfer)
         .await
         .expect("affiliate");
     store.append(&good).await.expect("append the current batch");
