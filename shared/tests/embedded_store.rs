@@ -217,3 +217,59 @@ async fn fields_a_newer_version_wrote_are_read_past_and_kept() {
         "and crediting wrote its own: {account}"
     );
 }
+
+/// A file written before the leaderboard index existed is indexed once, when opened: its
+/// affiliated members are on their boards in standing order.
+#[tokio::test]
+async fn a_file_from_before_the_board_index_is_indexed_when_opened() {
+    use greenloop::store::CampusQueries;
+    use redb::{ReadableDatabase, TableDefinition};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pepper = Pepper::new(b"embedded-board-pepper".to_vec()).expect("pepper");
+    let member = |n: u32| MemberId::pseudonym(&pepper, &format!("user-{n}"));
+    let board = {
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        let campus = Campus {
+            id: "campus-b".into(),
+            name: "B University".into(),
+            city: "Jinan".into(),
+        };
+        store.put_campus(&campus).await.expect("put_campus");
+        for n in 0..5 {
+            store
+                .affiliate(&member(n), "campus-b", Consent::Enrol)
+                .await
+                .expect("affiliate");
+        }
+        store
+            .leaderboard("campus-b", None, 10)
+            .await
+            .expect("leaderboard")
+    };
+    assert_eq!(board.len(), 5);
+    {
+        // Make it the file of an older version: no board table, no note that it was indexed.
+        let db = redb::Database::open(dir.path().join(greenloop::store::embedded::FILE_NAME))
+            .expect("raw open");
+        let txn = db.begin_write().expect("write");
+        let board: TableDefinition<(&str, &str), ()> = TableDefinition::new("board");
+        assert!(txn.delete_table(board).expect("delete the board"));
+        let meta: TableDefinition<&str, u64> = TableDefinition::new("meta");
+        txn.open_table(meta)
+            .expect("meta")
+            .remove("board_indexed")
+            .expect("remove the note");
+        txn.commit().expect("commit");
+        let read = db.begin_read().expect("read");
+        assert!(read.open_table(board).is_err(), "the board is gone");
+    }
+    let store = EmbeddedStore::open(dir.path()).expect("reopen");
+    assert_eq!(
+        store
+            .leaderboard("campus-b", None, 10)
+            .await
+            .expect("leaderboard"),
+        board,
+        "indexed again on opening"
+    );
+}

@@ -164,7 +164,8 @@ impl EmbeddedStore {
             txn.open_table(QUARANTINE)?;
             txn.open_table(checkpoints::CHECKPOINTS)?;
             txn.open_table(TREE)?;
-            Ok(())
+            txn.open_table(campus::BOARD)?;
+            campus::index_boards(txn)
         })?;
         Ok(store)
     }

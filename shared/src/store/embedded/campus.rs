@@ -1,7 +1,7 @@
-//! What a campus reads and sets in the embedded store: per-day totals, leaderboards, the public
-//! ranking, and affiliations.
+//! What a campus reads and sets in the embedded store: per-day totals, leaderboards (an index in
+//! standing order, kept by every write of an account), the public ranking, and affiliations.
 
-use super::{decode, encode, get, EmbeddedStore, ACCOUNTS, CAMPUSES, CAMPUS_DAYS};
+use super::{decode, encode, get, EmbeddedStore, ACCOUNTS, CAMPUSES, CAMPUS_DAYS, META};
 use crate::store::{
     Account, Affiliated, Affiliation, CampusDay, CampusQueries, Consent, PublicRanking, Result,
     StoreError,
@@ -10,10 +10,52 @@ use async_trait::async_trait;
 use greenloop_core::domain::MemberId;
 use greenloop_core::ranking::{Ranking, Standing};
 use redb::{ReadableTable, TableDefinition};
+use std::ops::Bound;
 
 /// The public ranking, under [`RANKING_KEY`].
 pub(super) const RANKING: TableDefinition<&str, &[u8]> = TableDefinition::new("ranking");
 const RANKING_KEY: &str = "public";
+
+/// Leaderboards: (campus, [`Standing::sort_key`]) of every affiliated account, so that a page
+/// is a range read in standing order, not a scan of every account.
+pub(super) const BOARD: TableDefinition<(&str, &str), ()> = TableDefinition::new("board");
+/// Set in `meta` once [`BOARD`] holds every affiliated account (a file from before it existed
+/// is indexed once, when opened).
+const BOARD_INDEXED: &str = "board_indexed";
+
+/// Moves an account's place on the boards from what `before` was (if it had a campus) to what
+/// `after` is; append and affiliation call it whenever they rewrite an account.
+pub(super) fn reposition(
+    txn: &redb::WriteTransaction,
+    before: Option<&Account>,
+    after: &Account,
+) -> Result<()> {
+    let mut board = txn.open_table(BOARD)?;
+    if let Some(b) = before {
+        if let Some(c) = &b.campus {
+            board.remove((c.as_str(), Standing::of(b).sort_key().as_str()))?;
+        }
+    }
+    if let Some(c) = &after.campus {
+        board.insert((c.as_str(), Standing::of(after).sort_key().as_str()), ())?;
+    }
+    Ok(())
+}
+
+/// Indexes every affiliated account on [`BOARD`], once per file.
+pub(super) fn index_boards(txn: &redb::WriteTransaction) -> Result<()> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(BOARD_INDEXED)?.is_some() {
+        return Ok(());
+    }
+    let accounts = txn.open_table(ACCOUNTS)?;
+    for row in accounts.iter()? {
+        let a: Account = decode(row?.1.value())?;
+        reposition(txn, None, &a)?;
+    }
+    meta.insert(BOARD_INDEXED, 1)?;
+    Ok(())
+}
 
 #[async_trait]
 impl CampusQueries for EmbeddedStore {
@@ -31,7 +73,6 @@ impl CampusQueries for EmbeddedStore {
         Ok(out)
     }
 
-    // A full scan: fine for a campaign's members on one machine. DynamoDB reads an index.
     async fn leaderboard(
         &self,
         campus: &str,
@@ -39,17 +80,27 @@ impl CampusQueries for EmbeddedStore {
         limit: usize,
     ) -> Result<Vec<Account>> {
         let txn = self.read()?;
-        let t = txn.open_table(ACCOUNTS)?;
-        let mut out: Vec<(Standing, Account)> = Vec::new();
-        for row in t.iter()? {
-            let a: Account = decode(row?.1.value())?;
-            let standing = Standing::of(&a);
-            if a.campus.as_deref() == Some(campus) && after.is_none_or(|after| standing > *after) {
-                out.push((standing, a));
+        let board = txn.open_table(BOARD)?;
+        let accounts = txn.open_table(ACCOUNTS)?;
+        let from = after.map(Standing::sort_key);
+        let start = match &from {
+            Some(k) => Bound::Excluded((campus, k.as_str())),
+            None => Bound::Included((campus, "")),
+        };
+        let mut out = Vec::new();
+        for row in board.range::<(&str, &str)>((start, Bound::Unbounded))? {
+            let (key, _) = row?;
+            let (c, standing) = key.value();
+            if c != campus || out.len() == limit {
+                break;
             }
+            let member = standing.split_once('#').map_or("", |(_, m)| m);
+            let account: Account = get(&accounts, member)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("the board of {campus} names a missing account"))
+            })?;
+            out.push(account);
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out.into_iter().take(limit).map(|(_, a)| a).collect())
+        Ok(out)
     }
 }
 
@@ -90,6 +141,7 @@ impl Affiliation for EmbeddedStore {
             let mut t = txn.open_table(ACCOUNTS)?;
             let mut account: Account =
                 get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
+            let before = account.clone();
             let done = match (account.campus.take(), consent) {
                 (None, _) => Affiliated::Joined,
                 (Some(c), _) if c == campus => return Ok(Affiliated::Unchanged),
@@ -98,6 +150,7 @@ impl Affiliation for EmbeddedStore {
             };
             account.campus = Some(campus.to_owned());
             t.insert(member.as_str(), encode(&account).as_slice())?;
+            reposition(txn, Some(&before), &account)?;
             Ok(done)
         })
     }

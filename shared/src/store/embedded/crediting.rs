@@ -131,11 +131,13 @@ impl Crediting for EmbeddedStore {
                     return Err(AppendError::AccountMoved(u.account.member.clone()));
                 }
                 next.insert(member, stored.account.entries);
+                let account = Account {
+                    campus: stored.account.campus.clone(),
+                    ..u.account.clone()
+                };
+                super::campus::reposition(txn, Some(&stored.account), &account)?;
                 let bytes = encode(&StoredAccount {
-                    account: Account {
-                        campus: stored.account.campus,
-                        ..u.account.clone()
-                    },
+                    account,
                     newer: stored.newer,
                 });
                 if bytes.len() > MAX_ITEM_BYTES {
