@@ -6,6 +6,7 @@
 //! This file holds the command line and the options several commands share; each command's
 //! work is in the module named after it (`demo`, `verify`, `checkpoint`, ...).
 
+mod affiliate;
 mod backend;
 mod checkpoint;
 mod demo;
@@ -79,6 +80,9 @@ enum Command {
         #[command(subcommand)]
         command: quarantine::QuarantineCommand,
     },
+    /// Set a member's campus as the operator, moving them from another campus if need be (a
+    /// portal can only enrol a member with no campus).
+    Affiliate(affiliate::AffiliateArgs),
     /// Register campuses and post stations from a JSON file (see infra/registry.example.json).
     Register {
         /// The registry file.
@@ -197,6 +201,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::CreateTable => create_table(table).await,
         Command::Quarantine { command } => quarantine::run(data, table, command).await,
         Command::Register { file } => register::run(data, table, &file).await,
+        Command::Affiliate(args) => affiliate::run(data, table, args).await,
     }
 }
 
