@@ -2,9 +2,11 @@
 //! verifier over HTTP that `greenloop verify` runs over the local store.
 
 use greenloop::catalog::Catalog;
+use greenloop::checkpoint::tree::STATEMENT_PAGE;
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::MemberId;
-use greenloop::http::audit::{EntriesPage, RulesPage};
+use greenloop::http::audit::{CheckpointsPage, EntriesPage, RulesPage, MAX_PAGE};
+use greenloop::proof::{Statement, StatementPage};
 use greenloop::store::{
     Account, Backlog, CampusTotals, ChainHead, LedgerSource, Result, StoreError,
 };
@@ -71,6 +73,43 @@ impl RemoteLedger {
         serde_json::from_slice(&body)
             .map_err(|e| StoreError::Corrupt(format!("{url} sent unreadable JSON: {e}")))
     }
+
+    /// One page of a chain's checkpoints, as the audit API answers it.
+    async fn checkpoints_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<CheckpointsPage> {
+        let mut query = vec![("limit", limit.to_string())];
+        query.extend(after.map(|a| ("after", a.to_string())));
+        self.get(&format!("/v1/audit/chains/{chain}/checkpoints"), &query)
+            .await
+    }
+
+    /// A member's whole statement, page after page, joined (`Statement::join`).
+    pub async fn statement(&self, member: &MemberId) -> Result<Statement> {
+        let path = format!("/v1/audit/members/{member}/statement");
+        let mut pages: Vec<StatementPage> = Vec::new();
+        let mut before: Option<u64> = None;
+        loop {
+            let mut query = vec![("limit", STATEMENT_PAGE.to_string())];
+            query.extend(before.map(|b| ("before", b.to_string())));
+            let page: StatementPage = self.get(&path, &query).await?;
+            let next = page.next;
+            pages.push(page);
+            match next {
+                Some(n) if before.is_none_or(|b| n < b) => before = Some(n),
+                Some(n) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "statement of {member}: the next page before {n} goes forward"
+                    )))
+                }
+                None => break,
+            }
+        }
+        Ok(Statement::join(pages).expect("one page at least"))
+    }
 }
 
 #[greenloop::async_trait]
@@ -120,9 +159,36 @@ impl LedgerSource for RemoteLedger {
         self.get("/v1/audit/campus-totals", &[]).await
     }
 
+    /// Every page of them: the verifier needs them all.
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
-        self.get(&format!("/v1/audit/chains/{chain}/checkpoints"), &[])
-            .await
+        let mut all: Vec<SignedCheckpoint> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.checkpoints_page(chain, after, MAX_PAGE).await?;
+            all.extend(page.checkpoints);
+            match page.next {
+                // A cursor that does not move on would loop forever.
+                Some(n) if after.is_none_or(|a| n > a) => after = Some(n),
+                Some(n) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "checkpoints of {chain}: the next page after {n} goes back"
+                    )))
+                }
+                None => return Ok(all),
+            }
+        }
+    }
+
+    async fn checkpoint_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>> {
+        Ok(self
+            .checkpoints_page(chain, after, limit.min(MAX_PAGE))
+            .await?
+            .checkpoints)
     }
 
     async fn backlog(&self) -> Result<Option<Backlog>> {

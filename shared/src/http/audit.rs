@@ -11,7 +11,7 @@
 //! [`LedgerSource`]: crate::store::LedgerSource
 
 use super::{json, raw, ApiError};
-use crate::checkpoint::tree::{self, TreeError};
+use crate::checkpoint::tree::{self, TreeError, STATEMENT_PAGE};
 use crate::store::{AuditStore, ChainHead, Grant};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::domain::{check_id, MemberId};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::rulebook::Rulebook;
@@ -28,7 +29,9 @@ use serde_json::value::RawValue;
 /// This function's view of the app: its store narrowed to the roles it may use.
 type App = super::App<dyn AuditStore>;
 
-/// Most entries or accounts in one page.
+/// Most entries, accounts or checkpoints in one page. A member statement's page is smaller
+/// ([`STATEMENT_PAGE`]): each entry comes with its proof. Heads and campus totals are not paged:
+/// there is one per chain and one per campus, both fixed by the operator.
 pub const MAX_PAGE: usize = 1_000;
 
 pub fn routes(app: &super::App) -> Router {
@@ -176,14 +179,47 @@ struct ConsistencyQuery {
     second: Option<u64>,
 }
 
-/// Every checkpoint of a chain, smallest first.
+/// A page of a chain's checkpoints; `next` is the `after` to ask for next, absent at the end.
+#[derive(Serialize, Deserialize)]
+pub struct CheckpointsPage {
+    pub chain: String,
+    pub checkpoints: Vec<SignedCheckpoint>,
+    pub next: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointsQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// A chain's checkpoints above size `after`, smallest first: one grows by one every few minutes
+/// all campaign, so they are paged like entries.
 async fn checkpoints(
     State(app): State<App>,
     chain: Result<Path<String>, PathRejection>,
+    q: Result<Query<CheckpointsQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let chain = audited_chain(&app, &headers, chain).await?;
-    Ok(json(StatusCode::OK, &app.store.checkpoints(&chain).await?))
+    let Query(q) = q?;
+    let limit = page_size(q.limit)?;
+    // One more than the page says whether there is a next one.
+    let mut checkpoints = app
+        .store
+        .checkpoint_page(&chain, q.after, limit + 1)
+        .await?;
+    let next = (checkpoints.len() > limit).then(|| checkpoints[limit - 1].checkpoint.size);
+    checkpoints.truncate(limit);
+    Ok(json(
+        StatusCode::OK,
+        &CheckpointsPage {
+            chain,
+            checkpoints,
+            next,
+        },
+    ))
 }
 
 /// The chain's latest checkpoint, or the one at `size`.
@@ -228,17 +264,36 @@ async fn consistency(
     Ok(json(StatusCode::OK, &proof))
 }
 
-/// A member's statement, by pseudonym: every entry with its inclusion proof.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatementQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// A page of a member's statement, by pseudonym: the account, and entries with their inclusion
+/// proofs, newest first, before the member's own entry number `before`.
 async fn statement(
     State(app): State<App>,
     member: Result<Path<String>, PathRejection>,
+    q: Result<Query<StatementQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path(member) = member?;
     auditor(&app, &headers).await?;
+    let Query(q) = q?;
     let member = MemberId::parse(&member)?;
-    let statement = tree::statement(app.store.as_ref(), &member).await?;
-    Ok(json(StatusCode::OK, &statement))
+    let limit = match q.limit.unwrap_or(STATEMENT_PAGE) {
+        n @ 1..=STATEMENT_PAGE => n,
+        _ => {
+            return Err(ApiError::bad_request(
+                "bad_limit",
+                format!("limit must be 1 to {STATEMENT_PAGE}"),
+            ))
+        }
+    };
+    let page = tree::statement_page(app.store.as_ref(), &member, q.before, limit).await?;
+    Ok(json(StatusCode::OK, &page))
 }
 
 impl From<TreeError> for ApiError {

@@ -193,19 +193,47 @@ struct AccountView {
     co2e_g: i64,
     entries: u64,
     open_pledges: Vec<OpenPledge>,
-    /// The newest entries first, exactly as stored on the ledger.
+    /// The newest entries credited to this campus first, exactly as stored on the ledger.
     recent: Vec<Box<RawValue>>,
+    /// The `before` of the next page; None once the member's first entry was looked at.
+    next: Option<u64>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// The one field of a stored entry the history filters on.
+#[derive(Deserialize)]
+struct CreditedTo {
+    campus: Option<String>,
+}
+
+/// Store pages one history request reads at most. Entries credited elsewhere (before a
+/// transfer) are skipped, so a page may come back short, with `next` to go on from.
+const HISTORY_READS: usize = 3;
 
 async fn member(
     State(app): State<App>,
     path: Result<Path<(String, String)>, PathRejection>,
-    q: Result<Query<Limit>, QueryRejection>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
-    let limit = Limit::get(q, 20)?;
+    let Query(q) = q?;
+    let limit = match q.limit.unwrap_or(20) {
+        n @ 1..=MAX_ROWS => n,
+        _ => {
+            return Err(ApiError::bad_request(
+                "bad_limit",
+                format!("limit must be 1 to {MAX_ROWS}"),
+            ))
+        }
+    };
     let member = super::scan::member(&app, &user)?;
     let account: Account = app
         .store
@@ -214,13 +242,25 @@ async fn member(
         .pop()
         .filter(|a| a.campus.as_deref() == Some(campus.as_str()))
         .ok_or_else(|| ApiError::not_found(format!("member of campus {campus}")))?;
-    let recent = app
-        .store
-        .member_entries(&member, limit)
-        .await?
-        .into_iter()
-        .map(super::raw)
-        .collect::<Result<Vec<_>, _>>()?;
+    // The member's entries at other campuses are theirs, not this portal's to show.
+    let (mut recent, mut next) = (Vec::new(), q.before);
+    for _ in 0..HISTORY_READS {
+        let want = limit - recent.len();
+        let page = app.store.member_entries(&member, next, want).await?;
+        let short = page.len() < want;
+        next = page.last().map(|&(n, _)| n).filter(|&n| n > 0 && !short);
+        for (_, bytes) in page {
+            let credited: CreditedTo = serde_json::from_slice(&bytes).map_err(|e| {
+                crate::store::StoreError::Corrupt(format!("an unreadable entry: {e}"))
+            })?;
+            if credited.campus.as_deref() == Some(campus.as_str()) {
+                recent.push(super::raw(bytes)?);
+            }
+        }
+        if next.is_none() || recent.len() == limit {
+            break;
+        }
+    }
     Ok(json(
         StatusCode::OK,
         &AccountView {
@@ -231,6 +271,7 @@ async fn member(
             entries: account.entries,
             open_pledges: account.open_pledges,
             recent,
+            next,
         },
     ))
 }

@@ -158,14 +158,14 @@ pub async fn campus_routes(h: &Harness) {
     let recent: Recent = serde_json::from_str(&acct.text).unwrap();
     let stored = h
         .store
-        .member_entries(&MemberId::parse(&alice).unwrap(), 2)
+        .member_entries(&MemberId::parse(&alice).unwrap(), None, 2)
         .await
         .unwrap();
     assert_eq!(recent.recent.len(), 2, "limit applies");
     for (got, want) in recent.recent.iter().zip(&stored) {
         assert_eq!(
             got.get().as_bytes(),
-            want.as_slice(),
+            want.1.as_slice(),
             "entries are byte-exact"
         );
         let (hash, recomputed) = rehash(got.get());
