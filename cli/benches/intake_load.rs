@@ -204,6 +204,14 @@ impl LedgerSource for Counted {
     async fn checkpoints(&self, chain: &str) -> StoreResult<Vec<SignedCheckpoint>> {
         self.inner.checkpoints(chain).await
     }
+    async fn checkpoint_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<SignedCheckpoint>> {
+        self.inner.checkpoint_page(chain, after, limit).await
+    }
     async fn backlog(&self) -> StoreResult<Option<Backlog>> {
         self.inner.backlog().await
     }
@@ -266,8 +274,13 @@ impl Members for Counted {
     async fn accounts(&self, members: &[MemberId]) -> StoreResult<Vec<Account>> {
         self.inner.accounts(members).await
     }
-    async fn member_entries(&self, member: &MemberId, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
-        self.inner.member_entries(member, limit).await
+    async fn member_entries(
+        &self,
+        member: &MemberId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        self.inner.member_entries(member, before, limit).await
     }
 }
 

@@ -219,10 +219,7 @@ impl Prover<'_> {
             ProofCommand::Statement { member } => {
                 let member = MemberId::parse(member).map_err(|e| e.message)?;
                 let statement = match self {
-                    Prover::Remote(r) => r
-                        .get(&format!("/v1/audit/members/{member}/statement"), &[])
-                        .await
-                        .map_err(|e| e.to_string())?,
+                    Prover::Remote(r) => r.statement(&member).await.map_err(|e| e.to_string())?,
                     Prover::Local(s) => tree::statement(*s, &member).await.map_err(err)?,
                 };
                 Bundle::Statement { statement }

@@ -2,9 +2,11 @@
 //! verifier over HTTP that `greenloop verify` runs over the local store.
 
 use greenloop::catalog::Catalog;
+use greenloop::checkpoint::tree::STATEMENT_PAGE;
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::MemberId;
-use greenloop::http::audit::{EntriesPage, RulesPage};
+use greenloop::http::audit::{CheckpointsPage, EntriesPage, RulesPage, MAX_PAGE};
+use greenloop::proof::{Statement, StatementPage};
 use greenloop::store::{
     Account, Backlog, CampusTotals, ChainHead, LedgerSource, Result, StoreError,
 };
@@ -71,6 +73,69 @@ impl RemoteLedger {
         serde_json::from_slice(&body)
             .map_err(|e| StoreError::Corrupt(format!("{url} sent unreadable JSON: {e}")))
     }
+
+    /// One page of a chain's checkpoints, as the audit API answers it.
+    async fn checkpoints_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<CheckpointsPage> {
+        let mut query = vec![("limit", limit.to_string())];
+        query.extend(after.map(|a| ("after", a.to_string())));
+        self.get(&format!("/v1/audit/chains/{chain}/checkpoints"), &query)
+            .await
+    }
+
+    /// A member's whole statement, page after page, joined (`Statement::join`).
+    pub async fn statement(&self, member: &MemberId) -> Result<Statement> {
+        self.statement_in_pages(member, STATEMENT_PAGE).await
+    }
+
+    /// A member's statement, `limit` entries a page.
+    async fn statement_in_pages(&self, member: &MemberId, limit: usize) -> Result<Statement> {
+        let path = format!("/v1/audit/members/{member}/statement");
+        let mut pages: Vec<StatementPage> = Vec::new();
+        let mut before: Option<u64> = None;
+        loop {
+            let mut query = vec![("limit", limit.to_string())];
+            query.extend(before.map(|b| ("before", b.to_string())));
+            let page: StatementPage = self.get(&path, &query).await?;
+            let next = page.next;
+            pages.push(page);
+            match next {
+                // A cursor that does not move back would loop forever.
+                Some(n) if before.is_none_or(|b| n < b) => before = Some(n),
+                Some(n) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "statement of {member}: the next page before {n} goes forward"
+                    )))
+                }
+                None => break,
+            }
+        }
+        Ok(Statement::join(pages).expect("one page at least"))
+    }
+
+    /// A chain's checkpoints, `limit` a page.
+    async fn all_checkpoints(&self, chain: &str, limit: usize) -> Result<Vec<SignedCheckpoint>> {
+        let mut all: Vec<SignedCheckpoint> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.checkpoints_page(chain, after, limit).await?;
+            all.extend(page.checkpoints);
+            match page.next {
+                // A cursor that does not move on would loop forever.
+                Some(n) if after.is_none_or(|a| n > a) => after = Some(n),
+                Some(n) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "checkpoints of {chain}: the next page after {n} goes back"
+                    )))
+                }
+                None => return Ok(all),
+            }
+        }
+    }
 }
 
 #[greenloop::async_trait]
@@ -120,12 +185,109 @@ impl LedgerSource for RemoteLedger {
         self.get("/v1/audit/campus-totals", &[]).await
     }
 
+    /// Every page of them: the verifier needs them all.
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
-        self.get(&format!("/v1/audit/chains/{chain}/checkpoints"), &[])
-            .await
+        self.all_checkpoints(chain, MAX_PAGE).await
+    }
+
+    async fn checkpoint_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>> {
+        Ok(self
+            .checkpoints_page(chain, after, limit.min(MAX_PAGE))
+            .await?
+            .checkpoints)
     }
 
     async fn backlog(&self) -> Result<Option<Backlog>> {
         self.get("/v1/audit/backlog", &[]).await.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use greenloop::catalog::Rules;
+    use greenloop::checkpoint::{tree, LogKey};
+    use greenloop::domain::{Action, ActionKind, Items, Pepper};
+    use greenloop::http::{router, App, Integrations};
+    use greenloop::proof::verify_statement;
+    use greenloop::store::embedded::EmbeddedStore;
+    use greenloop::store::{ApiKey, Grant, Store};
+    use std::sync::Arc;
+
+    const AUDITOR: &str =
+        "glk_a0000000000000a0_cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+    /// RFC 8032 test 1's seed: a key for tests only.
+    const LOG_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    /// Inside the built-in campaign window.
+    const AT: i64 = 1_793_462_400;
+
+    /// Credits `n` scans of one member at one station, numbered from `from`.
+    async fn credit(store: &dyn Store, member: &MemberId, from: u32, n: u32) {
+        for i in from..from + n {
+            let action = Action {
+                id: format!("s-{i}"),
+                integration: "qr-1".into(),
+                kind: ActionKind::Scan,
+                member: member.clone(),
+                station: "st-1".into(),
+                at: AT + i64::from(i) * 60,
+                items: Items {
+                    books: 1,
+                    ..Items::default()
+                },
+            };
+            store.record_action(&action).await.unwrap();
+        }
+        greenloop::credit::credit_pending(store, &Rules::defaults(), 1)
+            .await
+            .unwrap();
+    }
+
+    /// The walkers follow `next` over real pages: the statement's pages join to one that
+    /// verifies, and the checkpoints come back whole, each once.
+    #[tokio::test]
+    async fn statement_and_checkpoints_are_read_page_after_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let auditor = ApiKey::of_key(AUDITOR, Grant::Auditor, 0, None).unwrap();
+        store.put_api_key(&auditor).await.unwrap();
+        let pepper = Pepper::new(b"remote-test-pepper-0123".to_vec()).unwrap();
+        let member = MemberId::pseudonym(&pepper, "user-1");
+        let key = LogKey::from_hex(LOG_KEY).unwrap();
+        credit(store.as_ref(), &member, 0, 4).await;
+        tree::publish_all(store.as_ref(), &key, 1_000)
+            .await
+            .unwrap();
+        credit(store.as_ref(), &member, 4, 3).await;
+        tree::publish_all(store.as_ref(), &key, 2_000)
+            .await
+            .unwrap();
+
+        let app = App::new(
+            store.clone(),
+            pepper,
+            Integrations::default(),
+            Rules::defaults(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(app)).await });
+        let remote = RemoteLedger::new(&format!("http://{addr}"), AUDITOR.into()).unwrap();
+
+        let statement = remote.statement_in_pages(&member, 2).await.unwrap();
+        let verified = verify_statement(&key.public(), &statement).expect("it verifies");
+        assert_eq!(verified.entries, 7, "4 pages of 2 joined");
+        assert_eq!(statement.proofs.len(), 7);
+
+        let chain = store.chain_heads().await.unwrap()[0].chain.clone();
+        let all = store.checkpoints(&chain).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(remote.all_checkpoints(&chain, 1).await.unwrap(), all);
+        assert_eq!(remote.checkpoints(&chain).await.unwrap(), all);
     }
 }

@@ -1,18 +1,23 @@
 //! The HTTP API's behaviour, driven in-process through the router with tower's `oneshot`, on a
 //! real embedded store: signatures and rotation, idempotent intake, every class of bad input
 //! (4xx, JSON error, nothing written), crediting and real-time reads, campus scoping, pledges,
-//! pickups, and concurrent duplicate deliveries.
+//! pickups, concurrent duplicate deliveries, and paged statements, histories and checkpoints.
 
 mod support;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use greenloop::catalog::Rules;
+use greenloop::checkpoint::tree::{self, STATEMENT_PAGE};
+use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_pending;
 use greenloop::http::signature::{sign, Message};
 use greenloop::http::{router, App};
+use greenloop::proof::{verify_statement, Statement, StatementPage};
 use greenloop::store::{Grant, Store};
+use greenloop_testkit::TEST_LOG_KEY;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use support::http_app;
 use tower::ServiceExt;
@@ -639,4 +644,272 @@ async fn concurrent_duplicate_deliveries_credit_once() {
         .await
         .unwrap();
     assert!(report.is_ok(), "{:?}", report.first_problem());
+}
+
+impl Api {
+    /// Records `n` scans of `user`, ids `{prefix}-0` on, and credits them.
+    async fn credited_scans(&self, prefix: &str, user: &str, n: usize) {
+        for i in 0..n {
+            let (status, body) = self
+                .post("/v1/scans", &scan(&format!("{prefix}-{i}"), user, 1))
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        }
+        assert_eq!(self.credit().await, n as u64);
+    }
+
+    /// Signs every chain as it stands.
+    async fn publish(&self, time: i64) {
+        let key = LogKey::from_hex(TEST_LOG_KEY).unwrap();
+        tree::publish_all(self.store.as_ref(), &key, time)
+            .await
+            .unwrap();
+    }
+
+    /// A member's statement pages from the newest on, `limit` entries each (None: the default),
+    /// calling `between` after each page.
+    async fn statement_pages(
+        &self,
+        member: &str,
+        limit: Option<usize>,
+        mut between: impl AsyncFnMut(&StatementPage),
+    ) -> Vec<StatementPage> {
+        let mut pages: Vec<StatementPage> = Vec::new();
+        let mut query: Vec<String> = limit.map(|l| format!("limit={l}")).into_iter().collect();
+        loop {
+            let path = format!("/v1/audit/members/{member}/statement?{}", query.join("&"));
+            let (status, body) = self.get(&path, Some(AUDITOR)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let page: StatementPage = serde_json::from_value(body).unwrap();
+            between(&page).await;
+            let next = page.next;
+            pages.push(page);
+            let Some(before) = next else { return pages };
+            query.retain(|q| !q.starts_with("before="));
+            query.push(format!("before={before}"));
+        }
+    }
+}
+
+/// A statement of more entries than a page: the pages join to the member's whole history, each
+/// entry once and none left out, and the joined statement verifies against the signed log.
+#[tokio::test]
+async fn a_long_statement_comes_in_pages_that_join_to_the_whole() {
+    let api = api().await;
+    api.put("/v1/campuses/sjtu/members/lena", PORTAL_A).await;
+    let over = STATEMENT_PAGE + 5;
+    api.credited_scans("long", "lena", over).await;
+    api.publish(1_800_000_000).await;
+    let (_, account) = api
+        .get("/v1/campuses/sjtu/members/lena", Some(PORTAL_A))
+        .await;
+    let member = account["member"].as_str().unwrap().to_owned();
+    let public = LogKey::from_hex(TEST_LOG_KEY).unwrap().public();
+
+    for limit in [None, Some(7), Some(STATEMENT_PAGE)] {
+        let pages = api.statement_pages(&member, limit, async |_| {}).await;
+        let per = limit.unwrap_or(STATEMENT_PAGE);
+        let sizes: Vec<usize> = pages.iter().map(|p| p.proofs.len()).collect();
+        let mut want = vec![per; over / per];
+        want.extend(Some(over % per).filter(|&r| r > 0));
+        assert_eq!(sizes, want, "pages of {per}");
+        for p in &pages {
+            assert_eq!(p.entries, over as u64, "every page carries the account");
+            assert_eq!(
+                p.checkpoints.len(),
+                1,
+                "and the checkpoint its proofs are in"
+            );
+        }
+        let statement = Statement::join(pages).unwrap();
+        let places: BTreeSet<(String, u64)> = statement
+            .proofs
+            .iter()
+            .map(|p| (p.chain.clone(), p.seq))
+            .collect();
+        assert_eq!(places.len(), over, "no entry twice");
+        let v = verify_statement(&public, &statement).expect("the joined statement verifies");
+        assert_eq!(v.entries, over as u64, "none left out");
+    }
+
+    // A page of more than the maximum is refused, not cut.
+    let (status, err) = api
+        .get(
+            &format!(
+                "/v1/audit/members/{member}/statement?limit={}",
+                STATEMENT_PAGE + 1
+            ),
+            Some(AUDITOR),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_limit"))
+    );
+}
+
+/// Crediting and signing go on while an auditor pages: later pages stay below the first
+/// page's account, their proofs name the newer checkpoint, and the joined statement verifies.
+#[tokio::test]
+async fn a_statement_read_while_the_log_grows_still_joins() {
+    let api = api().await;
+    api.put("/v1/campuses/sjtu/members/milo", PORTAL_A).await;
+    api.credited_scans("grow", "milo", 12).await;
+    api.publish(1_800_000_000).await;
+    let (_, account) = api
+        .get("/v1/campuses/sjtu/members/milo", Some(PORTAL_A))
+        .await;
+    let member = account["member"].as_str().unwrap().to_owned();
+    let mut grown = false;
+    let pages = api
+        .statement_pages(&member, Some(5), async |_| {
+            if !grown {
+                grown = true;
+                api.credited_scans("more", "milo", 3).await;
+                api.publish(1_800_000_300).await;
+            }
+        })
+        .await;
+    assert_eq!(pages.len(), 3);
+    assert_eq!(pages[0].entries, 12);
+    assert_eq!(pages[1].entries, 15, "the account grew between pages");
+    let sizes: Vec<u64> = pages
+        .iter()
+        .map(|p| p.checkpoints[0].checkpoint.size)
+        .collect();
+    assert_eq!(
+        sizes[1],
+        sizes[0] + 3,
+        "later pages use the newer checkpoint"
+    );
+    let statement = Statement::join(pages).unwrap();
+    assert_eq!(statement.checkpoints.len(), 2);
+    let public = LogKey::from_hex(TEST_LOG_KEY).unwrap().public();
+    let v = verify_statement(&public, &statement).expect("the joined statement verifies");
+    assert_eq!(v.entries, 12, "as of the first page's account");
+}
+
+/// A campus's portal shows the member's history at that campus only: entries credited while
+/// they belonged to another campus are left out, in bounded pages that go on with `next`.
+#[tokio::test]
+async fn a_campus_sees_only_the_history_credited_to_it() {
+    let api = api().await;
+    api.put("/v1/campuses/sjtu/members/nora", PORTAL_A).await;
+    api.credited_scans("at-a", "nora", 30).await;
+    let (_, at_a) = api
+        .get("/v1/campuses/sjtu/members/nora?limit=100", Some(PORTAL_A))
+        .await;
+    assert_eq!(at_a["recent"].as_array().unwrap().len(), 30);
+    assert_eq!(at_a["next"], Value::Null);
+
+    // Transferred to scu, nora earns two more entries there.
+    api.put("/v1/campuses/scu/members/nora", PORTAL_B).await;
+    api.credited_scans("at-b", "nora", 2).await;
+    let (status, _) = api
+        .get("/v1/campuses/sjtu/members/nora", Some(PORTAL_A))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no longer sjtu's member");
+
+    let (_, all) = api
+        .get("/v1/campuses/scu/members/nora?limit=100", Some(PORTAL_B))
+        .await;
+    assert_eq!(all["entries"], 32, "the account counts every entry");
+    let recent = all["recent"].as_array().unwrap();
+    let actions: Vec<&str> = recent
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["at-b-1", "at-b-0"], "only scu's, newest first");
+    assert!(recent.iter().all(|e| e["campus"] == "scu"));
+    assert_eq!(all["next"], Value::Null, "3 reads of 100 cover all 32");
+
+    // Small pages: a request reads at most 3 store pages, so it may come back short, or
+    // empty, with `next` to go on from; only `next: null` ends the history.
+    let mut seen: Vec<String> = Vec::new();
+    let mut before: Option<u64> = None;
+    let mut requests = 0;
+    loop {
+        let q = before.map_or(String::new(), |b| format!("&before={b}"));
+        let (status, page) = api
+            .get(
+                &format!("/v1/campuses/scu/members/nora?limit=5{q}"),
+                Some(PORTAL_B),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        requests += 1;
+        for e in page["recent"].as_array().unwrap() {
+            assert_eq!(e["campus"], "scu");
+            seen.push(e["action"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_u64() {
+            Some(next) => {
+                assert!(before.is_none_or(|b| next < b), "next moves back");
+                before = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["at-b-1", "at-b-0"], "each entry once");
+    // 32 entries, at most 15 looked at per request.
+    assert!(
+        requests >= 3,
+        "the work per request is bounded: {requests} requests"
+    );
+}
+
+/// A chain's checkpoints come in pages by size: joined, they are every checkpoint once.
+#[tokio::test]
+async fn checkpoints_come_in_pages() {
+    let api = api().await;
+    api.credited_scans("ck", "olga", 25).await;
+    let key = LogKey::from_hex(TEST_LOG_KEY).unwrap();
+    let chain = api.store.chain_heads().await.unwrap()[0].chain.clone();
+    // Signing every 3 entries, then the end: sizes 3, 6, ..., 24 and 25.
+    tree::publish_paged(api.store.as_ref(), &key, &chain, 1_800_000_000, 1, 3)
+        .await
+        .unwrap();
+    let all = api.store.checkpoints(&chain).await.unwrap();
+    assert_eq!(all.len(), 9);
+
+    let mut joined: Vec<Value> = Vec::new();
+    let mut after: Option<u64> = None;
+    loop {
+        let q = after.map_or(String::new(), |a| format!("&after={a}"));
+        let (status, page) = api
+            .get(
+                &format!("/v1/audit/chains/{chain}/checkpoints?limit=4{q}"),
+                Some(AUDITOR),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let got = page["checkpoints"].as_array().unwrap();
+        assert!(got.len() <= 4);
+        joined.extend(got.iter().cloned());
+        match page["next"].as_u64() {
+            Some(next) => {
+                assert_eq!(Some(next), got.last().map(|c| c["size"].as_u64().unwrap()));
+                after = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        joined,
+        serde_json::to_value(&all)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    );
+    let (status, err) = api
+        .get(
+            &format!("/v1/audit/chains/{chain}/checkpoints?limit=1001"),
+            Some(AUDITOR),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_limit"))
+    );
 }

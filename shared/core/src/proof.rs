@@ -7,7 +7,8 @@
 //! - [`InclusionProof`]: one entry is in a checkpoint's tree;
 //! - [`ConsistencyProof`]: a later checkpoint extends an earlier one;
 //! - [`Statement`]: a member's whole history, linked by `member_prev`, each entry included in
-//!   its chain's checkpoint, summing to their account.
+//!   a checkpoint of its chain, summing to their account. The API serves it in
+//!   [`StatementPage`]s, which [`Statement::join`] puts back together.
 
 use crate::checkpoint::{Checkpoint, CheckpointError, PublicKey, SignedCheckpoint};
 use crate::ledger::{canonical, Digest, Entry, ZERO};
@@ -49,10 +50,60 @@ pub struct Statement {
     pub co2e_g: i64,
     pub entries: u64,
     pub head: Digest,
-    /// One checkpoint per chain the entries are on.
+    /// The checkpoints the proofs are in: one per chain, or more when a chain was signed again
+    /// while the statement's pages were read. Each proof names its size.
     pub checkpoints: Vec<SignedCheckpoint>,
     /// Every entry, newest first, each with its inclusion proof.
     pub proofs: Vec<InclusionProof>,
+}
+
+/// One page of a member statement: the account and the checkpoints as read for this page, and
+/// the next entries, newest first, each proven in one of those checkpoints. `next` is the
+/// member's own number of the oldest entry given (their first is 0): the page to ask for next
+/// holds the entries before it. None once the member's first entry is given.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementPage {
+    pub member: String,
+    pub balance: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+    pub head: Digest,
+    pub checkpoints: Vec<SignedCheckpoint>,
+    pub proofs: Vec<InclusionProof>,
+    pub next: Option<u64>,
+}
+
+impl Statement {
+    /// The statement that pages, newest first, make up: the first page's account (later pages
+    /// hold only older entries, so it is the one their proofs add up to), every proof in order,
+    /// and each distinct checkpoint once. None without a page. Nothing is checked here; that
+    /// is [`verify_statement`]'s job.
+    pub fn join(pages: impl IntoIterator<Item = StatementPage>) -> Option<Statement> {
+        let mut pages = pages.into_iter();
+        let first = pages.next()?;
+        let mut s = Statement {
+            member: first.member,
+            balance: first.balance,
+            co2e_g: first.co2e_g,
+            entries: first.entries,
+            head: first.head,
+            checkpoints: first.checkpoints,
+            proofs: first.proofs,
+        };
+        for page in pages {
+            s.proofs.extend(page.proofs);
+            for c in page.checkpoints {
+                if !s.checkpoints.contains(&c) {
+                    s.checkpoints.push(c);
+                }
+            }
+        }
+        s.checkpoints.sort_by(|a, b| {
+            (&a.checkpoint.chain, a.checkpoint.size).cmp(&(&b.checkpoint.chain, b.checkpoint.size))
+        });
+        Some(s)
+    }
 }
 
 /// Why a proof was refused: the first failed step.
@@ -163,26 +214,34 @@ pub struct Verified {
     pub co2e_g: i64,
 }
 
-/// Checks a member statement: every entry is in its chain's signed checkpoint; the entries link
-/// from the account's head back to the member's first entry, so none is missing between; and
-/// their sums are the account's.
+/// Checks a member statement: every checkpoint is signed; every entry is in a signed
+/// checkpoint of its chain at the size its proof names; the entries link from the account's head
+/// back to the member's first entry, so none is missing between; and their sums are the
+/// account's.
 pub fn verify_statement(key: &PublicKey, s: &Statement) -> Result<Verified, AuditError> {
     let fail = |m: String| AuditError::Statement(m);
-    let mut by_chain: BTreeMap<&str, &SignedCheckpoint> = BTreeMap::new();
+    let mut by_tree: BTreeMap<(&str, u64), &SignedCheckpoint> = BTreeMap::new();
     for c in &s.checkpoints {
-        if by_chain.insert(&c.checkpoint.chain, c).is_some() {
+        verify_checkpoint(key, c)?;
+        if by_tree
+            .insert((&c.checkpoint.chain, c.checkpoint.size), c)
+            .is_some()
+        {
             return Err(fail(format!(
-                "two checkpoints for chain {}",
-                c.checkpoint.chain
+                "two checkpoints for chain {} at size {}",
+                c.checkpoint.chain, c.checkpoint.size
             )));
         }
     }
     let mut expect = s.head;
     let (mut balance, mut co2e_g) = (0i64, 0i64);
     for p in &s.proofs {
-        let c = by_chain
-            .get(p.chain.as_str())
-            .ok_or_else(|| fail(format!("no checkpoint for chain {}", p.chain)))?;
+        let c = by_tree.get(&(p.chain.as_str(), p.size)).ok_or_else(|| {
+            fail(format!(
+                "no checkpoint for chain {} at size {}",
+                p.chain, p.size
+            ))
+        })?;
         let e = verify_inclusion(key, c, p)?;
         if e.member.as_str() != s.member {
             return Err(fail(format!(

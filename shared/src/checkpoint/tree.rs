@@ -13,9 +13,9 @@ use greenloop_core::domain::MemberId;
 use greenloop_core::ledger::{canonical, Digest, ZERO};
 use greenloop_core::merkle::frontier::{nodes_needed, tiles, Frontier, Nodes};
 use greenloop_core::merkle::{consistency, inclusion, root, ProofError};
-use greenloop_core::proof::{ConsistencyProof, InclusionProof, Statement};
+use greenloop_core::proof::{ConsistencyProof, InclusionProof, Statement, StatementPage};
 use serde_json::value::RawValue;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The lowest stored level above the entries: subtrees of 16 entries.
 pub const STORED_FROM: u32 = 4;
@@ -129,13 +129,25 @@ async fn proven<S: CheckpointStore + ?Sized>(
     entry: Vec<u8>,
 ) -> Result<InclusionProof, TreeError> {
     let proof = inclusion_proof(store, chain, seq, size).await?;
+    with_entry(chain.to_owned(), seq, size, entry, proof)
+}
+
+/// An audit path with the stored entry it is for, as read.
+fn with_entry(
+    chain: String,
+    seq: u64,
+    size: u64,
+    entry: Vec<u8>,
+    proof: Vec<Digest>,
+) -> Result<InclusionProof, TreeError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("chain {chain} seq {seq}: {why}"));
     let entry = String::from_utf8(entry).map_err(|_| corrupt("not UTF-8".into()))?;
+    let entry = RawValue::from_string(entry).map_err(|e| corrupt(e.to_string()))?;
     Ok(InclusionProof {
-        chain: chain.to_owned(),
+        chain,
         seq,
         size,
-        entry: RawValue::from_string(entry).map_err(|e| corrupt(e.to_string()))?,
+        entry,
         proof,
     })
 }
@@ -157,24 +169,34 @@ pub async fn consistency<S: LedgerSource + CheckpointStore + ?Sized>(
     })
 }
 
-/// A member's statement: their account, every entry newest first, each proven in the latest
-/// checkpoint of its chain. Refused while an entry is newer than its chain's checkpoint.
-pub async fn statement<S: LedgerSource + CheckpointStore + Members + ?Sized>(
+/// Most entries in one page of a member statement: each comes with its proof (about 2.5 KB
+/// together), so a page stays near 250 KB, far under Lambda's 6 MB answer.
+pub const STATEMENT_PAGE: usize = 100;
+
+/// One page of a member's statement: their account, and their entries before their own number
+/// `before` (None: from the newest the account counts), newest first, at most `limit`, each
+/// proven in the latest checkpoint of its chain. Refused while an entry is newer than its
+/// chain's checkpoint. Costs one account read, one read of the entries, one checkpoint read per
+/// chain and one batch of tree node reads per chain, whatever `limit` is.
+pub async fn statement_page<S: LedgerSource + CheckpointStore + Members + ?Sized>(
     store: &S,
     member: &MemberId,
-) -> Result<Statement, TreeError> {
+    before: Option<u64>,
+    limit: usize,
+) -> Result<StatementPage, TreeError> {
     let account = store
         .accounts(std::slice::from_ref(member))
         .await?
         .pop()
         .filter(|a| a.entries > 0)
         .ok_or_else(|| StoreError::NotFound(format!("member {}", member.as_str())))?;
-    let stored = store
-        .member_entries(member, account.entries as usize + 1)
-        .await?;
-    let mut checkpoints: HashMap<String, SignedCheckpoint> = HashMap::new();
-    let mut proofs = Vec::with_capacity(stored.len());
-    for bytes in stored {
+    // Never past the account as read: an entry credited meanwhile waits for the next statement.
+    let before = before.map_or(account.entries, |b| b.min(account.entries));
+    let stored = store.member_entries(member, Some(before), limit).await?;
+    let next = stored.last().map(|&(n, _)| n).filter(|&n| n > 0);
+    let mut checkpoints: BTreeMap<String, SignedCheckpoint> = BTreeMap::new();
+    let mut placed = Vec::with_capacity(stored.len());
+    for (_, bytes) in stored {
         let (entry, _) = canonical::read(&bytes).map_err(StoreError::Corrupt)?;
         if !checkpoints.contains_key(&entry.chain) {
             if let Some(c) = store.checkpoint(&entry.chain, None).await? {
@@ -191,19 +213,48 @@ pub async fn statement<S: LedgerSource + CheckpointStore + Members + ?Sized>(
                     entry.chain, entry.seq
                 ))
             })?;
-        proofs.push(proven(store, &entry.chain, entry.seq, size, bytes).await?);
+        placed.push((entry.chain, entry.seq, size, bytes));
     }
-    let mut checkpoints: Vec<SignedCheckpoint> = checkpoints.into_values().collect();
-    checkpoints.sort_by(|a, b| a.checkpoint.chain.cmp(&b.checkpoint.chain));
-    Ok(Statement {
+    // Every proof on a chain is answered from one batch of node reads.
+    let mut nodes_of: HashMap<&str, Nodes> = HashMap::new();
+    for (chain, c) in &checkpoints {
+        let size = c.checkpoint.size;
+        let mut keys: Vec<(u32, u64)> = placed
+            .iter()
+            .filter(|p| &p.0 == chain)
+            .flat_map(|p| nodes_needed(|t| inclusion::prove(t, p.1, size)))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        nodes_of.insert(chain, nodes(store, chain, &keys).await?);
+    }
+    let mut proofs = Vec::with_capacity(placed.len());
+    for (chain, seq, size, bytes) in placed {
+        let proof = inclusion::prove(&nodes_of[chain.as_str()], seq, size)?;
+        proofs.push(with_entry(chain, seq, size, bytes, proof)?);
+    }
+    Ok(StatementPage {
         member: member.as_str().to_owned(),
         balance: account.balance,
         co2e_g: account.co2e_g,
         entries: account.entries,
         head: account.head,
-        checkpoints,
+        checkpoints: checkpoints.into_values().collect(),
         proofs,
+        next,
     })
+}
+
+/// A member's whole statement, read page by page and joined ([`Statement::join`]).
+pub async fn statement<S: LedgerSource + CheckpointStore + Members + ?Sized>(
+    store: &S,
+    member: &MemberId,
+) -> Result<Statement, TreeError> {
+    let mut pages = vec![statement_page(store, member, None, STATEMENT_PAGE).await?];
+    while let Some(before) = pages.last().and_then(|p| p.next) {
+        pages.push(statement_page(store, member, Some(before), STATEMENT_PAGE).await?);
+    }
+    Ok(Statement::join(pages).expect("one page at least"))
 }
 
 /// `size`, or the latest checkpoint's: a size the stored tree can answer for.

@@ -10,8 +10,8 @@
 //!
 //! [`LedgerSource`]: crate::store::LedgerSource
 
-use super::{json, raw, ApiError};
-use crate::checkpoint::tree::{self, TreeError};
+use super::{json, page_limit, raw, ApiError};
+use crate::checkpoint::tree::{self, TreeError, STATEMENT_PAGE};
 use crate::store::{AuditStore, ChainHead, Grant};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::domain::{check_id, MemberId};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::rulebook::Rulebook;
@@ -28,7 +29,9 @@ use serde_json::value::RawValue;
 /// This function's view of the app: its store narrowed to the roles it may use.
 type App = super::App<dyn AuditStore>;
 
-/// Most entries or accounts in one page.
+/// Most entries, accounts or checkpoints in one page. A member statement's page is smaller
+/// ([`STATEMENT_PAGE`]): each entry comes with its proof. Heads and campus totals are not paged:
+/// there is one per chain and one per campus, both fixed by the operator.
 pub const MAX_PAGE: usize = 1_000;
 
 pub fn routes(app: &super::App) -> Router {
@@ -76,16 +79,6 @@ struct AccountsQuery {
     limit: Option<usize>,
 }
 
-fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
-    match limit.unwrap_or(MAX_PAGE) {
-        n @ 1..=MAX_PAGE => Ok(n),
-        _ => Err(ApiError::bad_request(
-            "bad_limit",
-            format!("limit must be 1 to {MAX_PAGE}"),
-        )),
-    }
-}
-
 async fn heads(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     auditor(&app, &headers).await?;
     let mut heads: Vec<ChainHead> = app.store.chain_heads().await?;
@@ -104,7 +97,7 @@ async fn entries(
     let Query(q) = q?;
     check_id("chain", &chain)?;
     let from = q.from.unwrap_or(0);
-    let limit = page_size(q.limit)?;
+    let limit = page_limit(q.limit, MAX_PAGE, MAX_PAGE)?;
     let stored = app.store.entries(&chain, from, limit).await?;
     let next = (stored.len() == limit).then_some(from + limit as u64);
     let entries = stored.into_iter().map(raw).collect::<Result<_, _>>()?;
@@ -126,7 +119,7 @@ async fn accounts(
     auditor(&app, &headers).await?;
     let Query(q) = q?;
     let after = q.after.as_deref().map(MemberId::parse).transpose()?;
-    let limit = page_size(q.limit)?;
+    let limit = page_limit(q.limit, MAX_PAGE, MAX_PAGE)?;
     let page = app.store.account_page(after.as_ref(), limit).await?;
     Ok(json(StatusCode::OK, &page))
 }
@@ -176,14 +169,47 @@ struct ConsistencyQuery {
     second: Option<u64>,
 }
 
-/// Every checkpoint of a chain, smallest first.
+/// A page of a chain's checkpoints; `next` is the `after` to ask for next, absent at the end.
+#[derive(Serialize, Deserialize)]
+pub struct CheckpointsPage {
+    pub chain: String,
+    pub checkpoints: Vec<SignedCheckpoint>,
+    pub next: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointsQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// A chain's checkpoints above size `after`, smallest first: one grows by one every few minutes
+/// all campaign, so they are paged like entries.
 async fn checkpoints(
     State(app): State<App>,
     chain: Result<Path<String>, PathRejection>,
+    q: Result<Query<CheckpointsQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let chain = audited_chain(&app, &headers, chain).await?;
-    Ok(json(StatusCode::OK, &app.store.checkpoints(&chain).await?))
+    let Query(q) = q?;
+    let limit = page_limit(q.limit, MAX_PAGE, MAX_PAGE)?;
+    // One more than the page says whether there is a next one.
+    let mut checkpoints = app
+        .store
+        .checkpoint_page(&chain, q.after, limit + 1)
+        .await?;
+    let next = (checkpoints.len() > limit).then(|| checkpoints[limit - 1].checkpoint.size);
+    checkpoints.truncate(limit);
+    Ok(json(
+        StatusCode::OK,
+        &CheckpointsPage {
+            chain,
+            checkpoints,
+            next,
+        },
+    ))
 }
 
 /// The chain's latest checkpoint, or the one at `size`.
@@ -228,17 +254,28 @@ async fn consistency(
     Ok(json(StatusCode::OK, &proof))
 }
 
-/// A member's statement, by pseudonym: every entry with its inclusion proof.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatementQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// A page of a member's statement, by pseudonym: the account, and entries with their inclusion
+/// proofs, newest first, before the member's own entry number `before`.
 async fn statement(
     State(app): State<App>,
     member: Result<Path<String>, PathRejection>,
+    q: Result<Query<StatementQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path(member) = member?;
     auditor(&app, &headers).await?;
+    let Query(q) = q?;
     let member = MemberId::parse(&member)?;
-    let statement = tree::statement(app.store.as_ref(), &member).await?;
-    Ok(json(StatusCode::OK, &statement))
+    let limit = page_limit(q.limit, STATEMENT_PAGE, STATEMENT_PAGE)?;
+    let page = tree::statement_page(app.store.as_ref(), &member, q.before, limit).await?;
+    Ok(json(StatusCode::OK, &page))
 }
 
 impl From<TreeError> for ApiError {

@@ -10,7 +10,7 @@
 //! through the integration that authenticated them (`PUT /v1/members/{user}/campus`, signed),
 //! or an operator moves them to another.
 
-use super::{json, parse, ApiError};
+use super::{json, page_limit, parse, ApiError};
 use crate::store::{
     Account, Affiliated, CampusDay, CampusStore, Consent, Grant, OpenPledge, StoreError,
 };
@@ -44,29 +44,6 @@ pub fn routes(app: &super::App) -> Router {
         )
         .route("/v1/members/{user}/campus", put(transfer))
         .with_state(app.with_store::<dyn CampusStore>(app.store.clone()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Limit {
-    limit: Option<usize>,
-}
-
-impl Limit {
-    fn get(q: Result<Query<Limit>, QueryRejection>, default: usize) -> Result<usize, ApiError> {
-        Self::check(q?.0.limit, default)
-    }
-
-    /// `limit`, or `default` when absent, if it is 1 to [`MAX_ROWS`].
-    fn check(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
-        match limit.unwrap_or(default) {
-            n @ 1..=MAX_ROWS => Ok(n),
-            _ => Err(ApiError::bad_request(
-                "bad_limit",
-                format!("limit must be 1 to {MAX_ROWS}"),
-            )),
-        }
-    }
 }
 
 /// How long a client or CDN may reuse the public ranking: crediting keeps it at most
@@ -208,7 +185,7 @@ async fn leaderboard(
     let Path(campus) = campus?;
     let Query(q) = q?;
     authorize(&app, &headers, &campus).await?;
-    let limit = Limit::check(q.limit, 10)?;
+    let limit = page_limit(q.limit, 10, MAX_ROWS)?;
     let after = q
         .after
         .as_deref()
@@ -255,19 +232,39 @@ struct AccountView {
     co2e_g: i64,
     entries: u64,
     open_pledges: Vec<OpenPledge>,
-    /// The newest entries first, exactly as stored on the ledger.
+    /// The newest entries credited to this campus first, exactly as stored on the ledger.
     recent: Vec<Box<RawValue>>,
+    /// The `before` of the next page; None once the member's first entry was looked at.
+    next: Option<u64>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// The one field of a stored entry the history filters on.
+#[derive(Deserialize)]
+struct CreditedTo {
+    campus: Option<String>,
+}
+
+/// Store pages one history request reads at most. Entries credited elsewhere (before a
+/// transfer) are skipped, so a page may come back short, with `next` to go on from.
+const HISTORY_READS: usize = 3;
 
 async fn member(
     State(app): State<App>,
     path: Result<Path<(String, String)>, PathRejection>,
-    q: Result<Query<Limit>, QueryRejection>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
-    let limit = Limit::get(q, 20)?;
+    let Query(q) = q?;
+    let limit = page_limit(q.limit, 20, MAX_ROWS)?;
     let member = super::scan::member(&app, &user)?;
     let account: Account = app
         .store
@@ -276,13 +273,25 @@ async fn member(
         .pop()
         .filter(|a| a.campus.as_deref() == Some(campus.as_str()))
         .ok_or_else(|| ApiError::not_found(format!("member of campus {campus}")))?;
-    let recent = app
-        .store
-        .member_entries(&member, limit)
-        .await?
-        .into_iter()
-        .map(super::raw)
-        .collect::<Result<Vec<_>, _>>()?;
+    // The member's entries at other campuses are theirs, not this portal's to show.
+    let (mut recent, mut next) = (Vec::new(), q.before);
+    for _ in 0..HISTORY_READS {
+        let want = limit - recent.len();
+        let page = app.store.member_entries(&member, next, want).await?;
+        let short = page.len() < want;
+        next = page.last().map(|&(n, _)| n).filter(|&n| n > 0 && !short);
+        for (_, bytes) in page {
+            let credited: CreditedTo = serde_json::from_slice(&bytes).map_err(|e| {
+                crate::store::StoreError::Corrupt(format!("an unreadable entry: {e}"))
+            })?;
+            if credited.campus.as_deref() == Some(campus.as_str()) {
+                recent.push(super::raw(bytes)?);
+            }
+        }
+        if next.is_none() || recent.len() == limit {
+            break;
+        }
+    }
     Ok(json(
         StatusCode::OK,
         &AccountView {
@@ -293,6 +302,7 @@ async fn member(
             entries: account.entries,
             open_pledges: account.open_pledges,
             recent,
+            next,
         },
     ))
 }

@@ -372,6 +372,17 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
     }
 }
 
+/// A page size: `limit`, or `default` when absent, if it is 1 to `max`; else 400 `bad_limit`.
+pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match limit.unwrap_or(default) {
+        n if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "bad_limit",
+            format!("limit must be 1 to {max}"),
+        )),
+    }
+}
+
 /// Reads a body of at most [`MAX_BODY`] bytes.
 pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {

@@ -323,10 +323,27 @@ impl LedgerSource for EmbeddedStore {
     }
 
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
+        self.checkpoint_page(chain, None, usize::MAX).await
+    }
+
+    async fn checkpoint_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>> {
+        use std::ops::Bound::{Excluded, Included};
+        if after == Some(u64::MAX) || limit == 0 {
+            return Ok(Vec::new());
+        }
         let txn = self.read()?;
         let t = txn.open_table(checkpoints::CHECKPOINTS)?;
+        let start = match after {
+            Some(size) => Excluded((chain, size)),
+            None => Included((chain, 0)),
+        };
         let mut out = Vec::new();
-        for row in t.range((chain, 0)..=(chain, u64::MAX))? {
+        for row in t.range((start, Included((chain, u64::MAX))))?.take(limit) {
             out.push(decode(row?.1.value())?);
         }
         Ok(out)
@@ -495,19 +512,32 @@ impl Members for EmbeddedStore {
             .collect()
     }
 
-    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>> {
+    async fn member_entries(
+        &self,
+        member: &MemberId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
+        use std::ops::Bound::{Excluded, Included};
+        if before == Some(0) || limit == 0 {
+            return Ok(Vec::new());
+        }
         let txn = self.read()?;
         let log = txn.open_table(MEMBER_LOG)?;
         let entries = txn.open_table(ENTRIES)?;
         let m = member.as_str();
+        let end = match before {
+            Some(n) => Excluded((m, n)),
+            None => Included((m, u64::MAX)),
+        };
         let mut out = Vec::new();
-        for row in log.range((m, 0)..=(m, u64::MAX))?.rev().take(limit) {
-            let (_, place) = row?;
+        for row in log.range((Included((m, 0)), end))?.rev().take(limit) {
+            let (key, place) = row?;
             let (chain, seq) = place.value();
             let e = entries.get((chain, seq))?.ok_or_else(|| {
                 StoreError::Corrupt(format!("member log points at missing {chain}/{seq}"))
             })?;
-            out.push(e.value().to_vec());
+            out.push((key.value().1, e.value().to_vec()));
         }
         Ok(out)
     }

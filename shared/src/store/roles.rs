@@ -86,8 +86,16 @@ pub trait Intake: Send + Sync {
 pub trait Members: Send + Sync {
     /// Accounts for these members; a member never seen gets a fresh account.
     async fn accounts(&self, members: &[MemberId]) -> Result<Vec<Account>>;
-    /// A member's most recent stored entries, newest first, at most `limit`.
-    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>>;
+    /// A member's stored entries strictly before their own sequence number `before` (None:
+    /// from the newest), newest first, at most `limit`, each with that number: 0 for the
+    /// member's first entry, so an account of `entries` holds numbers `0..entries`. The
+    /// smallest number of a page is the `before` of the next.
+    async fn member_entries(
+        &self,
+        member: &MemberId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>>;
 }
 
 /// Turning pending actions into entries: the only role that appends to a chain.
@@ -210,6 +218,22 @@ pub trait LedgerSource: Send + Sync {
     async fn campus_totals(&self) -> Result<Vec<CampusTotals>>;
     /// A chain's published checkpoints, smallest size first.
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>>;
+    /// A page of them: sizes above `after` (None: from the smallest), at most `limit`. Stores
+    /// read just the page; the default reads them all and cuts, for sources held in memory.
+    async fn checkpoint_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>> {
+        Ok(self
+            .checkpoints(chain)
+            .await?
+            .into_iter()
+            .filter(|c| after.is_none_or(|a| c.checkpoint.size > a))
+            .take(limit)
+            .collect())
+    }
     /// What waits to be credited and what is quarantined, where the source knows (a store
     /// does; an export does not hold the queue).
     async fn backlog(&self) -> Result<Option<Backlog>> {

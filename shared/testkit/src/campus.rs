@@ -59,7 +59,11 @@ pub async fn affiliation_is_the_members_choice(store: &dyn Store) {
         .leaderboard("campus-a", None, 10)
         .await
         .expect("board");
-    assert_eq!(board_a, [credited.clone()], "still on campus-a's board");
+    assert_eq!(
+        board_a,
+        std::slice::from_ref(&credited),
+        "still on campus-a's board"
+    );
     assert!(store
         .leaderboard("campus-b", None, 10)
         .await

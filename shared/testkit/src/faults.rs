@@ -299,6 +299,14 @@ impl LedgerSource for Faulty {
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>, StoreError> {
         pass!(self.checkpoints(chain))
     }
+    async fn checkpoint_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        pass!(self.checkpoint_page(chain, after, limit))
+    }
     async fn backlog(&self) -> Result<Option<Backlog>, StoreError> {
         pass!(self.backlog())
     }
@@ -366,9 +374,10 @@ impl Members for Faulty {
     async fn member_entries(
         &self,
         member: &MemberId,
+        before: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
-        pass!(self.member_entries(member, limit))
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        pass!(self.member_entries(member, before, limit))
     }
 }
 

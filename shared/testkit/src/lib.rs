@@ -25,6 +25,7 @@ mod invariants;
 mod keys;
 mod ledger;
 pub mod outcome;
+mod pages;
 mod quarantine;
 mod queries;
 mod registry;
@@ -42,6 +43,7 @@ pub use concurrency::concurrent_crediting_credits_each_action_once;
 pub use invariants::invariants_hold_under_concurrent_duplicated_delivery;
 pub use keys::api_keys_are_kept_by_id_and_revoked_in_place;
 pub use ledger::{append_is_conditional_and_all_or_nothing, append_writes_everything_it_carries};
+pub use pages::{checkpoints_page_by_size, member_entries_page_back_by_their_own_number};
 pub use quarantine::{
     a_pledge_past_the_cap_is_quarantined, quarantine_sets_aside_and_retry_restores,
 };
@@ -83,6 +85,8 @@ macro_rules! store_cases {
             registry_round_trips_and_rules_are_fixed,
             api_keys_are_kept_by_id_and_revoked_in_place,
             queries_read_what_was_credited,
+            member_entries_page_back_by_their_own_number,
+            checkpoints_page_by_size,
             checkpoints_sign_the_tree_and_answer_proofs,
             quarantine_sets_aside_and_retry_restores,
             a_pledge_past_the_cap_is_quarantined,

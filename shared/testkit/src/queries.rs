@@ -120,28 +120,30 @@ pub async fn queries_read_what_was_credited(store: &dyn Store) {
         .expect("leaderboard")
         .is_empty());
 
-    // A member's entries, newest first, exactly as stored.
+    // A member's entries, newest first, exactly as stored, each with its own number.
     let recent = store
-        .member_entries(&member(1), 5)
+        .member_entries(&member(1), None, 5)
         .await
         .expect("member_entries");
+    let numbers: Vec<u64> = recent.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [1, 0], "the member's own numbers, newest first");
     let parsed: Vec<Entry> = recent
         .iter()
-        .map(|b| serde_json::from_slice(b).expect("entry"))
+        .map(|(_, b)| serde_json::from_slice(b).expect("entry"))
         .collect();
     let ids: Vec<&str> = parsed.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(ids, ["q-2", "q-1"], "newest first");
-    assert_eq!(recent[0], parsed[0].to_json(), "kept as canonical bytes");
+    assert_eq!(recent[0].1, parsed[0].to_json(), "kept as canonical bytes");
     assert_eq!(
         store
-            .member_entries(&member(1), 1)
+            .member_entries(&member(1), None, 1)
             .await
             .expect("member_entries")
             .len(),
         1
     );
     assert!(store
-        .member_entries(&member(3), 5)
+        .member_entries(&member(3), None, 5)
         .await
         .expect("member_entries")
         .is_empty());

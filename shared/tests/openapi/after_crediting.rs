@@ -180,14 +180,14 @@ pub async fn campus_routes(h: &Harness) {
     let recent: Recent = serde_json::from_str(&acct.text).unwrap();
     let stored = h
         .store
-        .member_entries(&MemberId::parse(&alice).unwrap(), 2)
+        .member_entries(&MemberId::parse(&alice).unwrap(), None, 2)
         .await
         .unwrap();
     assert_eq!(recent.recent.len(), 2, "limit applies");
     for (got, want) in recent.recent.iter().zip(&stored) {
         assert_eq!(
             got.get().as_bytes(),
-            want.as_slice(),
+            want.1.as_slice(),
             "entries are byte-exact"
         );
         let (hash, recomputed) = rehash(got.get());
@@ -195,6 +195,24 @@ pub async fn campus_routes(h: &Harness) {
     }
     let newest: Value = serde_json::from_str(recent.recent[0].get()).unwrap();
     assert_eq!(newest["action"], "scan-2", "newest first");
+    // Alice's entries are numbered 0 to 2: the page of 2 goes on before her number 1.
+    assert_eq!(acct.json["next"], 1);
+    let rest = h
+        .ok(
+            Req::get("/v1/campuses/campus-a/members/alice?before=1").bearer(CAMPUS_A_KEY),
+            200,
+        )
+        .await;
+    assert_eq!(rest["recent"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        rest["recent"][0]["hash"].as_str(),
+        Some(stored_first_hash(h, &alice).await.as_str())
+    );
+    assert_eq!(
+        rest["next"],
+        Value::Null,
+        "her first entry ends the history"
+    );
     let member = |c: &str, u: &str| Req::get(format!("/v1/campuses/{c}/members/{u}"));
     h.err(
         member("campus-a", "bob").bearer(CAMPUS_A_KEY),
@@ -226,10 +244,18 @@ pub async fn campus_routes(h: &Harness) {
         "bad_limit",
     )
     .await;
+    for q in ["from=1", "before=x", "before=-1"] {
+        h.err(
+            member("campus-a", &format!("alice?{q}")).bearer(CAMPUS_A_KEY),
+            400,
+            "bad_query",
+        )
+        .await;
+    }
     h.err(
-        member("campus-a", "alice?from=1").bearer(CAMPUS_A_KEY),
+        member("campus-a", "alice?limit=101").bearer(CAMPUS_A_KEY),
         400,
-        "bad_query",
+        "bad_limit",
     )
     .await;
     h.err(member("%FF", "alice").bearer(CAMPUS_A_KEY), 400, "bad_path")
@@ -242,6 +268,17 @@ pub async fn campus_routes(h: &Harness) {
         "forbidden",
     )
     .await;
+}
+
+/// The hash of a member's first entry, as stored.
+async fn stored_first_hash(h: &Harness, member: &str) -> String {
+    let first = h
+        .store
+        .member_entries(&MemberId::parse(member).unwrap(), Some(1), 1)
+        .await
+        .unwrap();
+    let entry: Value = serde_json::from_slice(&first[0].1).unwrap();
+    entry["hash"].as_str().unwrap().to_owned()
 }
 
 /// Audit routes.

@@ -95,6 +95,15 @@ impl LedgerSource for Flaky {
         self.up()?;
         self.inner.checkpoints(chain).await
     }
+    async fn checkpoint_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        self.up()?;
+        self.inner.checkpoint_page(chain, after, limit).await
+    }
     async fn backlog(&self) -> Result<Option<Backlog>, StoreError> {
         self.up()?;
         self.inner.backlog().await
@@ -189,10 +198,11 @@ impl Members for Flaky {
     async fn member_entries(
         &self,
         member: &MemberId,
+        before: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         self.up()?;
-        self.inner.member_entries(member, limit).await
+        self.inner.member_entries(member, before, limit).await
     }
 }
 

@@ -4,9 +4,10 @@
 
 use crate::harness::{Harness, Req, AUDITOR_KEY, CAMPUS_A_KEY};
 use greenloop::checkpoint::{LogKey, SignedCheckpoint};
+use greenloop::http::audit::CheckpointsPage;
 use greenloop::proof::{
     verify_consistency, verify_inclusion, verify_statement, ConsistencyProof, InclusionProof,
-    Statement,
+    Statement, StatementPage,
 };
 use greenloop::store::LedgerSource;
 use greenloop_testkit::TEST_LOG_KEY;
@@ -28,7 +29,10 @@ pub async fn proof_routes(h: &Harness) {
     let none = h
         .ok(Req::get(at("checkpoints")).bearer(AUDITOR_KEY), 200)
         .await;
-    assert_eq!(none, json!([]));
+    assert_eq!(
+        none,
+        json!({"chain": chain, "checkpoints": [], "next": null})
+    );
     h.err(
         Req::get(at("checkpoint")).bearer(AUDITOR_KEY),
         404,
@@ -62,8 +66,27 @@ pub async fn proof_routes(h: &Harness) {
     let list = h
         .send(Req::get(at("checkpoints")).bearer(AUDITOR_KEY), 200)
         .await;
-    let list: Vec<SignedCheckpoint> = serde_json::from_str(&list.text).unwrap();
+    let list: CheckpointsPage = serde_json::from_str(&list.text).unwrap();
+    assert_eq!((list.chain.as_str(), list.next), (chain.as_str(), None));
+    let list = list.checkpoints;
     assert_eq!(list.len(), 1);
+    // Above the only checkpoint's size: an empty last page.
+    let after = h
+        .ok(
+            Req::get(at(&format!("checkpoints?after={size}&limit=1"))).bearer(AUDITOR_KEY),
+            200,
+        )
+        .await;
+    assert_eq!(after["checkpoints"], json!([]));
+    assert_eq!(after["next"], Value::Null);
+    for q in ["checkpoints?limit=0", "checkpoints?limit=1001"] {
+        h.err(Req::get(at(q)).bearer(AUDITOR_KEY), 400, "bad_limit")
+            .await;
+    }
+    for q in ["checkpoints?after=-1", "checkpoints?from=0"] {
+        h.err(Req::get(at(q)).bearer(AUDITOR_KEY), 400, "bad_query")
+            .await;
+    }
     let latest = h
         .send(Req::get(at("checkpoint")).bearer(AUDITOR_KEY), 200)
         .await;
@@ -116,10 +139,53 @@ pub async fn proof_routes(h: &Harness) {
         .expect("the larger tree extends the smaller");
 
     let a = h.send(Req::get(&statement).bearer(AUDITOR_KEY), 200).await;
-    let s: Statement = serde_json::from_str(&a.text).unwrap();
+    let whole: StatementPage = serde_json::from_str(&a.text).unwrap();
+    assert_eq!(whole.next, None, "alice's whole history fits one page");
+    let s = Statement::join([whole]).unwrap();
     let verified = verify_statement(&public, &s).expect("alice's statement checks out");
-    assert!(verified.entries >= 1);
+    assert!(verified.entries >= 2, "enough entries for pages of one");
     assert_eq!(verified.member, alice);
+    // Pages of one entry, each carrying the account, join to the same statement.
+    let mut pages: Vec<StatementPage> = Vec::new();
+    let mut before = None;
+    loop {
+        let q = before.map_or(String::new(), |b| format!("&before={b}"));
+        let a = h
+            .send(
+                Req::get(format!("{statement}?limit=1{q}")).bearer(AUDITOR_KEY),
+                200,
+            )
+            .await;
+        let page: StatementPage = serde_json::from_str(&a.text).unwrap();
+        assert_eq!(page.proofs.len(), 1);
+        assert_eq!((page.head, page.balance), (s.head, s.balance));
+        before = page.next;
+        pages.push(page);
+        if before.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages.len() as u64, verified.entries);
+    let joined = Statement::join(pages).unwrap();
+    assert_eq!(
+        serde_json::to_value(&joined).unwrap(),
+        serde_json::to_value(&s).unwrap()
+    );
+    assert_eq!(verify_statement(&public, &joined), Ok(verified));
+    for q in ["limit=0", "limit=101"] {
+        h.err(
+            Req::get(format!("{statement}?{q}")).bearer(AUDITOR_KEY),
+            400,
+            "bad_limit",
+        )
+        .await;
+    }
+    h.err(
+        Req::get(format!("{statement}?after=1")).bearer(AUDITOR_KEY),
+        400,
+        "bad_query",
+    )
+    .await;
 
     // Questions outside the tree, and malformed ones.
     let bad = |q: &str| Req::get(at(q)).bearer(AUDITOR_KEY);

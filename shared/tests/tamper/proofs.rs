@@ -11,7 +11,7 @@ use greenloop::proof::{
     verify_consistency, verify_inclusion, verify_statement, AuditError, InclusionProof,
 };
 use greenloop::store::embedded::EmbeddedStore;
-use greenloop::store::Members;
+use greenloop::store::{CheckpointStore, Members};
 use serde_json::value::RawValue;
 
 async fn ledger() -> (EmbeddedStore, tempfile::TempDir, Ledger) {
@@ -368,4 +368,35 @@ async fn statements_verify_and_any_alteration_is_refused() {
     let mut bad = s.clone();
     bad.checkpoints.push(s.checkpoints[0].clone());
     assert!(refused(&verify_statement(&public, &bad), "two checkpoints"));
+
+    // A chain's earlier checkpoint beside its latest: pages read across a signing carry both.
+    // Each proof is held to the checkpoint of its own size.
+    let chain = s.checkpoints[0].checkpoint.chain.clone();
+    let older = store
+        .checkpoint(&chain, Some(FIRST))
+        .await
+        .unwrap()
+        .expect("the earlier checkpoint");
+    let mut both = s.clone();
+    both.checkpoints.push(older);
+    let v = verify_statement(&public, &both).expect("an unused earlier checkpoint is fine");
+    assert_eq!(v.entries, n as u64);
+    let i = both
+        .proofs
+        .iter()
+        .position(|p| p.chain == chain && p.seq < FIRST)
+        .expect("an entry in the earlier tree");
+    let mut bad = both.clone();
+    bad.proofs[i].size = FIRST;
+    let r = verify_statement(&public, &bad);
+    assert!(
+        matches!(&r, Err(AuditError::Proof { chain: c, .. }) if *c == chain),
+        "a path for another size: {r:?}"
+    );
+    let mut bad = s.clone();
+    bad.proofs[i].size = FIRST;
+    assert!(refused(
+        &verify_statement(&public, &bad),
+        &format!("no checkpoint for chain {chain} at size {FIRST}")
+    ));
 }

@@ -12,10 +12,21 @@ use greenloop_core::merkle::frontier::Node;
 use std::collections::HashMap;
 
 impl DynamoStore {
-    /// Every checkpoint of a chain, smallest size first.
-    pub(super) async fn list_checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
-        let q = self.partition_query(format!("CKPT#{chain}"));
-        self.query(q, None)
+    /// A chain's checkpoints above size `after`, smallest size first, at most `limit` (None:
+    /// all): one query on `CKPT#<chain>`, `sk > SIZE#<after>`.
+    pub(super) async fn list_checkpoints(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<Vec<SignedCheckpoint>> {
+        let mut q = self.partition_query(format!("CKPT#{chain}"));
+        if let Some(size) = after {
+            q = q
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":after", s(item::checkpoint_sk(size)));
+        }
+        self.query(q, limit)
             .await?
             .iter()
             .map(|it| get_json(it, "json"))

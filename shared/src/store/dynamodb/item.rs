@@ -60,7 +60,12 @@ pub fn entry(chain: &str, seq: u64) -> Item {
 /// A signed checkpoint, in a partition of its own per chain: the checkpoint job's role can write
 /// it without any grant on the chain's entries.
 pub fn checkpoint(chain: &str, size: u64) -> Item {
-    key(format!("CKPT#{chain}"), &format!("SIZE#{size:020}"))
+    key(format!("CKPT#{chain}"), &checkpoint_sk(size))
+}
+
+/// A checkpoint's sort key: sizes in 20 digits sort as numbers.
+pub fn checkpoint_sk(size: u64) -> String {
+    format!("SIZE#{size:020}")
 }
 
 /// A stored tree node: level (two digits) and index, so a level's nodes sort in order.

@@ -372,7 +372,19 @@ impl LedgerSource for DynamoStore {
     }
 
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
-        self.list_checkpoints(chain).await
+        self.list_checkpoints(chain, None, None).await
+    }
+
+    async fn checkpoint_page(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.list_checkpoints(chain, after, Some(limit)).await
     }
 
     async fn backlog(&self) -> Result<Option<super::Backlog>> {
@@ -410,17 +422,32 @@ impl Members for DynamoStore {
             .collect())
     }
 
-    async fn member_entries(&self, member: &MemberId, limit: usize) -> Result<Vec<Vec<u8>>> {
-        if limit == 0 {
+    /// One query of the `member` index, descending, from below `before`.
+    async fn member_entries(
+        &self,
+        member: &MemberId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
+        if limit == 0 || before == Some(0) {
             return Ok(Vec::new());
         }
-        let q = self
+        let mut q = self
             .index_query(item::MEMBER, item::MEMBER_PK, member.as_str().to_owned())
             .scan_index_forward(false);
+        if let Some(n) = before {
+            q = q
+                .key_condition_expression("#pk = :pk AND #n < :before")
+                .expression_attribute_names("#n", item::MEMBER_N)
+                .expression_attribute_values(":before", item::n(n));
+        }
         self.query(q, Some(limit))
             .await?
             .iter()
-            .map(|it| Ok(get_s(it, "json")?.as_bytes().to_vec()))
+            .map(|it| {
+                let n = item::get_n(it, item::MEMBER_N)?;
+                Ok((n, get_s(it, "json")?.as_bytes().to_vec()))
+            })
             .collect()
     }
 }
