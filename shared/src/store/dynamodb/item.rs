@@ -16,9 +16,10 @@ pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
 pub const GSI1PK: &str = "gsi1pk";
 pub const GSI1SK: &str = "gsi1sk";
-/// Leaderboards: affiliated accounts by campus, sorted by `co2e_g`.
-pub const BOARD: &str = "board";
+/// Leaderboards: affiliated accounts by campus (`board_pk`), in the order of `board_sk`.
+pub const BOARD: &str = "leaders";
 pub const BOARD_PK: &str = "board_pk";
+pub const BOARD_SK: &str = "board_sk";
 /// A member's entries in order: `member_pk`, `member_n`.
 pub const MEMBER: &str = "member";
 pub const MEMBER_PK: &str = "member_pk";

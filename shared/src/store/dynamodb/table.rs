@@ -52,13 +52,13 @@ impl DynamoStore {
             .attribute_definitions(attr(item::GSI1PK, S))
             .attribute_definitions(attr(item::GSI1SK, S))
             .attribute_definitions(attr(item::BOARD_PK, S))
-            .attribute_definitions(attr("co2e_g", N))
+            .attribute_definitions(attr(item::BOARD_SK, S))
             .attribute_definitions(attr(item::MEMBER_PK, S))
             .attribute_definitions(attr(item::MEMBER_N, N))
             .key_schema(key(item::PK, KeyType::Hash))
             .key_schema(key(item::SK, KeyType::Range))
             .global_secondary_indexes(index(item::GSI1, item::GSI1PK, item::GSI1SK, all.clone()))
-            .global_secondary_indexes(index(item::BOARD, item::BOARD_PK, "co2e_g", all))
+            .global_secondary_indexes(index(item::BOARD, item::BOARD_PK, item::BOARD_SK, all))
             .global_secondary_indexes(index(
                 item::MEMBER,
                 item::MEMBER_PK,
