@@ -120,11 +120,27 @@ fn router_of(binary: &str, app: App) -> axum::Router {
     }
 }
 
+/// Operations the template routes ahead of their code, which lands in parallel (issue 13): not
+/// yet in `docs/openapi.yaml` nor served. Once the spec has one, this test fails until it is
+/// taken off the list, and from then on it is checked like every other operation.
+const ROUTES_IN_FLIGHT: &[(&str, &str)] = &[("PUT", "/v1/members/{user}/campus")];
+
 #[tokio::test]
 async fn every_api_operation_goes_to_one_function_whose_binary_serves_it() {
     let t = template();
-    let routed = routes(&t);
+    let mut routed = routes(&t);
     let spec = openapi_operations();
+    for (method, path) in ROUTES_IN_FLIGHT {
+        let op = (method.to_string(), path.to_string());
+        assert!(
+            !spec.contains(&op),
+            "{method} {path} is in the OpenAPI spec now: take it off ROUTES_IN_FLIGHT"
+        );
+        assert!(
+            routed.remove(&op).is_some(),
+            "{method} {path} is in flight but the template does not route it"
+        );
+    }
     let template_ops: BTreeSet<_> = routed.keys().cloned().collect();
     assert_eq!(template_ops, spec, "template routes = OpenAPI operations");
 
@@ -185,6 +201,141 @@ fn every_function_is_an_arm64_cargo_lambda_build_of_a_binary_in_functions() {
         deployed.insert(binary);
     }
     assert_eq!(deployed, binaries, "every binary is deployed");
+}
+
+// ------------------------------------------------------------------ capacity and logs
+
+/// The time a request is assumed to take when a function's reservation is sized against its
+/// routes' throttles (docs/permissions.md, "Concurrency and throttles").
+const ASSUMED_REQUEST_S: f64 = 0.1;
+/// Lambda's default concurrency quota per account and Region, of which 100 stay unreserved.
+const ACCOUNT_CONCURRENCY: u64 = 1000;
+const UNRESERVED_MINIMUM: u64 = 100;
+
+/// A function's reserved concurrency: a number, or the default of the parameter it names.
+fn reserved(t: &Yaml, name: &str, f: &Yaml) -> u64 {
+    let v = &f["Properties"]["ReservedConcurrentExecutions"];
+    match v {
+        Yaml::Tagged(_) => {
+            let param = &t["Parameters"][str_of(v).as_str()];
+            assert_eq!(param["Type"], "Number", "{name}: {v:?}");
+            assert!(param["MinValue"].as_u64() >= Some(1), "{name}: MinValue");
+            param["Default"].as_u64().expect("a default")
+        }
+        v => v
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} reserves no concurrency")),
+    }
+}
+
+/// The stage's throttle of each route key (`METHOD /path`): (rate per second, burst).
+fn throttles(t: &Yaml) -> BTreeMap<String, (f64, f64)> {
+    let api = &resources(t, "AWS::Serverless::HttpApi")["Api"]["Properties"];
+    let limits = |s: &Yaml| {
+        let n = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("{k} in {s:?}"));
+        (n("ThrottlingRateLimit"), n("ThrottlingBurstLimit"))
+    };
+    let mut out = BTreeMap::from([("$default".to_owned(), limits(&api["DefaultRouteSettings"]))]);
+    for (key, s) in api["RouteSettings"].as_mapping().expect("route settings") {
+        out.insert(key.as_str().unwrap().to_owned(), limits(s));
+    }
+    out
+}
+
+#[test]
+fn every_route_is_throttled_and_the_public_and_portal_routes_tightest() {
+    let t = template();
+    let mut throttled = throttles(&t);
+    let (default_rate, default_burst) = throttled.remove("$default").unwrap();
+    let routed = routes(&t);
+    let keys: BTreeSet<String> = routed.keys().map(|(m, p)| format!("{m} {p}")).collect();
+    // A key naming no route fails the deployment; a route without one takes the default.
+    assert_eq!(
+        throttled.keys().cloned().collect::<BTreeSet<_>>(),
+        keys,
+        "RouteSettings name exactly the routes"
+    );
+    for (key, (rate, burst)) in &throttled {
+        assert!(*rate >= 1.0 && *burst >= 1.0, "{key} is shut");
+        assert!(
+            *rate <= default_rate && *burst <= default_burst,
+            "{key} is looser than the stage default"
+        );
+    }
+    let rate_of = |function: &str| -> Vec<(String, f64)> {
+        routed
+            .iter()
+            .filter(|(_, f)| *f == function)
+            .map(|((m, p), _)| {
+                let key = format!("{m} {p}");
+                let rate = throttled[&key].0;
+                (key, rate)
+            })
+            .collect()
+    };
+    let webhooks = rate_of("ScanFunction");
+    let slowest_webhook = webhooks.iter().map(|(_, r)| *r).fold(f64::MAX, f64::min);
+    let mut tight = rate_of("CampusFunction");
+    tight.push((
+        "PUT /v1/campuses/{campus}/members/{user}".into(),
+        throttled["PUT /v1/campuses/{campus}/members/{user}"].0,
+    ));
+    assert!(tight.iter().any(|(k, _)| k == "GET /v1/campuses"));
+    for (key, rate) in tight {
+        assert!(
+            rate < slowest_webhook,
+            "{key} ({rate}/s) is not tighter than every signed webhook ({slowest_webhook}/s)"
+        );
+    }
+}
+
+#[test]
+fn every_function_reserves_concurrency_its_routes_throttles_fit_in() {
+    let t = template();
+    let throttled = throttles(&t);
+    let routed = routes(&t);
+    let mut total = 0;
+    for (name, f) in resources(&t, "AWS::Serverless::Function") {
+        let reserved = reserved(&t, &name, f);
+        assert!(reserved >= 1, "{name}");
+        total += reserved;
+        let admitted: f64 = routed
+            .iter()
+            .filter(|(_, function)| **function == name)
+            .map(|((m, p), _)| throttled[&format!("{m} {p}")].0)
+            .sum();
+        assert!(
+            admitted * ASSUMED_REQUEST_S <= reserved as f64,
+            "{name}: its routes admit {admitted}/s, more than {reserved} concurrent executions \
+             serve at {ASSUMED_REQUEST_S} s a request"
+        );
+    }
+    assert!(
+        total + UNRESERVED_MINIMUM <= ACCOUNT_CONCURRENCY,
+        "the defaults reserve {total}: more than an account with the default quota can"
+    );
+    // One checkpoint run at a time, whatever the parameters.
+    let checkpoint = &resources(&t, "AWS::Serverless::Function")["CheckpointFunction"];
+    assert_eq!(
+        checkpoint["Properties"]["ReservedConcurrentExecutions"].as_u64(),
+        Some(1)
+    );
+}
+
+#[test]
+fn no_function_can_be_set_to_log_at_trace() {
+    let t = template();
+    let allowed: Vec<String> = list(&t["Parameters"]["LogLevel"]["AllowedValues"])
+        .iter()
+        .map(|v| str_of(v))
+        .collect();
+    assert!(!allowed.iter().any(|v| v.eq_ignore_ascii_case("trace")), "{allowed:?}");
+    assert!(allowed.contains(&"DEBUG".to_owned()), "{allowed:?}");
+    for (name, f) in resources(&t, "AWS::Serverless::Function") {
+        let logging = &f["Properties"]["LoggingConfig"];
+        assert_eq!(str_of(&logging["ApplicationLogLevel"]), "LogLevel", "{name}");
+        assert_eq!(logging["LogFormat"], "JSON", "{name}");
+    }
 }
 
 // ------------------------------------------------------------------ the table
