@@ -329,11 +329,18 @@ fn no_function_can_be_set_to_log_at_trace() {
         .iter()
         .map(|v| str_of(v))
         .collect();
-    assert!(!allowed.iter().any(|v| v.eq_ignore_ascii_case("trace")), "{allowed:?}");
+    assert!(
+        !allowed.iter().any(|v| v.eq_ignore_ascii_case("trace")),
+        "{allowed:?}"
+    );
     assert!(allowed.contains(&"DEBUG".to_owned()), "{allowed:?}");
     for (name, f) in resources(&t, "AWS::Serverless::Function") {
         let logging = &f["Properties"]["LoggingConfig"];
-        assert_eq!(str_of(&logging["ApplicationLogLevel"]), "LogLevel", "{name}");
+        assert_eq!(
+            str_of(&logging["ApplicationLogLevel"]),
+            "LogLevel",
+            "{name}"
+        );
         assert_eq!(logging["LogFormat"], "JSON", "{name}");
     }
 }
@@ -965,7 +972,9 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
                     s.actions
                 );
                 assert!(
-                    patterns.iter().all(|p| p.len() > 1 && !p[..p.len() - 1].contains('*')),
+                    patterns
+                        .iter()
+                        .all(|p| p.len() > 1 && !p[..p.len() - 1].contains('*')),
                     "{role}: a wildcard key pattern in {patterns:?}"
                 );
             }
@@ -989,7 +998,13 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
         );
     }
     for key in [
-        "KEY#x", "STATION#x", "TREE#x", "CKPT#x", "RULES", "RANKING#x", "KEYS",
+        "KEY#x",
+        "STATION#x",
+        "TREE#x",
+        "CKPT#x",
+        "RULES",
+        "RANKING#x",
+        "KEYS",
     ] {
         for action in ["PutItem", "UpdateItem", "GetItem", "BatchGetItem"] {
             assert!(
