@@ -9,6 +9,7 @@
 //! | `GREENLOOP_TABLE` | DynamoDB table; when set, the store is DynamoDB (endpoint and region from the standard AWS configuration, e.g. `AWS_ENDPOINT_URL_DYNAMODB`) |
 //! | `GREENLOOP_DATA` | otherwise, data directory of the embedded store (default `greenloop-data`) |
 //! | `GREENLOOP_SHARDS` | number of ledger chains crediting spreads over (default 4) |
+//! | `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL` (the template's `LogLevel`) | log level, `RUST_LOG` also per target (`info,greenloop=debug`); default `info`. At most `debug`: `trace` is clamped. The Lambda runtime, the AWS SDK and the HTTP stack ([`QUIET_CRATES`]) stay at `info` or quieter whatever the level, since below it they log raw events and requests ([`log_filter`]) |
 //!
 //! Secrets are read here and nowhere else; they are never logged. Each function asks only for
 //! the secrets it uses ([`Secret`]), and its IAM role may read only those parameters. The
@@ -223,28 +224,103 @@ pub fn webhook_keyring(read: Integrations, ttl: std::time::Duration) -> Keyring 
     Keyring::refreshing(read, ttl, fetch)
 }
 
-/// JSON logs, one object per line, as Lambda's JSON log format expects; the level comes from
-/// `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`. Spans' fields (request id,
-/// route, action id) are on every line. `RUST_LOG` takes targets and levels
-/// (`info,greenloop=debug`): a `Targets` filter, not `EnvFilter`, whose regex engine would add
-/// about a megabyte to every function.
-pub fn init_json_logs() {
-    use tracing_subscriber::filter::Targets;
+/// Crates held at `info` or quieter, whatever the level says: at debug and trace they log what
+/// must never be logged. The Lambda runtime logs each raw event (bearer keys, signatures, paths
+/// with user ids); the AWS SDK and the HTTP stack log requests and responses. A name matches
+/// every target it begins: `aws_` is each AWS SDK and Smithy crate.
+pub const QUIET_CRATES: &[&str] = &[
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "aws_",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "tower",
+    "tower_http",
+    "rustls",
+    "reqwest",
+];
+
+/// A `RUST_LOG`-style spec (`info,greenloop=debug`), case-insensitively; None if it is blank
+/// (which would parse as "log nothing") or does not parse.
+fn parse_log_spec(spec: &str) -> Option<tracing_subscriber::filter::Targets> {
+    Some(spec.trim())
+        .filter(|s| !s.is_empty())
+        .and_then(|s| s.to_lowercase().parse().ok())
+}
+
+/// The log filter for `spec` (`RUST_LOG` syntax; None or unreadable: `info`). Nothing logs
+/// above `debug`: a trace is clamped, since at trace dependencies log raw requests. The
+/// [`QUIET_CRATES`] log at `info` or quieter: the level the spec gives them, capped.
+pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::filter::Targets {
+    use tracing::Level;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let asked = spec
+        .and_then(parse_log_spec)
+        .unwrap_or_else(|| Targets::new().with_default(Level::INFO));
+    let quiet = |target: &str| QUIET_CRATES.iter().any(|q| target.starts_with(q));
+    let mut filter = match asked.default_level() {
+        Some(level) => Targets::new().with_default(level.min(LevelFilter::DEBUG)),
+        None => Targets::new(),
+    };
+    for (target, level) in asked.iter() {
+        let cap = if quiet(target) {
+            LevelFilter::INFO
+        } else {
+            LevelFilter::DEBUG
+        };
+        filter = filter.with_target(target, level.min(cap));
+    }
+    // Each quiet crate at the level the spec gives it (a default, or a directive naming a
+    // prefix of it), capped: more specific than any such directive, so it wins.
+    for name in QUIET_CRATES {
+        let given = [
+            Level::TRACE,
+            Level::DEBUG,
+            Level::INFO,
+            Level::WARN,
+            Level::ERROR,
+        ]
+        .into_iter()
+        .find(|level| asked.would_enable(name, level))
+        .map_or(LevelFilter::OFF, LevelFilter::from_level);
+        filter = filter.with_target(*name, given.min(LevelFilter::INFO));
+    }
+    filter
+}
+
+/// The subscriber [`init_json_logs`] installs, writing to `writer`: one JSON object per line,
+/// as Lambda's JSON log format expects, filtered by [`log_filter`]. Spans' fields (request id,
+/// route, action id) are on every line. Tests install it with a writer they read back.
+pub fn json_logs<W>(
+    spec: Option<&str>,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let parse = |v: String| v.to_lowercase().parse::<Targets>().ok();
-    let filter = var("RUST_LOG")
-        .and_then(parse)
-        .or_else(|| var("AWS_LAMBDA_LOG_LEVEL").and_then(parse))
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let format = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
         .with_span_list(false)
         .without_time()
-        .with_target(false);
+        .with_target(false)
+        .with_writer(writer);
     tracing_subscriber::registry()
         .with(format)
-        .with(filter)
-        .init();
+        .with(log_filter(spec))
+}
+
+/// JSON logs on stdout ([`json_logs`]); the level comes from `RUST_LOG`, else Lambda's
+/// `AWS_LAMBDA_LOG_LEVEL`, else `info`, through [`log_filter`]. `RUST_LOG` takes targets and
+/// levels (`info,greenloop=debug`): a `Targets` filter, not `EnvFilter`, whose regex engine
+/// would add about a megabyte to every function.
+pub fn init_json_logs() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let spec = var("RUST_LOG")
+        .filter(|v| parse_log_spec(v).is_some())
+        .or_else(|| var("AWS_LAMBDA_LOG_LEVEL"));
+    json_logs(spec.as_deref(), std::io::stdout).init();
 }

@@ -187,6 +187,148 @@ fn every_function_is_an_arm64_cargo_lambda_build_of_a_binary_in_functions() {
     assert_eq!(deployed, binaries, "every binary is deployed");
 }
 
+// ------------------------------------------------------------------ capacity and logs
+
+/// The time a request is assumed to take when a function's reservation is sized against its
+/// routes' throttles (docs/permissions.md, "Concurrency and throttles").
+const ASSUMED_REQUEST_S: f64 = 0.1;
+/// Lambda's default concurrency quota per account and Region, of which 100 stay unreserved.
+const ACCOUNT_CONCURRENCY: u64 = 1000;
+const UNRESERVED_MINIMUM: u64 = 100;
+
+/// A function's reserved concurrency: a number, or the default of the parameter it names.
+fn reserved(t: &Yaml, name: &str, f: &Yaml) -> u64 {
+    let v = &f["Properties"]["ReservedConcurrentExecutions"];
+    match v {
+        Yaml::Tagged(_) => {
+            let param = &t["Parameters"][str_of(v).as_str()];
+            assert_eq!(param["Type"], "Number", "{name}: {v:?}");
+            assert!(param["MinValue"].as_u64() >= Some(1), "{name}: MinValue");
+            param["Default"].as_u64().expect("a default")
+        }
+        v => v
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} reserves no concurrency")),
+    }
+}
+
+/// The stage's throttle of each route key (`METHOD /path`): (rate per second, burst).
+fn throttles(t: &Yaml) -> BTreeMap<String, (f64, f64)> {
+    let api = &resources(t, "AWS::Serverless::HttpApi")["Api"]["Properties"];
+    let limits = |s: &Yaml| {
+        let n = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("{k} in {s:?}"));
+        (n("ThrottlingRateLimit"), n("ThrottlingBurstLimit"))
+    };
+    let mut out = BTreeMap::from([("$default".to_owned(), limits(&api["DefaultRouteSettings"]))]);
+    for (key, s) in api["RouteSettings"].as_mapping().expect("route settings") {
+        out.insert(key.as_str().unwrap().to_owned(), limits(s));
+    }
+    out
+}
+
+#[test]
+fn every_route_is_throttled_and_the_public_and_portal_routes_tightest() {
+    let t = template();
+    let mut throttled = throttles(&t);
+    let (default_rate, default_burst) = throttled.remove("$default").unwrap();
+    let routed = routes(&t);
+    let keys: BTreeSet<String> = routed.keys().map(|(m, p)| format!("{m} {p}")).collect();
+    // A key naming no route fails the deployment; a route without one takes the default.
+    assert_eq!(
+        throttled.keys().cloned().collect::<BTreeSet<_>>(),
+        keys,
+        "RouteSettings name exactly the routes"
+    );
+    for (key, (rate, burst)) in &throttled {
+        assert!(*rate >= 1.0 && *burst >= 1.0, "{key} is shut");
+        assert!(
+            *rate <= default_rate && *burst <= default_burst,
+            "{key} is looser than the stage default"
+        );
+    }
+    let rate_of = |function: &str| -> Vec<(String, f64)> {
+        routed
+            .iter()
+            .filter(|(_, f)| *f == function)
+            .map(|((m, p), _)| {
+                let key = format!("{m} {p}");
+                let rate = throttled[&key].0;
+                (key, rate)
+            })
+            .collect()
+    };
+    let webhooks = rate_of("ScanFunction");
+    let slowest_webhook = webhooks.iter().map(|(_, r)| *r).fold(f64::MAX, f64::min);
+    let mut tight = rate_of("CampusFunction");
+    tight.push((
+        "PUT /v1/campuses/{campus}/members/{user}".into(),
+        throttled["PUT /v1/campuses/{campus}/members/{user}"].0,
+    ));
+    assert!(tight.iter().any(|(k, _)| k == "GET /v1/campuses"));
+    for (key, rate) in tight {
+        assert!(
+            rate < slowest_webhook,
+            "{key} ({rate}/s) is not tighter than every signed webhook ({slowest_webhook}/s)"
+        );
+    }
+}
+
+#[test]
+fn every_function_reserves_concurrency_its_routes_throttles_fit_in() {
+    let t = template();
+    let throttled = throttles(&t);
+    let routed = routes(&t);
+    let mut total = 0;
+    for (name, f) in resources(&t, "AWS::Serverless::Function") {
+        let reserved = reserved(&t, &name, f);
+        assert!(reserved >= 1, "{name}");
+        total += reserved;
+        let admitted: f64 = routed
+            .iter()
+            .filter(|(_, function)| **function == name)
+            .map(|((m, p), _)| throttled[&format!("{m} {p}")].0)
+            .sum();
+        assert!(
+            admitted * ASSUMED_REQUEST_S <= reserved as f64,
+            "{name}: its routes admit {admitted}/s, more than {reserved} concurrent executions \
+             serve at {ASSUMED_REQUEST_S} s a request"
+        );
+    }
+    assert!(
+        total + UNRESERVED_MINIMUM <= ACCOUNT_CONCURRENCY,
+        "the defaults reserve {total}: more than an account with the default quota can"
+    );
+    // One checkpoint run at a time, whatever the parameters.
+    let checkpoint = &resources(&t, "AWS::Serverless::Function")["CheckpointFunction"];
+    assert_eq!(
+        checkpoint["Properties"]["ReservedConcurrentExecutions"].as_u64(),
+        Some(1)
+    );
+}
+
+#[test]
+fn no_function_can_be_set_to_log_at_trace() {
+    let t = template();
+    let allowed: Vec<String> = list(&t["Parameters"]["LogLevel"]["AllowedValues"])
+        .iter()
+        .map(|v| str_of(v))
+        .collect();
+    assert!(
+        !allowed.iter().any(|v| v.eq_ignore_ascii_case("trace")),
+        "{allowed:?}"
+    );
+    assert!(allowed.contains(&"DEBUG".to_owned()), "{allowed:?}");
+    for (name, f) in resources(&t, "AWS::Serverless::Function") {
+        let logging = &f["Properties"]["LoggingConfig"];
+        assert_eq!(
+            str_of(&logging["ApplicationLogLevel"]),
+            "LogLevel",
+            "{name}"
+        );
+        assert_eq!(logging["LogFormat"], "JSON", "{name}");
+    }
+}
+
 // ------------------------------------------------------------------ the table
 
 /// An index as compared: key schema, projection type, projected non-key attributes.
@@ -293,13 +435,22 @@ struct Call {
     key: Option<String>,
 }
 
-/// Records the authorisations each request needs, from the request the SDK is about to send.
+/// Records the authorisations each request needs, from the request the SDK is about to send;
+/// it can also fail every request of one operation, to drive a function's failure path.
 #[derive(Debug, Default, Clone)]
-struct Recorder(Arc<Mutex<Vec<Call>>>);
+struct Recorder {
+    calls: Arc<Mutex<Vec<Call>>>,
+    refuse: Arc<Mutex<Option<&'static str>>>,
+}
 
 impl Recorder {
     fn take(&self) -> Vec<Call> {
-        std::mem::take(&mut self.0.lock().unwrap())
+        std::mem::take(&mut self.calls.lock().unwrap())
+    }
+
+    /// Fails every request of `operation` (None: none) from now on.
+    fn refuse(&self, operation: Option<&'static str>) {
+        *self.refuse.lock().unwrap() = operation;
     }
 }
 
@@ -369,8 +520,11 @@ impl Intercept for Recorder {
         let target = request.headers().get("x-amz-target").unwrap_or_default();
         let operation = target.rsplit('.').next().unwrap_or_default();
         let body: Value = serde_json::from_slice(request.body().bytes().unwrap_or(b"{}"))?;
-        self.0.lock().unwrap().extend(calls(operation, &body));
-        Ok(())
+        self.calls.lock().unwrap().extend(calls(operation, &body));
+        match *self.refuse.lock().unwrap() {
+            Some(refused) if refused == operation => Err(format!("{operation} refused").into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -441,8 +595,13 @@ fn allowing<'a>(statements: &'a [Statement], call: &Call) -> Option<&'a Statemen
 
 /// A request signed as the fixture's webhook integration; no body is a `GET`.
 fn signed(path: &str, body: Option<Value>) -> Request<Body> {
-    let bytes = body.as_ref().map(|b| serde_json::to_vec(b).unwrap());
-    let method = if bytes.is_some() { "POST" } else { "GET" };
+    let method = if body.is_some() { "POST" } else { "GET" };
+    signed_as(method, path, body)
+}
+
+/// A request signed by the integration, with `method`.
+fn signed_as(method: &str, path: &str, body: Option<Value>) -> Request<Body> {
+    let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
     let bytes = bytes.unwrap_or_default();
     http_app::signed(
         Request::builder().method(method).uri(path),
@@ -566,11 +725,15 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     let affiliation = http::mount(http::campus::routes(&app()));
     run(
         &affiliation,
-        vec![keyed(
-            "PUT",
-            "/v1/campuses/sjtu/members/bo",
-            Some(CAMPUS_KEY),
-        )],
+        vec![
+            keyed("PUT", "/v1/campuses/sjtu/members/bo", Some(CAMPUS_KEY)),
+            // The member's own choice, through their integration: a move is a transfer.
+            signed_as(
+                "PUT",
+                "/v1/members/ann/campus",
+                Some(json!({"campus": "sjtu"})),
+            ),
+        ],
     )
     .await;
     made.insert("AffiliationFunction", recorder.take());
@@ -597,15 +760,36 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
         .await
         .unwrap();
     let mut checkpointing = recorder.take();
-    let more = json!({"scan_id": "s-2", "user": "ann", "station": "st-sjtu", "at": NOW - 30, "items": {"books": 2, "boxes": [], "clothing_g": 0, "shoes": 0}});
-    run(&scan, vec![signed("/v1/scans", Some(more))]).await;
+    // Enough scans at the one station that its chain reaches 16 entries: a stored tree node.
+    // The first is by the member now affiliated: a campus's day totals.
+    let more: Vec<_> = (2..15)
+        .map(|i| {
+            let user = if i == 2 { "bo".into() } else { format!("u-{i}") };
+            let scan = json!({"scan_id": format!("s-{i}"), "user": user, "station": "st-sjtu", "at": NOW - 30, "items": {"books": 2, "boxes": [], "clothing_g": 0, "shoes": 0}});
+            signed("/v1/scans", Some(scan))
+        })
+        .collect();
+    run(&scan, more).await;
     made.get_mut("ScanFunction")
         .unwrap()
         .extend(recorder.take());
+    // A stream batch whose crediting fails (the queue cannot be listed, and no time is left
+    // to retry): the function reads the announced action back to report the record failed.
+    let stream = json!({"Records": [{
+        "eventID": "2", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {"SequenceNumber": "200", "SizeBytes": 120, "StreamViewType": "NEW_IMAGE",
+                     "Keys": {"pk": {"S": "ACTION#qr-1/s-2"}, "sk": {"S": "ACTION"}},
+                     "NewImage": {"pk": {"S": "ACTION#qr-1/s-2"}, "sk": {"S": "ACTION"}, "state": {"S": "pending"}}}
+    }]});
+    recorder.refuse(Some("Query"));
+    let now = Some(std::time::Instant::now());
+    let failed = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, stream, now).await;
+    recorder.refuse(None);
+    assert_eq!(failed.unwrap().failures, ["200"]);
     let sweep = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, json!({}), None)
         .await
         .unwrap();
-    assert_eq!(sweep.run.credited, 1);
+    assert_eq!(sweep.run.credited, 13);
     made.get_mut("CreditFunction")
         .unwrap()
         .extend(recorder.take());
@@ -675,6 +859,21 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
                     }
                 }
             }
+            // And every partition-key pattern a grant is limited to is one the function's
+            // calls under that grant touch: the prefixes it writes are exactly those allowed.
+            for pattern in s.leading_keys.iter().flatten() {
+                let touched = calls.iter().any(|c| {
+                    s.actions.contains(&c.action)
+                        && s.resources.contains(&c.resource)
+                        && c.key.as_deref().is_some_and(|k| glob(pattern, k))
+                });
+                if !touched {
+                    problems.push(format!(
+                        "{role} allows {:?} on keys {pattern}, which {function} never touches",
+                        s.actions
+                    ));
+                }
+            }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -683,7 +882,8 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
 #[test]
 fn no_role_can_delete_scan_or_write_what_it_must_not() {
     let t = template();
-    let write = |action: &str, key: &str| Call {
+    // A key read or write of the item whose partition key is `key`.
+    let on = |action: &str, key: &str| Call {
         action: format!("dynamodb:{action}"),
         resource: "table".into(),
         key: Some(key.into()),
@@ -712,7 +912,7 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
         }
         let writes_entries = ["PutItem", "UpdateItem"]
             .iter()
-            .any(|a| allowing(&statements, &write(a, "CHAIN#0")).is_some());
+            .any(|a| allowing(&statements, &on(a, "CHAIN#0")).is_some());
         match role.as_str() {
             "CreditRole" => assert!(writes_entries, "crediting appends entries"),
             _ => assert!(!writes_entries, "{role} could write a ledger entry"),
@@ -739,24 +939,89 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
             }
         }
     }
+    // Every write is limited to the partition keys its function writes.
+    for role in resources(&t, "AWS::IAM::Role").keys() {
+        for s in role_statements(&t, role) {
+            let writes = s.actions.iter().any(|a| {
+                ["PutItem", "UpdateItem", "ConditionCheckItem"]
+                    .iter()
+                    .any(|w| a == &format!("dynamodb:{w}"))
+            });
+            if writes {
+                let patterns = s.leading_keys.as_deref().unwrap_or_default();
+                assert!(
+                    !patterns.is_empty(),
+                    "{role} writes {:?} without dynamodb:LeadingKeys",
+                    s.actions
+                );
+                assert!(
+                    patterns
+                        .iter()
+                        .all(|p| p.len() > 1 && !p[..p.len() - 1].contains('*')),
+                    "{role}: a wildcard key pattern in {patterns:?}"
+                );
+            }
+        }
+    }
+    // The credit role: entries, heads and the ranking (put); accounts, actions and campus days
+    // (updated). Not keys, stations, checkpoints, tree nodes or the rules; no account is put
+    // whole, and no other ranking item.
+    let credit = role_statements(&t, "CreditRole");
+    for (action, key) in [
+        ("PutItem", "CHAIN#0"),
+        ("PutItem", "RANKING"),
+        ("UpdateItem", "MEMBER#x"),
+        ("UpdateItem", "ACTION#x"),
+        ("UpdateItem", "CAMPUS#x"),
+        ("GetItem", "RANKING"),
+    ] {
+        assert!(
+            allowing(&credit, &on(action, key)).is_some(),
+            "credit may not {action} {key}"
+        );
+    }
+    for key in [
+        "KEY#x",
+        "STATION#x",
+        "TREE#x",
+        "CKPT#x",
+        "RULES",
+        "RANKING#x",
+        "KEYS",
+    ] {
+        for action in ["PutItem", "UpdateItem", "GetItem", "BatchGetItem"] {
+            assert!(
+                allowing(&credit, &on(action, key)).is_none(),
+                "credit may {action} {key}"
+            );
+        }
+    }
+    for key in ["MEMBER#x", "ACTION#x", "CAMPUS#x"] {
+        assert!(
+            allowing(&credit, &on("PutItem", key)).is_none(),
+            "credit may put {key} whole"
+        );
+    }
+    assert!(allowing(&credit, &on("UpdateItem", "CHAIN#0")).is_none());
+
     // The scan role writes actions only: not accounts, keys, campuses or the rules.
     let scan = role_statements(&t, "ScanRole");
-    assert!(allowing(&scan, &write("PutItem", "ACTION#x")).is_some());
+    assert!(allowing(&scan, &on("PutItem", "ACTION#x")).is_some());
     for key in ["MEMBER#x", "KEY#x", "CAMPUS#x", "RULES", "STATION#x"] {
         assert!(
-            allowing(&scan, &write("PutItem", key)).is_none(),
+            allowing(&scan, &on("PutItem", key)).is_none(),
             "scan may put {key}"
         );
         assert!(
-            allowing(&scan, &write("UpdateItem", key)).is_none(),
+            allowing(&scan, &on("UpdateItem", key)).is_none(),
             "scan may update {key}"
         );
     }
     // Affiliation updates accounts and only checks campuses.
     let aff = role_statements(&t, "AffiliationRole");
-    assert!(allowing(&aff, &write("UpdateItem", "MEMBER#x")).is_some());
-    assert!(allowing(&aff, &write("UpdateItem", "CAMPUS#x")).is_none());
-    assert!(allowing(&aff, &write("ConditionCheckItem", "MEMBER#x")).is_none());
+    assert!(allowing(&aff, &on("UpdateItem", "MEMBER#x")).is_some());
+    assert!(allowing(&aff, &on("UpdateItem", "CAMPUS#x")).is_none());
+    assert!(allowing(&aff, &on("ConditionCheckItem", "MEMBER#x")).is_none());
 }
 
 #[test]
