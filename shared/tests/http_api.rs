@@ -802,8 +802,17 @@ async fn a_campus_sees_only_the_history_credited_to_it() {
     assert_eq!(at_a["recent"].as_array().unwrap().len(), 30);
     assert_eq!(at_a["next"], Value::Null);
 
-    // Transferred to scu, nora earns two more entries there.
-    api.put("/v1/campuses/scu/members/nora", PORTAL_B).await;
+    // scu's portal cannot take her; she moves to scu herself, and earns two entries there.
+    let (status, refused) = api.put("/v1/campuses/scu/members/nora", PORTAL_B).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("affiliated_elsewhere"))
+    );
+    let body = json!({"campus": "scu"}).to_string();
+    let (status, moved) = api
+        .signed_at(Method::PUT, "/v1/members/nora/campus", &body, NEW, NOW)
+        .await;
+    assert_eq!((status, moved["from"].as_str()), (StatusCode::OK, Some("sjtu")));
     api.credited_scans("at-b", "nora", 2).await;
     let (status, _) = api
         .get("/v1/campuses/sjtu/members/nora", Some(PORTAL_A))

@@ -167,6 +167,19 @@ pub enum Consent {
     Transfer,
 }
 
+impl Consent {
+    /// What affiliating with `campus` a member whose campus is `current` does: the one rule both
+    /// stores apply. Only [`Affiliated::Joined`] and [`Affiliated::Moved`] write.
+    pub fn decide(self, current: Option<String>, campus: &str) -> Affiliated {
+        match (current, self) {
+            (None, _) => Affiliated::Joined,
+            (Some(c), _) if c == campus => Affiliated::Unchanged,
+            (Some(_), Consent::Enrol) => Affiliated::Elsewhere,
+            (Some(from), Consent::Transfer) => Affiliated::Moved { from },
+        }
+    }
+}
+
 /// What an affiliation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Affiliated {

@@ -110,12 +110,10 @@ impl Affiliation for DynamoStore {
             let seen = self.get(item::account(member.as_str())).await?;
             let account = seen.map(read_account).transpose()?;
             let was = account.as_ref().and_then(|a| a.campus.clone());
-            let done = match (was.clone(), consent) {
-                (None, _) => Affiliated::Joined,
-                (Some(c), _) if c == campus => return Ok(Affiliated::Unchanged),
-                (Some(_), Consent::Enrol) => return Ok(Affiliated::Elsewhere),
-                (Some(from), Consent::Transfer) => Affiliated::Moved { from },
-            };
+            let done = consent.decide(was.clone(), campus);
+            if matches!(done, Affiliated::Unchanged | Affiliated::Elsewhere) {
+                return Ok(done);
+            }
             let standing = Standing {
                 co2e_g: account.as_ref().map_or(0, |a| a.co2e_g),
                 member: member.clone(),

@@ -141,13 +141,11 @@ impl Affiliation for EmbeddedStore {
             let mut t = txn.open_table(ACCOUNTS)?;
             let mut account: Account =
                 get(&t, member.as_str())?.unwrap_or_else(|| Account::new(member.clone()));
+            let done = consent.decide(account.campus.clone(), campus);
+            if matches!(done, Affiliated::Unchanged | Affiliated::Elsewhere) {
+                return Ok(done);
+            }
             let before = account.clone();
-            let done = match (account.campus.take(), consent) {
-                (None, _) => Affiliated::Joined,
-                (Some(c), _) if c == campus => return Ok(Affiliated::Unchanged),
-                (Some(_), Consent::Enrol) => return Ok(Affiliated::Elsewhere),
-                (Some(from), Consent::Transfer) => Affiliated::Moved { from },
-            };
             account.campus = Some(campus.to_owned());
             t.insert(member.as_str(), encode(&account).as_slice())?;
             reposition(txn, Some(&before), &account)?;
