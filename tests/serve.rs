@@ -1,6 +1,8 @@
 //! End-to-end over a real socket: `greenloop serve` on a simulated campaign's data, a signed
 //! scan in, its credit out within a second, the campus summary moving, and `greenloop verify
-//! --url` verifying the running server through its audit API.
+//! --url` verifying the running server through its audit API. Then raw requests the HTTP server
+//! itself would refuse (too long, too large, malformed), each answered as JSON, on every request
+//! of a keep-alive connection.
 
 #[path = "support/server.rs"]
 mod server;
@@ -8,6 +10,8 @@ mod server;
 use greenloop::http::signature::{sign, Message};
 use serde_json::json;
 use server::{bearer, http, Server};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -185,4 +189,148 @@ fn a_signed_scan_is_credited_within_a_second_and_the_server_verifies() {
     assert!(!out.status.success());
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("403"), "{err}");
+}
+
+// What hyper would answer itself, before any router runs, is answered as JSON too, on every
+// request of a connection.
+
+/// Writes `bytes` on `s` and reads one response: its status, and its JSON body (null if the
+/// body is not JSON).
+fn exchange(s: &mut TcpStream, bytes: &[u8]) -> (u16, serde_json::Value) {
+    s.write_all(bytes).unwrap();
+    read_response(s)
+}
+
+/// One response read off `s`, by its content-length.
+fn read_response(s: &mut TcpStream) -> (u16, serde_json::Value) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "a whole head: {head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .expect("a content-length")
+        .parse()
+        .unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\ncontent-type: application/json\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase().contains("\r\nx-request-id: "),
+        "{head}"
+    );
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body).unwrap();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+fn get(path: &str, extra: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nhost: x\r\n{extra}\r\n").into_bytes()
+}
+
+fn assert_error(answer: (u16, serde_json::Value), status: u16, code: &str) {
+    assert_eq!(answer.0, status, "{}", answer.1);
+    assert_eq!(answer.1["code"], code, "{}", answer.1);
+    assert!(answer.1["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+/// The connection was closed after the last answer.
+fn assert_closed(s: &mut TcpStream) {
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "nothing after the refusal: {rest:?}");
+}
+
+#[test]
+fn requests_hyper_would_refuse_get_json_errors_on_every_request_of_a_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let addr = server.addr.as_str();
+
+    // Past hyper's own 65,534-byte URI limit, and past ours (8 KiB) only.
+    let huge = format!("/health?pad={}", "a".repeat(70_000));
+    let mut s = connect(addr);
+    assert_error(exchange(&mut s, &get(&huge, "")), 414, "uri_too_long");
+    assert_closed(&mut s);
+    let long = format!("/health?pad={}", "a".repeat(9_000));
+    assert_error(
+        exchange(&mut connect(addr), &get(&long, "")),
+        414,
+        "uri_too_long",
+    );
+
+    // Header fields past what hyper takes at all (a 70 KB field; 101 fields), and past our 16 KiB.
+    let field = format!("x-pad: {}\r\n", "a".repeat(70_000));
+    let mut s = connect(addr);
+    assert_error(
+        exchange(&mut s, &get("/health", &field)),
+        431,
+        "headers_too_large",
+    );
+    assert_closed(&mut s);
+    let fields: String = (0..101).map(|i| format!("x-{i}: v\r\n")).collect();
+    let answer = exchange(&mut connect(addr), &get("/health", &fields));
+    assert_error(answer, 431, "headers_too_large");
+    let field = format!("x-pad: {}\r\n", "a".repeat(17_000));
+    let answer = exchange(&mut connect(addr), &get("/health", &field));
+    assert_error(answer, 431, "headers_too_large");
+
+    // A NUL byte in a header value; a request line that is not HTTP; a chunked body.
+    let answer = exchange(&mut connect(addr), &get("/health", "x-bad: a\0b\r\n"));
+    assert_error(answer, 400, "malformed_request");
+    let answer = exchange(&mut connect(addr), b"NOT HTTP AT ALL\r\n\r\n");
+    assert_error(answer, 400, "malformed_request");
+    let chunked =
+        b"POST /v1/scans HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_error(
+        exchange(&mut connect(addr), chunked),
+        411,
+        "length_required",
+    );
+
+    // Keep-alive: good requests, one with a body, then a bad one on the same connection.
+    let mut s = connect(addr);
+    let (status, body) = exchange(&mut s, &get("/health", ""));
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let post = b"POST /v1/scans HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}";
+    assert_error(exchange(&mut s, post), 401, "missing_key_id");
+    let answer = exchange(&mut s, &get("/health", "x-bad: a\0b\r\n"));
+    assert_error(answer, 400, "malformed_request");
+    assert_closed(&mut s);
+
+    // Pipelined in one write: the good request is answered, then the bad one is refused.
+    let mut s = connect(addr);
+    let mut both = get("/health", "");
+    both.extend_from_slice(&get(&huge, ""));
+    let (status, _) = exchange(&mut s, &both);
+    assert_eq!(status, 200);
+    assert_error(read_response(&mut s), 414, "uri_too_long");
+    assert_closed(&mut s);
+
+    // A body that looks like a bad head is a body: only heads are checked.
+    let mut s = connect(addr);
+    let trick = b"POST /v1/scans HTTP/1.1\r\nhost: x\r\ncontent-length: 7\r\n\r\nGET \0\r\n";
+    assert_error(exchange(&mut s, trick), 401, "missing_key_id");
+    let (status, _) = exchange(&mut s, &get("/health", ""));
+    assert_eq!(status, 200, "the connection goes on after the body");
 }

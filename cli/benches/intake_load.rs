@@ -1,6 +1,8 @@
-//! Load on the local server over loopback TCP, set up exactly as `greenloop serve` sets it up:
-//! the embedded store in a temporary directory, `App::new`, `greenloop::http::router`,
-//! `axum::serve` on 127.0.0.1:0, and `credit_continuously` woken by `app.recorded`.
+//! Load on the local server over loopback TCP, set up as `greenloop serve` sets it up: the
+//! embedded store in a temporary directory, `App::new`, `greenloop::http::router` on
+//! 127.0.0.1:0, and `credit_continuously` woken by `app.recorded`. (It serves with
+//! `axum::serve`; `greenloop serve` runs hyper itself, with each request head checked first,
+//! a copy of the head and body on the way in.)
 //!
 //! `cargo bench -p greenloop-cli --bench intake_load` runs, in one process:
 //!

@@ -1,5 +1,11 @@
 //! `greenloop serve`: every router in one local server on the embedded store, with the
 //! crediting stage running in-process.
+//!
+//! Connections are served by hyper directly rather than by `axum::serve`, so that each one can
+//! be wrapped in [`heads::Heads`], which answers the requests hyper would refuse before routing
+//! (too long, too large, malformed) with JSON errors too.
+
+mod heads;
 
 use crate::backend::Backend;
 use clap::Args;
@@ -90,10 +96,43 @@ pub async fn serve(
         integrations.key_ids().collect::<Vec<_>>().join(", ")
     );
     println!("  crediting in-process onto {shards} chains; Ctrl-C stops");
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| format!("server stopped: {e}"))
+    accept(listener, http::router(app)).await;
+    Ok(())
+}
+
+/// Serves each connection with hyper over [`heads::Heads`] until Ctrl-C, then lets the open
+/// ones finish their requests.
+async fn accept(listener: tokio::net::TcpListener, router: axum::Router) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let io = hyper_util::rt::TokioIo::new(heads::Heads::new(tcp));
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // Half-close allowed: a refused head ends the reading side while the requests before
+        // it are still being answered.
+        let conn = hyper::server::conn::http1::Builder::new()
+            .half_close(true)
+            .serve_connection(io, service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }

@@ -812,7 +812,10 @@ async fn a_campus_sees_only_the_history_credited_to_it() {
     let (status, moved) = api
         .signed_at(Method::PUT, "/v1/members/nora/campus", &body, NEW, NOW)
         .await;
-    assert_eq!((status, moved["from"].as_str()), (StatusCode::OK, Some("sjtu")));
+    assert_eq!(
+        (status, moved["from"].as_str()),
+        (StatusCode::OK, Some("sjtu"))
+    );
     api.credited_scans("at-b", "nora", 2).await;
     let (status, _) = api
         .get("/v1/campuses/sjtu/members/nora", Some(PORTAL_A))
@@ -920,5 +923,75 @@ async fn checkpoints_come_in_pages() {
     assert_eq!(
         (status, err["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_limit"))
+    );
+}
+
+#[tokio::test]
+async fn integers_may_be_written_as_integral_floats_and_are_one_delivery() {
+    let api = api().await;
+    let pledge = |id: &str, boxes: &str, at: &str| {
+        format!(
+            r#"{{"pledge_id":"{id}","user":"dora","station":"st-sjtu","at":{at},"boxes":{boxes}}}"#
+        )
+    };
+    let at = (NOW - 60).to_string();
+    let api = &api;
+    let post = |body: String| async move {
+        api.signed_at(Method::POST, "/v1/pledges", &body, NEW, NOW)
+            .await
+    };
+    let (status, first) = post(pledge("p-1", "2", &at)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first["replay"], false);
+    // JSON Schema's integers: the same typed action, so a replay, not a conflict.
+    for (boxes, at) in [
+        ("2.0", format!("{at}.0")),
+        ("2e0", at.clone()),
+        ("0.2e1", at.clone()),
+    ] {
+        let (status, again) = post(pledge("p-1", boxes, &at)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{boxes}: {again}");
+        assert_eq!(again["replay"], true, "{boxes}");
+    }
+    let (status, other) = post(pledge("p-1", "3.0", &at)).await;
+    assert_eq!(
+        (status, other["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    // A fraction is not an integer, and a float out of range is refused like the integer.
+    for (boxes, code, want) in [
+        ("2.5", "invalid_field", StatusCode::BAD_REQUEST),
+        ("1e10", "invalid_field", StatusCode::BAD_REQUEST),
+        ("1e4", "too_much", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (status, body) = post(pledge("p-2", boxes, &at)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (want, Some(code)),
+            "{boxes}: {body}"
+        );
+    }
+    assert_eq!(api.credit().await, 1, "one pledge recorded");
+}
+
+#[tokio::test]
+async fn a_user_id_is_counted_in_characters_as_the_spec_counts_it() {
+    let api = api().await;
+    // "é" is two bytes: 128 of them are 256 bytes, and one user id.
+    let user = "%C3%A9".repeat(128);
+    let path = format!("/v1/campuses/sjtu/members/{user}");
+    assert_eq!(api.put(&path, PORTAL_A).await.0, StatusCode::OK);
+    let (status, body) = api.put(&format!("{path}%C3%A9"), PORTAL_A).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_user"))
+    );
+    let (status, body) = api
+        .put("/v1/campuses/sjtu/members/a%C2%85b", PORTAL_A)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_user")),
+        "U+0085 is a control character"
     );
 }

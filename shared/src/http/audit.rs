@@ -20,7 +20,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use greenloop_core::checkpoint::SignedCheckpoint;
-use greenloop_core::domain::{check_id, MemberId};
+use greenloop_core::domain::{check_id, MemberId, MAX_SAFE_INT};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,18 @@ struct AccountsQuery {
     limit: Option<usize>,
 }
 
+/// A `seq` or tree size from the query, at most 2^53 - 1 (the spec's `maximum`, the largest
+/// integer every JSON reader holds exactly, and the largest `seq` an entry may carry).
+fn position(name: &str, value: Option<u64>) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v > MAX_SAFE_INT => Err(ApiError::bad_request(
+            "bad_query",
+            format!("{name} must be at most {MAX_SAFE_INT}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 async fn heads(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     auditor(&app, &headers).await?;
     let mut heads: Vec<ChainHead> = app.store.chain_heads().await?;
@@ -96,6 +108,7 @@ async fn entries(
     auditor(&app, &headers).await?;
     let Query(q) = q?;
     check_id("chain", &chain)?;
+    position("from", q.from)?;
     let from = q.from.unwrap_or(0);
     let limit = page_limit(q.limit, MAX_PAGE, MAX_PAGE)?;
     let stored = app.store.entries(&chain, from, limit).await?;
@@ -221,6 +234,7 @@ async fn checkpoint(
 ) -> Result<Response, ApiError> {
     let chain = audited_chain(&app, &headers, chain).await?;
     let Query(q) = q?;
+    position("size", q.size)?;
     match app.store.checkpoint(&chain, q.size).await? {
         Some(c) => Ok(json(StatusCode::OK, &c)),
         None => Err(ApiError::not_found(match q.size {
@@ -238,6 +252,8 @@ async fn inclusion(
 ) -> Result<Response, ApiError> {
     let chain = audited_chain(&app, &headers, chain).await?;
     let Query(q) = q?;
+    position("seq", Some(q.seq))?;
+    position("size", q.size)?;
     let proof = tree::inclusion(app.store.as_ref(), &chain, q.seq, q.size).await?;
     Ok(json(StatusCode::OK, &proof))
 }
@@ -250,6 +266,8 @@ async fn consistency(
 ) -> Result<Response, ApiError> {
     let chain = audited_chain(&app, &headers, chain).await?;
     let Query(q) = q?;
+    position("first", Some(q.first))?;
+    position("second", q.second)?;
     let proof = tree::consistency(app.store.as_ref(), &chain, q.first, q.second).await?;
     Ok(json(StatusCode::OK, &proof))
 }

@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod campus;
+pub mod integer;
 pub mod keyring;
 pub mod scan;
 pub mod signature;
@@ -37,6 +38,10 @@ pub use signature::Integrations;
 
 /// Largest request body accepted; an intake body is a few hundred bytes.
 pub const MAX_BODY: usize = 16 * 1024;
+/// Longest path and query accepted (414 `uri_too_long`), in bytes.
+pub const MAX_URI: usize = 8 * 1024;
+/// Most header bytes accepted, names and values together (431 `headers_too_large`).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// What every handler shares. `S` is the store as the router sees it: the whole [`Store`] when
 /// an app is built, narrowed by each function's router to its own role sum
@@ -177,7 +182,38 @@ pub fn mount(routes: Router) -> Router {
         // Panics are caught inside the request span, so a 500 is logged with the request id
         // and carries `x-request-id` like every other answer.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(within_limits))
         .layer(axum::middleware::from_fn(request_span))
+}
+
+/// Our own limits on the request line and headers, below the HTTP servers' hard ones, so that
+/// a client meets these, as JSON errors, wherever the router runs. (API Gateway's own are lower
+/// still and answered by API Gateway; `greenloop serve` answers the heads its HTTP server could
+/// not parse itself, as JSON too.)
+async fn within_limits(req: Request, next: Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the path and query may be at most {MAX_URI} bytes"),
+        )
+        .into_response();
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the header fields may be at most {MAX_HEADER_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -247,6 +283,11 @@ fn request_id(req: &Request) -> String {
             return id.clone();
         }
     }
+    local_request_id()
+}
+
+/// A request id unique within this process, for a request API Gateway did not name.
+pub fn local_request_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("local-{:x}-{n}", std::process::id())

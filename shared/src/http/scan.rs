@@ -11,6 +11,7 @@
 //! id is 404, as if it did not exist). Intake takes actions dated within the rulebook's grace
 //! and closes the grace after the campaign window (422 `stale_action`, `intake_closed`).
 
+use super::integer::integer;
 use super::signature::{Message, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
 use super::{json, parse, read_body, ApiError};
 use crate::store::{ActionStatus, Recorded, ScanStore, StoreError};
@@ -46,6 +47,7 @@ struct ScanIn {
     scan_id: String,
     user: String,
     station: String,
+    #[serde(deserialize_with = "integer")]
     at: i64,
     items: ItemsIn,
 }
@@ -55,9 +57,12 @@ struct ScanIn {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ItemsIn {
+    #[serde(deserialize_with = "integer")]
     books: u32,
     boxes: Vec<BoxLotIn>,
+    #[serde(deserialize_with = "integer")]
     clothing_g: u64,
+    #[serde(deserialize_with = "integer")]
     shoes: u32,
 }
 
@@ -66,6 +71,7 @@ struct ItemsIn {
 struct BoxLotIn {
     #[serde(deserialize_with = "greenloop_core::domain::required")]
     brand: Option<String>,
+    #[serde(deserialize_with = "integer")]
     count: u32,
 }
 
@@ -94,7 +100,9 @@ struct PledgeIn {
     pledge_id: String,
     user: String,
     station: String,
+    #[serde(deserialize_with = "integer")]
     at: i64,
+    #[serde(deserialize_with = "integer")]
     boxes: u32,
 }
 
@@ -105,6 +113,7 @@ struct AppointmentIn {
     appointment_id: String,
     user: String,
     station: String,
+    #[serde(deserialize_with = "integer")]
     at: i64,
 }
 
@@ -112,7 +121,9 @@ struct AppointmentIn {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CompleteIn {
+    #[serde(deserialize_with = "integer")]
     clothing_g: u64,
+    #[serde(deserialize_with = "integer")]
     at: i64,
 }
 
@@ -315,10 +326,11 @@ pub(super) async fn signed<S: ?Sized>(
 
 /// The member pseudonym of a platform user id; the raw id goes no further than this.
 pub(super) fn member<S: ?Sized>(app: &super::App<S>, user: &str) -> Result<MemberId, ApiError> {
-    if user.is_empty() || user.len() > 128 || user.chars().any(char::is_control) {
+    // Counted in characters, as the spec's `maxLength` counts them.
+    if user.is_empty() || user.chars().count() > 128 || user.chars().any(char::is_control) {
         return Err(Invalid::new(
             "invalid_user",
-            "user must be 1-128 bytes without control characters",
+            "user must be 1-128 characters, none of them control characters",
         )
         .into());
     }

@@ -5,9 +5,10 @@ use crate::harness::{
     boxes, scan, Harness, Req, AUDITOR_KEY, CAMPUS_A_KEY, CAMPUS_B_KEY, GHOST_KEY, NOW, SECRET,
 };
 use greenloop::http::signature::{sign, Message};
+use greenloop::http::{MAX_HEADER_BYTES, MAX_URI};
 use serde_json::{json, Value};
 
-/// Ops, and paths or methods that are not routes.
+/// Ops, paths or methods that are not routes, and the limits on the request line and headers.
 pub async fn not_routes(h: &Harness) {
     assert_eq!(
         h.ok(Req::get("/health"), 200).await,
@@ -37,7 +38,29 @@ pub async fn not_routes(h: &Harness) {
                     .await;
             }
         }
+        // Our limits come first, on every path and method.
+        let m = documented[0].to_ascii_uppercase();
+        let long = format!("{concrete}?pad={}", "a".repeat(MAX_URI));
+        h.err(Req::new(&m, long), 414, "uri_too_long").await;
+        let large = Req::new(&m, concrete.clone()).header("x-pad", "a".repeat(MAX_HEADER_BYTES));
+        h.err(large, 431, "headers_too_large").await;
     }
+    // Exactly at each limit is still taken.
+    let at_limit = format!("/health?pad={}", "a".repeat(MAX_URI - "/health?pad=".len()));
+    h.ok(Req::get(&at_limit), 200).await;
+    h.err(Req::get(format!("{at_limit}a")), 414, "uri_too_long")
+        .await;
+    let pad = "a".repeat(MAX_HEADER_BYTES - "x-pad".len());
+    h.ok(Req::get("/health").header("x-pad", pad.clone()), 200)
+        .await;
+    let over = Req::get("/health").header("x-pad", format!("{pad}a"));
+    h.err(over, 431, "headers_too_large").await;
+    h.err(
+        Req::get("/v1/nope").header("x-pad", format!("{pad}a")),
+        431,
+        "headers_too_large",
+    )
+    .await;
 }
 
 /// The public ranking before anything is credited: nothing computed yet, then (as the sweep

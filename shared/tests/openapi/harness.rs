@@ -285,6 +285,15 @@ impl Harness {
 
         let path = req.uri.split('?').next().unwrap();
         let (route, schema) = match self.spec.route_of(path) {
+            // Our limits on the request line and headers hold on every path, routed or not.
+            _ if want == 414 => (
+                "<any path>".to_owned(),
+                self.spec.component_response("UriTooLong"),
+            ),
+            _ if want == 431 => (
+                "<any path>".to_owned(),
+                self.spec.component_response("HeadersTooLarge"),
+            ),
             None => {
                 assert_eq!(want, 404, "{what}: a path outside the spec is 404");
                 (
