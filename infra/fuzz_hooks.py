@@ -9,8 +9,9 @@ it from the probes of its `ignored_auth` check, which must then be refused.
 A positive case must be accepted, but whether an action is accepted also depends on things JSON
 Schema cannot express: the clock (intake takes actions dated within the grace, 48 h) and the
 registry (an integration records only at its own stations). For positive intake cases only,
-`map_case` dates the action a little before now and picks one of the integration's stations;
-every other generated value is kept. Negative cases are sent as generated.
+`map_case` dates the action a little before now and picks one of the integration's stations,
+and a positive campus transfer names a registered campus; every other generated value is kept.
+Negative cases are sent as generated.
 """
 
 import hashlib
@@ -31,6 +32,9 @@ PORTAL_KEY = os.environ["FUZZ_PORTAL_KEY"]
 AUDITOR_KEY = os.environ["FUZZ_AUDITOR_KEY"]
 
 INTAKE = {"/v1/scans", "/v1/pledges", "/v1/appointments", "/v1/appointments/{id}/complete"}
+# Signed like intake: a member's own choice of campus, sent by their integration.
+TRANSFER = "/v1/members/{user}/campus"
+CAMPUSES = os.environ["FUZZ_CAMPUSES"].split(",")
 # JSON Schema has no sums: the boxes of all a scan's lots are at most 1000 together.
 MAX_BOXES = 1000
 
@@ -68,7 +72,7 @@ class Greenloop:
             return ("bearer", AUDITOR_KEY)
         if path.startswith("/v1/campuses/{campus}"):
             return ("bearer", PORTAL_KEY)
-        if path.startswith("/v1/actions/") or path in INTAKE:
+        if path.startswith("/v1/actions/") or path in INTAKE or path == TRANSFER:
             return None if negates_signature(case) else ("signed", None)
         return None
 
@@ -83,6 +87,15 @@ class Greenloop:
 @schemathesis.hook
 def map_case(context, case):
     meta = case.meta
+    if (
+        case.operation.path == TRANSFER
+        and meta is not None
+        and meta.generation.mode.is_positive
+        and isinstance(case.body, dict)
+    ):
+        # The registry: a campus that exists, so a move is tried, not only refused.
+        case.body = {**case.body, "campus": random.choice(CAMPUSES)}
+        return case
     if (
         case.operation.path not in INTAKE
         or meta is None

@@ -10,7 +10,7 @@
 //!
 //! [`LedgerSource`]: crate::store::LedgerSource
 
-use super::{json, page_limit, raw, ApiError};
+use super::{json, page_limit, position, raw, ApiError};
 use crate::checkpoint::tree::{self, TreeError, STATEMENT_PAGE};
 use crate::store::{AuditStore, ChainHead, Grant};
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -20,7 +20,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use greenloop_core::checkpoint::SignedCheckpoint;
-use greenloop_core::domain::{check_id, MemberId, MAX_SAFE_INT};
+use greenloop_core::domain::{check_id, MemberId};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
@@ -77,18 +77,6 @@ struct EntriesQuery {
 struct AccountsQuery {
     after: Option<String>,
     limit: Option<usize>,
-}
-
-/// A `seq` or tree size from the query, at most 2^53 - 1 (the spec's `maximum`, the largest
-/// integer every JSON reader holds exactly, and the largest `seq` an entry may carry).
-fn position(name: &str, value: Option<u64>) -> Result<(), ApiError> {
-    match value {
-        Some(v) if v > MAX_SAFE_INT => Err(ApiError::bad_request(
-            "bad_query",
-            format!("{name} must be at most {MAX_SAFE_INT}"),
-        )),
-        _ => Ok(()),
-    }
 }
 
 async fn heads(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -207,6 +195,7 @@ async fn checkpoints(
 ) -> Result<Response, ApiError> {
     let chain = audited_chain(&app, &headers, chain).await?;
     let Query(q) = q?;
+    position("after", q.after)?;
     let limit = page_limit(q.limit, MAX_PAGE, MAX_PAGE)?;
     // One more than the page says whether there is a next one.
     let mut checkpoints = app
@@ -290,6 +279,7 @@ async fn statement(
     let Path(member) = member?;
     auditor(&app, &headers).await?;
     let Query(q) = q?;
+    position("before", q.before)?;
     let member = MemberId::parse(&member)?;
     let limit = page_limit(q.limit, STATEMENT_PAGE, STATEMENT_PAGE)?;
     let page = tree::statement_page(app.store.as_ref(), &member, q.before, limit).await?;

@@ -10,7 +10,7 @@
 //! through the integration that authenticated them (`PUT /v1/members/{user}/campus`, signed),
 //! or an operator moves them to another.
 
-use super::{json, page_limit, parse, ApiError};
+use super::{json, page_limit, parse, position, ApiError};
 use crate::store::{
     Account, Affiliated, CampusDay, CampusStore, Consent, Grant, OpenPledge, StoreError,
 };
@@ -264,6 +264,7 @@ async fn member(
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
     let Query(q) = q?;
+    position("before", q.before)?;
     let limit = page_limit(q.limit, 20, MAX_ROWS)?;
     let member = super::scan::member(&app, &user)?;
     let account: Account = app

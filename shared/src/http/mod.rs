@@ -424,6 +424,22 @@ pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<us
     }
 }
 
+/// A `seq`, size or member entry number from the query, at most 2^53 - 1 (the spec's
+/// `maximum`, the largest integer every JSON reader holds exactly, and the largest an entry may
+/// carry); else 400 `bad_query`.
+pub fn position(name: &str, value: Option<u64>) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v > greenloop_core::domain::MAX_SAFE_INT => Err(ApiError::bad_request(
+            "bad_query",
+            format!(
+                "{name} must be at most {}",
+                greenloop_core::domain::MAX_SAFE_INT
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a body of at most [`MAX_BODY`] bytes.
 pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {

@@ -294,6 +294,11 @@ fn own_id(e: StoreError, id: &str) -> ApiError {
     match e {
         StoreError::NotFound(_) => ApiError::not_found(format!("action {id}")),
         StoreError::Conflict(_) => StoreError::Conflict(id.to_owned()).into(),
+        // A well-formed completion that the recorded action's kind contradicts: the state of
+        // the action, not the request, is what is wrong.
+        StoreError::Invalid(i) if i.code == "not_a_pickup" => {
+            ApiError::new(StatusCode::CONFLICT, i.code, i.message)
+        }
         other => other.into(),
     }
 }

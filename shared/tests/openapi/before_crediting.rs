@@ -530,7 +530,7 @@ pub async fn pickups(h: &Harness) {
     .await;
     h.err(
         Req::post("/v1/appointments/scan-1/complete", &done).signed(),
-        422,
+        409,
         "not_a_pickup",
     )
     .await;
