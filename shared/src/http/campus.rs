@@ -282,9 +282,8 @@ async fn member(
         let short = page.len() < want;
         next = page.last().map(|&(n, _)| n).filter(|&n| n > 0 && !short);
         for (_, bytes) in page {
-            let credited: CreditedTo = serde_json::from_slice(&bytes).map_err(|e| {
-                crate::store::StoreError::Corrupt(format!("an unreadable entry: {e}"))
-            })?;
+            let credited: CreditedTo = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("an unreadable entry: {e}")))?;
             if credited.campus.as_deref() == Some(campus.as_str()) {
                 recent.push(super::raw(bytes)?);
             }
