@@ -103,15 +103,9 @@ impl RemoteLedger {
             let page: StatementPage = self.get(&path, &query).await?;
             let next = page.next;
             pages.push(page);
-            match next {
-                // A cursor that does not move back would loop forever.
-                Some(n) if before.is_none_or(|b| n < b) => before = Some(n),
-                Some(n) => {
-                    return Err(StoreError::Corrupt(format!(
-                        "statement of {member}: the next page before {n} goes forward"
-                    )))
-                }
-                None => break,
+            before = advance(&format!("statement of {member}"), before, next, Walk::Back)?;
+            if before.is_none() {
+                break;
             }
         }
         Ok(Statement::join(pages).expect("one page at least"))
@@ -124,17 +118,40 @@ impl RemoteLedger {
         loop {
             let page = self.checkpoints_page(chain, after, limit).await?;
             all.extend(page.checkpoints);
-            match page.next {
-                // A cursor that does not move on would loop forever.
-                Some(n) if after.is_none_or(|a| n > a) => after = Some(n),
-                Some(n) => {
-                    return Err(StoreError::Corrupt(format!(
-                        "checkpoints of {chain}: the next page after {n} goes back"
-                    )))
-                }
-                None => return Ok(all),
+            after = advance(
+                &format!("checkpoints of {chain}"),
+                after,
+                page.next,
+                Walk::On,
+            )?;
+            if after.is_none() {
+                return Ok(all);
             }
         }
+    }
+}
+
+/// Which way a walk's cursor must move: back through a statement, on through checkpoints.
+#[derive(Clone, Copy)]
+enum Walk {
+    Back,
+    On,
+}
+
+/// A page walk's next cursor (None: the walk is done), refused unless it moves the walk's way
+/// from `at`: a cursor that does not move would loop forever.
+fn advance(what: &str, at: Option<u64>, next: Option<u64>, walk: Walk) -> Result<Option<u64>> {
+    let moves = |n: u64| {
+        at.is_none_or(|a| match walk {
+            Walk::Back => n < a,
+            Walk::On => n > a,
+        })
+    };
+    match next {
+        Some(n) if !moves(n) => Err(StoreError::Corrupt(format!(
+            "{what}: the next page at {n} does not move on from {at:?}"
+        ))),
+        next => Ok(next),
     }
 }
 
@@ -221,8 +238,6 @@ mod tests {
 
     const AUDITOR: &str =
         "glk_a0000000000000a0_cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
-    /// RFC 8032 test 1's seed: a key for tests only.
-    const LOG_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
     /// Inside the built-in campaign window.
     const AT: i64 = 1_793_462_400;
 
@@ -258,7 +273,7 @@ mod tests {
         store.put_api_key(&auditor).await.unwrap();
         let pepper = Pepper::new(b"remote-test-pepper-0123".to_vec()).unwrap();
         let member = MemberId::pseudonym(&pepper, "user-1");
-        let key = LogKey::from_hex(LOG_KEY).unwrap();
+        let key = LogKey::from_hex(crate::demo::DEMO_LOG_KEY).unwrap();
         credit(store.as_ref(), &member, 0, 4).await;
         tree::publish_all(store.as_ref(), &key, 1_000)
             .await

@@ -11,6 +11,9 @@
 //!
 //! It prints each mean and its ratio to `health` (see docs/performance.md).
 
+#[path = "support/mean.rs"]
+mod mean;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use criterion::Criterion;
@@ -20,6 +23,7 @@ use greenloop::http::{router, App, Integrations};
 use greenloop::ranking::{BoardCursor, Standing};
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{Affiliation, ApiKey, Consent, Grant, Registry, Store};
+use mean::mean_ns;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -88,7 +92,7 @@ fn get(uri: &str, headers: &[(header::HeaderName, String)]) -> Request<Body> {
 }
 
 /// Benchmarks one request through `app`, checking its status; returns its mean in ns.
-fn mean_ns(
+fn request_ns(
     c: &mut Criterion,
     rt: &tokio::runtime::Runtime,
     name: &str,
@@ -96,23 +100,12 @@ fn mean_ns(
     req: impl Fn() -> Request<Body>,
     want: StatusCode,
 ) -> f64 {
-    let (mut nanos, mut runs) = (0u128, 0u64);
-    c.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let start = std::time::Instant::now();
-            for _ in 0..iters {
-                let res = rt.block_on(app.clone().oneshot(req())).unwrap();
-                assert_eq!(res.status(), want, "{name}");
-                rt.block_on(axum::body::to_bytes(res.into_body(), usize::MAX))
-                    .unwrap();
-            }
-            let took = start.elapsed();
-            nanos += took.as_nanos();
-            runs += iters;
-            took
-        })
-    });
-    nanos as f64 / runs as f64
+    mean_ns(c, name, || {
+        let res = rt.block_on(app.clone().oneshot(req())).unwrap();
+        assert_eq!(res.status(), want, "{name}");
+        rt.block_on(axum::body::to_bytes(res.into_body(), usize::MAX))
+            .unwrap();
+    })
 }
 
 fn main() {
@@ -129,7 +122,7 @@ fn main() {
     let tied = rt.block_on(place(4, TIED));
 
     let ok = StatusCode::OK;
-    let health = mean_ns(
+    let health = request_ns(
         &mut c,
         &rt,
         "health",
@@ -137,7 +130,7 @@ fn main() {
         || get("/health", &[]),
         ok,
     );
-    let ranking_4 = mean_ns(
+    let ranking_4 = request_ns(
         &mut c,
         &rt,
         "ranking_4",
@@ -145,7 +138,7 @@ fn main() {
         || get("/v1/campuses", &[]),
         ok,
     );
-    let ranking_100 = mean_ns(
+    let ranking_100 = request_ns(
         &mut c,
         &rt,
         "ranking_100",
@@ -159,7 +152,7 @@ fn main() {
             .unwrap();
         res.headers()[header::ETAG].to_str().unwrap().to_owned()
     };
-    let ranking_304 = mean_ns(
+    let ranking_304 = request_ns(
         &mut c,
         &rt,
         "ranking_304",
@@ -168,7 +161,7 @@ fn main() {
         StatusCode::NOT_MODIFIED,
     );
     let auth = [(header::AUTHORIZATION, format!("Bearer {PORTAL}"))];
-    let board_top = mean_ns(
+    let board_top = request_ns(
         &mut c,
         &rt,
         "board_top",
@@ -186,7 +179,7 @@ fn main() {
         },
     };
     let deep_uri = format!("/v1/campuses/campus-000/leaderboard?limit=10&after={cursor}");
-    let board_deep = mean_ns(
+    let board_deep = request_ns(
         &mut c,
         &rt,
         "board_deep",

@@ -12,9 +12,13 @@
 //!
 //! It prints each mean and its ratio to `hmac_body` (see docs/performance.md).
 
+#[path = "support/mean.rs"]
+mod mean;
+
 use criterion::{black_box, Criterion};
 use greenloop::http::signature::{sign, Integrations, Message};
 use hmac::{Hmac, Mac};
+use mean::mean_ns;
 use sha2::Sha256;
 use std::time::Duration;
 
@@ -28,25 +32,6 @@ fn body() -> Vec<u8> {
 
 fn message<'a>(key_id: &'a str, body: &'a [u8]) -> Message<'a> {
     Message::new("POST", "/v1/scans", key_id, body)
-}
-
-/// Benchmarks `f` with criterion; returns its mean in nanoseconds over every iteration
-/// criterion ran (warm-up included).
-fn mean_ns(c: &mut Criterion, name: &str, mut f: impl FnMut()) -> f64 {
-    let (mut nanos, mut runs) = (0u128, 0u64);
-    c.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let start = std::time::Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            let took = start.elapsed();
-            nanos += took.as_nanos();
-            runs += iters;
-            took
-        })
-    });
-    nanos as f64 / runs as f64
 }
 
 fn main() {

@@ -227,17 +227,15 @@ pub fn webhook_keyring(read: Integrations, ttl: std::time::Duration) -> Keyring 
 /// Crates held at `info` or quieter, whatever the level says: at debug and trace they log what
 /// must never be logged. The Lambda runtime logs each raw event (bearer keys, signatures, paths
 /// with user ids); the AWS SDK and the HTTP stack log requests and responses. A name matches
-/// every target it begins: `aws_` is each AWS SDK and Smithy crate.
+/// every target it begins: `aws_` is each AWS SDK and Smithy crate, `hyper` is `hyper_util`
+/// too, `tower` is `tower_http`, `lambda_runtime` is its API client.
 pub const QUIET_CRATES: &[&str] = &[
     "lambda_runtime",
-    "lambda_runtime_api_client",
     "lambda_http",
     "aws_",
     "hyper",
-    "hyper_util",
     "h2",
     "tower",
-    "tower_http",
     "rustls",
     "reqwest",
 ];

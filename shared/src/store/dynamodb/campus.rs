@@ -114,14 +114,13 @@ impl Affiliation for DynamoStore {
             if matches!(done, Affiliated::Unchanged | Affiliated::Elsewhere) {
                 return Ok(done);
             }
-            let standing = Standing {
-                co2e_g: account.as_ref().map_or(0, |a| a.co2e_g),
-                member: member.clone(),
-            };
+            let current = account
+                .clone()
+                .unwrap_or_else(|| Account::new(member.clone()));
             let mut set = AccountSet::new(member.as_str())
                 .set("campus", s(campus))
                 .set(item::BOARD_PK, s(item::board(campus)))
-                .set(item::BOARD_SK, s(standing.sort_key()));
+                .set(item::BOARD_SK, s(Standing::of(&current).sort_key()));
             if account.is_none() {
                 // A fresh account gets its zero totals here, so it reads back whole.
                 set = set
@@ -131,27 +130,28 @@ impl Affiliation for DynamoStore {
                     .init("head", s(ZERO.to_string()))
                     .init("days", AttributeValue::M(HashMap::new()));
             }
-            let mut update = set.into_update(&self.table);
-            update = match (&account, &was) {
+            // The account as read: absent, or its campus and CO2e unchanged.
+            let seen = "#seen = :seen";
+            let update = set.into_update(&self.table);
+            let update = match (&account, &was) {
                 (None, _) => update.condition_expression("attribute_not_exists(pk)"),
-                (Some(a), was) => {
-                    let campus_as_seen = match was {
-                        None => "(attribute_not_exists(#campus) OR attribute_type(#campus, :null))",
-                        Some(_) => "#campus = :was",
-                    };
-                    update = update
-                        .condition_expression(format!("{campus_as_seen} AND #seen = :seen"))
-                        .expression_attribute_names("#seen", "co2e_g")
-                        .expression_attribute_values(":seen", n(a.co2e_g));
-                    match was {
-                        None => update.expression_attribute_values(":null", s("NULL")),
-                        Some(w) => update.expression_attribute_values(":was", s(w.as_str())),
-                    }
-                }
+                (Some(_), None) => update
+                    .condition_expression(format!(
+                        "(attribute_not_exists(#campus) OR attribute_type(#campus, :null)) AND {seen}"
+                    ))
+                    .expression_attribute_values(":null", s("NULL")),
+                (Some(_), Some(w)) => update
+                    .condition_expression(format!("#campus = :was AND {seen}"))
+                    .expression_attribute_values(":was", s(w.as_str())),
             };
-            let update = update
-                .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let update = match account {
+                Some(_) => update
+                    .expression_attribute_names("#seen", "co2e_g")
+                    .expression_attribute_values(":seen", n(current.co2e_g)),
+                None => update,
+            }
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let check = ConditionCheck::builder()
                 .table_name(&self.table)
                 .set_key(Some(item::campus(campus)))

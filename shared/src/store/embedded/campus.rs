@@ -23,21 +23,27 @@ pub(super) const BOARD: TableDefinition<(&str, &str), ()> = TableDefinition::new
 /// is indexed once, when opened).
 const BOARD_INDEXED: &str = "board_indexed";
 
+/// The boards as a write transaction holds them.
+pub(super) type Boards<'txn> = redb::Table<'txn, (&'static str, &'static str), ()>;
+
 /// Moves an account's place on the boards from what `before` was (if it had a campus) to what
-/// `after` is; append and affiliation call it whenever they rewrite an account.
+/// `after` is; append and affiliation call it whenever they rewrite an account, with the table
+/// opened once per transaction.
 pub(super) fn reposition(
-    txn: &redb::WriteTransaction,
+    boards: &mut Boards,
     before: Option<&Account>,
     after: &Account,
 ) -> Result<()> {
-    let mut board = txn.open_table(BOARD)?;
-    if let Some(b) = before {
-        if let Some(c) = &b.campus {
-            board.remove((c.as_str(), Standing::of(b).sort_key().as_str()))?;
-        }
+    let place = |a: &Account| a.campus.clone().map(|c| (c, Standing::of(a).sort_key()));
+    let (was, now) = (before.and_then(place), place(after));
+    if was == now {
+        return Ok(());
     }
-    if let Some(c) = &after.campus {
-        board.insert((c.as_str(), Standing::of(after).sort_key().as_str()), ())?;
+    if let Some((c, key)) = &was {
+        boards.remove((c.as_str(), key.as_str()))?;
+    }
+    if let Some((c, key)) = &now {
+        boards.insert((c.as_str(), key.as_str()), ())?;
     }
     Ok(())
 }
@@ -49,9 +55,10 @@ pub(super) fn index_boards(txn: &redb::WriteTransaction) -> Result<()> {
         return Ok(());
     }
     let accounts = txn.open_table(ACCOUNTS)?;
+    let mut boards = txn.open_table(BOARD)?;
     for row in accounts.iter()? {
         let a: Account = decode(row?.1.value())?;
-        reposition(txn, None, &a)?;
+        reposition(&mut boards, None, &a)?;
     }
     meta.insert(BOARD_INDEXED, 1)?;
     Ok(())
@@ -148,7 +155,7 @@ impl Affiliation for EmbeddedStore {
             let before = account.clone();
             account.campus = Some(campus.to_owned());
             t.insert(member.as_str(), encode(&account).as_slice())?;
-            reposition(txn, Some(&before), &account)?;
+            reposition(&mut txn.open_table(BOARD)?, Some(&before), &account)?;
             Ok(done)
         })
     }

@@ -117,6 +117,7 @@ impl Crediting for EmbeddedStore {
                 return Err(AppendError::HeadMoved(chain.to_owned()));
             }
             let mut accounts = txn.open_table(ACCOUNTS)?;
+            let mut boards = txn.open_table(super::campus::BOARD)?;
             // Each member's next place in the member log.
             let mut next: std::collections::HashMap<&str, u64> = Default::default();
             for u in &batch.accounts {
@@ -135,7 +136,7 @@ impl Crediting for EmbeddedStore {
                     campus: stored.account.campus.clone(),
                     ..u.account.clone()
                 };
-                super::campus::reposition(txn, Some(&stored.account), &account)?;
+                super::campus::reposition(&mut boards, Some(&stored.account), &account)?;
                 let bytes = encode(&StoredAccount {
                     account,
                     newer: stored.newer,
