@@ -17,7 +17,10 @@ impl Backend {
     /// Opens the store; `existing` refuses to start an empty embedded ledger.
     pub async fn open(data: &Path, table: Option<&str>, existing: bool) -> Result<Self, String> {
         if let Some(table) = table {
-            return Ok(Backend::Dynamo(DynamoStore::from_env(table).await));
+            // Queued per chain: as many chains as the deployment's functions spread over.
+            let shards = greenloop::config::shards().map_err(|e| e.to_string())?;
+            let store = DynamoStore::from_env(table).await.with_shards(shards);
+            return Ok(Backend::Dynamo(store));
         }
         let store = if existing {
             EmbeddedStore::open_existing(data).map_err(|e| match e {
@@ -31,6 +34,14 @@ impl Backend {
             EmbeddedStore::open(data).map_err(|e| e.to_string())?
         };
         Ok(Backend::Embedded(store))
+    }
+
+    /// The same store queueing actions over `shards` chains, for a command given its own count.
+    pub fn with_shards(self, shards: u32) -> Self {
+        match self {
+            Backend::Dynamo(s) => Backend::Dynamo(s.with_shards(shards)),
+            embedded => embedded,
+        }
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -49,7 +49,10 @@ pub async fn run(data: &Path, table: Option<&str>, args: ServeArgs) -> Result<Ex
     if !(1..=100).contains(&args.shards) {
         return Err("--shards must be 1 to 100".into());
     }
-    let store = Backend::open(data, table, false).await?.into_shared();
+    let store = Backend::open(data, table, false)
+        .await?
+        .with_shards(args.shards)
+        .into_shared();
     serve(store, pepper, integrations, rules, args.shards, args.addr).await?;
     Ok(ExitCode::SUCCESS)
 }

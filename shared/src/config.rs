@@ -29,7 +29,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 /// Chains crediting spreads over unless configured.
-pub const DEFAULT_SHARDS: u32 = 4;
+pub use greenloop_core::ledger::DEFAULT_SHARDS;
 
 /// A configuration problem, said in one line.
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +170,9 @@ pub fn table() -> Option<String> {
 pub async fn store() -> Result<Arc<dyn Store>, ConfigError> {
     if let Some(table) = table() {
         let client = aws_sdk_dynamodb::Client::new(aws().await);
-        return Ok(Arc::new(DynamoStore::new(client, table)));
+        return Ok(Arc::new(
+            DynamoStore::new(client, table).with_shards(shards()?),
+        ));
     }
     let store = EmbeddedStore::open(&data_dir()).map_err(|e| ConfigError(e.to_string()))?;
     Ok(Arc::new(store))

@@ -27,13 +27,13 @@ greenloop_testkit::store_cases!(|case| (fresh(case).await, ()));
 /// Thousands of actions, 10% delivered twice at once, on one chain and on several.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invariants_hold_on_one_chain() {
-    let store: Arc<dyn Store> = Arc::new(fresh("inv1").await);
+    let store: Arc<dyn Store> = Arc::new(fresh("inv1").await.with_shards(1));
     suite::invariants_hold_under_concurrent_duplicated_delivery(store, ACTIONS, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invariants_hold_on_eight_chains() {
-    let store: Arc<dyn Store> = Arc::new(fresh("inv8").await);
+    let store: Arc<dyn Store> = Arc::new(fresh("inv8").await.with_shards(8));
     suite::invariants_hold_under_concurrent_duplicated_delivery(store, ACTIONS, 8).await;
 }
 

@@ -261,7 +261,7 @@ async fn only_failed_crediting_fails_a_record() {
         ("digest", "0".repeat(64)),
         ("status", r#"{"status":"pending"}"#.to_owned()),
         ("state", "pending".to_owned()),
-        (item::GSI1PK, item::pending_bucket("qr-1/bad-1")),
+        (item::GSI1PK, item::pending_partition("shard-00")),
         (item::GSI1SK, item::queue_position("qr-1/bad-1")),
     ] {
         bad.insert(k.to_owned(), A::S(v));

@@ -963,13 +963,14 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
             }
         }
     }
-    // The credit role: entries, heads and the ranking (put); accounts, actions and campus days
-    // (updated). Not keys, stations, checkpoints, tree nodes or the rules; no account is put
-    // whole, and no other ranking item.
+    // The credit role: entries, chain listings and the ranking (put); heads with their claim,
+    // accounts, actions and campus days (updated). Not keys, stations, checkpoints, tree nodes
+    // or the rules; no account is put whole, and no other ranking item.
     let credit = role_statements(&t, "CreditRole");
     for (action, key) in [
         ("PutItem", "CHAIN#0"),
         ("PutItem", "RANKING"),
+        ("UpdateItem", "CHAIN#0"),
         ("UpdateItem", "MEMBER#x"),
         ("UpdateItem", "ACTION#x"),
         ("UpdateItem", "CAMPUS#x"),
@@ -1002,7 +1003,6 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
             "credit may put {key} whole"
         );
     }
-    assert!(allowing(&credit, &on("UpdateItem", "CHAIN#0")).is_none());
 
     // The scan role writes actions only: not accounts, keys, campuses or the rules.
     let scan = role_statements(&t, "ScanRole");

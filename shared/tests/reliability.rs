@@ -356,7 +356,7 @@ async fn poison_dynamodb_table(table: &str) {
     it.insert("status".into(), item::json(&ActionStatus::Pending));
     it.insert(
         item::GSI1PK.into(),
-        item::s(item::pending_bucket(UNDECODABLE)),
+        item::s(item::pending_partition("shard-00")),
     );
     it.insert(
         item::GSI1SK.into(),

@@ -92,7 +92,9 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
     let rules = args.rules.load()?;
     let pepper = pepper()?;
     // Opened only once the arguments are good: a refused command creates nothing.
-    let backend = Backend::open(data, table, false).await?;
+    let backend = Backend::open(data, table, false)
+        .await?
+        .with_shards(args.shards);
     backend.set_bulk(true)?;
     let store = backend.store();
     let err = |e: StoreError| e.to_string();

@@ -139,6 +139,24 @@ pub struct CampusDay {
     pub entries: u64,
 }
 
+impl CampusDay {
+    /// An empty row for `campus` on `day`.
+    pub fn empty(campus: &str, day: &str) -> Self {
+        CampusDay {
+            campus: campus.to_owned(),
+            day: day.to_owned(),
+            ..CampusDay::default()
+        }
+    }
+
+    /// Adds another row's amounts (the same campus and day, or a share of them) to this one.
+    pub fn add(&mut self, other: &CampusDay) {
+        self.bonus += other.bonus;
+        self.co2e_g += other.co2e_g;
+        self.entries += other.entries;
+    }
+}
+
 /// Where an action stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

@@ -13,10 +13,11 @@
 pub mod ranking;
 pub mod run;
 pub mod trigger;
+pub mod writer;
 
 pub use run::{
-    credit_chain, credit_continuously, credit_pending, credit_pending_in, credit_pending_with,
-    Budget, CreditRun,
+    credit_actions, credit_claimed, credit_continuously, credit_pending, credit_pending_in,
+    credit_pending_with, Budget, CreditRun,
 };
 
 use crate::store::{Account, AccountUpdate, CampusDay, ChainHead, CreditBatch, OpenPledge};
@@ -99,11 +100,7 @@ pub fn plan(
         if let Some(c) = &entry.campus {
             let t = campuses
                 .entry((c.clone(), entry.day.clone()))
-                .or_insert_with(|| CampusDay {
-                    campus: c.clone(),
-                    day: entry.day.clone(),
-                    ..CampusDay::default()
-                });
+                .or_insert_with(|| CampusDay::empty(c, &entry.day));
             t.bonus += entry.bonus;
             t.co2e_g += entry.co2e_g;
             t.entries += 1;

@@ -14,15 +14,17 @@
 //!   chain is given up for this run and everything on it stays pending. Chains run side by side,
 //!   so another chain never waits for it.
 //!
-//! A run walks the queue once, oldest first, with a cursor, so actions left behind on a given-up
-//! chain never hide the ones after them. It stops starting appends at its deadline, and stops
-//! early when a whole pass found its actions credited by a concurrent run.
+//! Each chain has one writer at a time ([`super::writer`]): a run claims a chain, credits it
+//! from the head it last wrote, and releases it. The stream's batches are credited as announced
+//! ([`credit_actions`]); the sweep walks each chain's queue once, oldest first, with a cursor
+//! ([`credit_pending_with`]). A run stops starting appends at its deadline.
 
+use super::writer::Writer;
 use super::{over_pledge_cap, plan, MAX_BATCH};
 use crate::store::{reasons, AppendError, CreditStore, Pending, StoreError};
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::{Action, MemberId};
-use greenloop_core::ledger::chain_for_station;
+use greenloop_core::ledger::chains;
 use greenloop_core::records::MAX_OPEN_PLEDGES;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -55,7 +57,7 @@ impl Default for Budget {
 }
 
 impl Budget {
-    fn expired(&self) -> bool {
+    pub(super) fn expired(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
@@ -75,6 +77,8 @@ pub struct CreditRun {
     pub batches: u64,
     /// Appends re-planned after another writer moved a head or an account first.
     pub conflicts: u64,
+    /// Tries of a chain another task held: waits instead of races.
+    pub waits: u64,
     /// Actions someone else credited first.
     pub skipped: u64,
     /// Transient faults retried.
@@ -95,11 +99,21 @@ impl CreditRun {
         self.credited += other.credited;
         self.batches += other.batches;
         self.conflicts += other.conflicts;
+        self.waits += other.waits;
+        self.note_queued(other.oldest_queued_ms);
         self.skipped += other.skipped;
         self.retried += other.retried;
         self.quarantined.extend(other.quarantined);
         self.stalled.extend(other.stalled);
         self.deadline_reached |= other.deadline_reached;
+    }
+
+    /// Keeps the earliest time an action found entered the queue.
+    fn note_queued(&mut self, queued_ms: Option<i64>) {
+        self.oldest_queued_ms = match (self.oldest_queued_ms, queued_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -127,45 +141,142 @@ pub async fn credit_pending_in(
     credit_pending_with(store, rules, shards, &budget).await
 }
 
-/// Walks the pending queue once and credits it within `budget`. Fails only if the queue
-/// cannot be listed (or the rules published) after retries: the store is down, and everything
-/// stays pending. A chain that fails is reported in [`CreditRun::stalled`]; the others go on.
+/// The sweep: claims each chain in turn (all side by side), walks its queue once and credits
+/// it within `budget`. Fails only if the rules cannot be published after retries. A chain whose
+/// queue cannot be listed, or that fails, is reported in [`CreditRun::stalled`]; the others go
+/// on.
 pub async fn credit_pending_with(
     store: &dyn CreditStore,
     rules: &Rules,
     shards: u32,
     budget: &Budget,
 ) -> Result<CreditRun, StoreError> {
-    let batch = budget.batch.clamp(1, MAX_BATCH);
     let mut run = CreditRun::default();
-    retrying(budget, &mut run.retried, || store.put_rules(rules)).await?;
-    let listing = batch * shards.max(1) as usize * 4;
+    publish(store, rules, budget, &mut run).await?;
+    let chains: Vec<String> = chains(shards).collect();
+    let sweeps = chains.iter().map(|chain| {
+        on_chain(store, chain, budget, move |w, r| {
+            Box::pin(drain(store, rules, shards, w, budget, r))
+        })
+    });
+    for r in futures_util::future::join_all(sweeps).await {
+        run.add(r);
+    }
+    log_run(&run);
+    Ok(run)
+}
+
+/// Credits `actions`, grouped by chain (each group oldest first), as a stream batch announced
+/// them: no queue is listed. Each chain is claimed, credited and released side by side. An
+/// action named twice is credited once; one credited already is skipped.
+pub async fn credit_actions(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    by_chain: BTreeMap<String, Vec<Action>>,
+    budget: &Budget,
+) -> Result<CreditRun, StoreError> {
+    let mut run = CreditRun::default();
+    publish(store, rules, budget, &mut run).await?;
+    let batch = budget.batch.clamp(1, MAX_BATCH);
+    let appends = by_chain.iter().map(|(chain, actions)| {
+        // A delivery announced twice is credited once: one batch never names an action twice.
+        let mut seen = std::collections::HashSet::new();
+        let actions: Vec<Action> = (actions.iter())
+            .filter(|a| seen.insert(a.key()))
+            .cloned()
+            .collect();
+        on_chain(store, chain, budget, move |w, r| {
+            Box::pin(credit_claimed(store, rules, w, actions, batch, budget, r))
+        })
+    });
+    for r in futures_util::future::join_all(appends).await {
+        run.add(r);
+    }
+    log_run(&run);
+    Ok(run)
+}
+
+/// Publishes the rules an entry will name, unless they are the built-in ones every auditor
+/// has: then no request at all.
+async fn publish(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    budget: &Budget,
+    run: &mut CreditRun,
+) -> Result<(), StoreError> {
+    let builtin = greenloop_core::catalog::Catalog::builtin();
+    if builtin.rulebook(&rules.rulebook.version) == Some(&rules.rulebook)
+        && builtin.factors(&rules.factors.version) == Some(&rules.factors)
+    {
+        return Ok(());
+    }
+    retrying(budget, &mut run.retried, || store.put_rules(rules)).await
+}
+
+/// The work a task does on a chain it holds.
+type OnChain<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
+
+/// Claims `chain`, does `work` on it, and releases it. A chain that fails is given up for this
+/// run: reported in [`CreditRun::stalled`], its actions left pending.
+async fn on_chain<'a, F>(
+    store: &'a dyn CreditStore,
+    chain: &'a str,
+    budget: &'a Budget,
+    work: F,
+) -> CreditRun
+where
+    F: for<'w> FnOnce(&'w mut Writer<'a>, &'w mut CreditRun) -> OnChain<'w>,
+{
+    let mut run = CreditRun::default();
+    let done = match Writer::claim(store, chain, budget, &mut run).await {
+        Ok(Some(mut w)) => {
+            let done = work(&mut w, &mut run).await;
+            w.release(store).await;
+            done
+        }
+        Ok(None) => Ok(()), // the deadline came: left for the next run
+        Err(e) => Err(e),
+    };
+    if let Err(e) = done {
+        tracing::error!(chain = %chain, error = %e, "chain given up for this run");
+        run.stalled.insert(chain.to_owned(), e.to_string());
+    }
+    run
+}
+
+/// Walks the held chain's queue once, oldest first, with a cursor, so actions a fault left
+/// behind never hide the ones after them; quarantines what cannot be read.
+async fn drain(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    shards: u32,
+    w: &mut Writer<'_>,
+    budget: &Budget,
+    run: &mut CreditRun,
+) -> Result<(), StoreError> {
+    let batch = budget.batch.clamp(1, MAX_BATCH);
+    let listing = batch * 4;
     let mut after: Option<String> = None;
     loop {
         if budget.expired() {
             run.deadline_reached = true;
-            break;
+            return Ok(());
         }
         let listed = retrying(budget, &mut run.retried, || {
-            store.pending_actions(after.as_deref(), listing)
+            store.pending_on(w.chain, shards, after.as_deref(), listing)
         })
         .await?;
-        let Some(last) = listed.last() else { break };
+        let Some(last) = listed.last() else {
+            return Ok(());
+        };
         after = Some(last.position.clone());
-        if run.oldest_queued_ms.is_none() {
-            run.oldest_queued_ms = listed.iter().filter_map(|p| p.queued_ms).min();
-        }
-        let mut by_chain: BTreeMap<String, Vec<Action>> = BTreeMap::new();
+        run.note_queued(listed.iter().filter_map(|p| p.queued_ms).min());
+        let mut actions = Vec::with_capacity(listed.len());
         for Pending { id, action, .. } in listed {
             match action {
-                Ok(a) => {
-                    let chain = chain_for_station(&a.station, shards);
-                    if !run.stalled.contains_key(&chain) {
-                        by_chain.entry(chain).or_default().push(a);
-                    }
-                }
+                Ok(a) => actions.push(a),
                 Err(why) => {
-                    let done = quarantine(store, budget, &mut run, &id, reasons::UNREADABLE, &why);
+                    let done = quarantine(store, budget, run, &id, reasons::UNREADABLE, &why);
                     if let Err(e) = done.await {
                         // Still pending: the next run tries again.
                         tracing::error!(action = %id, error = %e, "could not quarantine");
@@ -173,28 +284,14 @@ pub async fn credit_pending_with(
                 }
             }
         }
-        // Chains side by side: one chain's retries, faults or bisection never hold another.
-        let chains = by_chain.into_iter().map(|(chain, actions)| async move {
-            let mut r = CreditRun::default();
-            if let Err(e) = credit_chain(store, rules, &chain, actions, batch, budget, &mut r).await
-            {
-                tracing::error!(chain = %chain, error = %e, "chain given up for this run");
-                r.stalled.insert(chain, e.to_string());
-            }
-            r
-        });
         let (credited, skipped) = (run.credited, run.skipped);
-        for r in futures_util::future::join_all(chains).await {
-            run.add(r);
-        }
-        // Everything this pass tried, another run credited first: it is draining the queue
-        // ahead of this one, and following it would only repeat its work.
+        credit_claimed(store, rules, w, actions, batch, budget, run).await?;
+        // Everything this page tried, another writer credited first (one whose claim ran out
+        // under it): following it would only repeat its work.
         if run.credited == credited && run.skipped > skipped {
-            break;
+            return Ok(());
         }
     }
-    log_run(&run);
-    Ok(run)
 }
 
 fn log_run(run: &CreditRun) {
@@ -203,6 +300,7 @@ fn log_run(run: &CreditRun) {
             credited = run.credited,
             batches = run.batches,
             conflicts = run.conflicts,
+            waits = run.waits,
             skipped = run.skipped,
             retried = run.retried,
             quarantined = run.quarantined.len(),
@@ -213,12 +311,12 @@ fn log_run(run: &CreditRun) {
     }
 }
 
-/// Credits `actions` (all of one chain, oldest first) in appends of `batch`, stopping at the
-/// deadline. An error means the chain is given up for this run.
-pub async fn credit_chain(
+/// Credits `actions` (all of the held chain, oldest first) in appends of `batch`, stopping at
+/// the deadline. An error means the chain is given up for this run.
+pub async fn credit_claimed(
     store: &dyn CreditStore,
     rules: &Rules,
-    chain: &str,
+    w: &mut Writer<'_>,
     actions: Vec<Action>,
     batch: usize,
     budget: &Budget,
@@ -229,17 +327,17 @@ pub async fn credit_chain(
             run.deadline_reached = true;
             return Ok(());
         }
-        append(store, rules, chain, chunk.to_vec(), budget, run).await?;
+        append(store, rules, w, chunk.to_vec(), budget, run).await?;
     }
     Ok(())
 }
 
 /// Appends `actions` to `chain` in one batch: re-plans on conflicts, retries transient faults,
 /// and bisects a batch a permanent fault refuses down to the action to quarantine.
-fn append<'a>(
+fn append<'a, 'c: 'a>(
     store: &'a dyn CreditStore,
     rules: &'a Rules,
-    chain: &'a str,
+    w: &'a mut Writer<'c>,
     mut actions: Vec<Action>,
     budget: &'a Budget,
     run: &'a mut CreditRun,
@@ -252,17 +350,36 @@ fn append<'a>(
                 return Ok(());
             }
             let step = async {
-                let head = store.chain_head(chain).await.map_err(Step::Chain)?;
+                w.renew(store).await.map_err(Step::Chain)?;
+                let head = w.head(store).await.map_err(Step::Chain)?;
                 let mut members: Vec<MemberId> = actions.iter().map(|a| a.member.clone()).collect();
                 members.sort();
                 members.dedup();
-                let accounts = store.accounts(&members).await.map_err(Step::Accounts)?;
+                let accounts = match store.accounts(&members).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        w.head = Some(head);
+                        return Err(Step::Accounts(e));
+                    }
+                };
                 let planned = plan(&head, &accounts, &actions, rules);
                 if let Some(e) = over_pledge_cap(&planned) {
+                    w.head = Some(head);
                     return Err(Step::Rule(e.action_key()));
                 }
-                store.append(&planned).await.map_err(Step::Append)?;
-                Ok::<u64, Step>(planned.entries.len() as u64)
+                match store.append(&planned).await {
+                    Ok(()) => {
+                        w.head = Some(planned.new_head());
+                        Ok::<u64, Step>(planned.entries.len() as u64)
+                    }
+                    // Refused as planned: nothing was written, the head stands.
+                    Err(e @ (AppendError::NotPending(_) | AppendError::AccountMoved(_))) => {
+                        w.head = Some(head);
+                        Err(Step::Append(e))
+                    }
+                    // Moved, or unknown after a fault (a lost response may hide a commit).
+                    Err(e) => Err(Step::Append(e)),
+                }
             };
             let fault = match step.await {
                 Ok(n) => {
@@ -330,7 +447,7 @@ fn append<'a>(
                     tokio::time::sleep(wait).await;
                 }
                 Fault::Culprit(e) => {
-                    return isolate(store, rules, chain, actions, budget, run, e).await
+                    return isolate(store, rules, w, actions, budget, run, e).await
                 }
                 Fault::Chain(e) => return Err(e),
             }
@@ -375,7 +492,7 @@ impl StoreError {
 async fn isolate(
     store: &dyn CreditStore,
     rules: &Rules,
-    chain: &str,
+    w: &mut Writer<'_>,
     mut actions: Vec<Action>,
     budget: &Budget,
     run: &mut CreditRun,
@@ -387,7 +504,7 @@ async fn isolate(
             StoreError::Unreadable { .. } => reasons::UNREADABLE,
             _ => reasons::UNREADABLE_ACCOUNT,
         };
-        tracing::warn!(action = %actions[0].key(), chain, reason, "quarantining");
+        tracing::warn!(action = %actions[0].key(), chain = w.chain, reason, "quarantining");
         return quarantine(
             store,
             budget,
@@ -399,8 +516,8 @@ async fn isolate(
         .await;
     }
     let second = actions.split_off(actions.len() / 2);
-    append(store, rules, chain, actions, budget, run).await?;
-    append(store, rules, chain, second, budget, run).await
+    append(store, rules, w, actions, budget, run).await?;
+    append(store, rules, w, second, budget, run).await
 }
 
 /// Quarantines one action, retrying transient faults.
@@ -423,7 +540,11 @@ async fn quarantine(
 }
 
 /// Calls `f` until it succeeds, fails for good, or the budget's retries or time run out.
-async fn retrying<T, F, Fut>(budget: &Budget, retried: &mut u64, mut f: F) -> Result<T, StoreError>
+pub(super) async fn retrying<T, F, Fut>(
+    budget: &Budget,
+    retried: &mut u64,
+    mut f: F,
+) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
@@ -451,7 +572,7 @@ const CONTENTION_CAP: Duration = Duration::from_millis(50);
 const FAULT_BASE: Duration = Duration::from_millis(10);
 
 /// Exponential backoff from `base` with full jitter, capped at `cap`.
-fn jittered(base: Duration, attempt: u32, cap: Duration) -> Duration {
+pub(super) fn jittered(base: Duration, attempt: u32, cap: Duration) -> Duration {
     let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
     ceiling.mul_f64(rand::random::<f64>())
 }

@@ -1,20 +1,24 @@
 //! What wakes the `credit` function: the table's stream, and a scheduled sweep.
 //!
-//! The stream tells crediting that actions became pending; the store's pending list stays the
-//! source of truth, so a record delivered twice, late or never is harmless: a retried or
-//! overlapping invocation credits nothing twice, and the sweep (an EventBridge schedule)
-//! credits whatever a lost stream batch left pending.
+//! A stream record carries the action it announces (the item's new image) and the chain it was
+//! queued on, so a stream batch is credited straight from its records, grouped by chain, and
+//! nothing lists the queue on the hot path. The store's conditions stay the source of truth: a
+//! record delivered twice, late or after its action was credited is harmless (the append
+//! refuses an action that is not pending), and the sweep (an EventBridge schedule) walks each
+//! chain's queue for whatever a lost stream batch left pending.
 //!
 //! An invocation stops starting appends [`MARGIN`] before Lambda would kill it, and returns
 //! cleanly: work left over is the next batch's or the sweep's, not an error.
 
-use crate::credit::{credit_pending_with, Budget, CreditRun};
-use crate::store::{ActionStatus, CreditStore, StoreError};
+use crate::credit::{credit_actions, credit_pending_with, Budget, CreditRun};
+use crate::store::{reasons, ActionStatus, CreditStore, StoreError};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use greenloop_core::catalog::Rules;
-use greenloop_core::ledger::chain_for_station;
+use greenloop_core::domain::Action;
+use greenloop_core::ledger::{chain_for_station, chain_name};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// What one invocation did.
@@ -54,11 +58,27 @@ impl Invocation {
 struct Image {
     pk: String,
     state: Option<String>,
+    /// `PENDING#<chain>`: the chain intake queued the action on.
+    gsi1pk: Option<String>,
+    /// Its queue position.
+    gsi1sk: Option<String>,
+    /// The action, as JSON.
+    action: Option<String>,
 }
 
-/// (action id, record sequence number) of each stream record showing an action enter the
-/// pending state.
-fn announcements(event: &StreamEvent) -> Vec<(String, String)> {
+/// An action a stream record shows entering the pending state.
+struct Announced {
+    id: String,
+    /// The record's sequence number, to report it failed.
+    seq: String,
+    chain: String,
+    position: String,
+    action: Result<Action, String>,
+}
+
+/// The actions that stream records show entering the pending state, with the chain each was
+/// queued on (from its station, for an image without one).
+fn announcements(event: &StreamEvent, shards: u32) -> Vec<Announced> {
     event
         .records
         .iter()
@@ -69,7 +89,26 @@ fn announcements(event: &StreamEvent) -> Vec<(String, String)> {
                 return None;
             }
             let id = image.pk.strip_prefix("ACTION#")?.to_owned();
-            Some((id, r.change.sequence_number.clone().unwrap_or_default()))
+            let action = match &image.action {
+                Some(json) => serde_json::from_str::<Action>(json).map_err(|e| e.to_string()),
+                None => Err("the image has no action".to_owned()),
+            };
+            let queued = image
+                .gsi1pk
+                .as_deref()
+                .and_then(|p| p.strip_prefix("PENDING#"));
+            let chain = match (queued, &action) {
+                (Some(chain), _) => chain.to_owned(),
+                (None, Ok(a)) => chain_for_station(&a.station, shards),
+                (None, Err(_)) => chain_name(0),
+            };
+            Some(Announced {
+                id,
+                seq: r.change.sequence_number.clone().unwrap_or_default(),
+                chain,
+                position: image.gsi1sk.unwrap_or_default(),
+                action,
+            })
         })
         .collect()
 }
@@ -77,7 +116,74 @@ fn announcements(event: &StreamEvent) -> Vec<(String, String)> {
 /// Keys (`<integration>/<id>`) of the actions that stream records show entering the pending
 /// state.
 pub fn announced(event: &StreamEvent) -> Vec<String> {
-    announcements(event).into_iter().map(|(id, _)| id).collect()
+    announcements(event, 1).into_iter().map(|a| a.id).collect()
+}
+
+/// Credits what the records announce: unreadable actions quarantined, the rest grouped by
+/// chain, each group once, in queue order.
+async fn credit_records(
+    store: &dyn CreditStore,
+    rules: &Rules,
+    records: &[Announced],
+    budget: &Budget,
+) -> Result<CreditRun, StoreError> {
+    if budget.expired() {
+        return Ok(CreditRun {
+            deadline_reached: true,
+            ..CreditRun::default()
+        });
+    }
+    let mut by_chain: BTreeMap<String, Vec<(&str, &Action)>> = BTreeMap::new();
+    let mut quarantined = Vec::new();
+    for a in records {
+        match &a.action {
+            Ok(action) => {
+                (by_chain.entry(a.chain.clone()).or_default()).push((&a.position, action))
+            }
+            Err(why) => match store.quarantine(&a.id, reasons::UNREADABLE, why).await {
+                Ok(true) => quarantined.push(a.id.clone()),
+                Ok(false) => {}
+                // Still pending: the sweep tries again.
+                Err(e) => tracing::error!(action = %a.id, error = %e, "could not quarantine"),
+            },
+        }
+    }
+    let by_chain = by_chain
+        .into_iter()
+        .map(|(chain, mut actions)| {
+            actions.sort_by(|a, b| a.0.cmp(b.0));
+            (chain, actions.into_iter().map(|(_, a)| a.clone()).collect())
+        })
+        .collect();
+    let mut run = credit_actions(store, rules, by_chain, budget).await?;
+    run.quarantined.extend(quarantined);
+    Ok(run)
+}
+
+/// The sequence numbers of the records to retry: those whose action is still pending on a
+/// chain the run gave up, or on any chain if the run failed as a whole.
+async fn failures(
+    store: &dyn CreditStore,
+    records: &[Announced],
+    run: &CreditRun,
+    whole: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in records {
+        if !whole && !run.stalled.contains_key(&a.chain) {
+            continue;
+        }
+        let failed = match store.action(&a.id).await {
+            Ok(Some(r)) => r.status == ActionStatus::Pending,
+            Ok(None) => false,
+            Err(StoreError::Unreadable { .. }) => false, // the quarantine's
+            Err(_) => true,
+        };
+        if failed {
+            out.push(a.seq.clone());
+        }
+    }
+    out
 }
 
 /// How long before an invocation's deadline crediting stops starting appends: longer than one
@@ -94,10 +200,11 @@ pub fn stop_at(deadline_ms: u64) -> Instant {
 /// Handles one invocation: a stream batch (`Records`) or anything else, taken as the sweep,
 /// crediting until `deadline`.
 ///
-/// A stream record fails only when crediting its action failed: the listing failed, or the
-/// action is still pending on a chain the run gave up. One the run did not reach (the index
-/// lags the table, or the deadline came) stays pending for the sweep, which alarms when it
-/// finds any.
+/// A stream batch is credited from its records' images, grouped by the chain each action was
+/// queued on: nothing lists the queue. A record fails only when crediting its action failed:
+/// the rules could not be published, or the action is still pending on a chain the run gave
+/// up. One the run did not reach (the deadline came, or another task held its chain that
+/// long) stays pending for the sweep, which alarms when it finds any.
 pub async fn handle(
     store: &dyn CreditStore,
     rules: &Rules,
@@ -106,56 +213,32 @@ pub async fn handle(
     deadline: Option<Instant>,
 ) -> Result<Invocation, StoreError> {
     let mut out = Invocation::default();
-    let mut records = Vec::new();
-    if event.get("Records").is_some() {
-        let batch: StreamEvent = serde_json::from_value(event)
-            .map_err(|e| StoreError::Corrupt(format!("unreadable stream event: {e}")))?;
-        records = announcements(&batch);
-        out.announced = records.iter().map(|(id, _)| id.clone()).collect();
-        if records.is_empty() {
-            return Ok(out); // entries, accounts, heads: crediting's own writes
-        }
-    } else {
-        out.sweep = true;
-    }
     let budget = Budget {
         deadline,
         ..Budget::default()
     };
-    let listed = match credit_pending_with(store, rules, shards, &budget).await {
-        Ok(run) => {
-            out.run = run;
-            true
-        }
-        Err(e) if !out.sweep => {
-            tracing::error!(error = %e, "crediting failed; batch retried");
-            false
-        }
-        Err(e) => return Err(e),
-    };
-    // With the queue listed and no chain given up, crediting failed for no record: nothing to
-    // read back.
-    let suspect = if listed && out.run.stalled.is_empty() {
-        Vec::new()
+    if event.get("Records").is_none() {
+        out.sweep = true;
+        out.run = credit_pending_with(store, rules, shards, &budget).await?;
     } else {
-        records
-    };
-    for (id, seq) in suspect {
-        let failed = match store.action(&id).await {
-            Ok(Some(r)) if r.status == ActionStatus::Pending => {
-                !listed
-                    || out
-                        .run
-                        .stalled
-                        .contains_key(&chain_for_station(&r.action.station, shards))
-            }
-            Ok(_) => false,
-            Err(StoreError::Unreadable { .. }) => false, // the quarantine's
-            Err(_) => true,
-        };
-        if failed {
-            out.failures.push(seq);
+        let batch: StreamEvent = serde_json::from_value(event)
+            .map_err(|e| StoreError::Corrupt(format!("unreadable stream event: {e}")))?;
+        let records = announcements(&batch, shards);
+        out.announced = records.iter().map(|a| a.id.clone()).collect();
+        if records.is_empty() {
+            return Ok(out); // entries, accounts, heads: crediting's own writes
         }
+        let whole = match credit_records(store, rules, &records, &budget).await {
+            Ok(run) => {
+                out.run = run;
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "crediting failed; batch retried");
+                true
+            }
+        };
+        out.failures = failures(store, &records, &out.run, whole).await;
     }
     if out.sweep && out.run.credited > 0 {
         // The stream should have credited these: CloudWatch alarms on this line.

@@ -103,6 +103,9 @@ pub struct EmbeddedStore {
     path: PathBuf,
     /// When false, commits skip fsync until [`EmbeddedStore::flush`] (bulk loading).
     durable: AtomicBool,
+    /// Claims on chains, by chain: holder and until when. Only one process opens the file, so
+    /// they need not outlive it.
+    claims: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
 }
 
 impl EmbeddedStore {
@@ -142,6 +145,7 @@ impl EmbeddedStore {
             db,
             path,
             durable: AtomicBool::new(true),
+            claims: Default::default(),
         };
         store.write(|txn| -> Result<()> {
             txn.open_table(ENTRIES)?;

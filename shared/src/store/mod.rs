@@ -110,6 +110,15 @@ pub struct Pending {
     pub action: std::result::Result<Action, String>,
 }
 
+/// What claiming a chain for one writer found ([`Crediting::claim_chain`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The chain is this writer's until the time it asked for; its head as stored.
+    Held(ChainHead),
+    /// Another writer holds it until this time, Unix milliseconds.
+    Busy { until_ms: i64 },
+}
+
 /// What putting a quarantined action back in the queue did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requeued {

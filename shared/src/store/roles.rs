@@ -21,12 +21,13 @@
 //! [`TreeStore`]) are supertraits of [`Store`], so an `Arc<dyn Store>` narrows to any of them by
 //! coercion. Each has a blanket implementation: anything with the roles has the sum.
 
-use super::{ApiKey, AppendError, CreditBatch, Pending, Recorded, Requeued, Result};
+use super::{ApiKey, AppendError, Claim, CreditBatch, Pending, Recorded, Requeued, Result};
 use async_trait::async_trait;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::digest::Digest;
 use greenloop_core::domain::{Action, Campus, MemberId, Station};
+use greenloop_core::ledger::{chain_for_station, chain_name};
 use greenloop_core::merkle::frontier::Node;
 use greenloop_core::ranking::{Ranking, Standing};
 use greenloop_core::records::{
@@ -108,6 +109,33 @@ pub trait Crediting: Send + Sync {
     /// front), at most `limit`. An item that cannot be read is listed too, with why, so that
     /// one bad item never hides the rest.
     async fn pending_actions(&self, after: Option<&str>, limit: usize) -> Result<Vec<Pending>>;
+    /// The pending actions of one chain (stations spread over `shards` chains), as
+    /// [`Crediting::pending_actions`] lists them; an unreadable one is listed on the first chain,
+    /// which every sweep reads. Stores that queue per chain answer it with one read; the
+    /// default filters the whole queue, for stores that are local.
+    async fn pending_on(
+        &self,
+        chain: &str,
+        shards: u32,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Pending>> {
+        pending_filtered(self, chain, shards, after, limit).await
+    }
+    /// Makes `holder` the chain's one writer until `until_ms` (Unix milliseconds), unless
+    /// another holder's claim runs past `now_ms`; claiming again extends one's own claim.
+    /// Answers with the chain's head, so a claim costs no extra read. A claim only saves
+    /// wasted work: every append is still conditioned on the head, so two writers can never
+    /// fork a chain or credit an action twice, and a dead holder's claim simply runs out.
+    async fn claim_chain(
+        &self,
+        chain: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Claim>;
+    /// Ends `holder`'s claim on the chain; nothing if it is not the holder any more.
+    async fn release_chain(&self, chain: &str, holder: &str) -> Result<()>;
     /// Appends a batch atomically, only if the chain head and every account are as planned and
     /// every action is still pending.
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError>;
@@ -119,6 +147,33 @@ pub trait Crediting: Send + Sync {
     /// Keeps the public ranking, unless the one stored is newer (false then), so a slow writer
     /// never puts an older ranking back. One of the same second replaces it.
     async fn put_ranking(&self, ranking: &Ranking) -> Result<bool>;
+}
+
+/// [`Crediting::pending_on`] by filtering the whole queue: for local stores, and for a store
+/// asked about another number of chains than it queues by.
+pub async fn pending_filtered<S: Crediting + ?Sized>(
+    store: &S,
+    chain: &str,
+    shards: u32,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Pending>> {
+    let first = chain_name(0);
+    let mut after = after.map(str::to_owned);
+    let mut found = Vec::new();
+    while found.len() < limit {
+        let page = store
+            .pending_actions(after.as_deref(), limit.max(64))
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.position.clone());
+        found.extend(page.into_iter().filter(|p| match &p.action {
+            Ok(a) => chain_for_station(&a.station, shards) == chain,
+            Err(_) => chain == first,
+        }));
+    }
+    found.truncate(limit);
+    Ok(found)
 }
 
 /// The operator's view of the quarantine.

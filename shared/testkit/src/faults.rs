@@ -25,7 +25,7 @@ use greenloop::store::{
     Intake, LedgerSource, Members, Pending, Quarantine, Quarantined, Recorded, Registry, Requeued,
     Store, StoreError,
 };
-use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
+use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -392,6 +392,34 @@ impl Crediting for Faulty {
         limit: usize,
     ) -> Result<Vec<Pending>, StoreError> {
         faulted!(Op::PendingActions, self.pending_actions(after, limit))
+    }
+    async fn pending_on(
+        &self,
+        chain: &str,
+        shards: u32,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Pending>, StoreError> {
+        faulted!(
+            Op::PendingActions,
+            self.pending_on(chain, shards, after, limit)
+        )
+    }
+    /// A claim answers with the chain's head: it fails as reading the head does.
+    async fn claim_chain(
+        &self,
+        chain: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        faulted!(
+            Op::ChainHead,
+            self.claim_chain(chain, holder, now_ms, until_ms)
+        )
+    }
+    async fn release_chain(&self, chain: &str, holder: &str) -> Result<(), StoreError> {
+        pass!(self.release_chain(chain, holder))
     }
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         let fate = self.before(Op::Append).await?;

@@ -13,7 +13,7 @@ use greenloop::ranking::{Ranking, Standing};
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, ActionStatus, ApiKey, AppendError, Backlog, CampusDay, CampusTotals,
-    ChainHead, CheckpointStore, CreditBatch, LedgerSource, Pending, Quarantine, Quarantined,
+    ChainHead, CheckpointStore, Claim, CreditBatch, LedgerSource, Pending, Quarantine, Quarantined,
     Recorded, Requeued, StoreError,
 };
 use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
@@ -219,6 +219,22 @@ impl Crediting for Flaky {
     ) -> Result<Vec<Pending>, StoreError> {
         self.up()?;
         self.inner.pending_actions(after, limit).await
+    }
+    async fn claim_chain(
+        &self,
+        chain: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        self.up()?;
+        self.inner
+            .claim_chain(chain, holder, now_ms, until_ms)
+            .await
+    }
+    async fn release_chain(&self, chain: &str, holder: &str) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.release_chain(chain, holder).await
     }
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         self.up()?;

@@ -24,7 +24,21 @@ use sha2::{Digest as _, Sha256};
 pub fn chain_for_station(station: &str, shards: u32) -> String {
     let d = Sha256::digest(station.as_bytes());
     let n = u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) % u64::from(shards.max(1));
+    chain_name(n as u32)
+}
+
+/// Chains a deployment spreads its stations over unless configured otherwise.
+pub const DEFAULT_SHARDS: u32 = 4;
+
+/// The name of chain number `n`: `shard-NN`.
+pub fn chain_name(n: u32) -> String {
     format!("shard-{n:02}")
+}
+
+/// Every chain of a deployment with `shards` chains, in order. Raising the count keeps the
+/// old names, so the chains of a smaller count are always among them.
+pub fn chains(shards: u32) -> impl Iterator<Item = String> {
+    (0..shards.max(1)).map(chain_name)
 }
 
 #[cfg(test)]

@@ -1,15 +1,19 @@
-//! A credited batch as one `TransactWriteItems`, and what a cancelled one means.
+//! A chain's writer on DynamoDB: its claim on the chain (on the head item), and a credited
+//! batch as one `TransactWriteItems`, and what a cancelled one means.
 //!
 //! The transaction is conditioned on the chain head's size and hash, on each account's head,
 //! and on each action still being pending. DynamoDB reports, per item, which condition failed
 //! (`CancellationReasons`), so a moved head or account (retry) is told apart from an action
 //! someone else credited first (skip it).
 
-use super::item::{self, n, s, AccountSet, Item, MEMBER_N, MEMBER_PK};
+use super::item::{self, n, read_head, s, AccountSet, Item, MEMBER_N, MEMBER_PK};
 use super::{sdk_err, DynamoStore};
-use crate::store::{AppendError, CreditBatch, StoreError};
+use crate::store::{AppendError, Claim, CreditBatch, StoreError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use greenloop_core::ledger::ZERO;
 use greenloop_core::ranking::Standing;
 use std::collections::HashMap;
@@ -26,7 +30,73 @@ enum Part {
     CampusDay,
 }
 
+/// The attributes of a chain's claim on its head item.
+const HOLDER: &str = "holder";
+const UNTIL: &str = "until";
+
 impl DynamoStore {
+    /// [`crate::store::Crediting::claim_chain`]: one conditional update of the head item that
+    /// answers with the head.
+    pub(super) async fn claim(
+        &self,
+        chain: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::head(chain)))
+            .update_expression("SET #chain = :chain, #holder = :holder, #until = :until")
+            .condition_expression(
+                "attribute_not_exists(#until) OR #until <= :now OR #holder = :holder",
+            )
+            .expression_attribute_names("#chain", "chain")
+            .expression_attribute_names("#holder", HOLDER)
+            .expression_attribute_names("#until", UNTIL)
+            .expression_attribute_values(":chain", s(chain))
+            .expression_attribute_values(":holder", s(holder))
+            .expression_attribute_values(":until", n(until_ms))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(out) => Ok(Claim::Held(read_head(&out.attributes.unwrap_or_default())?)),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    let held = match c.item() {
+                        Some(it) => Some(it.clone()),
+                        None => self.get(item::head(chain)).await?,
+                    };
+                    let until_ms = held
+                        .and_then(|it| item::get_n::<i64>(&it, UNTIL).ok())
+                        .unwrap_or(now_ms);
+                    Ok(Claim::Busy { until_ms })
+                }
+                _ => Err(sdk_err(e)),
+            },
+        }
+    }
+
+    /// [`crate::store::Crediting::release_chain`]: removes the claim if it is still `holder`'s.
+    pub(super) async fn release(&self, chain: &str, holder: &str) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::head(chain)))
+            .update_expression("REMOVE #holder, #until")
+            .condition_expression("#holder = :holder")
+            .expression_attribute_names("#holder", HOLDER)
+            .expression_attribute_names("#until", UNTIL)
+            .expression_attribute_values(":holder", s(holder));
+        self.moved(update).await.map(|_| ())
+    }
+
     pub(super) async fn transact_append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         let (items, parts) = self.batch_items(batch)?;
         if items.len() > MAX_ITEMS {
@@ -99,20 +169,34 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut parts = Vec::new();
 
-        // The head, conditioned on what the batch was planned from.
+        // The head, conditioned on what the batch was planned from. An update, not a put, so a
+        // writer's claim on the chain stays as it is.
         let new_head = batch.new_head();
-        let mut head = self.put(item::head_item(&new_head));
+        let mut head = self
+            .update(item::head(chain))
+            .update_expression("SET #chain = :chain, #size = :new_size, #hash = :new_hash")
+            .expression_attribute_names("#chain", "chain")
+            .expression_attribute_names("#size", "size")
+            .expression_attribute_names("#hash", "hash")
+            .expression_attribute_values(":chain", s(chain))
+            .expression_attribute_values(":new_size", n(new_head.size))
+            .expression_attribute_values(":new_hash", s(new_head.hash.to_string()));
         head = if batch.expected.size == 0 {
-            head.condition_expression("attribute_not_exists(pk)")
+            head.condition_expression("attribute_not_exists(#size)")
         } else {
             head.condition_expression("#size = :size AND #hash = :hash")
-                .expression_attribute_names("#size", "size")
-                .expression_attribute_names("#hash", "hash")
                 .expression_attribute_values(":size", n(batch.expected.size))
                 .expression_attribute_values(":hash", s(batch.expected.hash.to_string()))
         };
-        items.push(put_item(head)?);
+        items.push(update_item(head)?);
         parts.push(Part::Head);
+        if batch.expected.size == 0 {
+            let listed = self
+                .put(item::chain_listing(chain))
+                .condition_expression("attribute_not_exists(pk)");
+            items.push(put_item(listed)?);
+            parts.push(Part::Head);
+        }
 
         // Entries, each carrying its place in its member's own sequence.
         let mut next: HashMap<&str, u64> = HashMap::new();
@@ -189,10 +273,10 @@ impl DynamoStore {
             parts.push(Part::Action(e.action_key()));
         }
 
-        // Per-day campus totals, added to.
+        // Per-day campus totals: this chain's own rows, added to.
         for d in &batch.campuses {
             let up = self
-                .update(item::campus_day(&d.campus, &d.day))
+                .update(item::campus_day(&d.campus, &d.day, chain))
                 .update_expression(
                     "SET #campus = :campus, #day = :day ADD #bonus :bonus, #co2e :co2e, #entries :entries",
                 )

@@ -29,11 +29,15 @@ impl CampusQueries for DynamoStore {
             .partition_query(format!("CAMPUS#{campus}"))
             .key_condition_expression("pk = :pk AND begins_with(sk, :day)")
             .expression_attribute_values(":day", s("DAY#"));
-        self.query(q, None)
-            .await?
-            .into_iter()
-            .map(|it| item::from_item(it, "campus day"))
-            .collect()
+        // One row per (day, chain): summed per day, in day order.
+        let mut days: std::collections::BTreeMap<String, CampusDay> = Default::default();
+        for it in self.query(q, None).await? {
+            let row: CampusDay = item::from_item(it, "campus day")?;
+            (days.entry(row.day.clone()))
+                .or_insert_with(|| CampusDay::empty(&row.campus, &row.day))
+                .add(&row);
+        }
+        Ok(days.into_values().collect())
     }
 
     async fn leaderboard(

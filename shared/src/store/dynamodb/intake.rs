@@ -32,7 +32,7 @@ impl Intake for DynamoStore {
             s(if booking { "booked" } else { "pending" }),
         );
         if !booking {
-            it.insert(item::GSI1PK.into(), s(item::pending_bucket(&key)));
+            it.insert(item::GSI1PK.into(), s(self.queue_of(action)));
             it.insert(item::GSI1SK.into(), s(queue_position(&key)));
         }
         if self.put_new(it).await? {
@@ -84,7 +84,7 @@ impl Intake for DynamoStore {
                 .expression_attribute_values(":action", item::json(&done))
                 .expression_attribute_values(":status", item::json(&ActionStatus::Pending))
                 .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":bucket", s(item::pending_bucket(id)))
+                .expression_attribute_values(":bucket", s(self.queue_of(&done)))
                 .expression_attribute_values(":position", s(queue_position(id)));
             if self.moved(update).await? {
                 return Ok(Recorded {

@@ -26,9 +26,6 @@ pub const MEMBER: &str = "member";
 pub const MEMBER_PK: &str = "member_pk";
 pub const MEMBER_N: &str = "member_n";
 
-/// Pending actions are spread over this many index partitions so intake has no hot key.
-pub const PENDING_BUCKETS: u32 = 16;
-
 pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -45,9 +42,24 @@ pub fn action(id: &str) -> Item {
     key(format!("ACTION#{id}"), "ACTION")
 }
 
+/// A chain's head: its size and hash, and the claim of its one writer (`holder`, `until`).
+/// It is in no index, so rewriting it at every append costs one item write.
 pub fn head(chain: &str) -> Item {
     key(format!("CHAIN#{chain}"), "HEAD")
 }
+
+/// A chain's entry in the list of chains (`gsi1pk = CHAINS`): written once, with the chain's
+/// first append, so the index partition every chain shares is not on the append path.
+pub fn chain_listing(chain: &str) -> Item {
+    let mut it = key(format!("CHAIN#{chain}"), "LISTED");
+    it.insert("chain".into(), s(chain));
+    it.insert(GSI1PK.into(), s(CHAINS_PARTITION));
+    it.insert(GSI1SK.into(), s(chain));
+    it
+}
+
+/// The general index's partition listing the chains.
+pub const CHAINS_PARTITION: &str = "CHAINS";
 
 pub fn entry_sk(seq: u64) -> String {
     format!("SEQ#{seq:020}")
@@ -152,8 +164,10 @@ pub fn campus(id: &str) -> Item {
     key(format!("CAMPUS#{id}"), "META")
 }
 
-pub fn campus_day(campus: &str, day: &str) -> Item {
-    key(format!("CAMPUS#{campus}"), &format!("DAY#{day}"))
+/// One chain's share of a campus's day: each chain adds to its own row, so batches on two
+/// chains never contend for one item; a campus's rows are one query, summed per day.
+pub fn campus_day(campus: &str, day: &str, chain: &str) -> Item {
+    key(format!("CAMPUS#{campus}"), &format!("DAY#{day}#{chain}"))
 }
 
 pub fn station(id: &str) -> Item {
@@ -181,10 +195,10 @@ pub fn ranking() -> Item {
     key("RANKING".into(), "RANKING")
 }
 
-/// The pending-queue partition of an action id: a stable hash, so replays land in the same one.
-pub fn pending_bucket(id: &str) -> String {
-    let h = greenloop_core::ledger::leaf_hash(id.as_bytes());
-    format!("PENDING#{:02}", u32::from(h.0[0]) % PENDING_BUCKETS)
+/// The pending-queue partition of a chain: the sweep reads one chain's backlog with one
+/// query, and the stream's records name the chain of each action they announce.
+pub fn pending_partition(chain: &str) -> String {
+    format!("PENDING#{chain}")
 }
 
 /// A string attribute, or a corrupt-store error naming it.
@@ -217,19 +231,15 @@ fn missing(name: &str) -> StoreError {
     StoreError::Corrupt(format!("an item lacks a readable {name} attribute"))
 }
 
-pub fn head_item(h: &ChainHead) -> Item {
-    let mut it = head(&h.chain);
-    it.insert("chain".into(), s(h.chain.as_str()));
-    it.insert("size".into(), n(h.size));
-    it.insert("hash".into(), s(h.hash.to_string()));
-    it.insert(GSI1PK.into(), s("HEADS"));
-    it.insert(GSI1SK.into(), s(h.chain.as_str()));
-    it
-}
-
+/// A head item as stored; one a claim created before the chain's first append (no `size`)
+/// is an empty chain.
 pub fn read_head(it: &Item) -> Result<ChainHead> {
+    let chain = get_s(it, "chain")?;
+    if !it.contains_key("size") {
+        return Ok(ChainHead::empty(chain));
+    }
     Ok(ChainHead {
-        chain: get_s(it, "chain")?.to_owned(),
+        chain: chain.to_owned(),
         size: get_n(it, "size")?,
         hash: Digest::parse(get_s(it, "hash")?)
             .ok_or_else(|| StoreError::Corrupt("head hash".into()))?,

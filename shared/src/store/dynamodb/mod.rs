@@ -28,7 +28,7 @@ use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::domain::{Invalid, MemberId};
 use greenloop_core::factors::FactorTable;
-use greenloop_core::ledger::Digest;
+use greenloop_core::ledger::{chain_for_station, chains, Digest, DEFAULT_SHARDS};
 use greenloop_core::rulebook::Rulebook;
 use item::{get_json, get_s, read_account, read_head, s, Item};
 use std::collections::HashMap;
@@ -36,14 +36,30 @@ use std::collections::HashMap;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The chains stations are spread over: a pending action is queued in its chain's
+    /// partition (`PENDING#<chain>`), so crediting must spread them the same way.
+    shards: u32,
 }
 
 impl DynamoStore {
+    /// A store on `table` with the default number of chains ([`DEFAULT_SHARDS`]).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
             table: table.into(),
+            shards: DEFAULT_SHARDS,
         }
+    }
+
+    /// The same store, queueing actions over `shards` chains (`GREENLOOP_SHARDS`).
+    pub fn with_shards(mut self, shards: u32) -> Self {
+        self.shards = shards.max(1);
+        self
+    }
+
+    /// The pending partition of an action, from its station.
+    fn queue_of(&self, action: &greenloop_core::domain::Action) -> String {
+        item::pending_partition(&chain_for_station(&action.station, self.shards))
     }
 
     /// A store on `table`, with the SDK configured from the environment.
@@ -310,7 +326,7 @@ impl LedgerSource for DynamoStore {
         // The index lists the chains; each head is then read consistently.
         let listed = self
             .query(
-                self.index_query(item::GSI1, item::GSI1PK, "HEADS".into()),
+                self.index_query(item::GSI1, item::GSI1PK, item::CHAINS_PARTITION.into()),
                 None,
             )
             .await?;
@@ -502,42 +518,47 @@ impl Crediting for DynamoStore {
     }
 
     async fn pending_actions(&self, after: Option<&str>, limit: usize) -> Result<Vec<Pending>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
         let mut found: Vec<Pending> = Vec::new();
-        for b in 0..item::PENDING_BUCKETS {
-            let mut q = self.index_query(item::GSI1, item::GSI1PK, format!("PENDING#{b:02}"));
-            if let Some(after) = after {
-                q = q
-                    .key_condition_expression("#pk = :pk AND gsi1sk > :after")
-                    .expression_attribute_values(":after", s(after));
-            }
-            for it in self.query(q, Some(limit)).await? {
-                // The index lags the table: only what still says pending is listed.
-                if it
-                    .get("state")
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str)
-                    != Some("pending")
-                {
-                    continue;
-                }
-                let (Ok(pk), Ok(position)) = (get_s(&it, item::PK), get_s(&it, item::GSI1SK))
-                else {
-                    continue; // not an action item: nothing to credit or quarantine
-                };
-                found.push(Pending {
-                    id: pk.trim_start_matches("ACTION#").to_owned(),
-                    position: position.to_owned(),
-                    queued_ms: item::queued_ms(position),
-                    action: get_json(&it, "action").map_err(|e| e.to_string()),
-                });
-            }
+        for chain in chains(self.shards) {
+            found.extend(self.queued(&chain, after, limit).await?);
         }
         found.sort_by(|a, b| a.position.cmp(&b.position));
         found.truncate(limit);
         Ok(found)
+    }
+
+    /// One query of the chain's partition.
+    async fn pending_on(
+        &self,
+        chain: &str,
+        shards: u32,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Pending>> {
+        if shards.max(1) != self.shards {
+            // Queued by another count of chains: still found, by reading every partition.
+            tracing::warn!(
+                queued_over = self.shards,
+                asked = shards,
+                "GREENLOOP_SHARDS differs between intake and crediting"
+            );
+            return super::pending_filtered(self, chain, shards, after, limit).await;
+        }
+        self.queued(chain, after, limit).await
+    }
+
+    async fn claim_chain(
+        &self,
+        chain: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<super::Claim> {
+        self.claim(chain, holder, now_ms, until_ms).await
+    }
+
+    async fn release_chain(&self, chain: &str, holder: &str) -> Result<()> {
+        self.release(chain, holder).await
     }
 
     async fn quarantine(&self, id: &str, reason: &str, message: &str) -> Result<bool> {
@@ -550,5 +571,42 @@ impl Crediting for DynamoStore {
 
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
         self.transact_append(batch).await
+    }
+}
+
+impl DynamoStore {
+    /// A chain's queue partition, from just after a queue position.
+    async fn queued(&self, chain: &str, after: Option<&str>, limit: usize) -> Result<Vec<Pending>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut q = self.index_query(item::GSI1, item::GSI1PK, item::pending_partition(chain));
+        if let Some(after) = after {
+            q = q
+                .key_condition_expression("#pk = :pk AND gsi1sk > :after")
+                .expression_attribute_values(":after", s(after));
+        }
+        let mut found = Vec::new();
+        for it in self.query(q, Some(limit)).await? {
+            // The index lags the table: only what still says pending is listed.
+            if it
+                .get("state")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                != Some("pending")
+            {
+                continue;
+            }
+            let (Ok(pk), Ok(position)) = (get_s(&it, item::PK), get_s(&it, item::GSI1SK)) else {
+                continue; // not an action item: nothing to credit or quarantine
+            };
+            found.push(Pending {
+                id: pk.trim_start_matches("ACTION#").to_owned(),
+                position: position.to_owned(),
+                queued_ms: item::queued_ms(position),
+                action: get_json(&it, "action").map_err(|e| e.to_string()),
+            });
+        }
+        Ok(found)
     }
 }

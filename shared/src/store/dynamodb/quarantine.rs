@@ -69,12 +69,12 @@ impl DynamoStore {
     }
 
     /// The queue's length and the time its oldest action entered it (the smallest queue
-    /// position over the buckets), and the quarantine's length. Costs a count of each bucket:
+    /// position over the chains' partitions), and the quarantine's length. Costs a count of each:
     /// an auditor's or an operator's read, not a request path.
     pub(super) async fn backlog_now(&self) -> Result<Backlog> {
         let mut backlog = Backlog::default();
-        for b in 0..item::PENDING_BUCKETS {
-            let bucket = format!("PENDING#{b:02}");
+        for chain in greenloop_core::ledger::chains(self.shards) {
+            let bucket = item::pending_partition(&chain);
             backlog.pending += self.count(bucket.clone()).await?;
             let first = self
                 .index_query(item::GSI1, item::GSI1PK, bucket)
@@ -134,7 +134,7 @@ impl Quarantine for DynamoStore {
                 .expression_attribute_names("#quarantine", "quarantine")
                 .expression_attribute_values(":status", item::json(&ActionStatus::Pending))
                 .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":bucket", s(item::pending_bucket(id)))
+                .expression_attribute_values(":bucket", s(self.queue_of(&record.action)))
                 .expression_attribute_values(":position", s(queue_position(id)));
             if self.moved(update).await? {
                 return Ok(Requeued::Requeued);

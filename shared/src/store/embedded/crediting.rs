@@ -7,8 +7,8 @@ use super::{
     CAMPUS_DAYS, ENTRIES, HEADS, MAX_ITEM_BYTES, MEMBER_LOG, PENDING, RULES,
 };
 use crate::store::{
-    reasons, Account, ActionStatus, AppendError, CampusDay, ChainHead, CreditBatch, Crediting,
-    LedgerSource, Pending, Result, StoreError,
+    reasons, Account, ActionStatus, AppendError, CampusDay, ChainHead, Claim, CreditBatch,
+    Crediting, LedgerSource, Pending, Result, StoreError,
 };
 use async_trait::async_trait;
 use greenloop_core::catalog::Rules;
@@ -95,6 +95,35 @@ impl Crediting for EmbeddedStore {
 
     async fn put_ranking(&self, ranking: &Ranking) -> Result<bool> {
         self.keep_ranking(ranking)
+    }
+
+    async fn claim_chain(
+        &self,
+        chain: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Claim> {
+        {
+            let mut claims = self.claims.lock().expect("claims lock");
+            match claims.get(chain) {
+                Some((other, until)) if other != holder && *until > now_ms => {
+                    return Ok(Claim::Busy { until_ms: *until })
+                }
+                _ => {
+                    claims.insert(chain.to_owned(), (holder.to_owned(), until_ms));
+                }
+            }
+        }
+        Ok(Claim::Held(self.chain_head(chain).await?))
+    }
+
+    async fn release_chain(&self, chain: &str, holder: &str) -> Result<()> {
+        let mut claims = self.claims.lock().expect("claims lock");
+        if claims.get(chain).is_some_and(|(h, _)| h == holder) {
+            claims.remove(chain);
+        }
+        Ok(())
     }
 
     async fn append(&self, batch: &CreditBatch) -> Result<(), AppendError> {
@@ -190,15 +219,9 @@ impl Crediting for EmbeddedStore {
                 let key = (d.campus.as_str(), d.day.as_str());
                 let mut t: CampusDay = match days.get(key)? {
                     Some(v) => decode(v.value())?,
-                    None => CampusDay {
-                        campus: d.campus.clone(),
-                        day: d.day.clone(),
-                        ..CampusDay::default()
-                    },
+                    None => CampusDay::empty(&d.campus, &d.day),
                 };
-                t.bonus += d.bonus;
-                t.co2e_g += d.co2e_g;
-                t.entries += d.entries;
+                t.add(d);
                 days.insert(key, encode(&t).as_slice())?;
             }
             heads.insert(chain, encode(&batch.new_head()).as_slice())?;
