@@ -33,14 +33,14 @@ use greenloop::domain::{Campus, MemberId, Pepper, Station};
 use greenloop::http::signature::{sign, Message, KEY_ID_HEADER, SIGNATURE_HEADER};
 use greenloop::http::{self, App, Integrations};
 use greenloop::merkle::frontier::Node;
-use greenloop::ranking::{Ranking, Standing};
+use greenloop::ranking::{BoardRow, Ranking, Standing};
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, ApiKey, AppendError, Backlog, CampusDay, CampusTotals, ChainHead,
     CheckpointStore, CreditBatch, LedgerSource, Pending, Quarantine, Quarantined, Recorded,
     Requeued, Result as StoreResult, Store,
 };
-use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
+use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };
@@ -299,6 +299,20 @@ impl Crediting for Counted {
     ) -> StoreResult<Vec<Pending>> {
         self.inner.pending_actions(after, limit).await
     }
+    async fn claim_chain(
+        &self,
+        chain: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Claim> {
+        self.inner
+            .claim_chain(chain, holder, now_ms, until_ms)
+            .await
+    }
+    async fn release_chain(&self, chain: &str, holder: &str) -> StoreResult<()> {
+        self.inner.release_chain(chain, holder).await
+    }
     async fn append(&self, batch: &CreditBatch) -> StoreResult<(), AppendError> {
         self.inner.append(batch).await?;
         self.appends.fetch_add(1, Relaxed);
@@ -337,7 +351,7 @@ impl CampusQueries for Counted {
         campus: &str,
         after: Option<&Standing>,
         limit: usize,
-    ) -> StoreResult<Vec<Account>> {
+    ) -> StoreResult<Vec<BoardRow>> {
         self.inner.leaderboard(campus, after, limit).await
     }
 }

@@ -2,15 +2,17 @@
 //! the raw conditional `PutItem` rate on a table of the same design.
 //!
 //! `cargo bench -p greenloop --bench dynamodb_credit` records `DDB_BENCH_ACTIONS`
-//! actions (default 192: 24 for each of 8 chains; DynamoDB Local is slow, see
-//! `docs/perf-dynamodb.md`) spread over members, campuses and stations into a fresh table per
-//! configuration (not timed), then times `credit_pending_in` until nothing is pending, for batch
-//! 24 and batch 1: one crediting task (no contention) on 1, 2, 4 and 8 chains
-//! (`DDB_BENCH_CHAINS`, `DDB_BENCH_BATCHES`), then `DDB_BENCH_TASKS` (default 4) tasks at once
-//! on the same store, as several stream-triggered invocations would be, on the chain counts of
-//! `DDB_BENCH_CONTENDED_CHAINS` (default 1; e.g. `1,2,4,8`, but that takes long). Every
-//! request the SDK sends is counted, by operation, by an interceptor. After each configuration
-//! the whole ledger is verified and every action must be credited exactly once.
+//! actions (default 768: 96 for each of 8 chains, four full batches; DynamoDB Local is slow)
+//! spread over members, campuses and stations into a fresh table per configuration (not
+//! timed), then times crediting them as the stream delivers them: invocations of
+//! `DDB_BENCH_RECORDS` records (default 1,000, the template's batch size), each grouped by
+//! chain and credited with `credit_actions`, as `credit::trigger` does; for batch 24 and batch
+//! 1: one invocation at a time on 1, 2, 4 and 8 chains (`DDB_BENCH_CHAINS`,
+//! `DDB_BENCH_BATCHES`), then `DDB_BENCH_TASKS` (default 4) invocations at once, each with its
+//! share of every chain, on the chain counts of `DDB_BENCH_CONTENDED_CHAINS` (default 1). A
+//! sweep afterwards must find nothing. Every request the SDK sends is counted, by operation,
+//! by an interceptor. After each configuration the whole ledger is verified and every action
+//! must be credited exactly once.
 //!
 //! DynamoDB Local is a Java process on the same machine: absolute rates say little about AWS,
 //! the ratios (to the PutItem ceiling, batched to unbatched, requests per action) more.
@@ -26,11 +28,11 @@ use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use greenloop::catalog::Rules;
-use greenloop::credit::{credit_pending_in, CreditRun, MAX_BATCH};
+use greenloop::credit::{credit_actions, credit_pending_in, Budget, CreditRun, MAX_BATCH};
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::ledger::chain_for_station;
 use greenloop::store::dynamodb::DynamoStore;
-use greenloop::store::{Affiliation, Crediting, Intake, Registry};
+use greenloop::store::{Affiliation, Intake, Registry};
 use greenloop::verify::verify_store;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -217,8 +219,9 @@ fn nth(i: usize, members: &[MemberId], stations: &[String]) -> Action {
     }
 }
 
-async fn fresh_store(client: &Client, prefix: &str) -> Arc<DynamoStore> {
-    let store = DynamoStore::new(client.clone(), dynamodb_local::unique_table(prefix));
+async fn fresh_store(client: &Client, prefix: &str, chains: u32) -> Arc<DynamoStore> {
+    let store =
+        DynamoStore::new(client.clone(), dynamodb_local::unique_table(prefix)).with_shards(chains);
     store.create_table().await.expect("create the table");
     Arc::new(store)
 }
@@ -252,7 +255,7 @@ where
 
 /// Conditional PutItems of small items into a fresh table of the store's design: the ceiling.
 async fn put_ceiling(client: &Client, counts: &Counts, n: usize) -> f64 {
-    let store = fresh_store(client, "ceiling").await;
+    let store = fresh_store(client, "ceiling", 1).await;
     let table = store.table().to_owned();
     let client = client.clone();
     counts.reset();
@@ -291,6 +294,7 @@ struct Outcome {
     run: CreditRun,
     rounds: u32,
     requests: u64,
+    sweep_requests: u64,
     by_op: BTreeMap<String, OpStats>,
 }
 
@@ -300,17 +304,18 @@ impl Outcome {
     }
 }
 
-/// Records `n` actions into a fresh store (not timed), then times `tasks` concurrent
-/// `credit_pending_in` runs, repeated in rounds until nothing is pending, then verifies.
+/// Records `n` actions into a fresh store (not timed), then times crediting them as the
+/// stream delivers them: waves of `tasks` concurrent invocations of `records` records each
+/// (`credit_actions`, as the trigger calls it); then a sweep must find nothing, and the ledger
+/// verifies.
 async fn credit_config(
     client: &Client,
     counts: &Counts,
     n: usize,
-    tasks: usize,
-    chains: u32,
-    batch: usize,
+    records: usize,
+    (tasks, chains, batch): (usize, u32, usize),
 ) -> Outcome {
-    let store = fresh_store(client, &format!("credit-{chains}-{batch}")).await;
+    let store = fresh_store(client, &format!("credit-{chains}-{batch}"), chains).await;
     let pepper = Pepper::new(b"dynamodb-bench-pepper".to_vec()).expect("pepper");
     let members: Vec<MemberId> = (0..(n / 4).max(8))
         .map(|i| MemberId::pseudonym(&pepper, &format!("user-{i}")))
@@ -347,6 +352,7 @@ async fn credit_config(
         })
         .await;
     }
+    let all: Vec<Action> = (0..n).map(|i| nth(i, &members, &stations)).collect();
     {
         let (store, members) = (Arc::clone(&store), Arc::new(members));
         spread(n, PUT_TASKS, move |i| {
@@ -366,17 +372,40 @@ async fn credit_config(
         .await;
     }
 
+    // The stream's deliveries: record i goes to invocation (i / records) * tasks + i % tasks,
+    // so `tasks` invocations run at once, each with its share of every chain, as stream shards
+    // split a table's writes; each groups its records by chain, as the trigger does.
+    let per_wave = records * tasks;
+    let waves: Vec<Vec<BTreeMap<String, Vec<Action>>>> = all
+        .chunks(per_wave)
+        .map(|wave| {
+            let mut invocations = vec![BTreeMap::<String, Vec<Action>>::new(); tasks];
+            for (i, a) in wave.iter().enumerate() {
+                let chain = chain_for_station(&a.station, chains);
+                invocations[i % tasks]
+                    .entry(chain)
+                    .or_default()
+                    .push(a.clone());
+            }
+            invocations
+        })
+        .collect();
+    let budget = Budget {
+        batch,
+        ..Budget::default()
+    };
+
     counts.reset();
     let t = Instant::now();
     let mut run = CreditRun::default();
-    let mut rounds = 0;
-    loop {
-        rounds += 1;
-        let workers: Vec<_> = (0..tasks)
-            .map(|_| {
-                let store = Arc::clone(&store);
+    let rounds = waves.len() as u32;
+    for wave in waves {
+        let workers: Vec<_> = wave
+            .into_iter()
+            .map(|by_chain| {
+                let (store, budget) = (Arc::clone(&store), budget.clone());
                 tokio::spawn(async move {
-                    credit_pending_in(&*store, &Rules::defaults(), chains, batch).await
+                    credit_actions(&*store, &Rules::defaults(), by_chain, &budget).await
                 })
             })
             .collect();
@@ -385,22 +414,21 @@ async fn credit_config(
             run.credited += r.credited;
             run.batches += r.batches;
             run.conflicts += r.conflicts;
+            run.waits += r.waits;
             run.skipped += r.skipped;
-        }
-        // A run ends when a pass credits nothing (someone else drained what it listed); start
-        // another round if anything is left, as the next stream delivery would.
-        if store
-            .pending_actions(None, 1)
-            .await
-            .expect("pending_actions")
-            .is_empty()
-        {
-            break;
         }
     }
     let secs = t.elapsed().as_secs_f64();
     let requests = counts.sent();
     let by_op = counts.by_op.lock().unwrap().clone();
+    // The sweep after it, not timed: it must find nothing left; its cost is a claim, a query
+    // and a release per chain, whatever the traffic.
+    counts.reset();
+    let swept = credit_pending_in(&*store, &Rules::defaults(), chains, batch)
+        .await
+        .expect("sweep");
+    assert_eq!(swept.credited, 0, "the stream path left nothing pending");
+    let sweep_requests = counts.sent();
 
     let report = verify_store(&*store, |_| {}).await.expect("verify");
     assert!(report.is_ok(), "{:?}", report.first_problem());
@@ -421,6 +449,7 @@ async fn credit_config(
         run,
         rounds,
         requests,
+        sweep_requests,
         by_op,
     }
 }
@@ -455,7 +484,8 @@ fn env_list<T: std::str::FromStr + Copy>(name: &str, default: &[T]) -> Vec<T> {
 }
 
 async fn bench() {
-    let n = env_or("DDB_BENCH_ACTIONS", 192);
+    let n = env_or("DDB_BENCH_ACTIONS", 768);
+    let records = env_or("DDB_BENCH_RECORDS", 1_000);
     let tasks = env_or("DDB_BENCH_TASKS", 4);
     let puts = env_or("DDB_BENCH_PUTS", 2_000);
     let started = Instant::now();
@@ -486,13 +516,14 @@ async fn bench() {
     }
     let mut outcomes = Vec::new();
     for (tasks, chains, batch) in configs {
-        let o = credit_config(&client, &counts, n, tasks, chains, batch).await;
+        let o = credit_config(&client, &counts, n, records, (tasks, chains, batch)).await;
         eprintln!(
-            "{tasks} tasks, chains {chains}, batch {batch:>2}: {:.1} actions/s, {:.2} \
-             requests/action, {} conflicts, {} skipped, {:.1}s; {}",
+            "{tasks} tasks, chains {chains}, batch {batch:>2}: {:.1} actions/s, {:.3} \
+             requests/action, {} conflicts, {} waits, {} skipped, {:.1}s; {}",
             o.rate(),
             o.requests as f64 / n as f64,
             o.run.conflicts,
+            o.run.waits,
             o.run.skipped,
             o.secs,
             per_op(&o.by_op, n).join("; ")
@@ -505,7 +536,8 @@ async fn bench() {
     println!();
     println!(
         "DynamoDB Local crediting bench: {n} actions per configuration (DDB_BENCH_ACTIONS), a \
-         fresh table per configuration; tasks = concurrent crediting runs on the store \
+         fresh table per configuration, credited from stream deliveries of {records} records \
+         (DDB_BENCH_RECORDS) per invocation; tasks = invocations at once in a wave \
          (DDB_BENCH_TASKS for the contended rows)"
     );
     println!(
@@ -515,16 +547,22 @@ async fn bench() {
     println!();
     println!(
         "| tasks | chains | batch | credited/s | ÷ PutItem/s | batched ÷ unbatched | requests/action | \
-         transactions | conflicts | skipped | rounds | seconds |"
+         unbatched ÷ batched requests | transactions | conflicts | waits | skipped | waves | \
+         sweep requests | seconds |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in &outcomes {
-        let speedup = outcomes
+        let unbatched = outcomes
             .iter()
-            .find(|u| u.tasks == o.tasks && u.chains == o.chains && u.batch == 1)
-            .map_or("-".to_owned(), |u| format!("{:.2}", o.rate() / u.rate()));
+            .find(|u| u.tasks == o.tasks && u.chains == o.chains && u.batch == 1);
+        let (speedup, fewer) = unbatched.map_or(("-".to_owned(), "-".to_owned()), |u| {
+            (
+                format!("{:.2}", o.rate() / u.rate()),
+                format!("{:.1}", u.requests as f64 / o.requests as f64),
+            )
+        });
         println!(
-            "| {} | {} | {} | {:.1} | {:.3} | {} | {:.2} | {} | {} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {:.1} | {:.3} | {} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
             o.tasks,
             o.chains,
             o.batch,
@@ -532,10 +570,13 @@ async fn bench() {
             o.rate() / ceiling,
             speedup,
             o.requests as f64 / n as f64,
+            fewer,
             o.run.batches,
             o.run.conflicts,
+            o.run.waits,
             o.run.skipped,
             o.rounds,
+            o.sweep_requests,
             o.secs
         );
     }

@@ -280,7 +280,7 @@ async fn a_leaderboard_of_20000_members_tied_at_0_costs_one_request_per_page() {
                 .await
                 .unwrap();
             let Some(last) = page.last() else { break };
-            after = Some(Standing::of(last));
+            after = Some(last.standing());
             walked.extend(page.into_iter().map(|a| a.member));
         }
     })

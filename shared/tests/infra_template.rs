@@ -702,12 +702,8 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     made.insert("ScanFunction", recorder.take());
 
     greenloop::config::warm_up(store.as_ref()).await;
-    let stream = json!({"Records": [{
-        "eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-        "dynamodb": {"SequenceNumber": "100", "SizeBytes": 120, "StreamViewType": "NEW_IMAGE",
-                     "Keys": {"pk": {"S": "ACTION#s-1"}, "sk": {"S": "ACTION"}},
-                     "NewImage": {"pk": {"S": "ACTION#s-1"}, "sk": {"S": "ACTION"}, "state": {"S": "pending"}}}
-    }]});
+    // The table's own stream records, as the event source mapping delivers them.
+    let stream = support::stream::stream_event(&plain, &mut 0).await;
     let rules = greenloop::catalog::Rules::defaults();
     let done = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, stream, None)
         .await
@@ -773,17 +769,17 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     made.get_mut("ScanFunction")
         .unwrap()
         .extend(recorder.take());
-    // A stream batch whose crediting fails (the queue cannot be listed, and no time is left
-    // to retry): the function reads the announced action back to report the record failed.
+    // A trimmed record (no action in its image: the action is read by key) whose crediting
+    // fails (every transaction refused, until the retries run out): the function reads the
+    // announced action back to report the record failed.
     let stream = json!({"Records": [{
         "eventID": "2", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
         "dynamodb": {"SequenceNumber": "200", "SizeBytes": 120, "StreamViewType": "NEW_IMAGE",
                      "Keys": {"pk": {"S": "ACTION#qr-1/s-2"}, "sk": {"S": "ACTION"}},
                      "NewImage": {"pk": {"S": "ACTION#qr-1/s-2"}, "sk": {"S": "ACTION"}, "state": {"S": "pending"}}}
     }]});
-    recorder.refuse(Some("Query"));
-    let now = Some(std::time::Instant::now());
-    let failed = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, stream, now).await;
+    recorder.refuse(Some("TransactWriteItems"));
+    let failed = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, stream, None).await;
     recorder.refuse(None);
     assert_eq!(failed.unwrap().failures, ["200"]);
     let sweep = greenloop::credit::trigger::handle(store.as_ref(), &rules, 4, json!({}), None)

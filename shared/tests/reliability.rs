@@ -373,10 +373,10 @@ async fn poison_dynamodb_table(table: &str) {
     let m = member_id(BIG);
     let mut account = item::to_item(&Account::new(m.clone()), item::account(m.as_str()));
     account.insert(
-        item::GSI1PK.into(),
+        item::ACCOUNTS_PK.into(),
         item::s(item::accounts_bucket(m.as_str())),
     );
-    account.insert(item::GSI1SK.into(), item::s(m.as_str()));
+    account.insert(item::ACCOUNTS_SK.into(), item::s(m.as_str()));
     // The largest padding DynamoDB takes: the item is then at its limit.
     let (mut fits, mut too_big) = (300_000usize, 409_601usize);
     while too_big - fits > 1 {

@@ -103,6 +103,40 @@ impl Standing {
     }
 }
 
+/// One row of a campus leaderboard: what the board shows of a member's account, and all a
+/// store's board index holds, so a standing's move rewrites a small row, not the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardRow {
+    pub member: MemberId,
+    #[serde(default)]
+    pub campus: Option<String>,
+    #[serde(default)]
+    pub balance: i64,
+    #[serde(default)]
+    pub co2e_g: i64,
+    #[serde(default)]
+    pub entries: u64,
+}
+
+impl BoardRow {
+    pub fn of(account: &Account) -> BoardRow {
+        BoardRow {
+            member: account.member.clone(),
+            campus: account.campus.clone(),
+            balance: account.balance,
+            co2e_g: account.co2e_g,
+            entries: account.entries,
+        }
+    }
+
+    pub fn standing(&self) -> Standing {
+        Standing {
+            co2e_g: self.co2e_g,
+            member: self.member.clone(),
+        }
+    }
+}
+
 /// A leaderboard page's continuation: the rank and standing of the last row given. Written
 /// `<rank>:<co2e_g>:<member>`; the rank only numbers the next page.
 #[derive(Debug, Clone, PartialEq, Eq)]

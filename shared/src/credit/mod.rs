@@ -1,23 +1,27 @@
 //! Crediting: turns pending actions into ledger entries, bonuses and totals.
 //!
 //! [`plan`] is pure: from a chain head, the members' accounts and some actions, it builds the
-//! [`CreditBatch`] to append. [`run`] drives it against a store ([`credit_pending`]): it groups
-//! pending actions by chain, plans, appends, re-plans on an optimistic-lock conflict, retries
-//! transient faults, and quarantines the one action a permanent fault belongs to. Because every
-//! append is conditioned on the chain head, the accounts and each action still being pending, a
-//! retried or concurrent run credits nothing twice and never forks a chain.
+//! [`CreditBatch`] to append. [`run`] drives it against a store: it credits actions grouped by
+//! chain ([`credit_actions`], from a stream batch; [`credit_pending`], the sweep of each chain's
+//! queue), plans, appends, re-plans on an optimistic-lock conflict, retries transient faults
+//! within a [`budget`], and quarantines the one action a permanent fault belongs to. [`writer`]
+//! keeps one writer per chain: a claim, and the head it last wrote. Because every append is
+//! conditioned on the chain head, the accounts and each action still being pending, a retried
+//! or concurrent run credits nothing twice and never forks a chain, claim or no claim.
 //!
 //! [`trigger`] is the `credit` function: what wakes crediting in AWS. [`ranking`] keeps the
 //! public ranking of campuses as crediting moves it.
 
+pub mod budget;
 pub mod ranking;
 pub mod run;
 pub mod trigger;
 pub mod writer;
 
+pub use budget::Budget;
 pub use run::{
     credit_actions, credit_claimed, credit_continuously, credit_pending, credit_pending_in,
-    credit_pending_with, Budget, CreditRun,
+    credit_pending_with, CreditRun,
 };
 
 use crate::store::{Account, AccountUpdate, CampusDay, ChainHead, CreditBatch, OpenPledge};
@@ -122,6 +126,7 @@ pub fn plan(
         entries,
         accounts: updates,
         campuses: campuses.into_values().collect(),
+        release: None,
     }
 }
 

@@ -19,6 +19,7 @@
 //! ([`credit_actions`]); the sweep walks each chain's queue once, oldest first, with a cursor
 //! ([`credit_pending_with`]). A run stops starting appends at its deadline.
 
+use super::budget::{jittered, retrying, Budget};
 use super::writer::Writer;
 use super::{over_pledge_cap, plan, MAX_BATCH};
 use crate::store::{reasons, AppendError, CreditStore, Pending, StoreError};
@@ -28,47 +29,7 @@ use greenloop_core::ledger::chains;
 use greenloop_core::records::MAX_OPEN_PLEDGES;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::{Duration, Instant};
-
-/// How far one run may go.
-#[derive(Debug, Clone)]
-pub struct Budget {
-    /// Most actions per append (1 to [`MAX_BATCH`]).
-    pub batch: usize,
-    /// No append starts after this instant; what is left stays pending for the next run.
-    pub deadline: Option<Instant>,
-    /// Retries of one step's transient faults before its chain is given up for this run.
-    pub retries: u32,
-    /// The longest single backoff between retries.
-    pub max_backoff: Duration,
-}
-
-impl Default for Budget {
-    /// [`MAX_BATCH`], no deadline, and 8 retries of at most 1 s (about 2.5 s of backoff in
-    /// all, the worst case).
-    fn default() -> Self {
-        Budget {
-            batch: MAX_BATCH,
-            deadline: None,
-            retries: 8,
-            max_backoff: Duration::from_secs(1),
-        }
-    }
-}
-
-impl Budget {
-    pub(super) fn expired(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
-
-    /// How long to wait before retry number `attempt` (from 0) of a transient fault, or None if
-    /// the retries are used up or the wait would end past the deadline.
-    fn backoff(&self, attempt: u32) -> Option<Duration> {
-        let wait = jittered(FAULT_BASE, attempt, self.max_backoff);
-        let in_time = self.deadline.is_none_or(|end| Instant::now() + wait < end);
-        (attempt < self.retries && in_time).then_some(wait)
-    }
-}
+use std::time::Duration;
 
 /// What a crediting run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -186,7 +147,9 @@ pub async fn credit_actions(
             .cloned()
             .collect();
         on_chain(store, chain, budget, move |w, r| {
-            Box::pin(credit_claimed(store, rules, w, actions, batch, budget, r))
+            Box::pin(credit_claimed(
+                store, rules, w, actions, batch, true, budget, r,
+            ))
         })
     });
     for r in futures_util::future::join_all(appends).await {
@@ -228,13 +191,17 @@ where
     F: for<'w> FnOnce(&'w mut Writer<'a>, &'w mut CreditRun) -> OnChain<'w>,
 {
     let mut run = CreditRun::default();
-    let done = match Writer::claim(store, chain, budget, &mut run).await {
+    let claimed = Writer::claim(store, chain, budget, &mut run.retried, &mut run.waits).await;
+    let done = match claimed {
         Ok(Some(mut w)) => {
             let done = work(&mut w, &mut run).await;
             w.release(store).await;
             done
         }
-        Ok(None) => Ok(()), // the deadline came: left for the next run
+        Ok(None) => {
+            run.deadline_reached = true; // left for the next run
+            Ok(())
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = done {
@@ -285,7 +252,7 @@ async fn drain(
             }
         }
         let (credited, skipped) = (run.credited, run.skipped);
-        credit_claimed(store, rules, w, actions, batch, budget, run).await?;
+        credit_claimed(store, rules, w, actions, batch, false, budget, run).await?;
         // Everything this page tried, another writer credited first (one whose claim ran out
         // under it): following it would only repeat its work.
         if run.credited == credited && run.skipped > skipped {
@@ -312,21 +279,26 @@ fn log_run(run: &CreditRun) {
 }
 
 /// Credits `actions` (all of the held chain, oldest first) in appends of `batch`, stopping at
-/// the deadline. An error means the chain is given up for this run.
+/// the deadline; with `last`, the last append also ends the claim. An error means the chain is
+/// given up for this run.
+#[allow(clippy::too_many_arguments)]
 pub async fn credit_claimed(
     store: &dyn CreditStore,
     rules: &Rules,
     w: &mut Writer<'_>,
     actions: Vec<Action>,
     batch: usize,
+    last: bool,
     budget: &Budget,
     run: &mut CreditRun,
 ) -> Result<(), StoreError> {
-    for chunk in actions.chunks(batch.clamp(1, MAX_BATCH)) {
+    let chunks: Vec<&[Action]> = actions.chunks(batch.clamp(1, MAX_BATCH)).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
         if budget.expired() {
             run.deadline_reached = true;
             return Ok(());
         }
+        w.ending = last && i + 1 == chunks.len();
         append(store, rules, w, chunk.to_vec(), budget, run).await?;
     }
     Ok(())
@@ -362,14 +334,18 @@ fn append<'a, 'c: 'a>(
                         return Err(Step::Accounts(e));
                     }
                 };
-                let planned = plan(&head, &accounts, &actions, rules);
+                let mut planned = plan(&head, &accounts, &actions, rules);
                 if let Some(e) = over_pledge_cap(&planned) {
                     w.head = Some(head);
                     return Err(Step::Rule(e.action_key()));
                 }
+                planned.release = w.ending_holder();
                 match store.append(&planned).await {
                     Ok(()) => {
                         w.head = Some(planned.new_head());
+                        if planned.release.is_some() {
+                            w.ended();
+                        }
                         Ok::<u64, Step>(planned.entries.len() as u64)
                     }
                     // Refused as planned: nothing was written, the head stands.
@@ -416,6 +392,9 @@ fn append<'a, 'c: 'a>(
                 Err(Step::Append(AppendError::HeadMoved(_) | AppendError::AccountMoved(_)))
                     if contention < 64 =>
                 {
+                    // Perhaps the claim ran out and another writer holds it: go on without
+                    // ending it.
+                    w.ending = false;
                     run.conflicts += 1;
                     tokio::time::sleep(jittered(CONTENTION_BASE, contention, CONTENTION_CAP)).await;
                     contention += 1;
@@ -498,6 +477,7 @@ async fn isolate(
     run: &mut CreditRun,
     fault: StoreError,
 ) -> Result<(), StoreError> {
+    w.ending = false; // many appends follow: the claim is released after them
     if actions.len() == 1 {
         let reason = match &fault {
             StoreError::Refused { code, .. } => code,
@@ -539,43 +519,9 @@ async fn quarantine(
     Ok(())
 }
 
-/// Calls `f` until it succeeds, fails for good, or the budget's retries or time run out.
-pub(super) async fn retrying<T, F, Fut>(
-    budget: &Budget,
-    retried: &mut u64,
-    mut f: F,
-) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let mut attempt = 0u32;
-    loop {
-        match f().await {
-            Err(e) if e.is_transient() => {
-                let Some(wait) = budget.backoff(attempt) else {
-                    return Err(e);
-                };
-                *retried += 1;
-                attempt += 1;
-                tokio::time::sleep(wait).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 /// Backoff after losing a race to another writer: short, because the winner is already done.
 const CONTENTION_BASE: Duration = Duration::from_micros(200);
 const CONTENTION_CAP: Duration = Duration::from_millis(50);
-/// Backoff after a transient fault: long enough for throttling to ease.
-const FAULT_BASE: Duration = Duration::from_millis(10);
-
-/// Exponential backoff from `base` with full jitter, capped at `cap`.
-pub(super) fn jittered(base: Duration, attempt: u32, cap: Duration) -> Duration {
-    let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
-    ceiling.mul_f64(rand::random::<f64>())
-}
 
 /// How long in-process crediting waits after a wake-up before it reads the pending list.
 const GATHER: Duration = Duration::from_millis(20);

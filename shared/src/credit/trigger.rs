@@ -73,7 +73,9 @@ struct Announced {
     seq: String,
     chain: String,
     position: String,
-    action: Result<Action, String>,
+    /// The action as the image holds it, or why it cannot be read; None if the image has no
+    /// action at all (a trimmed record): then it is read from the store.
+    action: Option<Result<Action, String>>,
 }
 
 /// The actions that stream records show entering the pending state, with the chain each was
@@ -89,18 +91,16 @@ fn announcements(event: &StreamEvent, shards: u32) -> Vec<Announced> {
                 return None;
             }
             let id = image.pk.strip_prefix("ACTION#")?.to_owned();
-            let action = match &image.action {
-                Some(json) => serde_json::from_str::<Action>(json).map_err(|e| e.to_string()),
-                None => Err("the image has no action".to_owned()),
-            };
+            let action = (image.action.as_deref())
+                .map(|json| serde_json::from_str::<Action>(json).map_err(|e| e.to_string()));
             let queued = image
                 .gsi1pk
                 .as_deref()
                 .and_then(|p| p.strip_prefix("PENDING#"));
             let chain = match (queued, &action) {
                 (Some(chain), _) => chain.to_owned(),
-                (None, Ok(a)) => chain_for_station(&a.station, shards),
-                (None, Err(_)) => chain_name(0),
+                (None, Some(Ok(a))) => chain_for_station(&a.station, shards),
+                (None, _) => chain_name(0),
             };
             Some(Announced {
                 id,
@@ -133,14 +133,23 @@ async fn credit_records(
             ..CreditRun::default()
         });
     }
-    let mut by_chain: BTreeMap<String, Vec<(&str, &Action)>> = BTreeMap::new();
+    let mut by_chain: BTreeMap<String, Vec<(&str, Action)>> = BTreeMap::new();
     let mut quarantined = Vec::new();
     for a in records {
-        match &a.action {
+        let action = match &a.action {
+            Some(read) => read.clone(),
+            None => match store.action(&a.id).await {
+                Ok(Some(r)) if r.status == ActionStatus::Pending => Ok(r.action),
+                Ok(_) => continue, // credited, quarantined or gone since
+                Err(StoreError::Unreadable { error, .. }) => Err(error),
+                Err(e) => return Err(e),
+            },
+        };
+        match action {
             Ok(action) => {
                 (by_chain.entry(a.chain.clone()).or_default()).push((&a.position, action))
             }
-            Err(why) => match store.quarantine(&a.id, reasons::UNREADABLE, why).await {
+            Err(why) => match store.quarantine(&a.id, reasons::UNREADABLE, &why).await {
                 Ok(true) => quarantined.push(a.id.clone()),
                 Ok(false) => {}
                 // Still pending: the sweep tries again.
@@ -152,7 +161,7 @@ async fn credit_records(
         .into_iter()
         .map(|(chain, mut actions)| {
             actions.sort_by(|a, b| a.0.cmp(b.0));
-            (chain, actions.into_iter().map(|(_, a)| a.clone()).collect())
+            (chain, actions.into_iter().map(|(_, a)| a).collect())
         })
         .collect();
     let mut run = credit_actions(store, rules, by_chain, budget).await?;

@@ -9,7 +9,7 @@
 //! being as planned, so two writers (a claim that ran out under a slow holder) cost a re-plan,
 //! never a fork or a double credit. A holder that dies leaves a claim that runs out by itself.
 
-use super::run::{retrying, Budget, CreditRun};
+use super::budget::{jittered, retrying, Budget};
 use crate::store::{ChainHead, Claim, CreditStore, StoreError};
 use std::time::{Duration, Instant};
 
@@ -27,26 +27,31 @@ pub struct Writer<'a> {
     /// The head as this writer last read or wrote it; None when it must be read again.
     pub head: Option<ChainHead>,
     claimed: Instant,
+    /// The next append is the writer's last here: it ends the claim too.
+    pub ending: bool,
+    /// An append ended the claim.
+    ended: bool,
 }
 
 impl<'a> Writer<'a> {
     /// Claims `chain`, waiting while another task holds it; None if the deadline came first.
+    /// Counts transient faults retried and tries that found the chain held.
     pub async fn claim(
         store: &dyn CreditStore,
         chain: &'a str,
         budget: &Budget,
-        run: &mut CreditRun,
+        retried: &mut u64,
+        waited: &mut u64,
     ) -> Result<Option<Writer<'a>>, StoreError> {
         let holder = format!("{:016x}", rand::random::<u64>());
         let mut waits = 0u32;
         loop {
             if budget.expired() {
-                run.deadline_reached = true;
                 return Ok(None);
             }
             let now = now_ms();
             let until = now + CLAIM.as_millis() as i64;
-            let claim = retrying(budget, &mut run.retried, || {
+            let claim = retrying(budget, retried, || {
                 store.claim_chain(chain, &holder, now, until)
             })
             .await?;
@@ -57,12 +62,14 @@ impl<'a> Writer<'a> {
                         holder,
                         head: Some(head),
                         claimed: Instant::now(),
+                        ending: false,
+                        ended: false,
                     }))
                 }
                 Claim::Busy { until_ms } => {
-                    run.waits += 1;
+                    *waited += 1;
                     let left = Duration::from_millis(until_ms.saturating_sub(now).max(1) as u64);
-                    let wait = super::run::jittered(WAIT_BASE, waits, WAIT_CAP).min(left);
+                    let wait = jittered(WAIT_BASE, waits, WAIT_CAP).min(left);
                     waits += 1;
                     tokio::time::sleep(wait).await;
                 }
@@ -96,8 +103,23 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Ends the claim. A failure is only logged: the claim runs out by itself.
+    /// The holder to name in an append that ends the claim, if the next one should.
+    pub fn ending_holder(&self) -> Option<String> {
+        self.ending.then(|| self.holder.clone())
+    }
+
+    /// An append named the holder and was written: the claim is over.
+    pub fn ended(&mut self) {
+        self.ended = true;
+        self.ending = false;
+    }
+
+    /// Ends the claim, unless an append ended it. A failure is only logged: the claim runs out
+    /// by itself.
     pub async fn release(self, store: &dyn CreditStore) {
+        if self.ended {
+            return;
+        }
         if let Err(e) = store.release_chain(self.chain, &self.holder).await {
             tracing::warn!(chain = self.chain, error = %e, "claim not released; it runs out");
         }

@@ -46,6 +46,10 @@ pub struct CreditBatch {
     pub accounts: Vec<AccountUpdate>,
     /// Deltas to add to each campus's per-day totals.
     pub campuses: Vec<CampusDay>,
+    /// The holder of the chain's claim, when this append also ends the claim (the last batch
+    /// of a stream delivery): one request fewer per chain and invocation. The append then also
+    /// requires that the claim is still this holder's.
+    pub release: Option<String>,
 }
 
 impl CreditBatch {

@@ -29,7 +29,7 @@ use greenloop_core::digest::Digest;
 use greenloop_core::domain::{Action, Campus, MemberId, Station};
 use greenloop_core::ledger::{chain_for_station, chain_name};
 use greenloop_core::merkle::frontier::Node;
-use greenloop_core::ranking::{Ranking, Standing};
+use greenloop_core::ranking::{BoardRow, Ranking, Standing};
 use greenloop_core::records::{
     Account, ActionRecord, Backlog, CampusDay, CampusTotals, ChainHead, Quarantined,
 };
@@ -193,15 +193,15 @@ pub trait Quarantine: Send + Sync {
 pub trait CampusQueries: Send + Sync {
     /// One campus's per-day rows, in day order.
     async fn campus_days(&self, campus: &str) -> Result<Vec<CampusDay>>;
-    /// A campus's affiliated members in [`Standing`] order (most CO2e avoided first, then by
-    /// member), those strictly after `after`, at most `limit`. Ties cost nothing: a store reads
-    /// one ordered page, however many members share a score.
+    /// The board rows of a campus's affiliated members in [`Standing`] order (most CO2e avoided
+    /// first, then by member), those strictly after `after`, at most `limit`. Ties cost
+    /// nothing: a store reads one ordered page, however many members share a score.
     async fn leaderboard(
         &self,
         campus: &str,
         after: Option<&Standing>,
         limit: usize,
-    ) -> Result<Vec<Account>>;
+    ) -> Result<Vec<BoardRow>>;
 }
 
 /// The public ranking of campuses, read: what the public route answers, and what crediting

@@ -6,7 +6,7 @@ use crate::{books, campus, member, scan, SHARDS, WINDOW_START};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::credit::ranking;
-use greenloop::ranking::{Ranking, Standing};
+use greenloop::ranking::{BoardRow, Ranking, Standing};
 use greenloop::store::{Account, Affiliated, Consent, Store, StoreError};
 
 async fn account(store: &dyn Store, who: u32) -> Account {
@@ -61,7 +61,7 @@ pub async fn affiliation_is_the_members_choice(store: &dyn Store) {
         .expect("board");
     assert_eq!(
         board_a,
-        std::slice::from_ref(&credited),
+        [BoardRow::of(&credited)],
         "still on campus-a's board"
     );
     assert!(store
@@ -106,7 +106,7 @@ pub async fn affiliation_is_the_members_choice(store: &dyn Store) {
             .leaderboard("campus-b", None, 10)
             .await
             .expect("board"),
-        [moved]
+        [BoardRow::of(&moved)]
     );
 }
 
@@ -145,13 +145,13 @@ pub async fn leaderboards_page_through_ties(store: &dyn Store) {
         .await
         .expect("board");
     assert_eq!(whole.len(), 30);
-    let standings: Vec<Standing> = whole.iter().map(Standing::of).collect();
+    let standings: Vec<Standing> = whole.iter().map(BoardRow::standing).collect();
     let mut sorted = standings.clone();
     sorted.sort();
     assert_eq!(standings, sorted, "one read is in standing order");
     assert_eq!(whole.iter().filter(|a| a.co2e_g == 0).count(), 24);
 
-    let mut paged: Vec<Account> = Vec::new();
+    let mut paged: Vec<BoardRow> = Vec::new();
     let mut after: Option<Standing> = None;
     loop {
         let page = store
@@ -160,7 +160,7 @@ pub async fn leaderboards_page_through_ties(store: &dyn Store) {
             .expect("page");
         assert!(page.len() <= 4);
         let Some(last) = page.last() else { break };
-        after = Some(Standing::of(last));
+        after = Some(last.standing());
         paged.extend(page);
     }
     assert_eq!(paged, whole, "pages join without gaps or repeats");

@@ -18,7 +18,7 @@ use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::{Action, Campus, MemberId, Station};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
-use greenloop::ranking::{Ranking, Standing};
+use greenloop::ranking::{BoardRow, Ranking, Standing};
 use greenloop::store::{
     Account, ActionRecord, Affiliation, ApiKey, AppendError, Backlog, CampusDay, CampusQueries,
     CampusTotals, ChainHead, CheckpointStore, CheckpointWrites, CreditBatch, Crediting, Directory,
@@ -465,7 +465,7 @@ impl CampusQueries for Faulty {
         campus: &str,
         after: Option<&Standing>,
         limit: usize,
-    ) -> Result<Vec<Account>, StoreError> {
+    ) -> Result<Vec<BoardRow>, StoreError> {
         pass!(self.leaderboard(campus, after, limit))
     }
 }

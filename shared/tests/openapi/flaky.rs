@@ -9,7 +9,7 @@ use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::{Action, Campus, MemberId, Station};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
-use greenloop::ranking::{Ranking, Standing};
+use greenloop::ranking::{BoardRow, Ranking, Standing};
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, ActionStatus, ApiKey, AppendError, Backlog, CampusDay, CampusTotals,
@@ -277,7 +277,7 @@ impl CampusQueries for Flaky {
         campus: &str,
         after: Option<&Standing>,
         limit: usize,
-    ) -> Result<Vec<Account>, StoreError> {
+    ) -> Result<Vec<BoardRow>, StoreError> {
         self.up()?;
         self.inner.leaderboard(campus, after, limit).await
     }

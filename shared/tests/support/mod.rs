@@ -3,6 +3,8 @@
 pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod http_app;
+#[allow(dead_code)] // only the stream-fed test binaries read the stream
+pub mod stream;
 
 /// A fresh embedded store in its own temporary directory, which must outlive the store.
 #[allow(dead_code)] // the DynamoDB test binaries have no embedded store

@@ -172,22 +172,37 @@ impl DynamoStore {
         // The head, conditioned on what the batch was planned from. An update, not a put, so a
         // writer's claim on the chain stays as it is.
         let new_head = batch.new_head();
+        let set = "SET #chain = :chain, #size = :new_size, #hash = :new_hash";
         let mut head = self
             .update(item::head(chain))
-            .update_expression("SET #chain = :chain, #size = :new_size, #hash = :new_hash")
+            .update_expression(match batch.release {
+                Some(_) => format!("{set} REMOVE #holder, #until"),
+                None => set.to_owned(),
+            })
             .expression_attribute_names("#chain", "chain")
             .expression_attribute_names("#size", "size")
             .expression_attribute_names("#hash", "hash")
             .expression_attribute_values(":chain", s(chain))
             .expression_attribute_values(":new_size", n(new_head.size))
             .expression_attribute_values(":new_hash", s(new_head.hash.to_string()));
-        head = if batch.expected.size == 0 {
-            head.condition_expression("attribute_not_exists(#size)")
+        let mut condition = if batch.expected.size == 0 {
+            "attribute_not_exists(#size)".to_owned()
         } else {
-            head.condition_expression("#size = :size AND #hash = :hash")
+            head = head
                 .expression_attribute_values(":size", n(batch.expected.size))
-                .expression_attribute_values(":hash", s(batch.expected.hash.to_string()))
+                .expression_attribute_values(":hash", s(batch.expected.hash.to_string()));
+            "#size = :size AND #hash = :hash".to_owned()
         };
+        if let Some(holder) = &batch.release {
+            // Ends the claim only if it is still this writer's; else the append fails as if
+            // the head moved, and the writer goes on without ending it.
+            condition += " AND #holder = :holder";
+            head = head
+                .expression_attribute_names("#holder", HOLDER)
+                .expression_attribute_names("#until", UNTIL)
+                .expression_attribute_values(":holder", s(holder));
+        }
+        head = head.condition_expression(condition);
         items.push(update_item(head)?);
         parts.push(Part::Head);
         if batch.expected.size == 0 {

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use greenloop_core::domain::MemberId;
 use greenloop_core::ledger::ZERO;
-use greenloop_core::ranking::{Ranking, Standing};
+use greenloop_core::ranking::{BoardRow, Ranking, Standing};
 use std::collections::HashMap;
 
 /// Reads of an account an affiliation retries when crediting moves it in between.
@@ -45,7 +45,7 @@ impl CampusQueries for DynamoStore {
         campus: &str,
         after: Option<&Standing>,
         limit: usize,
-    ) -> Result<Vec<Account>> {
+    ) -> Result<Vec<BoardRow>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -56,11 +56,11 @@ impl CampusQueries for DynamoStore {
                 .expression_attribute_names("#sk", item::BOARD_SK)
                 .expression_attribute_values(":after", s(after.sort_key()));
         }
-        // More than one request only if `limit` accounts exceed a 1 MB response.
+        // The index holds the board's columns ([`item::BOARD_COLUMNS`]) and its keys.
         self.query(q, Some(limit))
             .await?
             .into_iter()
-            .map(read_account)
+            .map(|it| item::from_item(it, "leaderboard row"))
             .collect()
     }
 }

@@ -12,7 +12,8 @@ pub type Item = HashMap<String, AttributeValue>;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
-/// The general-purpose index: pending queue buckets, registries, chain list, accounts in order.
+/// The general-purpose index: the pending queue per chain, the quarantine, registries, the chain
+/// list.
 pub const GSI1: &str = "gsi1";
 pub const GSI1PK: &str = "gsi1pk";
 pub const GSI1SK: &str = "gsi1sk";
@@ -21,6 +22,14 @@ pub const GSI1SK: &str = "gsi1sk";
 pub const BOARD: &str = "leaders";
 pub const BOARD_PK: &str = "board_pk";
 pub const BOARD_SK: &str = "board_sk";
+/// Accounts in member order, keys only (`accounts_pk`, `accounts_sk`): written when an account
+/// is created and never again, so crediting's account updates cost no index write.
+pub const ACCOUNTS: &str = "accounts";
+pub const ACCOUNTS_PK: &str = "accounts_pk";
+pub const ACCOUNTS_SK: &str = "accounts_sk";
+/// What the `leaders` index holds besides its keys: what a leaderboard row shows, and nothing
+/// that grows, so each standing's move rewrites a small index item.
+pub const BOARD_COLUMNS: [&str; 5] = ["member", "campus", "balance", "co2e_g", "entries"];
 /// A member's entries in order: `member_pk`, `member_n`.
 pub const MEMBER: &str = "member";
 pub const MEMBER_PK: &str = "member_pk";
@@ -89,16 +98,16 @@ pub fn account(member: &str) -> Item {
     key(format!("MEMBER#{member}"), "ACCOUNT")
 }
 
-/// Accounts are listed in member order through 16 index partitions, one per first hex digit,
-/// read in order.
+/// Accounts are listed in member order through 256 index partitions, one per first two hex
+/// digits, read in order: new members at a national peak spread thin over them.
 pub fn accounts_bucket(member: &str) -> String {
-    format!("ACCOUNTS#{}", &member[..1])
+    format!("ACCOUNTS#{}", &member[..2])
 }
 
 /// A `SET` on a member's account item, for `UpdateItem` or a transaction's `Update`.
 ///
-/// Both writers of an account, crediting and affiliation, keep the member and its place in the
-/// account listing; each adds the attributes it owns. A placeholder is declared only with the
+/// Both writers of an account, crediting and affiliation, keep the member and give a new account
+/// its place in the account listing; each adds the attributes it owns. A placeholder is declared only with the
 /// clause that uses it, because DynamoDB refuses names and values the expression leaves unused.
 pub(super) struct AccountSet {
     member: String,
@@ -109,18 +118,15 @@ pub(super) struct AccountSet {
 
 impl AccountSet {
     pub(super) fn new(member: &str) -> Self {
-        let mut set = AccountSet {
+        AccountSet {
             member: member.to_owned(),
             clauses: Vec::new(),
             names: HashMap::new(),
             values: Item::new(),
         }
-        .set("member", s(member));
-        set.clauses.push("gsi1pk = :bucket".into());
-        set.clauses.push("gsi1sk = :member".into());
-        set.values
-            .insert(":bucket".into(), s(accounts_bucket(member)));
-        set
+        .set("member", s(member))
+        .init(ACCOUNTS_PK, s(accounts_bucket(member)))
+        .init(ACCOUNTS_SK, s(member))
     }
 
     /// `attribute = value`.

@@ -357,26 +357,38 @@ impl LedgerSource for DynamoStore {
     }
 
     async fn account_page(&self, after: Option<&MemberId>, limit: usize) -> Result<Vec<Account>> {
-        let mut out = Vec::new();
+        // The keys-only index gives the members in order; their accounts are read consistently.
+        let mut keys = Vec::new();
         let first = after.map_or(0, |m| {
-            u32::from_str_radix(&m.as_str()[..1], 16).expect("hex")
+            u32::from_str_radix(&m.as_str()[..2], 16).expect("hex")
         });
-        for bucket in first..16 {
-            if out.len() >= limit {
+        for bucket in first..256 {
+            if keys.len() >= limit {
                 break;
             }
-            let name = format!("ACCOUNTS#{bucket:x}");
-            let mut q = self.index_query(item::GSI1, item::GSI1PK, name);
+            let mut q = self.index_query(
+                item::ACCOUNTS,
+                item::ACCOUNTS_PK,
+                format!("ACCOUNTS#{bucket:02x}"),
+            );
             if let Some(m) = after.filter(|_| bucket == first) {
                 q = q
-                    .key_condition_expression("#pk = :pk AND gsi1sk > :after")
+                    .key_condition_expression("#pk = :pk AND #sk > :after")
+                    .expression_attribute_names("#sk", item::ACCOUNTS_SK)
                     .expression_attribute_values(":after", s(m.as_str()));
             }
-            for it in self.query(q, Some(limit - out.len())).await? {
-                out.push(read_account(it)?);
+            for it in self.query(q, Some(limit - keys.len())).await? {
+                keys.push(item::account(get_s(&it, item::ACCOUNTS_SK)?));
             }
         }
-        Ok(out)
+        let mut accounts = self
+            .batch_get(keys, None)
+            .await?
+            .into_iter()
+            .map(read_account)
+            .collect::<Result<Vec<Account>>>()?;
+        accounts.sort_by(|a, b| a.member.cmp(&b.member));
+        Ok(accounts)
     }
 
     async fn campus_totals(&self) -> Result<Vec<CampusTotals>> {

@@ -42,6 +42,13 @@ impl DynamoStore {
             .projection_type(ProjectionType::Include)
             .non_key_attributes("json")
             .build();
+        let board_columns = Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(item::BOARD_COLUMNS.map(String::from).to_vec()))
+            .build();
+        let keys_only = Projection::builder()
+            .projection_type(ProjectionType::KeysOnly)
+            .build();
         use ScalarAttributeType::{N, S};
         self.client
             .create_table()
@@ -55,10 +62,23 @@ impl DynamoStore {
             .attribute_definitions(attr(item::BOARD_SK, S))
             .attribute_definitions(attr(item::MEMBER_PK, S))
             .attribute_definitions(attr(item::MEMBER_N, N))
+            .attribute_definitions(attr(item::ACCOUNTS_PK, S))
+            .attribute_definitions(attr(item::ACCOUNTS_SK, S))
             .key_schema(key(item::PK, KeyType::Hash))
             .key_schema(key(item::SK, KeyType::Range))
-            .global_secondary_indexes(index(item::GSI1, item::GSI1PK, item::GSI1SK, all.clone()))
-            .global_secondary_indexes(index(item::BOARD, item::BOARD_PK, item::BOARD_SK, all))
+            .global_secondary_indexes(index(item::GSI1, item::GSI1PK, item::GSI1SK, all))
+            .global_secondary_indexes(index(
+                item::BOARD,
+                item::BOARD_PK,
+                item::BOARD_SK,
+                board_columns,
+            ))
+            .global_secondary_indexes(index(
+                item::ACCOUNTS,
+                item::ACCOUNTS_PK,
+                item::ACCOUNTS_SK,
+                keys_only,
+            ))
             .global_secondary_indexes(index(
                 item::MEMBER,
                 item::MEMBER_PK,

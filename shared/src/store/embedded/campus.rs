@@ -8,7 +8,7 @@ use crate::store::{
 };
 use async_trait::async_trait;
 use greenloop_core::domain::MemberId;
-use greenloop_core::ranking::{Ranking, Standing};
+use greenloop_core::ranking::{BoardRow, Ranking, Standing};
 use redb::{ReadableTable, TableDefinition};
 use std::ops::Bound;
 
@@ -85,7 +85,7 @@ impl CampusQueries for EmbeddedStore {
         campus: &str,
         after: Option<&Standing>,
         limit: usize,
-    ) -> Result<Vec<Account>> {
+    ) -> Result<Vec<BoardRow>> {
         let txn = self.read()?;
         let board = txn.open_table(BOARD)?;
         let accounts = txn.open_table(ACCOUNTS)?;
@@ -105,7 +105,7 @@ impl CampusQueries for EmbeddedStore {
             let account: Account = get(&accounts, member)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("the board of {campus} names a missing account"))
             })?;
-            out.push(account);
+            out.push(BoardRow::of(&account));
         }
         Ok(out)
     }

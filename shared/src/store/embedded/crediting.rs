@@ -226,7 +226,11 @@ impl Crediting for EmbeddedStore {
             }
             heads.insert(chain, encode(&batch.new_head()).as_slice())?;
             Ok(())
-        })
+        })?;
+        if let Some(holder) = &batch.release {
+            self.release_chain(chain, holder).await?;
+        }
+        Ok(())
     }
 }
 
