@@ -17,6 +17,10 @@
 
 #[path = "../tests/support/dynamodb_local.rs"]
 mod dynamodb_local;
+#[path = "../tests/support/heat.rs"]
+mod heat;
+#[path = "support/heat_recorder.rs"]
+mod heat_recorder;
 
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
@@ -347,6 +351,8 @@ async fn credit_config(
         })
         .await;
     }
+    // The partition-heat model scales campus partitions by the actions of affiliated members.
+    let campus_actions = (0..n).filter(|i| (i * 7) % members.len() % 4 != 3).count() as u64;
     {
         let (store, members) = (Arc::clone(&store), Arc::new(members));
         spread(n, PUT_TASKS, move |i| {
@@ -366,6 +372,7 @@ async fn credit_config(
         .await;
     }
 
+    heat_recorder::start(client, store.table()).await;
     counts.reset();
     let t = Instant::now();
     let mut run = CreditRun::default();
@@ -400,6 +407,21 @@ async fn credit_config(
     }
     let secs = t.elapsed().as_secs_f64();
     let requests = counts.sent();
+    heat_recorder::stop(heat::Phase {
+        actions: run.credited,
+        chains: crate::stations()
+            .iter()
+            .map(|s| chain_for_station(s, chains))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        campuses: (0..CAMPUSES).map(|c| format!("campus-{c}")).collect(),
+        campus_actions,
+        secs,
+        tasks,
+        batch,
+        requests: Vec::new(),
+    });
     let by_op = counts.by_op.lock().unwrap().clone();
 
     let report = verify_store(&*store, |_| {}).await.expect("verify");
@@ -464,6 +486,7 @@ async fn bench() {
     let client = Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk_config)
             .interceptor(Counter(Arc::clone(&counts)))
+            .interceptor(heat_recorder::interceptor())
             .build(),
     );
     eprintln!("DynamoDB Local at {}", dynamodb_local::endpoint());
@@ -560,6 +583,7 @@ async fn bench() {
          bench time {:.0}s",
         started.elapsed().as_secs_f64()
     );
+    heat_recorder::report();
 }
 
 fn main() {
