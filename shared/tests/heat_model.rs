@@ -34,13 +34,13 @@ fn shadow() -> Shadow {
         ]
     });
     let sent = s.sent("CreateTable", &create);
-    s.answered(sent, true, None, 0.0);
+    s.answered(sent, 200, None, 0.0);
     s
 }
 
 fn send(s: &mut Shadow, op: &str, body: Value) -> heat::Request {
     let sent = s.sent(op, &body);
-    s.answered(sent, true, Some(&json!({})), 0.01)
+    s.answered(sent, 200, Some(&json!({})), 0.01)
 }
 
 /// An entry of exactly `bytes` bytes by DynamoDB's rules: names plus string values.
@@ -261,7 +261,7 @@ fn a_query_sums_its_items_before_rounding_and_names_its_partition() {
         it
     };
     let answer = json!({"Items": [item(1), item(2), item(3)], "Count": 3});
-    let r = s.answered(sent, true, Some(&answer), 0.01);
+    let r = s.answered(sent, 200, Some(&answer), 0.01);
     assert_eq!(r.touches.len(), 1);
     let t = &r.touches[0];
     assert_eq!(
@@ -275,14 +275,25 @@ fn a_query_sums_its_items_before_rounding_and_names_its_partition() {
 }
 
 #[test]
-fn a_failed_write_costs_units_but_changes_nothing() {
+fn a_refused_write_costs_units_but_changes_nothing() {
     let mut s = shadow();
     let body = json!({"TableName": "t", "Item": {"pk": {"S": "A"}, "sk": {"S": "A"},
         "gpk": {"S": "G"}, "gsk": {"S": "1"}}});
+    let refused =
+        json!({"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"});
     let sent = s.sent("PutItem", &body);
-    let r = s.answered(sent, false, Some(&json!({})), 0.01);
+    let r = s.answered(sent, 400, Some(&refused), 0.01);
     assert_eq!(units_on(&r, None, "A"), 1.0);
     assert_eq!(units_on(&r, Some("all"), "G"), 0.0);
+    // Throttled or failed inside DynamoDB: not charged (the SDK's retry is).
+    let throttled = json!({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException"});
+    let sent = s.sent("PutItem", &body);
+    assert!(s
+        .answered(sent, 400, Some(&throttled), 0.01)
+        .touches
+        .is_empty());
+    let sent = s.sent("PutItem", &body);
+    assert!(s.answered(sent, 500, None, 0.01).touches.is_empty());
     // So the next put of it enters the index.
     let again = send(&mut s, "PutItem", body);
     assert_eq!(units_on(&again, Some("all"), "G"), 1.0);

@@ -205,7 +205,7 @@ impl Intercept for HeatRecorder {
         let recorded = s.recording.is_some() && s.recording.as_deref() == sent.table();
         let request = s.shadow.answered(
             sent,
-            response.status().is_success(),
+            response.status().as_u16(),
             body.as_ref(),
             at.elapsed().as_secs_f64(),
         );

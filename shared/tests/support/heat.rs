@@ -145,8 +145,8 @@ pub struct Request {
     /// `PutItem`, `TransactWriteItems`, ...
     pub op: String,
     pub table: String,
-    /// Whether DynamoDB answered 2xx. A refused conditional write still costs its units.
-    pub ok: bool,
+    /// The HTTP status of DynamoDB's answer.
+    pub status: u16,
     /// Seconds from sending to the answer.
     pub secs: f64,
     pub touches: Vec<Touch>,
@@ -824,7 +824,29 @@ impl Shadow {
 
     /// DynamoDB's answer to `sent`: what the request cost, on which partitions; the shadow
     /// takes the writes of a request that succeeded.
-    pub fn answered(&mut self, sent: Sent, ok: bool, body: Option<&Value>, secs: f64) -> Request {
+    ///
+    /// A request refused by a condition (a 4xx answer such as `ConditionalCheckFailed` or
+    /// `TransactionCanceled`) still costs its write units, as DynamoDB charges them, but changes
+    /// nothing; one refused for throttling or failed inside DynamoDB (5xx) costs nothing: the
+    /// SDK sends it again and the retry is counted.
+    pub fn answered(
+        &mut self,
+        sent: Sent,
+        status: u16,
+        body: Option<&Value>,
+        secs: f64,
+    ) -> Request {
+        let ok = (200..300).contains(&status);
+        let error = body.map(|b| text(b, "__type")).unwrap_or_default();
+        let charged = ok
+            || (status < 500
+                && ![
+                    "Throttling",
+                    "ProvisionedThroughputExceeded",
+                    "RequestLimitExceeded",
+                ]
+                .iter()
+                .any(|t| error.contains(t)));
         if let Some((table, schema)) = sent.design.clone() {
             self.schemas.insert(table, schema);
         }
@@ -875,13 +897,15 @@ impl Shadow {
                 Write::Delete(_) | Write::Check(_) => size(&before),
                 _ => size(&before).max(size(&after)),
             };
-            touches.push(Touch {
-                index: None,
-                partition,
-                access: Access::Write,
-                transactional: tx,
-                bytes,
-            });
+            if charged {
+                touches.push(Touch {
+                    index: None,
+                    partition,
+                    access: Access::Write,
+                    transactional: tx,
+                    bytes,
+                });
+            }
             if ok && !matches!(w, Write::Check(_)) {
                 touches.extend(index_writes(&schema, before.as_ref(), after.as_ref()));
                 applied.push((table.clone(), id, after));
@@ -903,7 +927,7 @@ impl Shadow {
         Request {
             op: sent.op,
             table,
-            ok,
+            status,
             secs,
             touches,
         }
@@ -1328,7 +1352,7 @@ pub struct Heat {
     pub classes: Vec<Class>,
     pub requests: u64,
     pub by_op: BTreeMap<String, u64>,
-    /// Transactions sent (`TransactWriteItems`, failed ones too) and their mean latency.
+    /// Transactions sent (`TransactWriteItems`, refused ones too, not 5xx) and their mean latency.
     pub transactions: u64,
     pub transaction_secs: f64,
     pub secs: f64,
@@ -1369,7 +1393,8 @@ impl Heat {
         let (mut transactions, mut transaction_secs) = (0, 0.0);
         for r in &phase.requests {
             *by_op.entry(r.op.clone()).or_insert(0) += 1;
-            if r.op == "TransactWriteItems" {
+            // DynamoDB Local's internal errors (5xx) are its own, not a transaction AWS runs.
+            if r.op == "TransactWriteItems" && r.status < 500 {
                 transactions += 1;
                 transaction_secs += r.secs;
             }
@@ -1462,7 +1487,11 @@ impl Heat {
                 Kind::Fixed => self.per_action(Class::hottest(by_key).1) * rate,
             }
         };
-        (load(&c.wcu, &c.chain_wcu), load(&c.rcu, &c.chain_rcu))
+        // `+ 0.0`: a load of nothing is -0.0 (an empty sum), which prints as such.
+        (
+            load(&c.wcu, &c.chain_wcu) + 0.0,
+            load(&c.rcu, &c.chain_rcu) + 0.0,
+        )
     }
 
     /// Chains needed for every per-chain partition to stay under `headroom` of its limits at
