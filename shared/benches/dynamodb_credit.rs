@@ -10,7 +10,10 @@
 //! on the same store, as several stream-triggered invocations would be, on the chain counts of
 //! `DDB_BENCH_CONTENDED_CHAINS` (default 1; e.g. `1,2,4,8`, but that takes long). Every
 //! request the SDK sends is counted, by operation, by an interceptor. After each configuration
-//! the whole ledger is verified and every action must be credited exactly once.
+//! the whole ledger is verified and every action must be credited exactly once. A second
+//! interceptor (`support/heat_recorder.rs`) prices every request of each timed phase by
+//! partition, and the partition-heat model projects them to `HEAT_RATE` actions/s over
+//! `HEAT_CHAINS` chains (`docs/scaling.md`).
 //!
 //! DynamoDB Local is a Java process on the same machine: absolute rates say little about AWS,
 //! the ratios (to the PutItem ceiling, batched to unbatched, requests per action) more.
