@@ -138,6 +138,12 @@ pub fn report() {
         stats.approximate,
         stats.unknown_table
     );
+    if !stats.differed_keys.is_empty() {
+        println!(
+            "items the shadow had otherwise: {}",
+            stats.differed_keys.join("; ")
+        );
+    }
     println!();
     print!("{}", heat::hot_markdown(&rows));
     println!();

@@ -547,6 +547,8 @@ pub struct ShadowStats {
     /// Items read back whole whose size it could check, and those whose size differed.
     pub checked: u64,
     pub differed: u64,
+    /// The first few that differed: partition key, the shadow's size and the answer's.
+    pub differed_keys: Vec<String>,
     /// Writes to a table whose design it never saw.
     pub unknown_table: u64,
 }
@@ -943,6 +945,7 @@ impl Shadow {
         let schema = self.schemas.get(table).cloned();
         let empty = HashMap::new();
         let mut checked = (0, 0);
+        let mut differed = Vec::new();
         let shadow = self.items.get(table).unwrap_or(&empty);
         let pk_of = |item: &Item| {
             schema
@@ -959,13 +962,17 @@ impl Shadow {
                 .and_then(|s| s.identity(item))
                 .and_then(|id| shadow.get(&id));
             match whole {
-                Some(w) => {
-                    if !projected {
-                        checked.0 += 1;
-                        checked.1 += u64::from(item_size(w) != item_size(item));
+                // Whole in the answer: the answer is the item as read (the shadow may not
+                // have seen a concurrent write's answer yet); it checks the shadow.
+                Some(w) if !projected => {
+                    checked.0 += 1;
+                    if item_size(w) != item_size(item) {
+                        checked.1 += 1;
+                        differed.push((item.clone(), item_size(w), item_size(item)));
                     }
-                    item_size(w)
+                    item_size(item)
                 }
+                Some(w) => item_size(w),
                 None => item_size(item),
             }
         };
@@ -1080,14 +1087,18 @@ impl Shadow {
                                 .as_ref()
                                 .and_then(|s| s.identity(i))
                                 .and_then(|id| shadow.get(&id));
+                            // Without a projection expression the answer is the item (or the
+                            // index entry) as read; with one, the shadow has it whole.
                             match whole {
-                                Some(w) => {
-                                    if !projected && ix.is_none() {
-                                        checked.0 += 1;
-                                        checked.1 += u64::from(item_size(w) != item_size(i));
+                                Some(w) if !projected => {
+                                    checked.0 += 1;
+                                    if size_in(w) != item_size(i) {
+                                        checked.1 += 1;
+                                        differed.push((i.clone(), size_in(w), item_size(i)));
                                     }
-                                    size_in(w)
+                                    item_size(i)
                                 }
+                                Some(w) => size_in(w),
                                 None => item_size(i),
                             }
                         })
@@ -1118,6 +1129,15 @@ impl Shadow {
         }
         self.stats.checked += checked.0;
         self.stats.differed += checked.1;
+        for (item, shadow, answer) in differed {
+            if self.stats.differed_keys.len() < 5 {
+                let key = schema.as_ref().and_then(|s| item.get(&s.pk)).map(key_text);
+                self.stats.differed_keys.push(format!(
+                    "{} ({shadow} bytes in the shadow, {answer} read)",
+                    key.unwrap_or_default()
+                ));
+            }
+        }
         out
     }
 }
