@@ -12,13 +12,19 @@
 //! share of every chain, on the chain counts of `DDB_BENCH_CONTENDED_CHAINS` (default 1). A
 //! sweep afterwards must find nothing. Every request the SDK sends is counted, by operation,
 //! by an interceptor. After each configuration the whole ledger is verified and every action
-//! must be credited exactly once.
+//! must be credited exactly once. A second interceptor (`support/heat_recorder.rs`) prices
+//! every request of each timed phase by partition, and the partition-heat model projects them
+//! to `HEAT_RATE` actions/s over `HEAT_CHAINS` chains (`docs/scaling.md`).
 //!
 //! DynamoDB Local is a Java process on the same machine: absolute rates say little about AWS,
 //! the ratios (to the PutItem ceiling, batched to unbatched, requests per action) more.
 
 #[path = "../tests/support/dynamodb_local.rs"]
 mod dynamodb_local;
+#[path = "../tests/support/heat.rs"]
+mod heat;
+#[path = "support/heat_recorder.rs"]
+mod heat_recorder;
 
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
@@ -353,6 +359,8 @@ async fn credit_config(
         .await;
     }
     let all: Vec<Action> = (0..n).map(|i| nth(i, &members, &stations)).collect();
+    // The partition-heat model scales campus partitions by the actions of affiliated members.
+    let campus_actions = (0..n).filter(|i| (i * 7) % members.len() % 4 != 3).count() as u64;
     {
         let (store, members) = (Arc::clone(&store), Arc::new(members));
         spread(n, PUT_TASKS, move |i| {
@@ -395,6 +403,7 @@ async fn credit_config(
         ..Budget::default()
     };
 
+    heat_recorder::start(client, store.table()).await;
     counts.reset();
     let t = Instant::now();
     let mut run = CreditRun::default();
@@ -420,6 +429,21 @@ async fn credit_config(
     }
     let secs = t.elapsed().as_secs_f64();
     let requests = counts.sent();
+    heat_recorder::stop(heat::Phase {
+        actions: run.credited,
+        chains: crate::stations()
+            .iter()
+            .map(|s| chain_for_station(s, chains))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        campuses: (0..CAMPUSES).map(|c| format!("campus-{c}")).collect(),
+        campus_actions,
+        secs,
+        tasks,
+        batch,
+        requests: Vec::new(),
+    });
     let by_op = counts.by_op.lock().unwrap().clone();
     // The sweep after it, not timed: it must find nothing left; its cost is a claim, a query
     // and a release per chain, whatever the traffic.
@@ -494,6 +518,7 @@ async fn bench() {
     let client = Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk_config)
             .interceptor(Counter(Arc::clone(&counts)))
+            .interceptor(heat_recorder::interceptor())
             .build(),
     );
     eprintln!("DynamoDB Local at {}", dynamodb_local::endpoint());
@@ -601,6 +626,7 @@ async fn bench() {
          bench time {:.0}s",
         started.elapsed().as_secs_f64()
     );
+    heat_recorder::report();
 }
 
 fn main() {
