@@ -46,8 +46,11 @@ pub async fn run(data: &Path, table: Option<&str>, args: ServeArgs) -> Result<Ex
     if args.rehearsal {
         rules.rulebook = rehearsal(&rules.rulebook, chrono::Utc::now().timestamp())?;
     }
-    if !(1..=100).contains(&args.shards) {
-        return Err("--shards must be 1 to 100".into());
+    if !(1..=greenloop::config::MAX_SHARDS).contains(&args.shards) {
+        return Err(format!(
+            "--shards must be 1 to {}",
+            greenloop::config::MAX_SHARDS
+        ));
     }
     let store = Backend::open(data, table, false)
         .await?

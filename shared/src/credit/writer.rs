@@ -3,19 +3,22 @@
 //! more.
 //!
 //! The claim is a lease on the chain's head item ([`Crediting::claim_chain`]): a holder and an
-//! expiry [`CLAIM`] ahead, renewed when half of it has run. A second task that finds the chain
-//! claimed waits for it (jittered, up to its deadline) instead of racing it. Safety never rests
-//! on the claim: every append is still conditioned on the head, each account and each action
-//! being as planned, so two writers (a claim that ran out under a slow holder) cost a re-plan,
-//! never a fork or a double credit. A holder that dies leaves a claim that runs out by itself.
+//! expiry [`CLAIM`] ahead, renewed when half of it has run, ended by the writer's last append.
+//! A second task that finds the chain claimed waits for it (jittered, up to its deadline)
+//! instead of racing it. Safety never rests on the claim: every append is still conditioned on
+//! the head, each account and each action being as planned, so two writers (a claim that ran
+//! out under a slow holder) cost a re-plan, never a fork or a double credit. A holder that dies
+//! leaves a claim that runs out by itself.
 
 use super::budget::{jittered, retrying, Budget};
 use crate::store::{ChainHead, Claim, CreditStore, StoreError};
 use std::time::{Duration, Instant};
 
-/// How long a claim lasts unless renewed: longer than a few appends with their retries, short
-/// enough that a chain whose holder died resumes within a Lambda timeout.
-pub const CLAIM: Duration = Duration::from_secs(30);
+/// How long a claim lasts unless renewed: the `credit` function's timeout, so a holder that
+/// dies frees its chain at the latest when its invocation would have ended, and a stream
+/// invocation (which stops 10 s before its timeout) never has to renew. Long local runs renew
+/// it at half-time.
+pub const CLAIM: Duration = Duration::from_secs(60);
 /// Waits between tries of a claimed chain: from 20 ms, doubling, at most 500 ms, jittered.
 const WAIT_BASE: Duration = Duration::from_millis(20);
 const WAIT_CAP: Duration = Duration::from_millis(500);
