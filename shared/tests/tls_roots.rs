@@ -6,8 +6,9 @@
 //! root only when that root is added to its trust store, and only for the name it was issued
 //! to. Each case is one request to a DynamoDB client on loopback, without retries.
 
+use aws_config::retry::RetryConfig;
 use aws_config::Region;
-use aws_sdk_dynamodb::config::{Credentials, RetryConfig};
+use aws_sdk_dynamodb::config::Credentials;
 use aws_smithy_http_client::tls::TrustStore;
 use greenloop::config;
 use rustls::pki_types::pem::PemObject;
