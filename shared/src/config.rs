@@ -8,6 +8,7 @@
 //! | `GREENLOOP_PEPPER_PARAMETER`, `GREENLOOP_WEBHOOK_SECRETS_PARAMETER`, `GREENLOOP_LOG_KEY_PARAMETER` | deployed: instead of the value, the name of the SSM Parameter Store SecureString holding it |
 //! | `GREENLOOP_TABLE` | DynamoDB table; when set, the store is DynamoDB (endpoint and region from the standard AWS configuration, e.g. `AWS_ENDPOINT_URL_DYNAMODB`) |
 //! | `GREENLOOP_DATA` | otherwise, data directory of the embedded store (default `greenloop-data`) |
+//! | `GREENLOOP_TLS_ROOTS` | `native`: the AWS SDK trusts the platform's root certificates instead of the compiled-in Amazon Trust Services roots ([`trust_store`]) |
 //! | `GREENLOOP_SHARDS` | number of ledger chains crediting spreads over (default 4) |
 //! | `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL` (the template's `LogLevel`) | log level, `RUST_LOG` also per target (`info,greenloop=debug`); default `info`. At most `debug`: `trace` is clamped. The Lambda runtime, the AWS SDK and the HTTP stack ([`QUIET_CRATES`]) stay at `info` or quieter whatever the level, since below it they log raw events and requests ([`log_filter`]) |
 //!
@@ -21,6 +22,8 @@ use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{LedgerSource, Store};
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use greenloop_core::catalog::Rules;
 use greenloop_core::checkpoint::LogKey;
 use greenloop_core::domain::Pepper;
@@ -72,11 +75,50 @@ impl Secret {
 
 /// The AWS SDK configuration, loaded once per process and shared by every client. In Lambda the
 /// region and credentials are environment variables, so loading probes nothing (no instance
-/// metadata, no network) and costs microseconds at init.
+/// metadata, no network) and costs microseconds at init. Its HTTPS client trusts the roots of
+/// [`trust_store`].
 pub async fn aws() -> &'static SdkConfig {
     static AWS: OnceCell<SdkConfig> = OnceCell::const_new();
-    AWS.get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
-        .await
+    AWS.get_or_init(|| aws_loader(trust_store()).load()).await
+}
+
+/// The loader [`aws`] uses: the standard AWS configuration from the environment, with the
+/// SDK's HTTPS client trusting only `trust`.
+pub fn aws_loader(trust: TrustStore) -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client(trust))
+}
+
+/// The root certificates of Amazon Trust Services, which every AWS endpoint's certificate
+/// chains to: Amazon Root CA 1 to 4, and Starfield Services Root CA G2, which cross-signs them
+/// for older clients. PEM, compiled in; each with its subject and SHA-256 fingerprint.
+pub const AWS_ROOTS_PEM: &str = include_str!("aws_roots.pem");
+
+/// The roots the SDK's HTTPS client trusts: [`AWS_ROOTS_PEM`], compiled in, unless
+/// `GREENLOOP_TLS_ROOTS=native` asks for the platform's certificates (`SSL_CERT_FILE`,
+/// `SSL_CERT_DIR`, else the system bundle), e.g. behind a TLS-inspecting proxy. Reading and
+/// parsing the platform's bundle took 5 to 7 ms of every function's init (docs/performance.md,
+/// "Lambda packages and cold start"); five compiled-in roots cost nothing measurable.
+pub fn trust_store() -> TrustStore {
+    if var("GREENLOOP_TLS_ROOTS").as_deref() == Some("native") {
+        return TrustStore::default();
+    }
+    TrustStore::empty().with_pem_certificate(AWS_ROOTS_PEM.as_bytes())
+}
+
+/// The SDK's own HTTPS client (hyper, rustls with aws-lc, plain HTTP too, for DynamoDB Local),
+/// trusting only `trust`. Certificates are verified as by the SDK's default client: chain to
+/// a root in `trust`, validity, and the endpoint's name.
+pub fn https_client(trust: TrustStore) -> SharedHttpClient {
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context of a trust store alone always builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https()
 }
 
 /// The values of `needed`, in order: each from its variable, else from the SSM parameter its
