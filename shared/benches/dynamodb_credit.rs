@@ -410,12 +410,12 @@ async fn credit_config(
     let mut warm: BTreeMap<String, Vec<Action>> = BTreeMap::new();
     for (k, st) in stations.iter().enumerate() {
         let chain = chain_for_station(st, chains);
-        if !warm.contains_key(&chain) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = warm.entry(chain) {
             let mut a = nth(k, &all_members, &stations);
-            a.id = format!("warm-{chain}");
+            a.id = format!("warm-{}", slot.key());
             a.station = st.clone();
             store.record_action(&a).await.expect("record");
-            warm.insert(chain, vec![a]);
+            slot.insert(vec![a]);
         }
     }
     let warmed = warm.len() as u64;
