@@ -49,13 +49,13 @@ impl CampusQueries for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut q = self.index_query(item::BOARD, item::BOARD_PK, item::board(campus));
-        if let Some(after) = after {
-            q = q
-                .key_condition_expression("#pk = :pk AND #sk > :after")
-                .expression_attribute_names("#sk", item::BOARD_SK)
-                .expression_attribute_values(":after", s(after.sort_key()));
-        }
+        let after = after.map(Standing::sort_key);
+        let q = self.index_query_after(
+            item::BOARD,
+            (item::BOARD_PK, item::BOARD_SK),
+            item::board(campus),
+            after.as_deref(),
+        );
         // The index holds the board's columns ([`item::BOARD_COLUMNS`]) and its keys.
         self.query(q, Some(limit))
             .await?

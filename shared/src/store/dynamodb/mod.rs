@@ -221,6 +221,25 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
     }
 
+    /// A query of one index partition from just after `after` in the index's sort key
+    /// (`sk_name`), or from its start: one page of a cursor walk.
+    fn index_query_after(
+        &self,
+        index: &str,
+        (pk_name, sk_name): (&str, &str),
+        pk: String,
+        after: Option<&str>,
+    ) -> QueryBuilder {
+        let q = self.index_query(index, pk_name, pk);
+        match after {
+            None => q,
+            Some(after) => q
+                .key_condition_expression("#pk = :pk AND #sk > :after")
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":after", s(after)),
+        }
+    }
+
     fn partition_query(&self, pk: String) -> QueryBuilder {
         self.client
             .query()
@@ -366,17 +385,12 @@ impl LedgerSource for DynamoStore {
             if keys.len() >= limit {
                 break;
             }
-            let mut q = self.index_query(
+            let q = self.index_query_after(
                 item::ACCOUNTS,
-                item::ACCOUNTS_PK,
+                (item::ACCOUNTS_PK, item::ACCOUNTS_SK),
                 format!("ACCOUNTS#{bucket:02x}"),
+                after.filter(|_| bucket == first).map(MemberId::as_str),
             );
-            if let Some(m) = after.filter(|_| bucket == first) {
-                q = q
-                    .key_condition_expression("#pk = :pk AND #sk > :after")
-                    .expression_attribute_names("#sk", item::ACCOUNTS_SK)
-                    .expression_attribute_values(":after", s(m.as_str()));
-            }
             for it in self.query(q, Some(limit - keys.len())).await? {
                 keys.push(item::account(get_s(&it, item::ACCOUNTS_SK)?));
             }
@@ -592,12 +606,12 @@ impl DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut q = self.index_query(item::GSI1, item::GSI1PK, item::pending_partition(chain));
-        if let Some(after) = after {
-            q = q
-                .key_condition_expression("#pk = :pk AND gsi1sk > :after")
-                .expression_attribute_values(":after", s(after));
-        }
+        let q = self.index_query_after(
+            item::GSI1,
+            (item::GSI1PK, item::GSI1SK),
+            item::pending_partition(chain),
+            after,
+        );
         let mut found = Vec::new();
         for it in self.query(q, Some(limit)).await? {
             // The index lags the table: only what still says pending is listed.

@@ -102,12 +102,12 @@ impl Quarantine for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut q = self.index_query(item::GSI1, item::GSI1PK, PARTITION.into());
-        if let Some(after) = after {
-            q = q
-                .key_condition_expression("#pk = :pk AND gsi1sk > :after")
-                .expression_attribute_values(":after", s(after));
-        }
+        let q = self.index_query_after(
+            item::GSI1,
+            (item::GSI1PK, item::GSI1SK),
+            PARTITION.into(),
+            after,
+        );
         self.query(q, Some(limit))
             .await?
             .iter()
