@@ -114,8 +114,8 @@ pub async fn credit_pending_with(
 ) -> Result<CreditRun, StoreError> {
     let mut run = CreditRun::default();
     publish(store, rules, budget, &mut run).await?;
-    let chains: Vec<String> = chains(shards).collect();
-    let sweeps = chains.iter().map(|chain| {
+    let names: Vec<String> = chains(shards).collect();
+    let sweeps = names.iter().map(|chain| {
         on_chain(store, chain, budget, move |w, r| {
             Box::pin(drain(store, rules, shards, w, budget, r))
         })
@@ -327,34 +327,26 @@ fn append<'a, 'c: 'a>(
                 let mut members: Vec<MemberId> = actions.iter().map(|a| a.member.clone()).collect();
                 members.sort();
                 members.dedup();
-                let accounts = match store.accounts(&members).await {
-                    Ok(a) => a,
-                    Err(e) => {
-                        w.head = Some(head);
-                        return Err(Step::Accounts(e));
-                    }
-                };
+                let accounts = store.accounts(&members).await.map_err(Step::Accounts)?;
                 let mut planned = plan(&head, &accounts, &actions, rules);
                 if let Some(e) = over_pledge_cap(&planned) {
-                    w.head = Some(head);
                     return Err(Step::Rule(e.action_key()));
                 }
                 planned.release = w.ending_holder();
                 match store.append(&planned).await {
                     Ok(()) => {
-                        w.head = Some(planned.new_head());
-                        if planned.release.is_some() {
-                            w.ended();
-                        }
+                        w.wrote(planned.new_head(), planned.release.is_some());
                         Ok::<u64, Step>(planned.entries.len() as u64)
                     }
                     // Refused as planned: nothing was written, the head stands.
                     Err(e @ (AppendError::NotPending(_) | AppendError::AccountMoved(_))) => {
-                        w.head = Some(head);
                         Err(Step::Append(e))
                     }
                     // Moved, or unknown after a fault (a lost response may hide a commit).
-                    Err(e) => Err(Step::Append(e)),
+                    Err(e) => {
+                        w.forget();
+                        Err(Step::Append(e))
+                    }
                 }
             };
             let fault = match step.await {

@@ -28,7 +28,7 @@ pub struct Writer<'a> {
     pub chain: &'a str,
     holder: String,
     /// The head as this writer last read or wrote it; None when it must be read again.
-    pub head: Option<ChainHead>,
+    head: Option<ChainHead>,
     claimed: Instant,
     /// The next append is the writer's last here: it ends the claim too.
     pub ending: bool,
@@ -98,12 +98,18 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// The head to plan from: the one last written, or read again.
+    /// The head to plan from: the one last written, or read again after [`Writer::forget`].
     pub async fn head(&mut self, store: &dyn CreditStore) -> Result<ChainHead, StoreError> {
-        match self.head.take() {
-            Some(h) => Ok(h),
-            None => store.chain_head(self.chain).await,
+        if self.head.is_none() {
+            self.head = Some(store.chain_head(self.chain).await?);
         }
+        Ok(self.head.clone().expect("just read"))
+    }
+
+    /// The head may have moved (another writer, or a write whose answer was lost): read it
+    /// again before the next plan.
+    pub fn forget(&mut self) {
+        self.head = None;
     }
 
     /// The holder to name in an append that ends the claim, if the next one should.
@@ -111,10 +117,13 @@ impl<'a> Writer<'a> {
         self.ending.then(|| self.holder.clone())
     }
 
-    /// An append named the holder and was written: the claim is over.
-    pub fn ended(&mut self) {
-        self.ended = true;
-        self.ending = false;
+    /// An append was written, leaving `head`; if it named the holder, the claim is over.
+    pub fn wrote(&mut self, head: ChainHead, ended_claim: bool) {
+        self.head = Some(head);
+        if ended_claim {
+            self.ended = true;
+            self.ending = false;
+        }
     }
 
     /// Ends the claim, unless an append ended it. A failure is only logged: the claim runs out
