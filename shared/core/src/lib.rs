@@ -7,6 +7,7 @@
 //! - [`domain`]: actions, stations, campuses, member pseudonyms and input validation;
 //! - [`rulebook`], [`factors`], [`catalog`]: the versioned rules that turn an action into points
 //!   and grams of CO2e;
+//! - [`disposition`]: what stations do with collected boxes, and the mass balance;
 //! - [`records`]: what the store keeps about the ledger (heads, accounts, campus totals);
 //! - [`merkle`]: RFC 6962 tree math, inclusion and consistency;
 //! - [`checkpoint`]: signed tree heads;
@@ -16,6 +17,7 @@
 pub mod catalog;
 pub mod checkpoint;
 pub mod digest;
+pub mod disposition;
 pub mod domain;
 pub mod factors;
 pub mod ledger;

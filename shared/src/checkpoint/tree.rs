@@ -10,7 +10,7 @@
 use crate::store::{CheckpointStore, LedgerSource, Members, StoreError, TreeStore};
 use greenloop_core::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 use greenloop_core::domain::MemberId;
-use greenloop_core::ledger::{canonical, Digest, ZERO};
+use greenloop_core::ledger::{canonical, Digest, Leaf, ZERO};
 use greenloop_core::merkle::frontier::{nodes_needed, tiles, Frontier, Nodes};
 use greenloop_core::merkle::{consistency, inclusion, root, ProofError};
 use greenloop_core::proof::{ConsistencyProof, InclusionProof, Statement, StatementPage};
@@ -351,9 +351,9 @@ pub async fn publish_paged<S: TreeStore + ?Sized>(
         }
         for stored in &entries {
             let seq = frontier.size();
-            let (entry, hash) =
-                canonical::read(stored).map_err(|e| refuse(format!("seq {seq}: {e}")))?;
-            if entry.chain != chain || entry.seq != seq || entry.prev != prev || entry.hash != hash
+            let (leaf, hash) =
+                Leaf::read(stored).map_err(|e| refuse(format!("seq {seq}: {e}")))?;
+            if leaf.chain() != chain || leaf.seq() != seq || leaf.prev() != prev || leaf.hash() != hash
             {
                 return Err(refuse(format!("entry {seq} does not link up")));
             }

@@ -2,18 +2,22 @@
 //!
 //! - [`entry`]: one entry, its RFC 8785 canonical bytes and its RFC 6962 leaf hash.
 //! - [`canonical`]: the fast path that reads already-canonical stored bytes.
+//! - [`leaf`]: any stored entry, credit or disposition, and the links every entry has.
 //! - [`verify`]: checks each chain, entry by entry, and recomputes amounts; [`problem`] names
 //!   what it finds and [`report`] sums it up.
 //! - `totals`: re-derives member chains, accounts and campus totals across chains.
 
+mod balance;
 pub mod canonical;
 pub mod entry;
+pub mod leaf;
 pub mod problem;
 pub mod report;
 mod totals;
 pub mod verify;
 
 pub use entry::{Entry, FORMAT_VERSION};
+pub use leaf::Leaf;
 
 pub use crate::digest::{leaf_hash, Digest, HexBuf, ZERO};
 use sha2::{Digest as _, Sha256};

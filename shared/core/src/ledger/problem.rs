@@ -107,6 +107,29 @@ pub enum Problem {
         entries: u64,
         checkpoint: u64,
     },
+    /// A disposition entry that breaks the mass balance (`docs/ledger-format.md`, "Mass
+    /// balance"): the first one, named with its station and what does not add up.
+    MassBalance {
+        chain: String,
+        seq: u64,
+        station: String,
+        detail: String,
+    },
+    /// The same disposition report entered twice.
+    DuplicateReport {
+        chain: String,
+        seq: u64,
+        report: String,
+        first_chain: String,
+        first_seq: u64,
+    },
+    /// A factor table that credits a dropped-off box more than one of its fates avoids, so a
+    /// later fate would need a take-back (`docs/carbon-method.md`).
+    CarbonClaim {
+        factors: String,
+        params: String,
+        detail: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -180,6 +203,16 @@ impl fmt::Display for Problem {
                 f,
                 "chain {chain}: has {entries} entries, but a checkpoint signed {checkpoint}: its tail was dropped"
             ),
+            MassBalance { chain, seq, station, detail } => {
+                write!(f, "chain {chain} seq {seq}: station {station} breaks the mass balance: {detail}")
+            }
+            DuplicateReport { chain, seq, report, first_chain, first_seq } => write!(
+                f,
+                "chain {chain} seq {seq}: report {report} was already entered at chain {first_chain} seq {first_seq}"
+            ),
+            CarbonClaim { factors, params, detail } => {
+                write!(f, "factor table {factors} under {params}: {detail}")
+            }
         }
     }
 }

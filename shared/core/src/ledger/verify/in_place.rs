@@ -44,6 +44,9 @@ impl Verifier<'_> {
         }
         state.summary.entries += 1;
         state.summary.head = hash;
+        if let Some(boxes) = super::collected(e.kind, e.reason, e.items.box_count) {
+            self.balance.collect(idx as u32, e.station, boxes);
+        }
         self.tally.add_credit(
             Credit {
                 member: e.member,

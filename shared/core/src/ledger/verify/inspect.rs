@@ -2,12 +2,14 @@
 //! in parallel over a batch, then the checks that need its place in its chain, in the
 //! documented order. It names every problem the verifier reports about an entry.
 
-use super::{ChainSummary, Problem, Verifier};
+use super::{collected, ChainSummary, Problem, Verifier};
 use crate::catalog::Catalog;
 use crate::digest::Digest;
 use crate::domain::check_id;
 use crate::ledger::canonical;
-use crate::ledger::{Entry, FORMAT_VERSION};
+use crate::disposition::{DispositionEntry, Params};
+use crate::ledger::leaf::is_typed;
+use crate::ledger::{Entry, Leaf, FORMAT_VERSION};
 use crate::rulebook::{Day, DayBefore};
 
 impl Verifier<'_> {
@@ -22,8 +24,8 @@ impl Verifier<'_> {
             slices.push(&self.arena[start..end]);
             start = end;
         }
-        let catalog = self.catalog;
-        let inspected = parallel_map(&slices, self.threads, |s| inspect(catalog, s));
+        let (catalog, params) = (self.catalog, &self.params);
+        let inspected = parallel_map(&slices, self.threads, |s| inspect(catalog, params, s));
         self.arena.clear();
         self.ends.clear();
         for ins in inspected {
@@ -37,93 +39,63 @@ impl Verifier<'_> {
 
     /// The in-order checks of an inspected entry; then it joins chain `idx` and the tally.
     pub(super) fn accept(&mut self, ins: Inspected, idx: usize) {
-        match self.in_order(ins, idx) {
-            Ok(entry) => {
-                let state = &mut self.chains[idx];
-                if let Err(p) = state.grow(entry.hash) {
-                    state.problem = Some(p);
-                    return;
-                }
-                state.summary.entries += 1;
-                state.summary.head = entry.hash;
-                self.tally.add(entry, idx as u32);
+        let leaf = match self.in_order(ins, idx) {
+            Ok(leaf) => leaf,
+            Err(p) => return self.chains[idx].problem = Some(p),
+        };
+        if let Leaf::Disposition(d) = &leaf {
+            // The station's stock, in chain order: before the tree takes the entry.
+            let names = |c: u32| self.chains[c as usize].summary.chain.clone();
+            if let Err(p) = self.balance.dispose(d, idx as u32, &names) {
+                return self.chains[idx].problem = Some(p);
             }
-            Err(p) => self.chains[idx].problem = Some(p),
+        }
+        let state = &mut self.chains[idx];
+        if let Err(p) = state.grow(leaf.hash()) {
+            state.problem = Some(p);
+            return;
+        }
+        state.summary.entries += 1;
+        state.summary.head = leaf.hash();
+        if let Leaf::Credit(entry) = leaf {
+            if let Some(boxes) = collected(entry.kind, entry.reason, entry.items.box_count()) {
+                self.balance.collect(idx as u32, &entry.station, boxes);
+            }
+            self.tally.add(entry, idx as u32);
         }
     }
 
     /// The checks that need the entry's place in its chain, in the documented order.
-    fn in_order(&self, ins: Inspected, idx: usize) -> Result<Entry, Problem> {
+    fn in_order(&self, ins: Inspected, idx: usize) -> Result<Leaf, Problem> {
         let ChainSummary {
             chain,
             entries: seq,
-            head,
             ..
         } = &self.chains[idx].summary;
         let (chain, seq) = (chain.as_str(), *seq);
-        let (entry, computed, flaw) = match ins {
-            Inspected::Unreadable(detail) => {
-                return Err(Problem::Malformed {
-                    chain: chain.into(),
-                    seq,
-                    detail,
-                })
-            }
+        let malformed = |detail| Problem::Malformed {
+            chain: chain.into(),
+            seq,
+            detail,
+        };
+        let (leaf, computed, flaw) = match ins {
+            Inspected::Unreadable(detail) => return Err(malformed(detail)),
             Inspected::Read {
                 entry,
                 computed,
                 flaw,
-            } => (entry, computed, flaw),
+            } => (Leaf::Credit(entry), computed, flaw),
+            Inspected::Disposition {
+                entry,
+                computed,
+                flaw,
+            } => (Leaf::Disposition(entry), computed, flaw),
         };
         let flaw = match flaw {
-            Some(Flaw::Format(detail)) => {
-                return Err(Problem::Malformed {
-                    chain: chain.into(),
-                    seq,
-                    detail,
-                })
-            }
+            Some(Flaw::Format(detail)) => return Err(malformed(detail)),
             other => other,
         };
-        if entry.chain != chain {
-            return Err(Problem::WrongChain {
-                chain: chain.into(),
-                seq,
-                found: entry.chain,
-            });
-        }
-        if entry.seq != seq {
-            let (expected, found, chain) = (seq, entry.seq, chain.to_owned());
-            return Err(if found > expected {
-                Problem::SeqGap {
-                    chain,
-                    expected,
-                    found,
-                }
-            } else {
-                Problem::DuplicateSeq {
-                    chain,
-                    expected,
-                    found,
-                }
-            });
-        }
-        if entry.prev != *head {
-            return Err(Problem::BrokenPrev {
-                chain: chain.into(),
-                seq,
-                expected: *head,
-                found: entry.prev,
-            });
-        }
-        if computed != entry.hash {
-            return Err(Problem::BadHash {
-                chain: chain.into(),
-                seq,
-                stored: entry.hash,
-                computed,
-            });
-        }
+        self.linked(&leaf, computed, idx)?;
         match flaw {
             Some(Flaw::UnknownVersion(version)) => Err(Problem::UnknownVersion {
                 chain: chain.into(),
@@ -142,8 +114,59 @@ impl Verifier<'_> {
                 recomputed,
             }),
             Some(Flaw::Format(_)) => unreachable!("handled first"),
-            None => Ok(entry),
+            None => Ok(leaf),
         }
+    }
+
+    /// The links every entry has, whatever its type: chain, seq, prev, hash.
+    fn linked(&self, leaf: &Leaf, computed: Digest, idx: usize) -> Result<(), Problem> {
+        let ChainSummary {
+            chain,
+            entries: seq,
+            head,
+            ..
+        } = &self.chains[idx].summary;
+        let (chain, seq) = (chain.as_str(), *seq);
+        if leaf.chain() != chain {
+            return Err(Problem::WrongChain {
+                chain: chain.into(),
+                seq,
+                found: leaf.chain().into(),
+            });
+        }
+        if leaf.seq() != seq {
+            let (expected, found, chain) = (seq, leaf.seq(), chain.to_owned());
+            return Err(if found > expected {
+                Problem::SeqGap {
+                    chain,
+                    expected,
+                    found,
+                }
+            } else {
+                Problem::DuplicateSeq {
+                    chain,
+                    expected,
+                    found,
+                }
+            });
+        }
+        if leaf.prev() != *head {
+            return Err(Problem::BrokenPrev {
+                chain: chain.into(),
+                seq,
+                expected: *head,
+                found: leaf.prev(),
+            });
+        }
+        if computed != leaf.hash() {
+            return Err(Problem::BadHash {
+                chain: chain.into(),
+                seq,
+                stored: leaf.hash(),
+                computed,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -154,6 +177,11 @@ pub(super) enum Inspected {
     Unreadable(String),
     Read {
         entry: Entry,
+        computed: Digest,
+        flaw: Option<Flaw>,
+    },
+    Disposition {
+        entry: DispositionEntry,
         computed: Digest,
         flaw: Option<Flaw>,
     },
@@ -171,15 +199,33 @@ pub(super) enum Flaw {
     },
 }
 
-pub(super) fn inspect(catalog: &Catalog, stored: &[u8]) -> Inspected {
+pub(super) fn inspect(catalog: &Catalog, params: &Params, stored: &[u8]) -> Inspected {
     let (entry, computed) = match canonical::read(stored) {
         Ok(read) => read,
+        Err(_) if is_typed(stored) => return inspect_disposition(params, stored),
         Err(detail) => return Inspected::Unreadable(detail),
     };
     let flaw = format_flaw(&entry).or_else(|| recompute(catalog, &entry));
     Inspected::Read {
         entry,
         computed,
+        flaw,
+    }
+}
+
+fn inspect_disposition(params: &Params, stored: &[u8]) -> Inspected {
+    let entry: DispositionEntry = match serde_json::from_slice(stored) {
+        Ok(e) => e,
+        Err(e) => return Inspected::Unreadable(e.to_string()),
+    };
+    let flaw = match entry.flaw(params) {
+        Some(detail) => Some(Flaw::Format(detail)),
+        None if entry.params != params.version => Some(Flaw::UnknownVersion(entry.params.clone())),
+        None => None,
+    };
+    Inspected::Disposition {
+        computed: entry.compute_hash(),
+        entry,
         flaw,
     }
 }

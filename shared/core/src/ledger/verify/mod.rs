@@ -22,11 +22,17 @@
 mod in_place;
 mod inspect;
 #[cfg(test)]
+mod disposition_tests;
+#[cfg(test)]
 mod tests;
 
 pub use super::problem::Problem;
 pub use super::report::{ChainSummary, Report};
+use super::balance::Balance;
 use super::totals::{accepted, Credit, Tally};
+use crate::disposition::Params;
+use crate::domain::ActionKind;
+use crate::rulebook::Reason;
 use super::{Digest, ZERO};
 use crate::catalog::Catalog;
 use crate::checkpoint::Checkpoint;
@@ -85,6 +91,9 @@ pub struct Verifier<'c> {
     arena: Vec<u8>,
     ends: Vec<usize>,
     tally: Tally,
+    /// Stations' stock, tickets and batches: the mass balance.
+    balance: Balance,
+    params: Params,
     /// The versions and day the last entry named, looked up once for a run of entries.
     last: Last<'c>,
     /// Problems found outside the entries (see [`Verifier::note`]).
@@ -115,6 +124,8 @@ impl<'c> Verifier<'c> {
             arena: Vec::new(),
             ends: Vec::new(),
             tally: Tally::default(),
+            balance: Balance::default(),
+            params: Params::default_2026(),
             last: Last::default(),
             noted: Vec::new(),
         }
@@ -172,7 +183,7 @@ impl<'c> Verifier<'c> {
             // Nothing to share out: check it in place, without the batch copy.
             if !self.push_direct(stored) {
                 let idx = self.chains.len() - 1;
-                let ins = inspect::inspect(self.catalog, stored);
+                let ins = inspect::inspect(self.catalog, &self.params, stored);
                 self.accept(ins, idx);
             }
             return;
@@ -191,7 +202,8 @@ impl<'c> Verifier<'c> {
         accounts: &[Account],
         totals: &[CampusTotals],
     ) -> Report {
-        let (mut report, tally) = self.chains_report();
+        let catalog = self.catalog;
+        let (mut report, tally, balance, params) = self.chains_report();
         let chain_failed = !report.totals_checked;
         if !chain_failed {
             // Later checks would only echo a chain failure, so they run on intact chains only.
@@ -202,6 +214,7 @@ impl<'c> Verifier<'c> {
                 totals,
                 &mut report.problems,
             );
+            check_balance(&balance, catalog, &params, &mut report);
         }
         report
     }
@@ -214,9 +227,11 @@ impl Verifier<'_> {
     /// counters). No stored heads, accounts or campus totals are compared, so
     /// [`Report::totals_checked`] is false.
     pub fn finish_entries_only(self) -> Report {
-        let (mut report, tally) = self.chains_report();
+        let catalog = self.catalog;
+        let (mut report, tally, balance, params) = self.chains_report();
         if report.totals_checked {
             tally.check_entries(&report.chains, &mut report.problems);
+            check_balance(&balance, catalog, &params, &mut report);
         }
         report.totals_checked = false;
         report
@@ -224,7 +239,7 @@ impl Verifier<'_> {
 
     /// The report of the per-chain checks (`totals_checked`: whether every chain is intact),
     /// and the tally for the cross-chain ones.
-    fn chains_report(mut self) -> (Report, Tally) {
+    fn chains_report(mut self) -> (Report, Tally, Balance, Params) {
         self.flush();
         let mut problems = std::mem::take(&mut self.noted);
         let mut summaries = Vec::with_capacity(self.chains.len());
@@ -247,6 +262,18 @@ impl Verifier<'_> {
             checkpoints_authenticated: false,
             problems,
         };
-        (report, self.tally)
+        (report, self.tally, self.balance, self.params)
     }
+}
+
+/// The mass balance's sums across chains, once every chain is intact.
+fn check_balance(balance: &Balance, catalog: &Catalog, params: &Params, report: &mut Report) {
+    let names: Vec<String> = report.chains.iter().map(|c| c.chain.clone()).collect();
+    let name = |c: u32| names[c as usize].clone();
+    balance.check(&name, catalog.factor_tables(), params, &mut report.problems);
+}
+
+/// Boxes an entry adds to its station's stock: those of a drop-off whose items count.
+fn collected(kind: ActionKind, reason: Reason, boxes: u64) -> Option<u64> {
+    (kind == ActionKind::Scan && reason.accepts_items() && boxes > 0).then_some(boxes)
 }

@@ -19,11 +19,11 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 
 /// 2026-11-11 12:00 +08:00, inside the window; 2026-11-21 12:00 +08:00, after it.
-const IN: i64 = 1_794_369_600;
+pub(super) const IN: i64 = 1_794_369_600;
 const AFTER: i64 = 1_795_233_600;
 
 #[derive(Debug)]
-struct Act {
+pub(super) struct Act {
     chain: usize,
     member: u32,
     kind: ActionKind,
@@ -31,12 +31,12 @@ struct Act {
     at: i64,
 }
 
-fn member(n: u32) -> MemberId {
+pub(super) fn member(n: u32) -> MemberId {
     let pepper = Pepper::new(b"plausible-test-pepper".to_vec()).unwrap();
     MemberId::pseudonym(&pepper, &format!("u{n}"))
 }
 
-fn scan(chain: usize, member: u32, boxes: u32, books: u32, at: i64) -> Act {
+pub(super) fn scan(chain: usize, member: u32, boxes: u32, books: u32, at: i64) -> Act {
     Act {
         chain,
         member,
@@ -70,7 +70,7 @@ fn pickup(chain: usize, member: u32, clothing_g: u64, at: i64) -> Act {
 }
 
 /// One day of one member, across both chains, with every verdict; and a second member.
-fn day() -> Vec<Act> {
+pub(super) fn day() -> Vec<Act> {
     vec![
         scan(0, 0, 40, 0, IN),             // 0: 400 points, capped to 200
         scan(1, 0, 30, 0, IN + 60),        // 1: 70 boxes: implausible
@@ -83,13 +83,13 @@ fn day() -> Vec<Act> {
     ]
 }
 
-struct Built {
-    chains: Vec<(String, Vec<Entry>)>,
-    accounts: Vec<Account>,
+pub(super) struct Built {
+    pub(super) chains: Vec<(String, Vec<Entry>)>,
+    pub(super) accounts: Vec<Account>,
 }
 
 /// Credits `acts` as a producer would, letting `edit` change each entry before it is sealed.
-fn build(acts: &[Act], mut edit: impl FnMut(usize, &mut Entry)) -> Built {
+pub(super) fn build(acts: &[Act], mut edit: impl FnMut(usize, &mut Entry)) -> Built {
     let rb = Rulebook::default_double11();
     let f = FactorTable::default_2026();
     let mut chains: Vec<(String, Vec<Entry>)> = ["shard-00", "shard-01"]
