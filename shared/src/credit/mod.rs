@@ -34,8 +34,9 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Most actions in one append. On DynamoDB an append is one transaction of at most 100 items:
 /// per action an entry and a status update, per member an account, per (campus, day) a total,
-/// and the head, so 24 actions take at most 24 + 24 + 24 + 24 + 1 = 97 items.
-pub const MAX_BATCH: usize = 24;
+/// per station a stock, and the head (plus, once, the chain's listing), so 19 actions take at
+/// most 5 × 19 + 2 = 97 items.
+pub const MAX_BATCH: usize = 19;
 
 /// Plans one append of `actions` (all for `head.chain`) onto `head`, from the members' accounts.
 pub fn plan(
@@ -50,6 +51,7 @@ pub fn plan(
         planned.insert(&a.member, (i, a.clone()));
     }
     let mut campuses: BTreeMap<(String, String), CampusDay> = BTreeMap::new();
+    let mut collected: BTreeMap<String, u64> = BTreeMap::new();
     let mut entries = Vec::with_capacity(actions.len());
     let mut prev = head.hash;
     for (i, action) in actions.iter().enumerate() {
@@ -101,6 +103,9 @@ pub fn plan(
             account.day_items.insert(entry.day.clone(), day_items);
         }
         track_pledges(account, &entry, rb);
+        if let Some(boxes) = greenloop_core::ledger::collected_boxes(&entry) {
+            *collected.entry(entry.station.clone()).or_default() += boxes;
+        }
         if let Some(c) = &entry.campus {
             let t = campuses
                 .entry((c.clone(), entry.day.clone()))
@@ -126,6 +131,7 @@ pub fn plan(
         entries,
         accounts: updates,
         campuses: campuses.into_values().collect(),
+        collected: collected.into_iter().collect(),
         release: None,
     }
 }

@@ -20,6 +20,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::disposition::{StationStock, Totals};
 use greenloop_core::domain::{check_id, MemberId};
 use greenloop_core::factors::FactorTable;
 use greenloop_core::rulebook::Rulebook;
@@ -47,7 +48,77 @@ pub fn routes(app: &super::App) -> Router {
         .route("/v1/audit/chains/{chain}/inclusion", get(inclusion))
         .route("/v1/audit/chains/{chain}/consistency", get(consistency))
         .route("/v1/audit/members/{member}/statement", get(statement))
+        .route("/v1/audit/disposition", get(disposition))
+        .route("/v1/audit/disposition/stations/{station}", get(station_disposition))
         .with_state(app.with_store::<dyn AuditStore>(app.store.clone()))
+}
+
+/// Disposition figures summed over every chain, with each chain's.
+#[derive(Serialize, Deserialize)]
+pub struct Disposition {
+    pub totals: Totals,
+    /// Boxes collected and not yet reused or baled.
+    pub stock: u64,
+    /// Outgoing parcels in recycled boxes, in basis points; absent before any was reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse_rate_bp: Option<u64>,
+    pub chains: Vec<ChainTotals>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ChainTotals {
+    pub chain: String,
+    pub totals: Totals,
+}
+
+impl Disposition {
+    pub fn of(chains: Vec<(String, Totals)>) -> Self {
+        let mut totals = Totals::default();
+        chains.iter().for_each(|(_, t)| totals.add(t));
+        Disposition {
+            stock: totals.stock(),
+            reuse_rate_bp: totals.reuse_rate_bp(),
+            totals,
+            chains: chains
+                .into_iter()
+                .map(|(chain, totals)| ChainTotals { chain, totals })
+                .collect(),
+        }
+    }
+}
+
+/// One station's boxes: summed over its chains, and per chain.
+#[derive(Serialize, Deserialize)]
+pub struct StationDisposition {
+    pub station: String,
+    pub collected: u64,
+    pub reused: u64,
+    pub baled_boxes: u64,
+    pub baled_g: u64,
+    pub stock: u64,
+    pub parcels: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse_rate_bp: Option<u64>,
+    pub chains: Vec<StationStock>,
+}
+
+impl StationDisposition {
+    pub fn of(station: String, chains: Vec<StationStock>) -> Self {
+        let sum = |f: fn(&StationStock) -> u64| chains.iter().map(f).sum::<u64>();
+        let (collected, reused, baled_boxes) = (sum(|s| s.collected), sum(|s| s.reused), sum(|s| s.baled_boxes));
+        let parcels = sum(|s| s.parcels);
+        StationDisposition {
+            station,
+            collected,
+            reused,
+            baled_boxes,
+            baled_g: sum(|s| s.baled_g),
+            stock: sum(StationStock::stock),
+            parcels,
+            reuse_rate_bp: (parcels > 0).then(|| reused * 10_000 / parcels),
+            chains,
+        }
+    }
 }
 
 /// Published rulebook and factor versions.
@@ -128,6 +199,29 @@ async fn accounts(
 async fn campus_totals(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     auditor(&app, &headers).await?;
     Ok(json(StatusCode::OK, &app.store.campus_totals().await?))
+}
+
+/// The nation's disposition figures, and each chain's: one read per chain.
+async fn disposition(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auditor(&app, &headers).await?;
+    let chains = app.store.disposition_totals().await?;
+    Ok(json(StatusCode::OK, &Disposition::of(chains)))
+}
+
+/// One station's disposition figures: one query.
+async fn station_disposition(
+    State(app): State<App>,
+    station: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auditor(&app, &headers).await?;
+    let Path(station) = station?;
+    check_id("station", &station)?;
+    let rows = app.store.station_stock(&station).await?;
+    if rows.is_empty() && app.store.station(&station).await?.is_none() {
+        return Err(ApiError::not_found(format!("station {station}")));
+    }
+    Ok(json(StatusCode::OK, &StationDisposition::of(station, rows)))
 }
 
 /// What waits to be credited and what is quarantined: a ledger that verifies while crediting

@@ -12,6 +12,8 @@
 
 pub mod audit;
 pub mod campus;
+mod disposal;
+pub use disposal::ReportView;
 pub mod integer;
 pub mod keyring;
 pub mod scan;

@@ -26,6 +26,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod campus;
 mod checkpoints;
 mod crediting;
+mod disposition;
+pub use disposition::disposal_digest;
 mod quarantine;
 pub use checkpoints::TREE;
 
@@ -106,6 +108,8 @@ pub struct EmbeddedStore {
     /// Claims on chains, by chain: holder and until when. Only one process opens the file, so
     /// they need not outlive it.
     claims: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
+    /// Chains its stations spread over, for disposition reports, which intake enters itself.
+    shards: u32,
 }
 
 impl EmbeddedStore {
@@ -146,6 +150,7 @@ impl EmbeddedStore {
             path,
             durable: AtomicBool::new(true),
             claims: Default::default(),
+            shards: greenloop_core::ledger::DEFAULT_SHARDS,
         };
         store.write(|txn| -> Result<()> {
             txn.open_table(ENTRIES)?;
@@ -169,9 +174,17 @@ impl EmbeddedStore {
             txn.open_table(checkpoints::CHECKPOINTS)?;
             txn.open_table(TREE)?;
             txn.open_table(campus::BOARD)?;
+            disposition::create(txn)?;
             campus::index_boards(txn)
         })?;
         Ok(store)
+    }
+
+    /// The same store, entering disposition reports over `shards` chains
+    /// (`GREENLOOP_SHARDS`), as crediting spreads the stations' actions.
+    pub fn with_shards(mut self, shards: u32) -> Self {
+        self.shards = shards.max(1);
+        self
     }
 
     pub fn path(&self) -> &Path {

@@ -22,6 +22,13 @@ pub use greenloop_core::records::{
 };
 use serde::Deserialize;
 
+/// The answer to a disposition report: its entry, new or entered before (a replay).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disposed {
+    pub entry: greenloop_core::disposition::DispositionEntry,
+    pub replay: bool,
+}
+
 /// The answer to recording an action: new, or a replay of one already recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
@@ -46,6 +53,9 @@ pub struct CreditBatch {
     pub accounts: Vec<AccountUpdate>,
     /// Deltas to add to each campus's per-day totals.
     pub campuses: Vec<CampusDay>,
+    /// Boxes of accepted drop-offs to add to each station's stock on this chain, in station
+    /// order; their sum goes to the chain's disposition totals.
+    pub collected: Vec<(String, u64)>,
     /// The holder of the chain's claim, when this append also ends the claim (the last batch
     /// of a stream delivery): one request fewer per chain and invocation. The append then also
     /// requires that the claim is still this holder's.

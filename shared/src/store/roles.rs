@@ -7,6 +7,8 @@
 //! | [`Directory`] | campuses, stations, API key records by id (reads) | `scan`, `campus`, `audit` |
 //! | [`Registry`] | writes campuses and stations; mints, revokes and lists API keys | the operator (`greenloop register`, `keys`) |
 //! | [`Intake`] | records actions and pickups, reads their status | `scan`; `credit` reads status |
+//! | [`Disposing`] | enters stations' disposition reports on their chains | `scan` |
+//! | [`DispositionQueries`] | stations' stock and the chains' disposition totals | `audit` |
 //! | [`Members`] | accounts and a member's entries | `scan`, `credit`, `campus`, `audit` |
 //! | [`Crediting`] | the pending queue, chain heads, appends, quarantining, publishing rules, keeping the public ranking | `credit` |
 //! | [`Quarantine`] | lists quarantined actions, puts them back in the queue | the operator (`greenloop quarantine`) |
@@ -21,11 +23,14 @@
 //! [`TreeStore`]) are supertraits of [`Store`], so an `Arc<dyn Store>` narrows to any of them by
 //! coercion. Each has a blanket implementation: anything with the roles has the sum.
 
-use super::{ApiKey, AppendError, Claim, CreditBatch, Pending, Recorded, Requeued, Result};
+use super::{
+    ApiKey, AppendError, Claim, CreditBatch, Disposed, Pending, Recorded, Requeued, Result,
+};
 use async_trait::async_trait;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::digest::Digest;
+use greenloop_core::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop_core::domain::{Action, Campus, MemberId, Station};
 use greenloop_core::ledger::{chain_for_station, chain_name};
 use greenloop_core::merkle::frontier::Node;
@@ -309,6 +314,29 @@ pub trait LedgerSource: Send + Sync {
     }
 }
 
+/// Entering stations' disposition reports: an append to the station's chain, with the mass
+/// balance (`greenloop_core::disposition`).
+#[async_trait]
+pub trait Disposing: Send + Sync {
+    /// Enters a validated report on its station's chain (stations spread over the store's
+    /// chains), atomically with the station's stock, the mill's tickets and batches and the
+    /// chain's totals, if the balance allows it ([`greenloop_core::disposition::enter`]). A refusal is
+    /// [`super::StoreError::Invalid`] with the rule's code, and writes nothing. The same key
+    /// ([`Disposal::key`]) and body again: a replay, answered with the entry entered first; the
+    /// same key with another body: [`super::StoreError::Conflict`]. Conditioned on the chain
+    /// head like every append, so a crediting writer and a report never fork a chain.
+    async fn dispose(&self, d: &Disposal, params: &Params) -> Result<Disposed>;
+}
+
+/// Disposition figures: each one read, never a sum over entries.
+#[async_trait]
+pub trait DispositionQueries: Send + Sync {
+    /// A station's boxes, per chain (one row, unless the shard count changed).
+    async fn station_stock(&self, station: &str) -> Result<Vec<StationStock>>;
+    /// Every chain's totals; their sum is the nation's.
+    async fn disposition_totals(&self) -> Result<Vec<(String, Totals)>>;
+}
+
 /// The signed Merkle tree over each chain, as read: published checkpoints, and the tree nodes
 /// that let a proof be answered with O(log n) reads (`crate::checkpoint::tree`). Nothing here is
 /// trusted by a verifier, which checks every proof against a signed root.
@@ -336,8 +364,8 @@ pub trait CheckpointWrites: CheckpointStore {
 }
 
 /// The `scan` function: registry reads, intake, and accounts for a pledge's returned boxes.
-pub trait ScanStore: Directory + Intake + Members {}
-impl<T: Directory + Intake + Members + ?Sized> ScanStore for T {}
+pub trait ScanStore: Directory + Intake + Members + Disposing {}
+impl<T: Directory + Intake + Members + Disposing + ?Sized> ScanStore for T {}
 
 /// The `credit` function: crediting, action status, and the accounts it updates.
 /// The campus list is for the public ranking it keeps.
@@ -362,8 +390,14 @@ impl<
 }
 
 /// The `audit` function: the whole ledger, checkpoints and proofs, read-only.
-pub trait AuditStore: Directory + LedgerSource + CheckpointStore + Members {}
-impl<T: Directory + LedgerSource + CheckpointStore + Members + ?Sized> AuditStore for T {}
+pub trait AuditStore:
+    Directory + LedgerSource + CheckpointStore + Members + DispositionQueries
+{
+}
+impl<T: Directory + LedgerSource + CheckpointStore + Members + DispositionQueries + ?Sized>
+    AuditStore for T
+{
+}
 
 /// The `checkpoint` function: reads the chains, writes the tree.
 pub trait TreeStore: LedgerSource + CheckpointWrites {}

@@ -31,6 +31,21 @@ pub fn chain_for_station(station: &str, shards: u32) -> String {
     chain_name(n as u32)
 }
 
+/// Boxes an entry adds to its station's stock: those of a drop-off whose items are accepted
+/// (`docs/ledger-format.md`, "Mass balance"). Pledged boxes are not at the station yet.
+pub fn collected_boxes(e: &Entry) -> Option<u64> {
+    collected(e.kind, e.reason, e.items.box_count())
+}
+
+pub(crate) fn collected(
+    kind: crate::domain::ActionKind,
+    reason: crate::rulebook::Reason,
+    boxes: u64,
+) -> Option<u64> {
+    (kind == crate::domain::ActionKind::Scan && reason.accepts_items() && boxes > 0)
+        .then_some(boxes)
+}
+
 /// Chains a deployment spreads its stations over unless configured otherwise.
 pub const DEFAULT_SHARDS: u32 = 4;
 

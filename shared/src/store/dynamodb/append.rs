@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
+use greenloop_core::disposition::Totals;
 use greenloop_core::ledger::ZERO;
 use greenloop_core::ranking::Standing;
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ enum Part {
     Account(greenloop_core::domain::MemberId),
     Action(String),
     CampusDay,
+    Stock,
 }
 
 /// The attributes of a chain's claim on its head item.
@@ -172,12 +174,19 @@ impl DynamoStore {
         // The head, conditioned on what the batch was planned from. An update, not a put, so a
         // writer's claim on the chain stays as it is.
         let new_head = batch.new_head();
-        let set = "SET #chain = :chain, #size = :new_size, #hash = :new_hash";
-        let mut head = self
-            .update(item::head(chain))
+        let collected: u64 = batch.collected.iter().map(|(_, boxes)| boxes).sum();
+        let (head, adds) = super::disposition::add_totals(
+            self.update(item::head(chain)),
+            &Totals {
+                collected,
+                ..Totals::default()
+            },
+        );
+        let set = format!("SET #chain = :chain, #size = :new_size, #hash = :new_hash{adds}");
+        let mut head = head
             .update_expression(match batch.release {
                 Some(_) => format!("{set} REMOVE #holder, #until"),
-                None => set.to_owned(),
+                None => set,
             })
             .expression_attribute_names("#chain", "chain")
             .expression_attribute_names("#size", "size")
@@ -308,6 +317,20 @@ impl DynamoStore {
             items.push(update_item(up)?);
             parts.push(Part::CampusDay);
         }
+        // Each station's stock on this chain: the boxes its accepted drop-offs brought.
+        for (station, boxes) in &batch.collected {
+            let up = self
+                .update(super::disposition::stock_key(station, chain))
+                .update_expression("SET #station = :station, #chain = :chain ADD #collected :boxes")
+                .expression_attribute_names("#station", "station")
+                .expression_attribute_names("#chain", "chain")
+                .expression_attribute_names("#collected", "collected")
+                .expression_attribute_values(":station", s(station.as_str()))
+                .expression_attribute_values(":chain", s(chain))
+                .expression_attribute_values(":boxes", n(*boxes));
+            items.push(update_item(up)?);
+            parts.push(Part::Stock);
+        }
         Ok((items, parts))
     }
 
@@ -326,14 +349,14 @@ fn to_av<T: serde::Serialize>(
     serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn put_item(
+pub(super) fn put_item(
     b: aws_sdk_dynamodb::types::builders::PutBuilder,
 ) -> Result<TransactWriteItem, StoreError> {
     let put = b.build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn update_item(
+pub(super) fn update_item(
     b: aws_sdk_dynamodb::types::builders::UpdateBuilder,
 ) -> Result<TransactWriteItem, StoreError> {
     let up = b.build().map_err(|e| StoreError::Corrupt(e.to_string()))?;

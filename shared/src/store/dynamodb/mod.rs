@@ -9,6 +9,7 @@
 mod append;
 mod campus;
 mod checkpoints;
+mod disposition;
 mod intake;
 pub mod item;
 mod quarantine;

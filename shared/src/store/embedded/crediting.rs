@@ -225,6 +225,8 @@ impl Crediting for EmbeddedStore {
                 days.insert(key, encode(&t).as_slice())?;
             }
             heads.insert(chain, encode(&batch.new_head()).as_slice())?;
+            drop(heads);
+            super::disposition::collect(txn, chain, &batch.collected)?;
             Ok(())
         })?;
         if let Some(holder) = &batch.release {

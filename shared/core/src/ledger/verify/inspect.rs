@@ -2,7 +2,7 @@
 //! in parallel over a batch, then the checks that need its place in its chain, in the
 //! documented order. It names every problem the verifier reports about an entry.
 
-use super::{collected, ChainSummary, Problem, Verifier};
+use super::{ChainSummary, Problem, Verifier};
 use crate::catalog::Catalog;
 use crate::digest::Digest;
 use crate::domain::check_id;
@@ -58,7 +58,7 @@ impl Verifier<'_> {
         state.summary.entries += 1;
         state.summary.head = leaf.hash();
         if let Leaf::Credit(entry) = leaf {
-            if let Some(boxes) = collected(entry.kind, entry.reason, entry.items.box_count()) {
+            if let Some(boxes) = crate::ledger::collected_boxes(&entry) {
                 self.balance.collect(idx as u32, &entry.station, boxes);
             }
             self.tally.add(entry, idx as u32);

@@ -31,8 +31,7 @@ pub use super::report::{ChainSummary, Report};
 use super::balance::Balance;
 use super::totals::{accepted, Credit, Tally};
 use crate::disposition::Params;
-use crate::domain::ActionKind;
-use crate::rulebook::Reason;
+use crate::ledger::collected;
 use super::{Digest, ZERO};
 use crate::catalog::Catalog;
 use crate::checkpoint::Checkpoint;
@@ -273,7 +272,3 @@ fn check_balance(balance: &Balance, catalog: &Catalog, params: &Params, report: 
     balance.check(&name, catalog.factor_tables(), params, &mut report.problems);
 }
 
-/// Boxes an entry adds to its station's stock: those of a drop-off whose items count.
-fn collected(kind: ActionKind, reason: Reason, boxes: u64) -> Option<u64> {
-    (kind == ActionKind::Scan && reason.accepts_items() && boxes > 0).then_some(boxes)
-}

@@ -1,0 +1,116 @@
+//! Disposition intake (on the `scan` function): a station's signed report of what became of
+//! the boxes it collected, entered on the station's chain at once, with the mass balance.
+//!
+//! Unlike an action, a report is not queued for crediting: it moves no member's points, so
+//! intake enters it itself, conditioned on the chain head like every append. The answer is 201
+//! with the entry's place (200 and `replay` for the same id and body again, 409 for the same id
+//! with another body). A report that breaks the balance is 422 with the rule's code
+//! (`over_stock`, `ticket_used`, `unknown_ticket`, `over_ticket`, `batch_used`,
+//! `unknown_batch`, `over_batch`, `workbooks_over_pulp`, `reused_over_parcels`) and writes
+//! nothing. An integration reports only for its own stations (403 `station_not_yours`).
+
+use super::integer::integer;
+use super::scan::signed;
+use super::signature::TOLERANCE_S;
+use super::{json, parse, ApiError};
+use crate::store::{Disposed, ScanStore, StoreError};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use greenloop_core::digest::Digest;
+use greenloop_core::disposition::{Disposal, Params, Report};
+use greenloop_core::domain::Invalid;
+use serde::{Deserialize, Serialize};
+
+type App = super::App<dyn ScanStore>;
+
+/// The body of `POST /v1/disposition`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportIn {
+    report_id: String,
+    station: String,
+    #[serde(deserialize_with = "integer")]
+    at: i64,
+    report: Report,
+}
+
+/// Where a report was entered.
+#[derive(Serialize)]
+pub struct ReportView {
+    pub report_id: String,
+    pub kind: &'static str,
+    pub station: String,
+    pub chain: String,
+    pub seq: u64,
+    pub hash: Digest,
+    /// Boxes it took out of the station's stock, and the stock before it.
+    pub boxes: u64,
+    pub stock_before: u64,
+    pub replay: bool,
+}
+
+pub(super) async fn report(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (integration, bytes) = signed(&app, &method, &uri, &headers, body).await?;
+    let r: ReportIn = parse(&bytes)?;
+    let d = Disposal {
+        id: r.report_id,
+        integration,
+        station: r.station,
+        at: r.at,
+        report: r.report,
+    };
+    let params = Params::builtin();
+    d.validate(params)?;
+    tracing::Span::current().record("action_id", d.id.as_str());
+    if d.at > app.now() + TOLERANCE_S {
+        return Err(Invalid::new("future_time", "at is in the future").into());
+    }
+    let Some(station) = app.store.station(&d.station).await? else {
+        return Err(Invalid::new(
+            "unknown_station",
+            format!("station {} is not registered", d.station),
+        )
+        .into());
+    };
+    if !station.accepts(&d.integration) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "station_not_yours",
+            format!("station {} does not take reports from this integration", station.id),
+        ));
+    }
+    let Disposed { entry, replay } = app.store.dispose(&d, params).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("report {} was already entered with a different body", d.id),
+        ),
+        other => other.into(),
+    })?;
+    tracing::info!(replay, kind = entry.report.kind(), "report entered");
+    let view = ReportView {
+        report_id: entry.id,
+        kind: entry.report.kind(),
+        station: entry.station,
+        chain: entry.chain,
+        seq: entry.seq,
+        hash: entry.hash,
+        boxes: entry.boxes,
+        stock_before: entry.stock_before,
+        replay,
+    };
+    let status = if replay {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json(status, &view))
+}
