@@ -23,6 +23,8 @@
 //! The client is a bare hyper HTTP/1.1 connection per task on its own tokio runtime, so that
 //! client and server are separate like two processes; they still share the machine's cores.
 
+use greenloop::disposition::{Disposal, Params, StationStock, Totals};
+use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::catalog::Catalog;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::SignedCheckpoint;
@@ -934,4 +936,21 @@ fn main() {
         report.members,
         report.campuses
     );
+}
+
+#[async_trait::async_trait]
+impl Disposing for Counted {
+    async fn dispose(&self, d: &Disposal, params: &Params) -> StoreResult<Disposed>  {
+        self.inner.dispose(d, params).await
+    }
+}
+
+#[async_trait::async_trait]
+impl DispositionQueries for Counted {
+    async fn station_stock(&self, station: &str) -> StoreResult<Vec<StationStock>>  {
+        self.inner.station_stock(station).await
+    }
+    async fn disposition_totals(&self) -> StoreResult<Vec<(String, Totals)>>  {
+        self.inner.disposition_totals().await
+    }
 }

@@ -22,6 +22,7 @@ impl Backend {
             let store = DynamoStore::from_env(table).await.with_shards(shards);
             return Ok(Backend::Dynamo(store));
         }
+        let shards = greenloop::config::shards().map_err(|e| e.to_string())?;
         let store = if existing {
             EmbeddedStore::open_existing(data).map_err(|e| match e {
                 StoreError::NotFound(_) => format!(
@@ -33,14 +34,15 @@ impl Backend {
         } else {
             EmbeddedStore::open(data).map_err(|e| e.to_string())?
         };
-        Ok(Backend::Embedded(store))
+        // Disposition reports go on the chains crediting spreads the stations over.
+        Ok(Backend::Embedded(store.with_shards(shards)))
     }
 
     /// The same store queueing actions over `shards` chains, for a command given its own count.
     pub fn with_shards(self, shards: u32) -> Self {
         match self {
             Backend::Dynamo(s) => Backend::Dynamo(s.with_shards(shards)),
-            embedded => embedded,
+            Backend::Embedded(s) => Backend::Embedded(s.with_shards(shards)),
         }
     }
 

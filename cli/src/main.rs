@@ -10,6 +10,7 @@ mod affiliate;
 mod backend;
 mod checkpoint;
 mod demo;
+mod figures;
 mod keys;
 mod proof;
 mod quarantine;
@@ -83,6 +84,11 @@ enum Command {
     /// Set a member's campus as the operator, moving them from another campus if need be (a
     /// portal can only enrol a member with no campus).
     Affiliate(affiliate::AffiliateArgs),
+    /// Print the campaign's figures: what became of the collected boxes (`disposition`).
+    Report {
+        #[command(subcommand)]
+        command: figures::ReportCommand,
+    },
     /// Register campuses and post stations from a JSON file (see infra/registry.example.json).
     Register {
         /// The registry file.
@@ -201,6 +207,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::CreateTable => create_table(table).await,
         Command::Quarantine { command } => quarantine::run(data, table, command).await,
         Command::Register { file } => register::run(data, table, &file).await,
+        Command::Report { command } => {
+            let backend = Backend::open(data, table, true).await?;
+            figures::run(&backend, command).await
+        }
         Command::Affiliate(args) => affiliate::run(data, table, args).await,
     }
 }

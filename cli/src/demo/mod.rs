@@ -3,7 +3,9 @@
 //! It registers campuses and stations, affiliates members, then replays a stream of deliveries
 //! in time order: QR-scan drop-offs, pledges, pickup bookings and completions, with duplicate
 //! deliveries, a few conflicting ones, and actions outside the window. Crediting runs every few
-//! thousand deliveries, as the stream-triggered function would. Then it verifies the ledger.
+//! thousand deliveries, as the stream-triggered function would, and at the end of each day the
+//! stations report what became of the boxes they collected ([`disposal`]). Then it verifies
+//! the ledger.
 //!
 //! The simulation is deterministic for a seed, and action ids include the seed, so running the
 //! demo twice on the same data only replays: nothing is credited twice.
@@ -11,6 +13,7 @@
 //! This module runs the command; the registry tables are in [`fixtures`], the delivery stream
 //! in [`simulation`], and the printed summary in [`summary`].
 
+mod disposal;
 mod fixtures;
 mod simulation;
 mod summary;
@@ -169,7 +172,26 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
         &campus_stations,
         &city_stations,
     );
-    let (intake, credit) = deliver(store, &deliveries, &rules, args.shards).await?;
+    let mut disposals = disposal::Disposals::new(
+        args.seed,
+        DEMO_INTEGRATION,
+        &stations
+            .iter()
+            .map(|s| (s.id.clone(), s.city.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let fresh = !disposal::Disposals::already_reported(store)
+        .await
+        .map_err(err)?;
+    disposals.reported.skipped = !fresh;
+    let (intake, credit) = deliver(
+        store,
+        &deliveries,
+        &rules,
+        args.shards,
+        fresh.then_some(&mut disposals),
+    )
+    .await?;
     backend.set_bulk(false)?;
 
     let total = store
@@ -193,7 +215,13 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
     bar.finish_and_clear();
 
     let registry = (stations.len(), members.len());
-    print_summary(store, &args, &rules, &intake, &credit, registry)
+    print_summary(
+        store,
+        &args,
+        &rules,
+        (&intake, &credit, &disposals.reported),
+        registry,
+    )
         .await
         .map_err(err)?;
     println!(

@@ -1,6 +1,7 @@
 //! The demo's delivery stream: generating a campaign's actions from a seed, and replaying them
 //! through the intake with crediting, as the deployed functions would.
 
+use super::disposal::Disposals;
 use super::DemoArgs;
 use crate::report::progress;
 use greenloop::catalog::Rules;
@@ -42,19 +43,36 @@ pub(super) struct Intake {
     pub(super) booked: u64,
 }
 
+/// The window's first day starts: 2026-11-01 00:00 +08:00, the default window's start.
+const START: i64 = 1_793_462_400;
+const DAY: i64 = 86_400;
+/// Days the stations report on: the 20 of the window and two after it, to clear their stock.
+const REPORT_DAYS: u32 = 22;
+
 /// Replays the deliveries in order through the intake, crediting every 5,000 of them as the
-/// stream-triggered function would, then once more at the end.
+/// stream-triggered function would, then once more at the end. At the end of each campaign day
+/// the day's drop-offs are credited and the stations report what became of their boxes.
 pub(super) async fn deliver(
     store: &dyn Store,
     deliveries: &[Delivery],
     rules: &Rules,
     shards: u32,
+    mut disposals: Option<&mut Disposals>,
 ) -> Result<(Intake, CreditRun), String> {
     let err = |e: StoreError| e.to_string();
     let bar = progress(deliveries.len() as u64, "delivering");
     let mut intake = Intake::default();
     let mut credit = CreditRun::default();
+    let mut day = 0;
     for (i, d) in deliveries.iter().enumerate() {
+        while day < REPORT_DAYS && d.arrives() >= START + i64::from(day + 1) * DAY {
+            if let Some(disposals) = disposals.as_deref_mut() {
+                let run = credit_pending(store, rules, shards).await.map_err(err)?;
+                accumulate(&mut credit, &run);
+                disposals.day(store, day, START + i64::from(day + 1) * DAY - 1).await?;
+            }
+            day += 1;
+        }
         let outcome = match d {
             Delivery::Record { action, .. } => store.record_action(action).await,
             Delivery::Complete { id, clothing_g, at } => {
@@ -78,6 +96,11 @@ pub(super) async fn deliver(
     }
     let run = credit_pending(store, rules, shards).await.map_err(err)?;
     accumulate(&mut credit, &run);
+    if let Some(disposals) = disposals {
+        for day in day..REPORT_DAYS {
+            disposals.day(store, day, START + i64::from(day + 1) * DAY - 1).await?;
+        }
+    }
     let now = chrono::Utc::now().timestamp();
     greenloop::credit::ranking::keep(store, now, 0)
         .await
@@ -109,8 +132,7 @@ pub(super) fn simulate(
     campus_stations: &[Vec<String>],
     city_stations: &[String],
 ) -> Vec<Delivery> {
-    const DAY: i64 = 86_400;
-    let start = 1_793_462_400; // 2026-11-01 00:00 +08:00, the default window's start
+    let start = START;
     let mut out = Vec::with_capacity(args.actions as usize * 12 / 10);
     for i in 0..args.actions {
         let (member, campus) = &members[skewed(rng, members.len())];

@@ -1,6 +1,7 @@
 //! What the demo prints once the campaign has run: the registry, intake and crediting tallies,
 //! the top campuses, and the leaderboard of the busiest one.
 
+use super::disposal::Reported;
 use super::simulation::Intake;
 use super::DemoArgs;
 use crate::report::{group, kg};
@@ -11,8 +12,7 @@ pub(super) async fn print_summary(
     store: &dyn Store,
     args: &DemoArgs,
     rules: &greenloop::catalog::Rules,
-    intake: &Intake,
-    credit: &greenloop::credit::CreditRun,
+    (intake, credit, reported): (&Intake, &greenloop::credit::CreditRun, &Reported),
     (stations, members): (usize, usize),
 ) -> Result<(), StoreError> {
     let names: BTreeMap<String, String> = store
@@ -71,6 +71,18 @@ pub(super) async fn print_summary(
         group(points),
         kg(co2e)
     );
+
+    let disposition = greenloop::http::audit::Disposition::of(store.disposition_totals().await?);
+    if reported.skipped {
+        println!("Packaging's second life (already reported in this data directory; nothing new)");
+    } else {
+        println!(
+            "Packaging's second life ({} station reports entered, {} refused by the mass balance)",
+            group(reported.entered as i64),
+            group(reported.refused as i64)
+        );
+    }
+    crate::figures::print_totals(&disposition.totals);
 
     let mut totals = store.campus_totals().await?;
     totals.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.campus.cmp(&b.campus)));

@@ -13,6 +13,8 @@
 //! far as task scheduling allows. Faults are counted by class ([`FaultCounts`]).
 
 use async_trait::async_trait;
+use greenloop::disposition::{Disposal, Params, StationStock, Totals};
+use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::{Action, Campus, MemberId, Station};
@@ -44,16 +46,18 @@ pub enum Op {
     Accounts,
     Append,
     Quarantine,
+    Dispose,
 }
 
 impl Op {
-    pub const ALL: [Op; 6] = [
+    pub const ALL: [Op; 7] = [
         Op::PutRules,
         Op::PendingActions,
         Op::ChainHead,
         Op::Accounts,
         Op::Append,
         Op::Quarantine,
+        Op::Dispose,
     ];
 }
 
@@ -514,5 +518,22 @@ impl CheckpointWrites for Faulty {
     }
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<(), StoreError> {
         pass!(self.put_tree_nodes(chain, nodes))
+    }
+}
+
+#[async_trait]
+impl Disposing for Faulty {
+    async fn dispose(&self, d: &Disposal, params: &Params) -> Result<Disposed, StoreError> {
+        faulted!(Op::Dispose, self.dispose(d, params))
+    }
+}
+
+#[async_trait]
+impl DispositionQueries for Faulty {
+    async fn station_stock(&self, station: &str) -> Result<Vec<StationStock>, StoreError> {
+        pass!(self.station_stock(station))
+    }
+    async fn disposition_totals(&self) -> Result<Vec<(String, Totals)>, StoreError> {
+        pass!(self.disposition_totals())
     }
 }

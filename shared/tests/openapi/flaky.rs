@@ -4,6 +4,8 @@
 //! refuses to mint, for the 404 of a campus that is not registered.
 
 use async_trait::async_trait;
+use greenloop::disposition::{Disposal, Params, StationStock, Totals};
+use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::{Action, Campus, MemberId, Station};
@@ -333,5 +335,25 @@ impl CheckpointWrites for Flaky {
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<(), StoreError> {
         self.up()?;
         self.inner.put_tree_nodes(chain, nodes).await
+    }
+}
+
+#[async_trait]
+impl Disposing for Flaky {
+    async fn dispose(&self, d: &Disposal, params: &Params) -> Result<Disposed, StoreError> {
+        self.up()?;
+        self.inner.dispose(d, params).await
+    }
+}
+
+#[async_trait]
+impl DispositionQueries for Flaky {
+    async fn station_stock(&self, station: &str) -> Result<Vec<StationStock>, StoreError> {
+        self.up()?;
+        self.inner.station_stock(station).await
+    }
+    async fn disposition_totals(&self) -> Result<Vec<(String, Totals)>, StoreError> {
+        self.up()?;
+        self.inner.disposition_totals().await
     }
 }
