@@ -20,6 +20,7 @@ mod actions;
 mod campus;
 mod checkpoints;
 mod concurrency;
+mod disposition;
 pub mod faults;
 mod invariants;
 mod keys;
@@ -40,6 +41,7 @@ pub use campus::{
 };
 pub use checkpoints::{checkpoints_sign_the_tree_and_answer_proofs, TEST_LOG_KEY};
 pub use concurrency::concurrent_crediting_credits_each_action_once;
+pub use disposition::disposition_keeps_the_mass_balance;
 pub use invariants::invariants_hold_under_concurrent_duplicated_delivery;
 pub use keys::api_keys_are_kept_by_id_and_revoked_in_place;
 pub use ledger::{append_is_conditional_and_all_or_nothing, append_writes_everything_it_carries};
@@ -93,6 +95,7 @@ macro_rules! store_cases {
             affiliation_is_the_members_choice,
             leaderboards_page_through_ties,
             the_public_ranking_is_kept_newest_first,
+            disposition_keeps_the_mass_balance,
         );
 
         // The one case that shares its store between tasks.
