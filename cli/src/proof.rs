@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use greenloop::checkpoint::tree;
 use greenloop::checkpoint::{PublicKey, SignedCheckpoint};
 use greenloop::domain::MemberId;
+use greenloop::ledger::Leaf;
 use greenloop::proof::{
     verify_consistency, verify_inclusion, verify_statement, ConsistencyProof, InclusionProof,
     Statement,
@@ -233,13 +234,17 @@ impl Prover<'_> {
 pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
     match bundle {
         Bundle::Inclusion { checkpoint, proof } => {
-            let e = verify_inclusion(key, checkpoint, proof).map_err(|e| e.to_string())?;
+            let leaf = verify_inclusion(key, checkpoint, proof).map_err(|e| e.to_string())?;
+            let what = match &leaf {
+                Leaf::Credit(e) => format!("action {}, {} points", e.action, e.bonus),
+                Leaf::Disposition(d) => {
+                    format!("{} report {} of station {}", d.report.kind(), d.id, d.station)
+                }
+            };
             Ok(format!(
-                "proof: OK: chain {} seq {} (action {}, {} points) is in the signed checkpoint of {} entries, root {} ({} hashes)",
-                e.chain,
-                e.seq,
-                e.action,
-                e.bonus,
+                "proof: OK: chain {} seq {} ({what}) is in the signed checkpoint of {} entries, root {} ({} hashes)",
+                leaf.chain(),
+                leaf.seq(),
                 proof.size,
                 checkpoint.checkpoint.root.short(),
                 proof.proof.len()

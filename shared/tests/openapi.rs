@@ -20,6 +20,8 @@ mod support;
 mod after_crediting;
 #[path = "openapi/before_crediting.rs"]
 mod before_crediting;
+#[path = "openapi/disposition.rs"]
+mod disposition;
 #[path = "openapi/flaky.rs"]
 mod flaky;
 #[path = "openapi/harness.rs"]
@@ -61,6 +63,7 @@ async fn every_route_and_status_matches_the_spec() {
     after_crediting::crediting(&h).await;
     after_crediting::campus_routes(&h).await;
     after_crediting::audit_routes(&h).await;
+    disposition::disposition_routes(&h).await;
     keys::revoked_and_expired_keys(&h).await;
     proofs::proof_routes(&h).await;
     after_crediting::store_outage(&h).await;

@@ -11,7 +11,7 @@
 //!   [`StatementPage`]s, which [`Statement::join`] puts back together.
 
 use crate::checkpoint::{Checkpoint, CheckpointError, PublicKey, SignedCheckpoint};
-use crate::ledger::{canonical, Digest, Entry, ZERO};
+use crate::ledger::{Digest, Leaf, ZERO};
 use crate::merkle::{consistency, inclusion, ProofError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -143,12 +143,12 @@ pub fn verify_checkpoint<'a>(
     })
 }
 
-/// The entry, if it is in the signed checkpoint's tree.
+/// The entry (either type), if it is in the signed checkpoint's tree.
 pub fn verify_inclusion(
     key: &PublicKey,
     checkpoint: &SignedCheckpoint,
     proof: &InclusionProof,
-) -> Result<Entry, AuditError> {
+) -> Result<Leaf, AuditError> {
     let c = verify_checkpoint(key, checkpoint)?;
     same_tree(c, &proof.chain, proof.size)?;
     let bad = |detail: String| AuditError::Entry {
@@ -156,18 +156,19 @@ pub fn verify_inclusion(
         seq: proof.seq,
         detail,
     };
-    let (entry, computed) = canonical::read(proof.entry.get().as_bytes()).map_err(bad)?;
-    if entry.hash != computed {
+    let (entry, computed) = Leaf::read(proof.entry.get().as_bytes()).map_err(bad)?;
+    if entry.hash() != computed {
         return Err(bad(format!(
             "stored hash {} but the entry hashes to {}",
-            entry.hash.short(),
+            entry.hash().short(),
             computed.short()
         )));
     }
-    if entry.chain != proof.chain || entry.seq != proof.seq {
+    if entry.chain() != proof.chain || entry.seq() != proof.seq {
         return Err(bad(format!(
             "the entry is chain {} seq {}",
-            entry.chain, entry.seq
+            entry.chain(),
+            entry.seq()
         )));
     }
     inclusion::verify(proof.seq, proof.size, &computed, &proof.proof, &c.root).map_err(
@@ -242,7 +243,12 @@ pub fn verify_statement(key: &PublicKey, s: &Statement) -> Result<Verified, Audi
                 p.chain, p.size
             ))
         })?;
-        let e = verify_inclusion(key, c, p)?;
+        let Leaf::Credit(e) = verify_inclusion(key, c, p)? else {
+            return Err(fail(format!(
+                "chain {} seq {} is not a member's entry",
+                p.chain, p.seq
+            )));
+        };
         if e.member.as_str() != s.member {
             return Err(fail(format!(
                 "chain {} seq {} is another member's",

@@ -506,6 +506,9 @@ pub async fn store_outage(h: &Harness) {
         Req::get("/v1/audit/chains/shard-00/inclusion?seq=0").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/chains/shard-00/consistency?first=1").bearer(AUDITOR_KEY),
         Req::get(format!("/v1/audit/members/{}/statement", "0".repeat(64))).bearer(AUDITOR_KEY),
+        Req::post("/v1/disposition", &json!({"report_id": "out-9", "station": "st-0001", "at": NOW, "report": {"kind": "outgoing", "parcels": 1, "reused_boxes": 0}})).signed(),
+        Req::get("/v1/audit/disposition").bearer(AUDITOR_KEY),
+        Req::get("/v1/audit/disposition/stations/st-0001").bearer(AUDITOR_KEY),
     ];
     for req in down {
         h.err(req, 503, "unavailable").await;

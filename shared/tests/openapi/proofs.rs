@@ -116,7 +116,7 @@ pub async fn proof_routes(h: &Harness) {
             .await;
         let proof: InclusionProof = serde_json::from_str(&a.text).unwrap();
         let entry = verify_inclusion(&public, &latest, &proof).expect("the proof checks out");
-        assert_eq!(entry.seq, seq);
+        assert_eq!(entry.seq(), seq);
     }
     let a = h
         .send(

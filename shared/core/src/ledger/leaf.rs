@@ -30,6 +30,14 @@ impl Leaf {
         Ok((Leaf::Disposition(d), h))
     }
 
+    /// The stored form: canonical JSON with `hash`.
+    pub fn to_json(&self) -> Vec<u8> {
+        match self {
+            Leaf::Credit(e) => e.to_json(),
+            Leaf::Disposition(d) => d.to_json(),
+        }
+    }
+
     pub fn chain(&self) -> &str {
         match self {
             Leaf::Credit(e) => &e.chain,
