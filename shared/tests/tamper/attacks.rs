@@ -419,3 +419,59 @@ pub async fn plausible_entry_relabelled_implausible_fails_recomputation<T: Targe
         if c == chain && *seq == SIZE - 1 && stored == "0"
             && *recomputed == original.bonus.to_string());
 }
+
+/// A station's reuse report inflated after the fact (more boxes reused than it ever collected),
+/// resealed, with the head moved to it: hashes and links hold, and no checkpoint covers it yet.
+/// The verifier recomputes the station's stock from the entries alone and names the report.
+pub async fn inflated_reuse_resealed_is_caught_by_the_mass_balance<T: Target>(mut t: T) {
+    use greenloop::disposition::{Disposal, DispositionEntry, Params, Report};
+    use greenloop::store::Disposing;
+    let l = fixture::verified(t.store()).await;
+    let (station, chain) = fixture::stations()[0].clone();
+    let honest = Disposal {
+        id: "out-1".into(),
+        integration: "qr-1".into(),
+        station: station.clone(),
+        at: greenloop_testkit::WINDOW_END,
+        report: Report::Outgoing {
+            parcels: 4,
+            reused_boxes: 2,
+        },
+    };
+    let entered = t
+        .store()
+        .dispose(&honest, Params::builtin())
+        .await
+        .expect("an honest report is entered")
+        .entry;
+    assert_eq!((entered.chain.as_str(), entered.seq), (chain.as_str(), SIZE));
+    let report = fixture::verify(t.store(), &l.key).await;
+    assert!(report.is_ok(), "{:?}", report.problems);
+
+    let stock = entered.stock_before;
+    let mut forged: DispositionEntry = entered.clone();
+    forged.report = Report::Outgoing {
+        parcels: 2 * (stock + 5),
+        reused_boxes: stock + 5,
+    };
+    forged.boxes = stock + 5;
+    forged.seal();
+    t.apply(vec![
+        Edit::PutEntry {
+            chain: chain.clone(),
+            seq: SIZE,
+            bytes: forged.to_json(),
+        },
+        Edit::SetHead(ChainHead {
+            chain: chain.clone(),
+            size: SIZE + 1,
+            hash: forged.hash,
+        }),
+    ])
+    .await;
+    let report = fixture::verify(t.store(), &l.key).await;
+    let p = first(&report, &chain);
+    expect_problem!(report, p, Problem::MassBalance { chain: c, seq, station: s, detail }
+        if *c == chain && *seq == SIZE && *s == station
+            && *detail == format!("outgoing takes {} boxes out of a stock of {stock}", stock + 5));
+}

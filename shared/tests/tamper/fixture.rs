@@ -48,7 +48,7 @@ fn member(n: u32) -> MemberId {
 }
 
 /// Two stations on different chains, ordered by chain name.
-fn stations() -> [(String, String); 2] {
+pub fn stations() -> [(String, String); 2] {
     let mut found: BTreeMap<String, String> = BTreeMap::new();
     for i in 0.. {
         let station = format!("st-t{i}");
