@@ -114,6 +114,7 @@ fn openapi_operations() -> BTreeSet<(String, String)> {
 fn router_of(binary: &str, app: App) -> axum::Router {
     match binary {
         "scan" => http::mount(http::scan::routes(&app)),
+        "dispose" => http::mount(http::disposal::routes(&app)),
         "campus" => http::mount(http::campus::routes(&app)),
         "audit" => http::mount(http::audit::routes(&app)),
         other => panic!("{other} serves no HTTP routes"),
@@ -789,11 +790,34 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     made.get_mut("CreditFunction")
         .unwrap()
         .extend(recorder.take());
+    // Disposition: every kind of report, and a replay, at the station whose boxes were credited.
+    greenloop::config::warm_up(store.as_ref()).await;
+    let dispose = http::mount(http::disposal::routes(&app()));
+    let report = |id: &str, report: Value| {
+        signed(
+            "/v1/disposition",
+            Some(json!({"report_id": id, "station": "st-sjtu", "at": NOW - 10, "report": report})),
+        )
+    };
+    run(
+        &dispose,
+        vec![
+            report("o-1", json!({"kind": "outgoing", "parcels": 2, "reused_boxes": 1})),
+            report("o-1", json!({"kind": "outgoing", "parcels": 2, "reused_boxes": 1})),
+            report("b-1", json!({"kind": "baled", "baled_g": 300, "mill": "m-1", "ticket": "T-1"})),
+            report("w-1", json!({"kind": "workbooks", "batch": "B-1", "mill": "m-1", "workbooks": 5, "draws": [{"ticket": "T-1", "pulp_g": 300}]})),
+            report("g-1", json!({"kind": "donation", "batch": "B-1", "mill": "m-1", "workbooks": 5, "school": "s-1", "organisation": "o-1", "receipt": "r-1"})),
+        ],
+    )
+    .await;
+    made.insert("DisposeFunction", recorder.take());
+
     greenloop::checkpoint::tree::publish_all(store.as_ref(), &log_key, NOW + 300)
         .await
         .unwrap();
     checkpointing.extend(recorder.take());
     made.insert("CheckpointFunction", checkpointing);
+
 
     greenloop::config::warm_up(store.as_ref()).await;
     let audit = http::mount(http::audit::routes(&app()));
@@ -816,6 +840,8 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
             audited(format!("/v1/audit/chains/{chain}/inclusion?seq=0")),
             audited(format!("/v1/audit/chains/{chain}/consistency?first=1")),
             audited(format!("/v1/audit/members/{member}/statement")),
+            audited("/v1/audit/disposition".into()),
+            audited("/v1/audit/disposition/stations/st-sjtu".into()),
         ],
     )
     .await;
@@ -911,6 +937,7 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
             .any(|a| allowing(&statements, &on(a, "CHAIN#0")).is_some());
         match role.as_str() {
             "CreditRole" => assert!(writes_entries, "crediting appends entries"),
+            "DisposeRole" => assert!(writes_entries, "disposition reports are entries"),
             _ => assert!(!writes_entries, "{role} could write a ledger entry"),
         }
         if matches!(role.as_str(), "CampusRole" | "AuditRole") {

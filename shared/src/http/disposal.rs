@@ -1,4 +1,4 @@
-//! Disposition intake (on the `scan` function): a station's signed report of what became of
+//! Disposition intake (the `dispose` function): a station's signed report of what became of
 //! the boxes it collected, entered on the station's chain at once, with the mass balance.
 //!
 //! Unlike an action, a report is not queued for crediting: it moves no member's points, so
@@ -13,17 +13,26 @@ use super::integer::integer;
 use super::scan::signed;
 use super::signature::TOLERANCE_S;
 use super::{json, parse, ApiError};
-use crate::store::{Disposed, ScanStore, StoreError};
+use crate::store::{DisposeStore, Disposed, StoreError};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
 use greenloop_core::digest::Digest;
 use greenloop_core::disposition::{Disposal, Params, Report};
 use greenloop_core::domain::Invalid;
 use serde::{Deserialize, Serialize};
 
-type App = super::App<dyn ScanStore>;
+/// This function's view of the app: its store narrowed to the roles it may use.
+type App = super::App<dyn DisposeStore>;
+
+pub fn routes(app: &super::App) -> Router {
+    Router::new()
+        .route("/v1/disposition", post(report))
+        .with_state(app.with_store::<dyn DisposeStore>(app.store.clone()))
+}
 
 /// The body of `POST /v1/disposition`.
 #[derive(Deserialize)]
@@ -51,7 +60,7 @@ pub struct ReportView {
     pub replay: bool,
 }
 
-pub(super) async fn report(
+async fn report(
     State(app): State<App>,
     method: Method,
     uri: Uri,

@@ -12,8 +12,7 @@
 
 pub mod audit;
 pub mod campus;
-mod disposal;
-pub use disposal::ReportView;
+pub mod disposal;
 pub mod integer;
 pub mod keyring;
 pub mod scan;
@@ -169,6 +168,7 @@ pub fn router(app: App) -> Router {
     mount(
         Router::new()
             .merge(scan::routes(&app))
+            .merge(disposal::routes(&app))
             .merge(campus::routes(&app))
             .merge(audit::routes(&app)),
     )

@@ -37,7 +37,6 @@ pub fn routes(app: &super::App) -> Router {
         .route("/v1/appointments", post(intake::<AppointmentIn>))
         .route("/v1/appointments/{id}/complete", post(complete))
         .route("/v1/actions/{id}", get(status))
-        .route("/v1/disposition", post(super::disposal::report))
         .with_state(app.with_store::<dyn ScanStore>(app.store.clone()))
 }
 

@@ -7,7 +7,7 @@
 //! | [`Directory`] | campuses, stations, API key records by id (reads) | `scan`, `campus`, `audit` |
 //! | [`Registry`] | writes campuses and stations; mints, revokes and lists API keys | the operator (`greenloop register`, `keys`) |
 //! | [`Intake`] | records actions and pickups, reads their status | `scan`; `credit` reads status |
-//! | [`Disposing`] | enters stations' disposition reports on their chains | `scan` |
+//! | [`Disposing`] | enters stations' disposition reports on their chains | `dispose` |
 //! | [`DispositionQueries`] | stations' stock and the chains' disposition totals | `audit` |
 //! | [`Members`] | accounts and a member's entries | `scan`, `credit`, `campus`, `audit` |
 //! | [`Crediting`] | the pending queue, chain heads, appends, quarantining, publishing rules, keeping the public ranking | `credit` |
@@ -19,7 +19,7 @@
 //! | [`CheckpointStore`] | checkpoints and tree nodes (reads) | `audit`, `checkpoint` |
 //! | [`CheckpointWrites`] | keeps checkpoints and tree nodes | `checkpoint` |
 //!
-//! The sums per function ([`ScanStore`], [`CreditStore`], [`CampusStore`], [`AuditStore`],
+//! The sums per function ([`ScanStore`], [`DisposeStore`], [`CreditStore`], [`CampusStore`], [`AuditStore`],
 //! [`TreeStore`]) are supertraits of [`Store`], so an `Arc<dyn Store>` narrows to any of them by
 //! coercion. Each has a blanket implementation: anything with the roles has the sum.
 
@@ -364,8 +364,12 @@ pub trait CheckpointWrites: CheckpointStore {
 }
 
 /// The `scan` function: registry reads, intake, and accounts for a pledge's returned boxes.
-pub trait ScanStore: Directory + Intake + Members + Disposing {}
-impl<T: Directory + Intake + Members + Disposing + ?Sized> ScanStore for T {}
+pub trait ScanStore: Directory + Intake + Members {}
+impl<T: Directory + Intake + Members + ?Sized> ScanStore for T {}
+
+/// The `dispose` function: the registry (whose stations an integration owns) and disposition.
+pub trait DisposeStore: Directory + Disposing {}
+impl<T: Directory + Disposing + ?Sized> DisposeStore for T {}
 
 /// The `credit` function: crediting, action status, and the accounts it updates.
 /// The campus list is for the public ranking it keeps.
@@ -406,12 +410,20 @@ impl<T: LedgerSource + CheckpointWrites + ?Sized> TreeStore for T {}
 /// Everything Greenloop keeps: the sum of the roles. `greenloop` (the operator's tool) and the
 /// tests hold one; each function narrows it to its own sum.
 pub trait Store:
-    Registry + ScanStore + CreditStore + CampusStore + AuditStore + TreeStore + Quarantine
+    Registry
+    + ScanStore
+    + DisposeStore
+    + CreditStore
+    + CampusStore
+    + AuditStore
+    + TreeStore
+    + Quarantine
 {
 }
 impl<
         T: Registry
             + ScanStore
+            + DisposeStore
             + CreditStore
             + CampusStore
             + AuditStore

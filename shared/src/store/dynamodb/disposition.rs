@@ -1,7 +1,7 @@
 //! Disposition on DynamoDB: a report entered on its station's chain as one
 //! `TransactWriteItems`, conditioned on the chain head like every append, and on the version of
 //! each ticket or batch it changes (those span chains). The figures are read, never summed
-//! over entries: a station's stock is one item per chain (`STATION#<s>`, `STOCK#<chain>`), and
+//! over entries: a station's stock is one item per chain (`STOCK#<s>`, `CHAIN#<chain>`), and
 //! each chain's totals are attributes of its head item (`d_*`), added to in the same writes
 //! that move them.
 
@@ -98,8 +98,10 @@ pub(super) fn add_totals(
     (up, clause)
 }
 
+/// A station's stock on one chain: its own partition, apart from the station's registry item,
+/// so that the writers of stock (crediting, disposition) cannot touch the registry.
 pub(super) fn stock_key(station: &str, chain: &str) -> Item {
-    item::key(format!("STATION#{station}"), &format!("STOCK#{chain}"))
+    item::key(format!("STOCK#{station}"), &format!("CHAIN#{chain}"))
 }
 
 fn ticket_key(key: &str) -> Item {
@@ -364,11 +366,7 @@ impl DynamoStore {
 #[async_trait]
 impl DispositionQueries for DynamoStore {
     async fn station_stock(&self, station: &str) -> Result<Vec<StationStock>> {
-        let q = self
-            .partition_query(format!("STATION#{station}"))
-            .key_condition_expression("pk = :pk AND begins_with(sk, :stock)")
-            .expression_attribute_values(":stock", s("STOCK#"));
-        self.query(q, None)
+        self.query(self.partition_query(format!("STOCK#{station}")), None)
             .await?
             .into_iter()
             .map(|it| from_item(it, "station stock"))
