@@ -335,3 +335,97 @@ fn the_checkpoint_and_its_inclusion_proof_are_as_stated() {
     assert_eq!(inclusion::prove(&chain[..], 1, 3).unwrap(), proof);
     inclusion::verify(1, 3, &chain[1], &proof, &c.root).expect("the proof verifies");
 }
+
+/// The disposition vectors of §11.6, as published, pinned like the credit vectors.
+const DISPOSITION_PINNED: [&str; 4] = [
+    "023c5a212581f13482a827e36c399bbaeb0b7153d0e0286ba93a10663cd99a73",
+    "fa9ac1d9a20c099bd521751a679a08425aa276e49e186066fe03c4aa037604fa",
+    "fdf650b8a9708d02c5ab0c9a0e98637b2534e238168792f340791b35e0e8b506",
+    "0e3b9c095c42731c23e2d038e61d121a0cb4a942740be8d7e8866d529ab7ee41",
+];
+
+/// Each disposition vector: its line, its stated hash and its stated preimage.
+fn dispositions(blocks: &[Block]) -> Vec<(String, String, String)> {
+    (1..)
+        .map_while(|n| {
+            let b = blocks
+                .iter()
+                .find(|b| b.info == format!("json disposition-{n}"))?;
+            let hash = b
+                .after
+                .as_deref()
+                .and_then(|l| l.strip_prefix("expected hash: "))
+                .unwrap_or_else(|| panic!("disposition-{n} has no expected hash line"));
+            let pre = block(blocks, &format!("text disposition-preimage-{n}"));
+            Some((
+                b.body.trim_end().to_owned(),
+                hash.to_owned(),
+                pre.body.trim_end().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// §11.6: each disposition vector is canonical, hashes as stated over its stated preimage,
+/// and, appended to the §8 ledger, the whole verifies (the mass balance included); an
+/// inflated reuse report, resealed, is named by the balance.
+#[test]
+fn disposition_vectors_hash_and_balance_as_stated() {
+    use greenloop::disposition::DispositionEntry;
+    use greenloop::ledger::verify::Problem;
+    let blocks = blocks(&doc());
+    let ds = dispositions(&blocks);
+    assert_eq!(ds.len(), DISPOSITION_PINNED.len());
+    for (i, ((line, hash, preimage), pinned)) in ds.iter().zip(DISPOSITION_PINNED).enumerate() {
+        let e: DispositionEntry = serde_json::from_str(line).expect("a disposition entry");
+        assert_eq!(String::from_utf8(e.to_json()).unwrap(), *line, "D{} is canonical", i + 1);
+        assert_eq!(String::from_utf8(e.body()).unwrap(), *preimage, "D{} preimage", i + 1);
+        assert_eq!((e.compute_hash().to_string(), hash.as_str()), (pinned.to_owned(), pinned));
+        assert_eq!(e.hash.to_string(), pinned);
+    }
+    let export = &block(&blocks, "jsonl export").body;
+    let mut state: serde_json::Value =
+        serde_json::from_str(&block(&blocks, "json state").body).expect("the state block is JSON");
+    // The heads §11.6 gives.
+    state["heads"] = serde_json::json!([
+        {"chain": "shard-00", "size": 5, "hash": DISPOSITION_PINNED[1]},
+        {"chain": "shard-01", "size": 6, "hash": DISPOSITION_PINNED[3]},
+    ]);
+    let with = |d: &[String]| {
+        let mut lines: Vec<String> = export.lines().map(str::to_owned).collect();
+        lines.extend(d.iter().cloned());
+        lines.sort_by_key(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["chain"].as_str().unwrap().to_owned(), v["seq"].as_u64().unwrap())
+        });
+        lines.join("\n")
+    };
+    let lines: Vec<String> = ds.iter().map(|d| d.0.clone()).collect();
+    let report = verify(&with(&lines), &state);
+    assert!(report.is_ok(), "{:?}", report.problems);
+
+    let mut d1: DispositionEntry = serde_json::from_str(&lines[0]).unwrap();
+    d1.report = greenloop::disposition::Report::Outgoing {
+        parcels: 12,
+        reused_boxes: 6,
+    };
+    d1.boxes = 6;
+    d1.seal();
+    let mut d2: DispositionEntry = serde_json::from_str(&lines[1]).unwrap();
+    d2.prev = d1.hash;
+    d2.seal();
+    let forged = [
+        String::from_utf8(d1.to_json()).unwrap(),
+        String::from_utf8(d2.to_json()).unwrap(),
+        lines[2].clone(),
+        lines[3].clone(),
+    ];
+    state["heads"][0]["hash"] = serde_json::json!(d2.hash);
+    let report = verify(&with(&forged), &state);
+    assert!(
+        matches!(report.first_problem(), Some(Problem::MassBalance { chain, seq: 3, station, detail })
+            if chain == "shard-00" && station == "st-0004" && detail == "outgoing takes 6 boxes out of a stock of 5"),
+        "{:?}",
+        report.problems
+    );
+}
