@@ -624,3 +624,121 @@ async fn race_embedded() {
 async fn race_dynamodb() {
     race(Kind::Dynamo).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Disposition reports under faults, while crediting appends to the same chains.
+
+/// Reports each scenario sends.
+const REPORTS: usize = 40;
+
+/// Sends a report the way a webhook sender does: again after a 503 (a transient fault or a lost
+/// answer), until an answer comes; whether that answer was a replay.
+async fn send_report(store: &dyn Store, d: &greenloop::disposition::Disposal) -> bool {
+    use greenloop::disposition::Params;
+    for _ in 0..200 {
+        match store.dispose(d, Params::builtin()).await {
+            Ok(done) => return done.replay,
+            Err(e) if e.is_transient() => tokio::time::sleep(Duration::from_millis(2)).await,
+            Err(e) => panic!("report {} refused: {e}", d.id),
+        }
+    }
+    panic!("report {} never went through", d.id)
+}
+
+async fn disposition_under_faults(kind: Kind) {
+    use greenloop::disposition::{Disposal, Report};
+    let fresh = Fresh::new(
+        kind,
+        Some((
+            ProxyFaults {
+                throttle: 0.06,
+                lost: 0.05,
+                delay: 0.0,
+            },
+            5,
+        )),
+    )
+    .await;
+    // 16 stations collect boxes; credited cleanly, so every report has stock to draw on.
+    let first = workload("dp", ACTIONS);
+    record(fresh.clean.as_ref(), &first).await;
+    credit_pending(fresh.clean.as_ref(), &Rules::defaults(), SHARDS)
+        .await
+        .expect("credit");
+    // More drop-offs, credited while the reports go in: the two writers meet on the heads.
+    let more = workload("dq", ACTIONS);
+    record(fresh.clean.as_ref(), &more).await;
+    let faults = Faults {
+        transient: 0.2,
+        lost: 0.2,
+        ops: vec![greenloop_testkit::faults::Op::Dispose],
+        ..Faults::none()
+    };
+    let faulty = Arc::new(Faulty::new(Arc::clone(&fresh.faulty_base), faults, 23));
+    let crediting = {
+        let clean = Arc::clone(&fresh.clean);
+        tokio::spawn(async move {
+            credit_pending(clean.as_ref(), &Rules::defaults(), SHARDS)
+                .await
+                .expect("credit")
+        })
+    };
+    let mut replays = 0;
+    for i in 0..REPORTS {
+        let d = Disposal {
+            id: format!("out-{i:03}"),
+            integration: "qr-1".into(),
+            station: format!("st-rel-{}", i % 16),
+            at: WINDOW_START + 86_400,
+            report: Report::Outgoing {
+                parcels: 2,
+                reused_boxes: 1,
+            },
+        };
+        replays += usize::from(send_report(faulty.as_ref(), &d).await);
+    }
+    crediting.await.expect("crediting ran");
+    if let Some(p) = &fresh.proxy {
+        p.set_faults(ProxyFaults::NONE);
+    }
+    // Each report entered exactly once, whatever was lost and retried.
+    let mut reused = 0;
+    let mut entered = 0;
+    for i in 0..16 {
+        let rows = fresh
+            .clean
+            .station_stock(&format!("st-rel-{i}"))
+            .await
+            .expect("station_stock");
+        reused += rows.iter().map(|r| r.reused).sum::<u64>();
+    }
+    for h in fresh.clean.chain_heads().await.expect("heads") {
+        for bytes in fresh.clean.entries(&h.chain, 0, 10_000).await.expect("entries") {
+            entered += usize::from(greenloop::ledger::leaf::is_typed(&bytes));
+        }
+    }
+    let report = greenloop::verify::verify_store(fresh.clean.as_ref(), |_| {})
+        .await
+        .expect("verify");
+    let injected = cell(&[wrapper_faults(&faulty), fresh.proxy_faults()]);
+    println!(
+        "| disposition reports during crediting | {} | {injected} | {REPORTS} reports sent, {entered} entered, {replays} answered as replays | {} |",
+        kind.name(),
+        if report.is_ok() { "verifies" } else { "FAILS" }
+    );
+    assert_eq!((entered, reused), (REPORTS, REPORTS as u64), "each report entered once");
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let lost = faulty.counts().lost;
+    assert!(lost > 0 && faulty.counts().transient > 0, "faults fired");
+    assert!(replays > 0, "a lost answer is a replay when sent again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disposition_under_faults_embedded() {
+    disposition_under_faults(Kind::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disposition_under_faults_dynamodb() {
+    disposition_under_faults(Kind::Dynamo).await;
+}
