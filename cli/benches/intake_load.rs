@@ -23,13 +23,12 @@
 //! The client is a bare hyper HTTP/1.1 connection per task on its own tokio runtime, so that
 //! client and server are separate like two processes; they still share the machine's cores.
 
-use greenloop::disposition::{Disposal, Params, StationStock, Totals};
-use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::catalog::Catalog;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::config::DEFAULT_SHARDS;
 use greenloop::credit::{credit_continuously, MAX_BATCH};
+use greenloop::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop::domain::Action;
 use greenloop::domain::{Campus, MemberId, Pepper, Station};
 use greenloop::http::signature::{sign, Message, KEY_ID_HEADER, SIGNATURE_HEADER};
@@ -46,6 +45,7 @@ use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };
+use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::verify::verify_store;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -940,17 +940,17 @@ fn main() {
 
 #[async_trait::async_trait]
 impl Disposing for Counted {
-    async fn dispose(&self, d: &Disposal, params: &Params) -> StoreResult<Disposed>  {
+    async fn dispose(&self, d: &Disposal, params: &Params) -> StoreResult<Disposed> {
         self.inner.dispose(d, params).await
     }
 }
 
 #[async_trait::async_trait]
 impl DispositionQueries for Counted {
-    async fn station_stock(&self, station: &str) -> StoreResult<Vec<StationStock>>  {
+    async fn station_stock(&self, station: &str) -> StoreResult<Vec<StationStock>> {
         self.inner.station_stock(station).await
     }
-    async fn disposition_totals(&self) -> StoreResult<Vec<(String, Totals)>>  {
+    async fn disposition_totals(&self) -> StoreResult<Vec<(String, Totals)>> {
         self.inner.disposition_totals().await
     }
 }

@@ -238,7 +238,12 @@ pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
             let what = match &leaf {
                 Leaf::Credit(e) => format!("action {}, {} points", e.action, e.bonus),
                 Leaf::Disposition(d) => {
-                    format!("{} report {} of station {}", d.report.kind(), d.id, d.station)
+                    format!(
+                        "{} report {} of station {}",
+                        d.report.kind(),
+                        d.id,
+                        d.station
+                    )
                 }
             };
             Ok(format!(

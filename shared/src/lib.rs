@@ -14,7 +14,8 @@
 
 pub use async_trait::async_trait;
 pub use greenloop_core::{
-    catalog, digest, disposition, domain, factors, ledger, merkle, proof, ranking, records, rulebook,
+    catalog, digest, disposition, domain, factors, ledger, merkle, proof, ranking, records,
+    rulebook,
 };
 
 pub mod checkpoint;

@@ -76,7 +76,11 @@ async fn api() -> Api {
 
 fn signed(key_id: &str, method: &str, uri: &str, body: &Value) -> Request<Body> {
     let bytes = body.to_string().into_bytes();
-    let secret = if key_id == KEY_ID { SECRET } else { OTHER_SECRET };
+    let secret = if key_id == KEY_ID {
+        SECRET
+    } else {
+        OTHER_SECRET
+    };
     let builder = Request::builder().method(method).uri(uri);
     http_app::signed_as(builder, key_id, secret, NOW, &bytes)
         .body(Body::from(bytes))
@@ -106,7 +110,11 @@ async fn trace(api: &Api) -> String {
 async fn refused(api: &Api, key_id: &str, body: &Value, status: StatusCode, code: &str) {
     let before = trace(api).await;
     let (got, answer) = post(api, key_id, body).await;
-    assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{answer}");
+    assert_eq!(
+        (got, answer["code"].as_str()),
+        (status, Some(code)),
+        "{answer}"
+    );
     assert_eq!(trace(api).await, before, "a refused report wrote something");
 }
 
@@ -122,21 +130,44 @@ async fn audit(api: &Api, key: &str, uri: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn a_report_is_entered_once_and_answered_again() {
     let api = api().await;
-    let body = report("out-1", "st-a", json!({"kind": "outgoing", "parcels": 20, "reused_boxes": 9}));
+    let body = report(
+        "out-1",
+        "st-a",
+        json!({"kind": "outgoing", "parcels": 20, "reused_boxes": 9}),
+    );
     let (status, first) = post(&api, KEY_ID, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(
-        (&first["kind"], &first["boxes"], &first["stock_before"], &first["replay"]),
+        (
+            &first["kind"],
+            &first["boxes"],
+            &first["stock_before"],
+            &first["replay"]
+        ),
         (&json!("outgoing"), &json!(9), &json!(12), &json!(false))
     );
     let (status, again) = post(&api, KEY_ID, &body).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((&again["seq"], &again["hash"], &again["replay"]), (&first["seq"], &first["hash"], &json!(true)));
-    let other = report("out-1", "st-a", json!({"kind": "outgoing", "parcels": 20, "reused_boxes": 8}));
+    assert_eq!(
+        (&again["seq"], &again["hash"], &again["replay"]),
+        (&first["seq"], &first["hash"], &json!(true))
+    );
+    let other = report(
+        "out-1",
+        "st-a",
+        json!({"kind": "outgoing", "parcels": 20, "reused_boxes": 8}),
+    );
     refused(&api, KEY_ID, &other, StatusCode::CONFLICT, "conflict").await;
     // Ids are the integration's own: another platform may use the same one.
-    let theirs = report("out-1", "st-b", json!({"kind": "outgoing", "parcels": 4, "reused_boxes": 2}));
-    assert_eq!(post(&api, OTHER_KEY_ID, &theirs).await.0, StatusCode::CREATED);
+    let theirs = report(
+        "out-1",
+        "st-b",
+        json!({"kind": "outgoing", "parcels": 4, "reused_boxes": 2}),
+    );
+    assert_eq!(
+        post(&api, OTHER_KEY_ID, &theirs).await.0,
+        StatusCode::CREATED
+    );
     let verdict = verify_store(api.store.as_ref(), |_| {}).await.unwrap();
     assert!(verdict.is_ok(), "{:?}", verdict.problems);
 }
@@ -144,48 +175,158 @@ async fn a_report_is_entered_once_and_answered_again() {
 #[tokio::test]
 async fn what_breaks_the_balance_or_the_bounds_is_refused_and_writes_nothing() {
     let api = api().await;
-    let out = |n: u64| report("out-1", "st-a", json!({"kind": "outgoing", "parcels": 40, "reused_boxes": n}));
-    refused(&api, KEY_ID, &out(13), StatusCode::UNPROCESSABLE_ENTITY, "over_stock").await;
+    let out = |n: u64| {
+        report(
+            "out-1",
+            "st-a",
+            json!({"kind": "outgoing", "parcels": 40, "reused_boxes": n}),
+        )
+    };
+    refused(
+        &api,
+        KEY_ID,
+        &out(13),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "over_stock",
+    )
+    .await;
     // Another integration's station: 403, whatever the body.
-    refused(&api, OTHER_KEY_ID, &out(1), StatusCode::FORBIDDEN, "station_not_yours").await;
-    let more = report("out-2", "st-a", json!({"kind": "outgoing", "parcels": 1, "reused_boxes": 2}));
-    refused(&api, KEY_ID, &more, StatusCode::UNPROCESSABLE_ENTITY, "reused_over_parcels").await;
-    let bale = |id: &str, g: u64| report(id, "st-a", json!({"kind": "baled", "baled_g": g, "mill": "mill-1", "ticket": "T-1"}));
-    assert_eq!(post(&api, KEY_ID, &bale("b-1", 3_000)).await.0, StatusCode::CREATED);
-    refused(&api, KEY_ID, &bale("b-2", 300), StatusCode::UNPROCESSABLE_ENTITY, "ticket_used").await;
-    let batch = |wb: u64| report("w-1", "st-a", json!({"kind": "workbooks", "batch": "B-1", "mill": "mill-1", "workbooks": wb, "draws": [{"ticket": "T-1", "pulp_g": 3_000}]}));
-    refused(&api, KEY_ID, &batch(55), StatusCode::UNPROCESSABLE_ENTITY, "workbooks_over_pulp").await;
+    refused(
+        &api,
+        OTHER_KEY_ID,
+        &out(1),
+        StatusCode::FORBIDDEN,
+        "station_not_yours",
+    )
+    .await;
+    let more = report(
+        "out-2",
+        "st-a",
+        json!({"kind": "outgoing", "parcels": 1, "reused_boxes": 2}),
+    );
+    refused(
+        &api,
+        KEY_ID,
+        &more,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "reused_over_parcels",
+    )
+    .await;
+    let bale = |id: &str, g: u64| {
+        report(
+            id,
+            "st-a",
+            json!({"kind": "baled", "baled_g": g, "mill": "mill-1", "ticket": "T-1"}),
+        )
+    };
+    assert_eq!(
+        post(&api, KEY_ID, &bale("b-1", 3_000)).await.0,
+        StatusCode::CREATED
+    );
+    refused(
+        &api,
+        KEY_ID,
+        &bale("b-2", 300),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "ticket_used",
+    )
+    .await;
+    let batch = |wb: u64| {
+        report(
+            "w-1",
+            "st-a",
+            json!({"kind": "workbooks", "batch": "B-1", "mill": "mill-1", "workbooks": wb, "draws": [{"ticket": "T-1", "pulp_g": 3_000}]}),
+        )
+    };
+    refused(
+        &api,
+        KEY_ID,
+        &batch(55),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "workbooks_over_pulp",
+    )
+    .await;
     assert_eq!(post(&api, KEY_ID, &batch(54)).await.0, StatusCode::CREATED);
-    let give = |id: &str, n: u64| report(id, "st-a", json!({"kind": "donation", "batch": "B-1", "mill": "mill-1", "workbooks": n, "school": "school-1", "organisation": "cfpa", "receipt": id}));
-    refused(&api, KEY_ID, &give("g-1", 55), StatusCode::UNPROCESSABLE_ENTITY, "over_batch").await;
-    assert_eq!(post(&api, KEY_ID, &give("g-1", 54)).await.0, StatusCode::CREATED);
+    let give = |id: &str, n: u64| {
+        report(
+            id,
+            "st-a",
+            json!({"kind": "donation", "batch": "B-1", "mill": "mill-1", "workbooks": n, "school": "school-1", "organisation": "cfpa", "receipt": id}),
+        )
+    };
+    refused(
+        &api,
+        KEY_ID,
+        &give("g-1", 55),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "over_batch",
+    )
+    .await;
+    assert_eq!(
+        post(&api, KEY_ID, &give("g-1", 54)).await.0,
+        StatusCode::CREATED
+    );
     // Not a report at all, unknown fields, unsigned.
     let odd = report("x-1", "st-a", json!({"kind": "landfill", "kg": 3}));
     refused(&api, KEY_ID, &odd, StatusCode::BAD_REQUEST, "invalid_field").await;
-    let extra = report("x-2", "st-a", json!({"kind": "outgoing", "parcels": 1, "reused_boxes": 0, "co2e_g": 9}));
-    refused(&api, KEY_ID, &extra, StatusCode::BAD_REQUEST, "invalid_field").await;
+    let extra = report(
+        "x-2",
+        "st-a",
+        json!({"kind": "outgoing", "parcels": 1, "reused_boxes": 0, "co2e_g": 9}),
+    );
+    refused(
+        &api,
+        KEY_ID,
+        &extra,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    )
+    .await;
     let unsigned = Request::builder()
         .method("POST")
         .uri("/v1/disposition")
         .body(Body::from(out(1).to_string()))
         .unwrap();
-    assert_eq!(http_app::answer(&api.app, unsigned).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        http_app::answer(&api.app, unsigned).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn the_audit_routes_read_the_figures_with_an_auditor_key() {
     let api = api().await;
-    let body = report("out-1", "st-a", json!({"kind": "outgoing", "parcels": 20, "reused_boxes": 9}));
+    let body = report(
+        "out-1",
+        "st-a",
+        json!({"kind": "outgoing", "parcels": 20, "reused_boxes": 9}),
+    );
     assert_eq!(post(&api, KEY_ID, &body).await.0, StatusCode::CREATED);
     let (status, national) = audit(&api, AUDITOR, "/v1/audit/disposition").await;
     assert_eq!(status, StatusCode::OK, "{national}");
     assert_eq!(
-        (&national["totals"]["collected"], &national["totals"]["reused"], &national["stock"], &national["reuse_rate_bp"]),
+        (
+            &national["totals"]["collected"],
+            &national["totals"]["reused"],
+            &national["stock"],
+            &national["reuse_rate_bp"]
+        ),
         (&json!(16), &json!(9), &json!(7), &json!(4_500))
     );
     let (status, station) = audit(&api, AUDITOR, "/v1/audit/disposition/stations/st-a").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((&station["collected"], &station["stock"]), (&json!(12), &json!(3)));
-    assert_eq!(audit(&api, AUDITOR, "/v1/audit/disposition/stations/st-zz").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(audit(&api, PORTAL, "/v1/audit/disposition").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        (&station["collected"], &station["stock"]),
+        (&json!(12), &json!(3))
+    );
+    assert_eq!(
+        audit(&api, AUDITOR, "/v1/audit/disposition/stations/st-zz")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        audit(&api, PORTAL, "/v1/audit/disposition").await.0,
+        StatusCode::FORBIDDEN
+    );
 }

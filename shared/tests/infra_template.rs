@@ -818,7 +818,6 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     checkpointing.extend(recorder.take());
     made.insert("CheckpointFunction", checkpointing);
 
-
     greenloop::config::warm_up(store.as_ref()).await;
     let audit = http::mount(http::audit::routes(&app()));
     let head = plain.chain_heads().await.unwrap()[0].clone();

@@ -378,9 +378,22 @@ fn disposition_vectors_hash_and_balance_as_stated() {
     assert_eq!(ds.len(), DISPOSITION_PINNED.len());
     for (i, ((line, hash, preimage), pinned)) in ds.iter().zip(DISPOSITION_PINNED).enumerate() {
         let e: DispositionEntry = serde_json::from_str(line).expect("a disposition entry");
-        assert_eq!(String::from_utf8(e.to_json()).unwrap(), *line, "D{} is canonical", i + 1);
-        assert_eq!(String::from_utf8(e.body()).unwrap(), *preimage, "D{} preimage", i + 1);
-        assert_eq!((e.compute_hash().to_string(), hash.as_str()), (pinned.to_owned(), pinned));
+        assert_eq!(
+            String::from_utf8(e.to_json()).unwrap(),
+            *line,
+            "D{} is canonical",
+            i + 1
+        );
+        assert_eq!(
+            String::from_utf8(e.body()).unwrap(),
+            *preimage,
+            "D{} preimage",
+            i + 1
+        );
+        assert_eq!(
+            (e.compute_hash().to_string(), hash.as_str()),
+            (pinned.to_owned(), pinned)
+        );
         assert_eq!(e.hash.to_string(), pinned);
     }
     let export = &block(&blocks, "jsonl export").body;
@@ -396,7 +409,10 @@ fn disposition_vectors_hash_and_balance_as_stated() {
         lines.extend(d.iter().cloned());
         lines.sort_by_key(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["chain"].as_str().unwrap().to_owned(), v["seq"].as_u64().unwrap())
+            (
+                v["chain"].as_str().unwrap().to_owned(),
+                v["seq"].as_u64().unwrap(),
+            )
         });
         lines.join("\n")
     };

@@ -713,7 +713,12 @@ async fn disposition_under_faults(kind: Kind) {
         reused += rows.iter().map(|r| r.reused).sum::<u64>();
     }
     for h in fresh.clean.chain_heads().await.expect("heads") {
-        for bytes in fresh.clean.entries(&h.chain, 0, 10_000).await.expect("entries") {
+        for bytes in fresh
+            .clean
+            .entries(&h.chain, 0, 10_000)
+            .await
+            .expect("entries")
+        {
             entered += usize::from(greenloop::ledger::leaf::is_typed(&bytes));
         }
     }
@@ -726,7 +731,11 @@ async fn disposition_under_faults(kind: Kind) {
         kind.name(),
         if report.is_ok() { "verifies" } else { "FAILS" }
     );
-    assert_eq!((entered, reused), (REPORTS, REPORTS as u64), "each report entered once");
+    assert_eq!(
+        (entered, reused),
+        (REPORTS, REPORTS as u64),
+        "each report entered once"
+    );
     assert!(report.is_ok(), "{:?}", report.problems);
     let lost = faulty.counts().lost;
     assert!(lost > 0 && faulty.counts().transient > 0, "faults fired");

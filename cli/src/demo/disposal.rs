@@ -101,7 +101,7 @@ impl Disposals {
                     left -= reused;
                 }
             }
-            if (day + i as u32) % 3 == 0 && left >= 10 {
+            if (day + i as u32).is_multiple_of(3) && left >= 10 {
                 let boxes = left * 7 / 10;
                 // Lighter than the 300 g the balance assumes, so the bale fits the stock.
                 let baled_g = boxes * self.rng.gen_range(240..=300);
@@ -129,7 +129,13 @@ impl Disposals {
     }
 
     /// A mill pulps the tickets it holds, 16 at most per batch, and gives the workbooks away.
-    async fn pulp(&mut self, store: &dyn Store, mill: usize, day: u32, at: i64) -> Result<(), String> {
+    async fn pulp(
+        &mut self,
+        store: &dyn Store,
+        mill: usize,
+        day: u32,
+        at: i64,
+    ) -> Result<(), String> {
         let params = Params::builtin();
         let held = std::mem::take(&mut self.tickets[mill]);
         for (n, chunk) in held.chunks(16).enumerate() {

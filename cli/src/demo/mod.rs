@@ -222,8 +222,8 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
         (&intake, &credit, &disposals.reported),
         registry,
     )
-        .await
-        .map_err(err)?;
+    .await
+    .map_err(err)?;
     println!(
         "Chain heads ({} checkpoints signed by log key {}, public key {})",
         signed.len(),

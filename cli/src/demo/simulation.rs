@@ -69,7 +69,9 @@ pub(super) async fn deliver(
             if let Some(disposals) = disposals.as_deref_mut() {
                 let run = credit_pending(store, rules, shards).await.map_err(err)?;
                 accumulate(&mut credit, &run);
-                disposals.day(store, day, START + i64::from(day + 1) * DAY - 1).await?;
+                disposals
+                    .day(store, day, START + i64::from(day + 1) * DAY - 1)
+                    .await?;
             }
             day += 1;
         }
@@ -98,7 +100,9 @@ pub(super) async fn deliver(
     accumulate(&mut credit, &run);
     if let Some(disposals) = disposals {
         for day in day..REPORT_DAYS {
-            disposals.day(store, day, START + i64::from(day + 1) * DAY - 1).await?;
+            disposals
+                .day(store, day, START + i64::from(day + 1) * DAY - 1)
+                .await?;
         }
     }
     let now = chrono::Utc::now().timestamp();

@@ -54,9 +54,8 @@ pub struct Params {
 
 impl Params {
     pub fn from_json(text: &str) -> Result<Self, Invalid> {
-        let p: Params = serde_json::from_str(text).map_err(|e| {
-            Invalid::new("bad_params", format!("disposition parameters: {e}"))
-        })?;
+        let p: Params = serde_json::from_str(text)
+            .map_err(|e| Invalid::new("bad_params", format!("disposition parameters: {e}")))?;
         check_id("disposition parameters version", &p.version)?;
         let sane = p.box_mass_g.value > 0
             && (1..=100).contains(&p.pulp_yield_pct.value)
@@ -250,7 +249,10 @@ impl Report {
                 check_id("school", school)?;
                 bounded(*workbooks, MAX_WORKBOOKS, "workbooks")?;
                 if *workbooks == 0 {
-                    return Err(Invalid::new("nothing_reported", "a donation gives workbooks"));
+                    return Err(Invalid::new(
+                        "nothing_reported",
+                        "a donation gives workbooks",
+                    ));
                 }
             }
         }
@@ -418,7 +420,8 @@ impl StationStock {
 
     /// Boxes collected and not yet reused or baled.
     pub fn stock(&self) -> u64 {
-        self.collected.saturating_sub(self.reused + self.baled_boxes)
+        self.collected
+            .saturating_sub(self.reused + self.baled_boxes)
     }
 }
 
@@ -476,7 +479,8 @@ impl Totals {
 
     /// Boxes collected and not yet reused or baled.
     pub fn stock(&self) -> u64 {
-        self.collected.saturating_sub(self.reused + self.baled_boxes)
+        self.collected
+            .saturating_sub(self.reused + self.baled_boxes)
     }
 
     /// Outgoing parcels sent in recycled boxes, in basis points (1/100 of a percent), rounded
@@ -760,7 +764,9 @@ pub(crate) mod tests {
         let json = e.to_json();
         let text = String::from_utf8(json.clone()).unwrap();
         assert!(text.starts_with(r#"{"at":1793548800,"boxes":4,"chain":"shard-01","#));
-        assert!(text.contains(r#""report":{"baled_g":1000,"kind":"baled","mill":"mill-1","ticket":"T-1"}"#));
+        assert!(text.contains(
+            r#""report":{"baled_g":1000,"kind":"baled","mill":"mill-1","ticket":"T-1"}"#
+        ));
         let back: DispositionEntry = serde_json::from_slice(&json).unwrap();
         assert_eq!(back, e);
         assert_eq!(back.compute_hash(), e.hash);

@@ -351,9 +351,11 @@ pub async fn publish_paged<S: TreeStore + ?Sized>(
         }
         for stored in &entries {
             let seq = frontier.size();
-            let (leaf, hash) =
-                Leaf::read(stored).map_err(|e| refuse(format!("seq {seq}: {e}")))?;
-            if leaf.chain() != chain || leaf.seq() != seq || leaf.prev() != prev || leaf.hash() != hash
+            let (leaf, hash) = Leaf::read(stored).map_err(|e| refuse(format!("seq {seq}: {e}")))?;
+            if leaf.chain() != chain
+                || leaf.seq() != seq
+                || leaf.prev() != prev
+                || leaf.hash() != hash
             {
                 return Err(refuse(format!("entry {seq} does not link up")));
             }

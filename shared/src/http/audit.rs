@@ -49,7 +49,10 @@ pub fn routes(app: &super::App) -> Router {
         .route("/v1/audit/chains/{chain}/consistency", get(consistency))
         .route("/v1/audit/members/{member}/statement", get(statement))
         .route("/v1/audit/disposition", get(disposition))
-        .route("/v1/audit/disposition/stations/{station}", get(station_disposition))
+        .route(
+            "/v1/audit/disposition/stations/{station}",
+            get(station_disposition),
+        )
         .with_state(app.with_store::<dyn AuditStore>(app.store.clone()))
 }
 
@@ -105,7 +108,11 @@ pub struct StationDisposition {
 impl StationDisposition {
     pub fn of(station: String, chains: Vec<StationStock>) -> Self {
         let sum = |f: fn(&StationStock) -> u64| chains.iter().map(f).sum::<u64>();
-        let (collected, reused, baled_boxes) = (sum(|s| s.collected), sum(|s| s.reused), sum(|s| s.baled_boxes));
+        let (collected, reused, baled_boxes) = (
+            sum(|s| s.collected),
+            sum(|s| s.reused),
+            sum(|s| s.baled_boxes),
+        );
         let parcels = sum(|s| s.parcels);
         StationDisposition {
             station,

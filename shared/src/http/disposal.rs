@@ -93,7 +93,10 @@ async fn report(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "station_not_yours",
-            format!("station {} does not take reports from this integration", station.id),
+            format!(
+                "station {} does not take reports from this integration",
+                station.id
+            ),
         ));
     }
     let Disposed { entry, replay } = app.store.dispose(&d, params).await.map_err(|e| match e {

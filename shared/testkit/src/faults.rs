@@ -13,10 +13,9 @@
 //! far as task scheduling allows. Faults are counted by class ([`FaultCounts`]).
 
 use async_trait::async_trait;
-use greenloop::disposition::{Disposal, Params, StationStock, Totals};
-use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
+use greenloop::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop::domain::{Action, Campus, MemberId, Station};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
@@ -28,6 +27,7 @@ use greenloop::store::{
     Store, StoreError,
 };
 use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
+use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;

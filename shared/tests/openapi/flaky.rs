@@ -4,10 +4,9 @@
 //! refuses to mint, for the 404 of a campus that is not registered.
 
 use async_trait::async_trait;
-use greenloop::disposition::{Disposal, Params, StationStock, Totals};
-use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
+use greenloop::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop::domain::{Action, Campus, MemberId, Station};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
@@ -22,6 +21,7 @@ use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };
+use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

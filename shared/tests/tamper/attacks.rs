@@ -444,7 +444,10 @@ pub async fn inflated_reuse_resealed_is_caught_by_the_mass_balance<T: Target>(mu
         .await
         .expect("an honest report is entered")
         .entry;
-    assert_eq!((entered.chain.as_str(), entered.seq), (chain.as_str(), SIZE));
+    assert_eq!(
+        (entered.chain.as_str(), entered.seq),
+        (chain.as_str(), SIZE)
+    );
     let report = fixture::verify(t.store(), &l.key).await;
     assert!(report.is_ok(), "{:?}", report.problems);
 

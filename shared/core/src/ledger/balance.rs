@@ -128,7 +128,8 @@ impl Balance {
                 ..
             } => {
                 let b = mill_key(mill, batch);
-                self.donations.push((place, d.station.clone(), b, *workbooks));
+                self.donations
+                    .push((place, d.station.clone(), b, *workbooks));
             }
             Report::Outgoing { .. } => {}
         }
@@ -146,7 +147,11 @@ impl Balance {
         problems: &mut Vec<Problem>,
     ) {
         let overdrawn = first_over(&self.draws, |t| self.tickets.get(t).map(|x| x.0), "ticket");
-        let overgiven = first_over(&self.donations, |b| self.batches.get(b).map(|x| x.0), "batch");
+        let overgiven = first_over(
+            &self.donations,
+            |b| self.batches.get(b).map(|x| x.0),
+            "batch",
+        );
         for ((chain, seq), station, detail) in overdrawn.into_iter().chain(overgiven) {
             problems.push(Problem::MassBalance {
                 chain: names(chain),
@@ -181,7 +186,11 @@ fn first_over(
     let mut taken: FxHashMap<&str, u64> = FxHashMap::default();
     for (place, station, source, n) in uses {
         let Some(holds) = limit(source) else {
-            return Some((*place, station.clone(), format!("{what} {source} is not on the ledger")));
+            return Some((
+                *place,
+                station.clone(),
+                format!("{what} {source} is not on the ledger"),
+            ));
         };
         let t = taken.entry(source).or_default();
         *t += n;

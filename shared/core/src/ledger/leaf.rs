@@ -74,7 +74,10 @@ pub fn is_typed(stored: &[u8]) -> bool {
         #[serde(rename = "type")]
         _kind: Option<serde::de::IgnoredAny>,
     }
-    matches!(serde_json::from_slice::<Typed>(stored), Ok(Typed { _kind: Some(_) }))
+    matches!(
+        serde_json::from_slice::<Typed>(stored),
+        Ok(Typed { _kind: Some(_) })
+    )
 }
 
 #[cfg(test)]

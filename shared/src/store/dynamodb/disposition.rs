@@ -306,11 +306,11 @@ impl DynamoStore {
         let stock = item::to_item(&entered.stock, stock_key(&d.station, chain));
         items.push(put_item(self.put_item_builder(stock))?);
 
-        for (t, read) in entered.tickets.iter().zip(
-            tickets_read
-                .into_iter()
-                .chain(std::iter::repeat(None)),
-        ) {
+        for (t, read) in entered
+            .tickets
+            .iter()
+            .zip(tickets_read.into_iter().chain(std::iter::repeat(None)))
+        {
             let it = item::to_item(t, ticket_key(&mill_key(&t.mill, &t.ticket)));
             let put = match read {
                 None => self

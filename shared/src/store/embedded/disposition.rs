@@ -3,9 +3,7 @@
 //! transaction (which also serialises it with crediting's appends); and the figures, read.
 
 use super::{decode, encode, get, EmbeddedStore, ENTRIES, HEADS};
-use crate::store::{
-    ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError,
-};
+use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
 use async_trait::async_trait;
 use greenloop_core::digest::{leaf_hash, Digest};
 use greenloop_core::disposition::{
@@ -111,7 +109,10 @@ impl Disposing for EmbeddedStore {
                 .insert((chain.as_str(), e.seq), e.to_json().as_slice())?
                 .is_some()
             {
-                return Err(StoreError::Corrupt(format!("chain {chain} seq {} is taken", e.seq)));
+                return Err(StoreError::Corrupt(format!(
+                    "chain {chain} seq {} is taken",
+                    e.seq
+                )));
             }
             let new_head = ChainHead {
                 chain: chain.clone(),

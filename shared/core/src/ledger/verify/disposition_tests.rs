@@ -158,7 +158,13 @@ fn honest() -> Stored {
     s.dispose(0, "bale-1", 32, bale("T-1", 6_000), |_| {});
     s.dispose(1, "bale-2", 10, bale("T-2", 3_000), |_| {});
     // 8.5 kg of pulp keeps 7.65 kg: at most 153 workbooks of 50 g.
-    s.dispose(1, "wb-1", 0, batch("B-1", &[("T-1", 6_000), ("T-2", 2_500)], 150), |_| {});
+    s.dispose(
+        1,
+        "wb-1",
+        0,
+        batch("B-1", &[("T-1", 6_000), ("T-2", 2_500)], 150),
+        |_| {},
+    );
     s.dispose(0, "give-1", 12, donation("B-1", 100), |_| {});
     s.dispose(0, "give-2", 12, donation("B-1", 50), |_| {});
     s
@@ -204,11 +210,17 @@ fn an_inflated_reuse_count_rehashed_is_caught_by_the_balance() {
 fn a_lying_stock_or_box_count_is_named() {
     let mut s = Stored::of(collected());
     s.dispose(0, "out-1", 70, reused(1), |_| {});
-    assert!(matches!(&s.problems()[..], [Problem::MassBalance { seq: 3, .. }]));
+    assert!(matches!(
+        &s.problems()[..],
+        [Problem::MassBalance { seq: 3, .. }]
+    ));
     let mut s = Stored::of(collected());
     // 6 kg is 20 boxes: a bale that takes out 2 is malformed.
     s.dispose(0, "bale-1", 62, bale("T-1", 6_000), |d| d.boxes = 2);
-    assert!(matches!(&s.problems()[..], [Problem::Malformed { seq: 3, .. }]));
+    assert!(matches!(
+        &s.problems()[..],
+        [Problem::Malformed { seq: 3, .. }]
+    ));
 }
 
 #[test]
@@ -226,7 +238,9 @@ fn cross_chain_sums_name_the_first_use_too_many() {
     // A draw from a ticket that is on no chain.
     let mut s = Stored::of(collected());
     s.dispose(1, "wb-1", 10, batch("B-1", &[("T-9", 1_000)], 10), |_| {});
-    assert!(matches!(&s.problems()[..], [Problem::MassBalance { detail, .. }] if detail.contains("not on the ledger")));
+    assert!(
+        matches!(&s.problems()[..], [Problem::MassBalance { detail, .. }] if detail.contains("not on the ledger"))
+    );
     // Donations past the batch.
     let mut s = honest();
     s.dispose(1, "give-3", 0, donation("B-1", 1), |_| {});
@@ -242,11 +256,15 @@ fn a_reused_ticket_or_report_is_named() {
     let mut s = Stored::of(collected());
     s.dispose(0, "bale-1", 62, bale("T-1", 300), |_| {});
     s.dispose(0, "bale-2", 61, bale("T-1", 300), |_| {});
-    assert!(matches!(&s.problems()[..], [Problem::MassBalance { seq: 4, detail, .. }] if detail.contains("already used")));
+    assert!(
+        matches!(&s.problems()[..], [Problem::MassBalance { seq: 4, detail, .. }] if detail.contains("already used"))
+    );
     let mut s = Stored::of(collected());
     s.dispose(0, "bale-1", 62, bale("T-1", 300), |_| {});
     s.dispose(1, "bale-1", 10, bale("T-2", 300), |_| {});
-    assert!(matches!(&s.problems()[..], [Problem::DuplicateReport { chain, first_chain, .. }] if chain == "shard-01" && first_chain == "shard-00"));
+    assert!(
+        matches!(&s.problems()[..], [Problem::DuplicateReport { chain, first_chain, .. }] if chain == "shard-01" && first_chain == "shard-00")
+    );
 }
 
 #[test]
@@ -254,9 +272,15 @@ fn a_disposition_entry_with_a_wrong_link_or_hash_is_named_like_any() {
     let mut s = honest();
     let last = s.chains[0].1.len() - 1;
     let text = String::from_utf8(s.chains[0].1[last].clone()).unwrap();
-    s.chains[0].1[last] = text.replace("\"workbooks\":50", "\"workbooks\":49").into_bytes();
+    s.chains[0].1[last] = text
+        .replace("\"workbooks\":50", "\"workbooks\":49")
+        .into_bytes();
     assert!(matches!(&s.problems()[..], [Problem::BadHash { .. }]));
     let mut s = honest();
-    s.dispose(0, "x", 12, reused(1), |d| d.params = "disposition-1999".into());
-    assert!(matches!(&s.problems()[..], [Problem::UnknownVersion { version, .. }] if version == "disposition-1999"));
+    s.dispose(0, "x", 12, reused(1), |d| {
+        d.params = "disposition-1999".into()
+    });
+    assert!(
+        matches!(&s.problems()[..], [Problem::UnknownVersion { version, .. }] if version == "disposition-1999")
+    );
 }

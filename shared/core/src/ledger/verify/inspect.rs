@@ -5,9 +5,9 @@
 use super::{ChainSummary, Problem, Verifier};
 use crate::catalog::Catalog;
 use crate::digest::Digest;
+use crate::disposition::{DispositionEntry, Params};
 use crate::domain::check_id;
 use crate::ledger::canonical;
-use crate::disposition::{DispositionEntry, Params};
 use crate::ledger::leaf::is_typed;
 use crate::ledger::{Entry, Leaf, FORMAT_VERSION};
 use crate::rulebook::{Day, DayBefore};

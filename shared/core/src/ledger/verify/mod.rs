@@ -19,23 +19,23 @@
 //!   and takes only an entry that passes everything; anything else goes to the general path,
 //!   so every verdict is the general path's.
 
+#[cfg(test)]
+mod disposition_tests;
 mod in_place;
 mod inspect;
 #[cfg(test)]
-mod disposition_tests;
-#[cfg(test)]
 mod tests;
 
+use super::balance::Balance;
 pub use super::problem::Problem;
 pub use super::report::{ChainSummary, Report};
-use super::balance::Balance;
 use super::totals::{accepted, Credit, Tally};
-use crate::disposition::Params;
-use crate::ledger::collected;
 use super::{Digest, ZERO};
 use crate::catalog::Catalog;
 use crate::checkpoint::Checkpoint;
+use crate::disposition::Params;
 use crate::factors::FactorTable;
+use crate::ledger::collected;
 use crate::merkle::frontier::Frontier;
 use crate::records::{Account, CampusTotals, ChainHead};
 use crate::rulebook::{Day, Rulebook};
@@ -271,4 +271,3 @@ fn check_balance(balance: &Balance, catalog: &Catalog, params: &Params, report: 
     let name = |c: u32| names[c as usize].clone();
     balance.check(&name, catalog.factor_tables(), params, &mut report.problems);
 }
-
