@@ -7,7 +7,7 @@
 #[path = "support/one_line.rs"]
 mod one_line;
 
-use greenloop::ledger::Entry;
+use greenloop::ledger::{Entry, Leaf};
 use greenloop::store::embedded::{ENTRIES, FILE_NAME};
 use one_line::assert_one_line_error;
 use redb::{Database, ReadableDatabase, ReadableTable};
@@ -96,6 +96,9 @@ fn demo_summary_ends_with_a_passing_verification() {
         "Chain heads",
         "replays answered",
         "CO2e avoided",
+        "Packaging's second life",
+        "reuse rate",
+        "schools reached",
     ] {
         assert!(stdout.contains(part), "summary lacks {part:?}:\n{stdout}");
     }
@@ -172,12 +175,13 @@ fn export_is_every_entry_in_chain_and_seq_order() {
         .collect();
     assert_eq!(lines.len() as u64, report["entries"].as_u64().unwrap());
     let mut last: Option<(String, u64)> = None;
-    let mut buf = Vec::new();
+    let mut reports = 0;
     for line in lines {
-        let e: Entry = serde_json::from_slice(line).unwrap();
+        let (e, hash) = Leaf::read(line).unwrap();
         assert_eq!(e.to_json(), line, "export lines are canonical");
-        assert_eq!(e.compute_hash(&mut buf), e.hash);
-        let key = (e.chain.clone(), e.seq);
+        assert_eq!(hash, e.hash());
+        reports += usize::from(matches!(e, Leaf::Disposition(_)));
+        let key = (e.chain().to_owned(), e.seq());
         if let Some(prev) = &last {
             assert!(key > *prev, "{key:?} after {prev:?}");
             if prev.0 == key.0 {
@@ -186,6 +190,10 @@ fn export_is_every_entry_in_chain_and_seq_order() {
         }
         last = Some(key);
     }
+    assert!(
+        reports > 0,
+        "the demo's stations reported what became of their boxes"
+    );
 }
 
 #[test]
@@ -346,4 +354,41 @@ fn register_loads_the_example_registry_and_refuses_a_bad_one_whole() {
         stderr.contains("station bj-y: a station names the key ids"),
         "{stderr}"
     );
+}
+
+#[test]
+fn report_disposition_prints_the_nation_and_one_station() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let out = greenloop(dir.path(), &["report", "disposition"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    assert!(
+        printed.contains("reuse rate") && printed.contains("schools reached"),
+        "{printed}"
+    );
+    let json = greenloop(dir.path(), &["report", "disposition", "--json"]);
+    let national: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let t = &national["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert!(
+        n("collected") > 0 && n("reused") > 0 && n("baled_boxes") > 0,
+        "{national}"
+    );
+    assert_eq!(
+        national["stock"].as_u64().unwrap(),
+        n("collected") - n("reused") - n("baled_boxes")
+    );
+    assert!(n("donated") <= n("workbooks"));
+    let one = greenloop(
+        dir.path(),
+        &["report", "disposition", "--station", "st-sjtu-1", "--json"],
+    );
+    let one: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(one["station"], "st-sjtu-1");
+    let unknown = greenloop(
+        dir.path(),
+        &["report", "disposition", "--station", "st-none"],
+    );
+    assert_one_line_error(&unknown, "station st-none is not registered");
 }

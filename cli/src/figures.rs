@@ -50,20 +50,14 @@ async fn disposition(store: &dyn Store, station: Option<String>, json: bool) -> 
                 return Ok(());
             }
             println!("Station {}", s.station);
-            println!(
-                "  boxes      {} collected, {} reused, {} baled ({}), {} in stock",
-                group(s.collected as i64),
-                group(s.reused as i64),
-                group(s.baled_boxes as i64),
-                kg(s.baled_g as i64),
-                group(s.stock as i64)
-            );
-            println!(
-                "  outgoing   {} parcels, {} in recycled boxes ({})",
-                group(s.parcels as i64),
-                group(s.reused as i64),
-                rate(s.reuse_rate_bp)
-            );
+            print_boxes(&Totals {
+                collected: s.collected,
+                reused: s.reused,
+                baled_boxes: s.baled_boxes,
+                baled_g: s.baled_g,
+                parcels: s.parcels,
+                ..Totals::default()
+            });
         }
         None => {
             let d = Disposition::of(store.disposition_totals().await.map_err(err)?);
@@ -80,6 +74,19 @@ async fn disposition(store: &dyn Store, station: Option<String>, json: bool) -> 
 
 /// The national block, shared with the demo's summary.
 pub fn print_totals(t: &Totals) {
+    print_boxes(t);
+    println!(
+        "  workbooks  {} made from {} of pulp; {} donated in {} donations, {} schools reached",
+        group(t.workbooks as i64),
+        kg(t.pulp_g as i64),
+        group(t.donated as i64),
+        group(t.donations as i64),
+        group(t.schools as i64)
+    );
+}
+
+/// Boxes and outgoing parcels: a station's figures, or the first lines of the nation's.
+fn print_boxes(t: &Totals) {
     println!(
         "  boxes      {} collected, {} reused, {} baled ({}), {} in stock",
         group(t.collected as i64),
@@ -93,14 +100,6 @@ pub fn print_totals(t: &Totals) {
         group(t.parcels as i64),
         group(t.reused as i64),
         rate(t.reuse_rate_bp())
-    );
-    println!(
-        "  workbooks  {} made from {} of pulp; {} donated in {} donations, {} schools reached",
-        group(t.workbooks as i64),
-        kg(t.pulp_g as i64),
-        group(t.donated as i64),
-        group(t.donations as i64),
-        group(t.schools as i64)
     );
 }
 

@@ -10,7 +10,7 @@
 //! nothing. An integration reports only for its own stations (403 `station_not_yours`).
 
 use super::integer::integer;
-use super::scan::signed;
+use super::scan::{own_station, signed};
 use super::signature::TOLERANCE_S;
 use super::{json, parse, ApiError};
 use crate::store::{DisposeStore, Disposed, StoreError};
@@ -82,23 +82,7 @@ async fn report(
     if d.at > app.now() + TOLERANCE_S {
         return Err(Invalid::new("future_time", "at is in the future").into());
     }
-    let Some(station) = app.store.station(&d.station).await? else {
-        return Err(Invalid::new(
-            "unknown_station",
-            format!("station {} is not registered", d.station),
-        )
-        .into());
-    };
-    if !station.accepts(&d.integration) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "station_not_yours",
-            format!(
-                "station {} does not take reports from this integration",
-                station.id
-            ),
-        ));
-    }
+    own_station(app.store.as_ref(), &d.station, &d.integration, "reports").await?;
     let Disposed { entry, replay } = app.store.dispose(&d, params).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::new(
             StatusCode::CONFLICT,

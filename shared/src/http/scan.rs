@@ -14,7 +14,7 @@
 use super::integer::integer;
 use super::signature::{Message, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
 use super::{json, parse, read_body, ApiError};
-use crate::store::{ActionStatus, Recorded, ScanStore, StoreError};
+use crate::store::{ActionStatus, Directory, Recorded, ScanStore, StoreError};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -22,7 +22,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use greenloop_core::domain::{
-    action_key, check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId,
+    action_key, check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId, Station,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -360,28 +360,43 @@ fn in_time(app: &App, at: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The station, if it is registered and `integration` may send `what` (actions, reports) there:
+/// else 422 `unknown_station`, or 403 `station_not_yours`.
+pub(super) async fn own_station<S: Directory + ?Sized>(
+    store: &S,
+    station: &str,
+    integration: &str,
+    what: &str,
+) -> Result<Station, ApiError> {
+    let Some(found) = store.station(station).await? else {
+        return Err(Invalid::new(
+            "unknown_station",
+            format!("station {station} is not registered"),
+        )
+        .into());
+    };
+    if !found.accepts(integration) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "station_not_yours",
+            format!("station {station} does not take {what} from this integration"),
+        ));
+    }
+    Ok(found)
+}
+
 /// Validates an action against the rulebook and the registry, and records it idempotently.
 async fn record(app: &App, action: Action) -> Result<Response, ApiError> {
     action.validate()?;
     tracing::Span::current().record("action_id", action.id.as_str());
     in_time(app, action.at)?;
-    let Some(station) = app.store.station(&action.station).await? else {
-        return Err(Invalid::new(
-            "unknown_station",
-            format!("station {} is not registered", action.station),
-        )
-        .into());
-    };
-    if !station.accepts(&action.integration) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "station_not_yours",
-            format!(
-                "station {} does not take actions from this integration",
-                station.id
-            ),
-        ));
-    }
+    own_station(
+        app.store.as_ref(),
+        &action.station,
+        &action.integration,
+        "actions",
+    )
+    .await?;
     let recorded = app
         .store
         .record_action(&action)
