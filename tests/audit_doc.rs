@@ -51,6 +51,7 @@ fn the_audit_walkthrough_runs_as_written() {
         "proof: OK: chain shard-01 seq 5",
         "proof: OK: member",
         "proof: OK: chain shard-01's checkpoint of",
+        "proof: OK: brand brand-07 has",
     ] {
         assert!(text.contains(want), "no {want:?} in:\n{text}");
     }
@@ -60,7 +61,7 @@ fn the_audit_walkthrough_runs_as_written() {
     );
 }
 
-/// `docs/audit.md` §7.4: each saved proof file it shows checks with `greenloop proof check`
+/// `docs/audit.md` §7.5: each saved proof file it shows checks with `greenloop proof check`
 /// under the RFC 8032 test key and prints the line the doc shows after it; the same file with
 /// one digit of its first hash changed fails.
 #[test]

@@ -392,3 +392,70 @@ fn report_disposition_prints_the_nation_and_one_station() {
     );
     assert_one_line_error(&unknown, "station st-none is not registered");
 }
+
+/// A brand's statement checks offline; one entry taken out of it, or one point added to its
+/// totals, fails the check.
+#[test]
+fn a_brand_statement_checks_and_a_removed_entry_fails_it() {
+    const DEMO_PUBLIC_KEY: &str =
+        "2805d3ab1e49e7fb4d9c51e9102a5541ef924344731ee5e8a0c8c6c7212cb23e";
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let file = dir.path().join("brand.json");
+    let file_arg = file.to_str().unwrap();
+    let made = greenloop(
+        dir.path(),
+        &[
+            "proof",
+            "brand",
+            "--brand",
+            "brand-01",
+            "--log-key",
+            DEMO_PUBLIC_KEY,
+            "--save",
+            file_arg,
+        ],
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    let check = |bundle: &serde_json::Value| {
+        std::fs::write(&file, bundle.to_string()).unwrap();
+        greenloop(
+            dir.path(),
+            &["proof", "check", "--log-key", DEMO_PUBLIC_KEY, file_arg],
+        )
+    };
+    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let ok = check(&bundle);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let entries = bundle["brand"]["statement"]["totals"]["entries"]
+        .as_u64()
+        .unwrap();
+    assert!(entries > 1 && text(&ok).contains(&format!("has {entries} entries")));
+
+    let mut removed = bundle.clone();
+    removed["brand"]["statement"]["proofs"]
+        .as_array_mut()
+        .unwrap()
+        .remove(1);
+    let out = check(&removed);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains(&format!(
+            "entries is {entries}, its entries sum to {}",
+            entries - 1
+        )),
+        "{}",
+        text(&out)
+    );
+    let mut inflated = bundle.clone();
+    let points = inflated["brand"]["statement"]["totals"]["points"]
+        .as_i64()
+        .unwrap();
+    inflated["brand"]["statement"]["totals"]["points"] = (points + 1).into();
+    let out = check(&inflated);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains(&format!(
+        "points is {}, its entries sum to {points}",
+        points + 1
+    )));
+}

@@ -1,18 +1,31 @@
 //! `greenloop report`: the campaign's figures as the operator and the brand team read them,
-//! from the store's running totals (one read per chain or per station), never by summing
-//! entries. `disposition` prints what became of the collected boxes: nationwide, or for one
-//! station.
+//! `disposition` prints what became of the collected boxes, nationwide or for one station, from
+//! the store's running totals (one read per chain or per station); `brands` prints the brand
+//! team's ranking, summed from every entry (a pass over the ledger: an operator's report).
 
 use crate::backend::Backend;
 use crate::report::{group, kg};
 use clap::Subcommand;
+use greenloop::brand::{Ranked, Team};
 use greenloop::disposition::Totals;
 use greenloop::http::audit::{Disposition, StationDisposition};
+use greenloop::ledger::Leaf;
 use greenloop::store::Store;
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum ReportCommand {
+    /// The Domestic Brands Green Decrement Team: every brand named by a drop-off, with its
+    /// boxes returned, points credited because of it, CO2e and members reached, most boxes
+    /// first. Read from every entry (a pass over the ledger).
+    Brands {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Partner brands only.
+        #[arg(long)]
+        partners: bool,
+    },
     /// Boxes collected, reused, baled and in stock, the reuse rate of outgoing parcels, and
     /// the workbooks made from the pulp and donated: nationwide, or for one station.
     Disposition {
@@ -28,6 +41,18 @@ pub enum ReportCommand {
 pub async fn run(backend: &Backend, command: ReportCommand) -> Result<ExitCode, String> {
     let store = backend.store();
     match command {
+        ReportCommand::Brands { json, partners } => {
+            let (ranking, _) = team(store).await?;
+            let rows: Vec<_> = ranking
+                .into_iter()
+                .filter(|r| r.partner || !partners)
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows).expect("JSON"));
+            } else {
+                print_team(&rows);
+            }
+        }
         ReportCommand::Disposition { station, json } => {
             disposition(store, station, json).await?;
         }
@@ -101,6 +126,53 @@ fn print_boxes(t: &Totals) {
         group(t.reused as i64),
         rate(t.reuse_rate_bp())
     );
+}
+
+/// The team ranking from every entry of every chain, under the versions each names; and the
+/// number of entries read.
+pub async fn team(store: &dyn Store) -> Result<(Vec<Ranked>, u64), String> {
+    let err = |e: greenloop::store::StoreError| e.to_string();
+    let catalog = store.catalog().await.map_err(err)?;
+    let mut team = Team::default();
+    let mut read = 0;
+    for head in store.chain_heads().await.map_err(err)? {
+        let mut seq = 0;
+        while seq < head.size {
+            let page = store.entries(&head.chain, seq, 1_000).await.map_err(err)?;
+            if page.is_empty() {
+                break;
+            }
+            seq += page.len() as u64;
+            for bytes in page {
+                read += 1;
+                if let Ok((Leaf::Credit(e), _)) = Leaf::read(&bytes) {
+                    if let (Some(rb), Some(f)) =
+                        (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
+                    {
+                        team.add(&e, rb, f);
+                    }
+                }
+            }
+        }
+    }
+    let ranking = team.ranking(|b| catalog.rulebooks().any(|rb| rb.is_partner(b)));
+    Ok((ranking, read))
+}
+
+/// The team ranking as text.
+pub fn print_team(rows: &[Ranked]) {
+    for r in rows {
+        println!(
+            "  {:>2}. {:<12} {:>9} boxes {:>11} points {:>13} {:>7} members{}",
+            r.rank,
+            r.brand,
+            group(r.figures.boxes as i64),
+            group(r.figures.points),
+            kg(r.figures.co2e_g),
+            group(r.members as i64),
+            if r.partner { "" } else { "  (not a partner)" }
+        );
+    }
 }
 
 /// Basis points as a percentage with two decimals, exactly.

@@ -6,6 +6,7 @@ use crate::backend::Backend;
 use crate::remote::{self, RemoteLedger};
 use crate::LogKeyArg;
 use clap::{Args, Subcommand};
+use greenloop::brand;
 use greenloop::checkpoint::tree;
 use greenloop::checkpoint::{PublicKey, SignedCheckpoint};
 use greenloop::domain::MemberId;
@@ -110,6 +111,14 @@ pub enum ProofCommand {
         #[arg(long)]
         member: String,
     },
+    /// A partner brand's statement: every checkpointed entry naming the brand, each proven,
+    /// and its boxes, points and CO2e by day and campus. Built from the local store (or
+    /// --table), as of each chain's latest checkpoint.
+    Brand {
+        /// The brand's id, as the rulebook and the lots name it.
+        #[arg(long)]
+        brand: String,
+    },
     /// Check a saved bundle offline.
     Check {
         /// A file written by --save.
@@ -134,6 +143,9 @@ pub enum Bundle {
     },
     Statement {
         statement: Statement,
+    },
+    Brand {
+        statement: brand::Statement,
     },
 }
 
@@ -225,6 +237,20 @@ impl Prover<'_> {
                 };
                 Bundle::Statement { statement }
             }
+            ProofCommand::Brand { brand } => {
+                greenloop::domain::check_id("brand", brand).map_err(|e| e.message)?;
+                let statement = match self {
+                    Prover::Remote(_) => {
+                        return Err("a brand statement is built from the operator's store: \
+                                    run it without --url, on --data or --table"
+                            .into())
+                    }
+                    Prover::Local(s) => greenloop::checkpoint::brand::brand_statement(*s, brand)
+                        .await
+                        .map_err(err)?,
+                };
+                Bundle::Brand { statement }
+            }
             ProofCommand::Check { file } => read_bundle(file)?,
         })
     }
@@ -267,6 +293,20 @@ pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
                 proof.second,
                 proof.first,
                 proof.proof.len()
+            ))
+        }
+        Bundle::Brand { statement } => {
+            let catalog = greenloop::catalog::Catalog::builtin();
+            let v = brand::verify_statement(key, statement, &catalog).map_err(|e| e.to_string())?;
+            Ok(format!(
+                "proof: OK: brand {} has {} entries, all in signed checkpoints, over {} days and campuses; {} boxes, {} points credited because of the brand, {} g CO2e, {} members reached",
+                v.brand,
+                v.totals.entries,
+                v.rows,
+                v.totals.boxes,
+                v.totals.points,
+                v.totals.co2e_g,
+                v.members
             ))
         }
         Bundle::Statement { statement } => {

@@ -14,7 +14,7 @@
 
 pub use async_trait::async_trait;
 pub use greenloop_core::{
-    catalog, digest, disposition, domain, factors, ledger, merkle, proof, ranking, records,
+    brand, catalog, digest, disposition, domain, factors, ledger, merkle, proof, ranking, records,
     rulebook,
 };
 

@@ -83,6 +83,12 @@ pub(super) async fn print_summary(
         );
     }
     crate::figures::print_totals(&disposition.totals);
+    let (team, _) = crate::figures::team(store)
+        .await
+        .map_err(greenloop::store::StoreError::Unavailable)?;
+    let partners: Vec<_> = team.into_iter().filter(|r| r.partner).take(5).collect();
+    println!("Top brands of the Domestic Brands Green Decrement Team (boxes returned)");
+    crate::figures::print_team(&partners);
 
     let mut totals = store.campus_totals().await?;
     totals.sort_by(|a, b| b.co2e_g.cmp(&a.co2e_g).then(a.campus.cmp(&b.campus)));

@@ -12,8 +12,10 @@
 //! - [`merkle`]: RFC 6962 tree math, inclusion and consistency;
 //! - [`checkpoint`]: signed tree heads;
 //! - [`ledger`]: entries, their canonical bytes, and the verifier;
-//! - [`proof`]: the proofs an auditor is handed, and their one verifier.
+//! - [`proof`]: the proofs an auditor is handed, and their one verifier;
+//! - [`brand`]: what each partner brand's boxes brought in, and a brand's statement.
 
+pub mod brand;
 pub mod catalog;
 pub mod checkpoint;
 pub mod digest;

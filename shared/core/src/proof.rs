@@ -129,6 +129,8 @@ pub enum AuditError {
     Proof { chain: String, error: ProofError },
     #[error("member statement: {0}")]
     Statement(String),
+    #[error("brand statement: {0}")]
+    BrandStatement(String),
 }
 
 /// The checkpoint, if `key` signed exactly it.

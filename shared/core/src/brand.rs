@@ -1,0 +1,375 @@
+//! The brand team: what each partner brand's boxes brought in, from the entries alone, and a
+//! brand's statement, which the brand checks offline like a member statement.
+//!
+//! Attribution (normative, `docs/ledger-format.md` §12). For a credit entry and a brand `b`
+//! named in its lots:
+//! - it counts only if the entry is a drop-off (`scan`) whose items are accepted (not
+//!   `implausible`): a pledge names no brand, and refused items are nobody's;
+//! - `boxes` = Σ `count` of the lots naming `b`;
+//! - `co2e_g` = `boxes × box_reused` under the entry's factor table: the multiplier never
+//!   touches grams;
+//! - `uplift` = ⌊`boxes × box × (pct − 100)` / 100⌋, where `pct` is the rulebook's partner
+//!   multiplier if `b` is a partner brand, else 100 (no uplift): the points the multiplier
+//!   added before the cap;
+//! - `points` (credited because of the brand) = ⌊`bonus × uplift` / `points`⌋ when the entry's
+//!   `points` > 0, else 0: the uplift's share of what was actually credited, so a capped or
+//!   out-of-window entry pays the brand's share of what the member got, never more. Summed
+//!   over an entry's brands it is at most `bonus`.
+
+use crate::catalog::Catalog;
+use crate::checkpoint::{PublicKey, SignedCheckpoint};
+use crate::domain::ActionKind;
+use crate::factors::FactorTable;
+use crate::ledger::{Entry, Leaf};
+use crate::proof::{verify_checkpoint, verify_inclusion, AuditError, InclusionProof};
+use crate::rulebook::Rulebook;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One brand's figures, summed over some entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figures {
+    pub boxes: u64,
+    pub points: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+}
+
+impl Figures {
+    pub fn add(&mut self, o: &Figures) {
+        self.boxes += o.boxes;
+        self.points += o.points;
+        self.co2e_g += o.co2e_g;
+        self.entries += o.entries;
+    }
+}
+
+/// What one entry brings each brand it names, by brand, per the rules above.
+pub fn shares(e: &Entry, rulebook: &Rulebook, factors: &FactorTable) -> BTreeMap<String, Figures> {
+    let mut out: BTreeMap<String, Figures> = BTreeMap::new();
+    if e.kind != ActionKind::Scan || !e.reason.accepts_items() {
+        return out;
+    }
+    for lot in &e.items.boxes {
+        if let Some(b) = &lot.brand {
+            out.entry(b.clone()).or_default().boxes += u64::from(lot.count);
+        }
+    }
+    for (b, f) in out.iter_mut() {
+        let pct = if rulebook.is_partner(b) {
+            i64::from(rulebook.partner_multiplier_pct)
+        } else {
+            100
+        };
+        let uplift = f.boxes as i64 * i64::from(rulebook.points.per_box) * (pct - 100) / 100;
+        f.points = if e.points > 0 {
+            (i128::from(e.bonus) * i128::from(uplift) / i128::from(e.points)) as i64
+        } else {
+            0
+        };
+        f.co2e_g = f.boxes as i64 * i64::from(factors.box_reused.g_co2e);
+        f.entries = 1;
+    }
+    out
+}
+
+/// One brand's figures on one (day, campus); `campus` is None for members of no campus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Row {
+    pub day: String,
+    pub campus: Option<String>,
+    pub figures: Figures,
+}
+
+/// A brand's statement: its figures per day and campus and in all, the members it reached,
+/// and every entry that names it, each with its inclusion proof in a signed checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    pub brand: String,
+    pub totals: Figures,
+    /// Distinct members whose entries name the brand.
+    pub members: u64,
+    pub rows: Vec<Row>,
+    pub checkpoints: Vec<SignedCheckpoint>,
+    pub proofs: Vec<InclusionProof>,
+}
+
+/// What a verified brand statement adds up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub brand: String,
+    pub totals: Figures,
+    pub members: u64,
+    pub rows: usize,
+}
+
+/// Sums the entries into a statement's figures, under the versions each names in `catalog`:
+/// totals, members, rows by (day, campus). An entry that does not name the brand is refused.
+pub fn figures<'a>(
+    brand: &str,
+    entries: impl Iterator<Item = &'a Entry>,
+    catalog: &Catalog,
+) -> Result<(Figures, u64, Vec<Row>), String> {
+    let mut totals = Figures::default();
+    let mut members = BTreeSet::new();
+    let mut rows: BTreeMap<(String, Option<String>), Figures> = BTreeMap::new();
+    for e in entries {
+        let (Some(rb), Some(f)) = (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
+        else {
+            return Err(format!(
+                "chain {} seq {} names an unknown version",
+                e.chain, e.seq
+            ));
+        };
+        let Some(mine) = shares(e, rb, f).remove(brand) else {
+            return Err(format!(
+                "chain {} seq {} does not name brand {brand}",
+                e.chain, e.seq
+            ));
+        };
+        totals.add(&mine);
+        members.insert(e.member.clone());
+        rows.entry((e.day.clone(), e.campus.clone()))
+            .or_default()
+            .add(&mine);
+    }
+    let rows = rows
+        .into_iter()
+        .map(|((day, campus), figures)| Row {
+            day,
+            campus,
+            figures,
+        })
+        .collect();
+    Ok((totals, members.len() as u64, rows))
+}
+
+/// Checks a brand statement offline: every checkpoint is signed by the log; every entry is in
+/// a signed checkpoint at the size its proof names, names the brand, and is named once; and
+/// the totals, members and rows are what the entries add up to under the versions they name.
+///
+/// What it cannot show alone is completeness: that no entry naming the brand was left out of
+/// both the entries and the figures. That takes the whole log (`greenloop verify`, which
+/// recomputes every brand's figures from every entry) or a per-chain commitment to each
+/// brand's entries; `docs/audit.md` says what that would be.
+pub fn verify_statement(
+    key: &PublicKey,
+    s: &Statement,
+    catalog: &Catalog,
+) -> Result<Verified, AuditError> {
+    let fail = |m: String| AuditError::BrandStatement(format!("brand {}: {m}", s.brand));
+    let mut by_tree: BTreeMap<(&str, u64), &SignedCheckpoint> = BTreeMap::new();
+    for c in &s.checkpoints {
+        verify_checkpoint(key, c)?;
+        by_tree.insert((&c.checkpoint.chain, c.checkpoint.size), c);
+    }
+    let mut entries = Vec::with_capacity(s.proofs.len());
+    let mut seen = BTreeSet::new();
+    for p in &s.proofs {
+        let c = by_tree.get(&(p.chain.as_str(), p.size)).ok_or_else(|| {
+            fail(format!(
+                "no checkpoint for chain {} at size {}",
+                p.chain, p.size
+            ))
+        })?;
+        let Leaf::Credit(e) = verify_inclusion(key, c, p)? else {
+            return Err(fail(format!(
+                "chain {} seq {} is not a credit entry",
+                p.chain, p.seq
+            )));
+        };
+        if !seen.insert((e.chain.clone(), e.seq)) {
+            return Err(fail(format!(
+                "chain {} seq {} is given twice",
+                e.chain, e.seq
+            )));
+        }
+        entries.push(e);
+    }
+    let (totals, members, rows) = figures(&s.brand, entries.iter(), catalog).map_err(fail)?;
+    for (what, stated, summed) in [
+        ("entries", s.totals.entries as i64, totals.entries as i64),
+        ("boxes", s.totals.boxes as i64, totals.boxes as i64),
+        ("points", s.totals.points, totals.points),
+        ("co2e_g", s.totals.co2e_g, totals.co2e_g),
+        ("members", s.members as i64, members as i64),
+    ] {
+        if stated != summed {
+            return Err(fail(format!(
+                "{what} is {stated}, its entries sum to {summed}"
+            )));
+        }
+    }
+    if s.rows != rows {
+        return Err(fail(
+            "its rows by day and campus are not what its entries sum to".into(),
+        ));
+    }
+    Ok(Verified {
+        brand: s.brand.clone(),
+        totals,
+        members,
+        rows: rows.len(),
+    })
+}
+
+/// The brand team's figures, summed entry by entry: every brand named, with the members it
+/// reached.
+#[derive(Debug, Default)]
+pub struct Team {
+    brands: BTreeMap<String, (Figures, BTreeSet<crate::domain::MemberId>)>,
+}
+
+/// One brand's place in the team ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ranked {
+    pub rank: u32,
+    pub brand: String,
+    pub partner: bool,
+    pub figures: Figures,
+    pub members: u64,
+}
+
+impl Team {
+    pub fn add(&mut self, e: &Entry, rulebook: &Rulebook, factors: &FactorTable) {
+        for (b, f) in shares(e, rulebook, factors) {
+            let (sum, members) = self.brands.entry(b).or_default();
+            sum.add(&f);
+            members.insert(e.member.clone());
+        }
+    }
+
+    /// Most boxes returned first, then by brand id; `partner` as `is_partner` says.
+    pub fn ranking(&self, is_partner: impl Fn(&str) -> bool) -> Vec<Ranked> {
+        let mut rows: Vec<Ranked> = self
+            .brands
+            .iter()
+            .map(|(b, (f, m))| Ranked {
+                rank: 0,
+                brand: b.clone(),
+                partner: is_partner(b),
+                figures: *f,
+                members: m.len() as u64,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.figures
+                .boxes
+                .cmp(&a.figures.boxes)
+                .then_with(|| a.brand.cmp(&b.brand))
+        });
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.rank = i as u32 + 1;
+        }
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BoxLot, Items};
+    use crate::rulebook::Reason;
+    use proptest::prelude::*;
+
+    fn entry(lots: &[(Option<&str>, u32)], points: i64, bonus: i64, reason: Reason) -> Entry {
+        let mut e = crate::ledger::entry::tests::sample();
+        e.items = Items {
+            boxes: lots
+                .iter()
+                .map(|&(b, count)| BoxLot {
+                    brand: b.map(str::to_owned),
+                    count,
+                })
+                .collect(),
+            ..Items::default()
+        };
+        (e.points, e.bonus, e.reason) = (points, bonus, reason);
+        e
+    }
+
+    #[test]
+    fn the_team_ranks_by_boxes_and_counts_members_once() {
+        let (rb, f) = (Rulebook::default_double11(), FactorTable::default_2026());
+        let mut team = Team::default();
+        let mut e = entry(
+            &[(Some("brand-01"), 2), (Some("brand-02"), 5)],
+            140,
+            140,
+            Reason::Ok,
+        );
+        team.add(&e, &rb, &f);
+        e.seq = 1;
+        team.add(&e, &rb, &f);
+        e.member = crate::domain::MemberId::parse(&"cd".repeat(32)).unwrap();
+        e.items.boxes.truncate(1);
+        team.add(&e, &rb, &f);
+        let r = team.ranking(|b| rb.is_partner(b));
+        let got: Vec<_> = r
+            .iter()
+            .map(|r| (r.rank, r.brand.as_str(), r.figures.boxes, r.members))
+            .collect();
+        assert_eq!(got, [(1, "brand-02", 10, 1), (2, "brand-01", 6, 2)]);
+        assert_eq!(r[1].figures.entries, 3);
+    }
+
+    #[test]
+    fn a_partner_brand_gets_its_uplift_and_a_capped_entry_its_share() {
+        let (rb, f) = (Rulebook::default_double11(), FactorTable::default_2026());
+        assert!(rb.is_partner("brand-07") && rb.partner_multiplier_pct == 200);
+        // Vector 1 of docs/ledger-format.md: 3 boxes of brand-07 and 2 of none, 80 points.
+        let e = entry(&[(Some("brand-07"), 3), (None, 2)], 80, 80, Reason::Ok);
+        let s = shares(&e, &rb, &f);
+        assert_eq!(
+            s["brand-07"],
+            Figures {
+                boxes: 3,
+                points: 30,
+                co2e_g: 111,
+                entries: 1
+            }
+        );
+        assert_eq!(s.len(), 1, "no brand, no share");
+        // Capped to 40 of 80: half the uplift, rounded down.
+        let capped = entry(&[(Some("brand-07"), 3), (None, 2)], 80, 40, Reason::Capped);
+        assert_eq!(shares(&capped, &rb, &f)["brand-07"].points, 15);
+        // Not a partner: boxes and grams, no points.
+        let other = entry(&[(Some("other-1"), 4)], 40, 40, Reason::Ok);
+        assert_eq!(shares(&other, &rb, &f)["other-1"].points, 0);
+        // Refused items are nobody's.
+        let refused = entry(&[(Some("brand-07"), 3)], 60, 0, Reason::Implausible);
+        assert!(shares(&refused, &rb, &f).is_empty());
+    }
+
+    proptest! {
+        /// Whatever the lots and the cap, an entry's brand points never exceed its bonus, and
+        /// each brand's never exceed its uplift.
+        #[test]
+        fn brand_points_never_exceed_the_bonus(
+            lots in proptest::collection::vec((0usize..4, 1u32..50), 1..6),
+            cap in 0i64..=100,
+        ) {
+            let (rb, f) = (Rulebook::default_double11(), FactorTable::default_2026());
+            let names = [Some("brand-01"), Some("brand-02"), Some("other-9"), None];
+            let lots: Vec<(Option<&str>, u32)> = lots.iter().map(|&(b, n)| (names[b], n)).collect();
+            let items = Items {
+                boxes: lots.iter().map(|&(b, count)| BoxLot { brand: b.map(str::to_owned), count }).collect(),
+                ..Items::default()
+            };
+            let points = rb.points_of(ActionKind::Scan, 0, items.boxes.iter().map(|l| (l.brand.as_deref(), l.count)), 0, 0);
+            let bonus = points * cap / 100;
+            let e = entry(&lots, points, bonus, Reason::Capped);
+            let s = shares(&e, &rb, &f);
+            let sum: i64 = s.values().map(|x| x.points).sum();
+            prop_assert!(sum <= bonus);
+            for (b, x) in &s {
+                let boxes: u64 = lots.iter().filter(|l| l.0 == Some(b.as_str())).map(|l| u64::from(l.1)).sum();
+                prop_assert_eq!(x.boxes, boxes);
+                prop_assert!(x.points <= boxes as i64 * 10);
+            }
+        }
+    }
+}
