@@ -299,6 +299,11 @@ impl Disposal {
         crate::domain::action_key(&self.integration, &self.id)
     }
 
+    /// What tells a replay (the same body again) from a conflict (the same key, another body).
+    pub fn digest(&self) -> Digest {
+        leaf_hash(&serde_json::to_vec(self).expect("a report serializes"))
+    }
+
     pub fn validate(&self, params: &Params) -> Result<(), Invalid> {
         check_id("report", &self.id)?;
         check_id("integration", &self.integration)?;

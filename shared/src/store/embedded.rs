@@ -27,7 +27,6 @@ mod campus;
 mod checkpoints;
 mod crediting;
 mod disposition;
-pub use disposition::disposal_digest;
 mod quarantine;
 pub use checkpoints::TREE;
 

@@ -8,7 +8,6 @@
 use super::append::{put_item, update_item};
 use super::item::{self, from_item, get_s, n, read_head, s, Item};
 use super::{sdk_err, DynamoStore};
-use crate::store::embedded::disposal_digest;
 use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -132,7 +131,7 @@ struct Kept {
 impl Disposing for DynamoStore {
     async fn dispose(&self, d: &Disposal, params: &Params) -> Result<Disposed> {
         let chain = chain_for_station(&d.station, self.shards);
-        let digest = disposal_digest(d);
+        let digest = d.digest();
         for attempt in 0..TRIES {
             if let Some(replay) = self.replay(d, &digest).await? {
                 return Ok(replay);

@@ -5,7 +5,7 @@
 use super::{decode, encode, get, EmbeddedStore, ENTRIES, HEADS};
 use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
 use async_trait::async_trait;
-use greenloop_core::digest::{leaf_hash, Digest};
+use greenloop_core::digest::Digest;
 use greenloop_core::disposition::{
     self, batch_named, tickets_named, Disposal, DispositionEntry, Params, Standing, StationStock,
     Totals,
@@ -45,16 +45,11 @@ struct Kept {
     seq: u64,
 }
 
-/// What tells a replay (same body) from a conflict (same key, other body).
-pub fn disposal_digest(d: &Disposal) -> Digest {
-    leaf_hash(&serde_json::to_vec(d).expect("a report serializes"))
-}
-
 #[async_trait]
 impl Disposing for EmbeddedStore {
     async fn dispose(&self, d: &Disposal, params: &Params) -> Result<Disposed> {
         let chain = chain_for_station(&d.station, self.shards);
-        let digest = disposal_digest(d);
+        let digest = d.digest();
         self.write(|txn| -> Result<Disposed> {
             let mut kept = txn.open_table(DISPOSALS)?;
             if let Some(k) = get::<Kept>(&kept, &d.key())? {
