@@ -183,6 +183,8 @@ fn the_core_depends_on_nothing_that_does_io() {
         "rustc-hash",
         "serde",
         "serde_json",
+        // RFC 8785 bytes of disposition entries: serde_json values, canonically ordered.
+        "serde_jcs",
         "sha2",
         "thiserror",
     ];

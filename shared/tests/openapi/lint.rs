@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 fn mounted_routes() -> BTreeSet<(String, String)> {
     let sources = [
         include_str!("../../src/http/scan.rs"),
+        include_str!("../../src/http/disposal.rs"),
         include_str!("../../src/http/campus.rs"),
         include_str!("../../src/http/audit.rs"),
         include_str!("../../src/http/mod.rs"),

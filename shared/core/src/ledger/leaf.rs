@@ -85,6 +85,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn both_entry_types_carry_the_format_version() {
+        assert_eq!(
+            crate::disposition::FORMAT_VERSION,
+            crate::ledger::FORMAT_VERSION
+        );
+    }
+
+    #[test]
     fn reads_either_type_and_refuses_garbage() {
         let mut e = crate::ledger::entry::tests::sample();
         e.seal();

@@ -175,7 +175,7 @@ impl DynamoStore {
         // writer's claim on the chain stays as it is.
         let new_head = batch.new_head();
         let collected: u64 = batch.collected.iter().map(|(_, boxes)| boxes).sum();
-        let (head, adds) = super::disposition::add_totals(
+        let (head, adds) = item::add_totals(
             self.update(item::head(chain)),
             &Totals {
                 collected,
@@ -320,7 +320,7 @@ impl DynamoStore {
         // Each station's stock on this chain: the boxes its accepted drop-offs brought.
         for (station, boxes) in &batch.collected {
             let up = self
-                .update(super::disposition::stock_key(station, chain))
+                .update(item::stock_key(station, chain))
                 .update_expression("SET #station = :station, #chain = :chain ADD #collected :boxes")
                 .expression_attribute_names("#station", "station")
                 .expression_attribute_names("#chain", "chain")

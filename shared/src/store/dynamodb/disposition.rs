@@ -6,7 +6,10 @@
 //! that move them.
 
 use super::append::{put_item, update_item};
-use super::item::{self, from_item, get_s, n, read_head, s, Item};
+use super::item::n;
+use super::item::{
+    self, add_totals, from_item, get_s, read_head, read_totals, s, stock_key, Item, TOTALS,
+};
 use super::{sdk_err, DynamoStore};
 use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
 use async_trait::async_trait;
@@ -23,85 +26,6 @@ use std::time::Duration;
 
 /// Tries before a report that keeps meeting moved heads gives up (503, the sender retries).
 const TRIES: u32 = 8;
-
-/// The head item's totals attributes, in [`Totals`] order.
-pub(super) const TOTALS: [&str; 10] = [
-    "d_collected",
-    "d_reused",
-    "d_baled_boxes",
-    "d_baled_g",
-    "d_parcels",
-    "d_pulp_g",
-    "d_workbooks",
-    "d_donated",
-    "d_donations",
-    "d_schools",
-];
-
-fn totals_values(t: &Totals) -> [u64; 10] {
-    [
-        t.collected,
-        t.reused,
-        t.baled_boxes,
-        t.baled_g,
-        t.parcels,
-        t.pulp_g,
-        t.workbooks,
-        t.donated,
-        t.donations,
-        t.schools,
-    ]
-}
-
-fn read_totals(it: &Item) -> Result<Totals> {
-    let v: Vec<u64> = TOTALS
-        .iter()
-        .map(|a| match it.get(*a) {
-            None => Ok(0),
-            Some(_) => item::get_n(it, a),
-        })
-        .collect::<Result<_>>()?;
-    Ok(Totals {
-        collected: v[0],
-        reused: v[1],
-        baled_boxes: v[2],
-        baled_g: v[3],
-        parcels: v[4],
-        pulp_g: v[5],
-        workbooks: v[6],
-        donated: v[7],
-        donations: v[8],
-        schools: v[9],
-    })
-}
-
-/// `ADD` clauses for the nonzero totals of `t`, with their names and values, onto `up`.
-pub(super) fn add_totals(
-    mut up: aws_sdk_dynamodb::types::builders::UpdateBuilder,
-    t: &Totals,
-) -> (aws_sdk_dynamodb::types::builders::UpdateBuilder, String) {
-    let mut adds = Vec::new();
-    for (i, (name, v)) in TOTALS.iter().zip(totals_values(t)).enumerate() {
-        if v > 0 {
-            adds.push(format!("#t{i} :t{i}"));
-            up = up
-                .expression_attribute_names(format!("#t{i}"), *name)
-                .expression_attribute_values(format!(":t{i}"), n(v));
-        }
-    }
-    let clause = if adds.is_empty() {
-        String::new()
-    } else {
-        format!(" ADD {}", adds.join(", "))
-    };
-    (up, clause)
-}
-
-/// A station's stock on one chain: its own partition, apart from the station's registry item,
-/// so that the writers of stock (crediting, disposition) cannot touch the registry.
-pub(super) fn stock_key(station: &str, chain: &str) -> Item {
-    item::key(format!("STOCK#{station}"), &format!("CHAIN#{chain}"))
-}
 
 fn ticket_key(key: &str) -> Item {
     item::key(format!("TICKET#{key}"), "TICKET")

@@ -4,6 +4,7 @@
 use crate::store::{Account, ChainHead, Result, StoreError};
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use greenloop_core::disposition::Totals;
 use greenloop_core::ledger::Digest;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -286,4 +287,85 @@ pub fn queue_position(id: &str) -> String {
 pub fn queued_ms(position: &str) -> Option<i64> {
     let micros: i64 = position.split('#').next()?.parse().ok()?;
     Some(micros / 1000)
+}
+
+// ---- disposition: the head item's totals and a station's stock (`store/dynamodb/disposition.rs`)
+
+/// The head item's totals attributes, in [`Totals`] order.
+pub const TOTALS: [&str; 10] = [
+    "d_collected",
+    "d_reused",
+    "d_baled_boxes",
+    "d_baled_g",
+    "d_parcels",
+    "d_pulp_g",
+    "d_workbooks",
+    "d_donated",
+    "d_donations",
+    "d_schools",
+];
+
+fn totals_values(t: &Totals) -> [u64; 10] {
+    [
+        t.collected,
+        t.reused,
+        t.baled_boxes,
+        t.baled_g,
+        t.parcels,
+        t.pulp_g,
+        t.workbooks,
+        t.donated,
+        t.donations,
+        t.schools,
+    ]
+}
+
+pub fn read_totals(it: &Item) -> Result<Totals> {
+    let v: Vec<u64> = TOTALS
+        .iter()
+        .map(|a| match it.get(*a) {
+            None => Ok(0),
+            Some(_) => get_n(it, a),
+        })
+        .collect::<Result<_>>()?;
+    Ok(Totals {
+        collected: v[0],
+        reused: v[1],
+        baled_boxes: v[2],
+        baled_g: v[3],
+        parcels: v[4],
+        pulp_g: v[5],
+        workbooks: v[6],
+        donated: v[7],
+        donations: v[8],
+        schools: v[9],
+    })
+}
+
+/// `ADD` clauses for the nonzero totals of `t`, with their names and values, onto `up`.
+pub fn add_totals(
+    mut up: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    t: &Totals,
+) -> (aws_sdk_dynamodb::types::builders::UpdateBuilder, String) {
+    let mut adds = Vec::new();
+    for (i, (name, v)) in TOTALS.iter().zip(totals_values(t)).enumerate() {
+        if v > 0 {
+            adds.push(format!("#t{i} :t{i}"));
+            up = up
+                .expression_attribute_names(format!("#t{i}"), *name)
+                .expression_attribute_values(format!(":t{i}"), n(v));
+        }
+    }
+    let clause = if adds.is_empty() {
+        String::new()
+    } else {
+        format!(" ADD {}", adds.join(", "))
+    };
+    (up, clause)
+}
+
+/// A station's stock on one chain: its own partition, apart from the station's registry item,
+/// so that the writers of stock (crediting, disposition) cannot touch the registry.
+pub fn stock_key(station: &str, chain: &str) -> Item {
+    key(format!("STOCK#{station}"), &format!("CHAIN#{chain}"))
 }
