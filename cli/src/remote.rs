@@ -202,6 +202,15 @@ impl LedgerSource for RemoteLedger {
         self.get("/v1/audit/campus-totals", &[]).await
     }
 
+    async fn stored_disposition_totals(
+        &self,
+    ) -> Result<Option<Vec<(String, greenloop::disposition::Totals)>>> {
+        let d: greenloop::http::audit::Disposition = self.get("/v1/audit/disposition", &[]).await?;
+        Ok(Some(
+            d.chains.into_iter().map(|c| (c.chain, c.totals)).collect(),
+        ))
+    }
+
     /// Every page of them: the verifier needs them all.
     async fn checkpoints(&self, chain: &str) -> Result<Vec<SignedCheckpoint>> {
         self.all_checkpoints(chain, MAX_PAGE).await

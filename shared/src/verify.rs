@@ -115,6 +115,9 @@ async fn verify_chains<S: LedgerSource + ?Sized>(
         accounts.extend(page);
     }
     let totals = store.campus_totals().await?;
+    if let Some(stored) = store.stored_disposition_totals().await? {
+        verifier.disposition_totals(stored);
+    }
     let mut report = verifier.finish(&heads, &accounts, &totals);
     report.checkpoints_authenticated = key.is_some();
     report.problems.splice(0..0, forged);

@@ -43,6 +43,7 @@ macro_rules! attacks {
             attacks::misstated_day_items_before_fails_the_member_walk,
             attacks::plausible_entry_relabelled_implausible_fails_recomputation,
             attacks::inflated_reuse_resealed_is_caught_by_the_mass_balance,
+            attacks::inflated_reuse_figure_disagrees_with_the_entries,
             checkpoints::forged_checkpoint_root_is_a_bad_checkpoint,
             checkpoints::checkpoint_of_another_key_is_a_bad_checkpoint,
             checkpoints::checkpoint_of_another_chain_is_a_bad_checkpoint,

@@ -280,6 +280,14 @@ fn get<T: DeserializeOwned>(
 
 #[async_trait]
 impl LedgerSource for EmbeddedStore {
+    async fn stored_disposition_totals(
+        &self,
+    ) -> Result<Option<Vec<(String, greenloop_core::disposition::Totals)>>> {
+        Ok(Some(
+            crate::store::DispositionQueries::disposition_totals(self).await?,
+        ))
+    }
+
     async fn catalog(&self) -> Result<Catalog> {
         let mut catalog = Catalog::builtin();
         let txn = self.read()?;

@@ -312,6 +312,11 @@ pub trait LedgerSource: Send + Sync {
     async fn backlog(&self) -> Result<Option<Backlog>> {
         Ok(None)
     }
+    /// Each chain's stored disposition totals, where the source keeps them, for the verifier
+    /// to compare with the entries ([`DispositionQueries::disposition_totals`] on a store).
+    async fn stored_disposition_totals(&self) -> Result<Option<Vec<(String, Totals)>>> {
+        Ok(None)
+    }
 }
 
 /// Entering stations' disposition reports: an append to the station's chain, with the mass

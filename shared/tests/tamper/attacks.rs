@@ -478,3 +478,37 @@ pub async fn inflated_reuse_resealed_is_caught_by_the_mass_balance<T: Target>(mu
         if *c == chain && *seq == SIZE && *s == station
             && *detail == format!("outgoing takes {} boxes out of a stock of {stock}", stock + 5));
 }
+
+/// A chain's stored disposition figures inflated (boxes reused) with no entry behind them, as
+/// an operator would to flatter the reuse rate the audit API reports: the verifier sums the
+/// figures from the entries and names the chain and field.
+pub async fn inflated_reuse_figure_disagrees_with_the_entries<T: Target>(mut t: T) {
+    use greenloop::disposition::{Disposal, Params, Report};
+    use greenloop::store::Disposing;
+    let l = fixture::verified(t.store()).await;
+    let (station, chain) = fixture::stations()[0].clone();
+    let honest = Disposal {
+        id: "out-1".into(),
+        integration: "qr-1".into(),
+        station,
+        at: greenloop_testkit::WINDOW_END,
+        report: Report::Outgoing {
+            parcels: 4,
+            reused_boxes: 2,
+        },
+    };
+    t.store()
+        .dispose(&honest, Params::builtin())
+        .await
+        .expect("an honest report is entered");
+    assert!(fixture::verify(t.store(), &l.key).await.is_ok());
+    t.apply(vec![Edit::SetReused {
+        chain: chain.clone(),
+        reused: 200,
+    }])
+    .await;
+    let report = fixture::verify(t.store(), &l.key).await;
+    let p = first(&report, &chain);
+    expect_problem!(report, p, Problem::Disposition { chain: c, field: "reused", stored, derived }
+        if *c == chain && stored == "200" && derived == "2");
+}

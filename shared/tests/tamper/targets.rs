@@ -17,6 +17,7 @@ use redb::{Database, ReadableTable, TableDefinition};
 const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("checkpoints");
+const DISPOSITION_TOTALS: TableDefinition<&str, &[u8]> = TableDefinition::new("disposition_totals");
 
 /// One write an attacker makes to the storage.
 #[derive(Debug, Clone)]
@@ -45,6 +46,11 @@ pub enum Edit {
     DeleteCheckpoint {
         chain: String,
         size: u64,
+    },
+    /// Sets a chain's stored disposition figure `reused` (boxes reused), leaving the entries.
+    SetReused {
+        chain: String,
+        reused: u64,
     },
 }
 
@@ -101,6 +107,7 @@ impl Target for Embedded {
             let mut heads = txn.open_table(HEADS).unwrap();
             let mut accounts = txn.open_table(ACCOUNTS).unwrap();
             let mut checkpoints = txn.open_table(CHECKPOINTS).unwrap();
+            let mut disposition = txn.open_table(DISPOSITION_TOTALS).unwrap();
             for edit in edits {
                 match edit {
                     Edit::PutEntry { chain, seq, bytes } => {
@@ -131,6 +138,15 @@ impl Target for Embedded {
                     }
                     Edit::DeleteCheckpoint { chain, size } => {
                         checkpoints.remove((chain.as_str(), size)).unwrap();
+                    }
+                    Edit::SetReused { chain, reused } => {
+                        let mut t: serde_json::Value = {
+                            let row = disposition.get(chain.as_str()).unwrap();
+                            serde_json::from_slice(row.expect("totals").value()).unwrap()
+                        };
+                        t["reused"] = reused.into();
+                        let json = serde_json::to_vec(&t).unwrap();
+                        disposition.insert(chain.as_str(), json.as_slice()).unwrap();
                     }
                 }
             }
@@ -209,6 +225,18 @@ impl Target for Dynamo {
                     .expression_attribute_names("#hash", "hash")
                     .expression_attribute_values(":size", item::n(head.size))
                     .expression_attribute_values(":hash", s(head.hash.to_string()))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(sdk),
+                Edit::SetReused { chain, reused } => self
+                    .client
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(item::head(&chain)))
+                    .update_expression("SET d_reused = :reused")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(":reused", item::n(reused))
                     .send()
                     .await
                     .map(drop)

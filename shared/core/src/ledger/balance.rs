@@ -4,8 +4,9 @@
 //! span chains, so their sums are checked once every chain is read.
 
 use super::problem::Problem;
-use crate::disposition::{mill_key, DispositionEntry, Params, Report};
+use crate::disposition::{mill_key, DispositionEntry, Params, Report, Totals};
 use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
 
 /// Where an entry stands: chain index and seq.
 type Place = (u32, u64);
@@ -23,11 +24,16 @@ pub(super) struct Balance {
     draws: Vec<(Place, String, String, u64)>,
     /// In the order read: (where, station, `mill/batch`, workbooks).
     donations: Vec<(Place, String, String, u64)>,
+    /// Per chain index, the disposition totals its entries add up to (`schools` left 0).
+    totals: Vec<Totals>,
+    /// Schools given workbooks, over all chains.
+    schools: BTreeSet<String>,
 }
 
 impl Balance {
     /// Boxes of an accepted drop-off at `station`, on chain `chain`.
     pub(super) fn collect(&mut self, chain: u32, station: &str, boxes: u64) {
+        self.totals_of(chain).collected += boxes;
         let stock = self.chain(chain);
         match stock.get_mut(station) {
             Some(n) => *n += boxes,
@@ -35,6 +41,14 @@ impl Balance {
                 stock.insert(station.to_owned(), boxes);
             }
         }
+    }
+
+    fn totals_of(&mut self, chain: u32) -> &mut Totals {
+        let i = chain as usize;
+        if self.totals.len() <= i {
+            self.totals.resize_with(i + 1, Totals::default);
+        }
+        &mut self.totals[i]
     }
 
     fn chain(&mut self, chain: u32) -> &mut FxHashMap<String, u64> {
@@ -87,6 +101,31 @@ impl Balance {
         if d.boxes > 0 {
             *self.chain(chain).entry(d.station.clone()).or_default() -= d.boxes;
         }
+        let t = self.totals_of(chain);
+        match &d.report {
+            Report::Outgoing {
+                parcels,
+                reused_boxes,
+            } => {
+                t.parcels += parcels;
+                t.reused += reused_boxes;
+            }
+            Report::Baled { baled_g, .. } => {
+                t.baled_boxes += d.boxes;
+                t.baled_g += baled_g;
+            }
+            Report::Workbooks { workbooks, .. } => {
+                t.pulp_g += d.report.pulp_g();
+                t.workbooks += workbooks;
+            }
+            Report::Donation {
+                workbooks, school, ..
+            } => {
+                t.donated += workbooks;
+                t.donations += 1;
+                self.schools.insert(school.clone());
+            }
+        }
         match &d.report {
             Report::Baled {
                 baled_g,
@@ -134,6 +173,61 @@ impl Balance {
             Report::Outgoing { .. } => {}
         }
         Ok(())
+    }
+
+    /// The stored disposition totals of each chain against what its entries add up to, field by
+    /// field in [`Totals`] order; schools, which a store counts on the chain that first saw
+    /// each, against the distinct schools of the whole ledger.
+    pub(super) fn compare(
+        &self,
+        names: &[String],
+        stored: &[(String, Totals)],
+        problems: &mut Vec<Problem>,
+    ) {
+        let mut chains: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        chains.extend(stored.iter().map(|(c, _)| c.as_str()));
+        let mut stored_schools = 0;
+        for chain in chains {
+            let kept = stored
+                .iter()
+                .find(|(c, _)| c == chain)
+                .map(|(_, t)| *t)
+                .unwrap_or_default();
+            stored_schools += kept.schools;
+            let derived = names
+                .iter()
+                .position(|n| n == chain)
+                .and_then(|i| self.totals.get(i).copied())
+                .unwrap_or_default();
+            let pairs = [
+                ("collected", kept.collected, derived.collected),
+                ("reused", kept.reused, derived.reused),
+                ("baled_boxes", kept.baled_boxes, derived.baled_boxes),
+                ("baled_g", kept.baled_g, derived.baled_g),
+                ("parcels", kept.parcels, derived.parcels),
+                ("pulp_g", kept.pulp_g, derived.pulp_g),
+                ("workbooks", kept.workbooks, derived.workbooks),
+                ("donated", kept.donated, derived.donated),
+                ("donations", kept.donations, derived.donations),
+            ];
+            if let Some((field, kept, derived)) = pairs.into_iter().find(|(_, k, d)| k != d) {
+                problems.push(Problem::Disposition {
+                    chain: chain.to_owned(),
+                    field,
+                    stored: kept.to_string(),
+                    derived: derived.to_string(),
+                });
+            }
+        }
+        let schools = self.schools.len() as u64;
+        if stored_schools != schools {
+            problems.push(Problem::Disposition {
+                chain: "all chains".into(),
+                field: "schools",
+                stored: stored_schools.to_string(),
+                derived: schools.to_string(),
+            });
+        }
     }
 
     /// The sums that span chains: each draw's ticket exists and is not overdrawn, each

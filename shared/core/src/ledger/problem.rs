@@ -123,6 +123,14 @@ pub enum Problem {
         first_chain: String,
         first_seq: u64,
     },
+    /// A chain's stored disposition totals (or, over all chains, its schools reached) differ from
+    /// what its entries add up to.
+    Disposition {
+        chain: String,
+        field: &'static str,
+        stored: String,
+        derived: String,
+    },
     /// A factor table that credits a dropped-off box more than one of its fates avoids, so a
     /// later fate would need a take-back (`docs/carbon-method.md`).
     CarbonClaim {
@@ -209,6 +217,10 @@ impl fmt::Display for Problem {
             DuplicateReport { chain, seq, report, first_chain, first_seq } => write!(
                 f,
                 "chain {chain} seq {seq}: report {report} was already entered at chain {first_chain} seq {first_seq}"
+            ),
+            Disposition { chain, field, stored, derived } => write!(
+                f,
+                "disposition totals of {chain}: stored {field} {stored}, entries sum to {derived}"
             ),
             CarbonClaim { factors, params, detail } => {
                 write!(f, "factor table {factors} under {params}: {detail}")

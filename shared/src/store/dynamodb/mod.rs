@@ -326,6 +326,14 @@ fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
 
 #[async_trait]
 impl LedgerSource for DynamoStore {
+    async fn stored_disposition_totals(
+        &self,
+    ) -> Result<Option<Vec<(String, greenloop_core::disposition::Totals)>>> {
+        Ok(Some(
+            crate::store::DispositionQueries::disposition_totals(self).await?,
+        ))
+    }
+
     async fn catalog(&self) -> Result<Catalog> {
         let mut catalog = Catalog::builtin();
         for it in self

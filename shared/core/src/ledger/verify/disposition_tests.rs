@@ -5,7 +5,7 @@
 use super::tests::{build, scan, Built, IN};
 use super::{Problem, Report, Verifier};
 use crate::catalog::Catalog;
-use crate::disposition::{DispositionEntry, Draw, EntryType, Params, Report as Disposal};
+use crate::disposition::{DispositionEntry, Draw, EntryType, Params, Report as Disposal, Totals};
 use crate::ledger::{Digest, ZERO};
 use crate::records::ChainHead;
 
@@ -85,8 +85,15 @@ impl Stored {
     }
 
     fn verify(&self, threads: usize) -> Report {
+        self.verify_with(threads, None)
+    }
+
+    fn verify_with(&self, threads: usize, stored: Option<Vec<(String, Totals)>>) -> Report {
         let catalog = Catalog::builtin();
         let mut v = Verifier::with_threads(&catalog, threads);
+        if let Some(stored) = stored {
+            v.disposition_totals(stored);
+        }
         let mut heads = Vec::new();
         for ((chain, entries), (size, hash)) in self.chains.iter().zip(&self.heads) {
             v.chain(chain);
@@ -282,5 +289,72 @@ fn a_disposition_entry_with_a_wrong_link_or_hash_is_named_like_any() {
     });
     assert!(
         matches!(&s.problems()[..], [Problem::UnknownVersion { version, .. }] if version == "disposition-1999")
+    );
+}
+
+/// The totals a store keeps for `honest()`: per chain, and its one school counted once.
+fn honest_totals() -> Vec<(String, Totals)> {
+    vec![
+        (
+            "shard-00".into(),
+            Totals {
+                collected: 62,
+                reused: 30,
+                baled_boxes: 20,
+                baled_g: 6_000,
+                parcels: 100,
+                donated: 150,
+                donations: 2,
+                schools: 1,
+                ..Totals::default()
+            },
+        ),
+        (
+            "shard-01".into(),
+            Totals {
+                collected: 10,
+                baled_boxes: 10,
+                baled_g: 3_000,
+                pulp_g: 8_500,
+                workbooks: 150,
+                ..Totals::default()
+            },
+        ),
+    ]
+}
+
+#[test]
+fn stored_disposition_totals_are_compared_with_the_entries() {
+    let s = honest();
+    for threads in [1, 2] {
+        let report = s.verify_with(threads, Some(honest_totals()));
+        assert_eq!(report.problems, vec![], "{threads} thread(s)");
+    }
+    let mut edited = honest_totals();
+    edited[0].1.reused += 5;
+    edited[1].1.schools = 1;
+    let p = s.verify_with(1, Some(edited)).problems;
+    assert_eq!(
+        p,
+        vec![
+            Problem::Disposition {
+                chain: "shard-00".into(),
+                field: "reused",
+                stored: "35".into(),
+                derived: "30".into()
+            },
+            Problem::Disposition {
+                chain: "all chains".into(),
+                field: "schools",
+                stored: "2".into(),
+                derived: "1".into()
+            },
+        ]
+    );
+    // A chain whose totals were never kept is all zeros.
+    let p = s.verify_with(1, Some(vec![])).problems;
+    assert!(
+        matches!(&p[0], Problem::Disposition { chain, field: "collected", .. } if chain == "shard-00"),
+        "{p:?}"
     );
 }

@@ -97,6 +97,8 @@ pub struct Verifier<'c> {
     last: Last<'c>,
     /// Problems found outside the entries (see [`Verifier::note`]).
     noted: Vec<Problem>,
+    /// The stored disposition totals per chain, when the source has them.
+    disposition: Option<Vec<(String, crate::disposition::Totals)>>,
 }
 
 /// The last lookups of [`Verifier::push_direct`]; entries mostly name what the previous one did.
@@ -127,6 +129,7 @@ impl<'c> Verifier<'c> {
             params: Params::default_2026(),
             last: Last::default(),
             noted: Vec::new(),
+            disposition: None,
         }
     }
 
@@ -165,6 +168,12 @@ impl<'c> Verifier<'c> {
         state.checkpoints = checkpoints;
     }
 
+    /// The stored disposition totals of each chain, to compare in [`Verifier::finish`] with
+    /// what the entries add up to (a source that keeps none skips the comparison).
+    pub fn disposition_totals(&mut self, stored: Vec<(String, crate::disposition::Totals)>) {
+        self.disposition = Some(stored);
+    }
+
     /// A problem found outside the entries, such as in the layout of an export. It is
     /// reported before the chains' problems and, like them, stops the cross-chain checks.
     pub fn note(&mut self, problem: Problem) {
@@ -196,12 +205,13 @@ impl<'c> Verifier<'c> {
 
     /// Runs the cross-chain checks against the stored heads, accounts and campus totals.
     pub fn finish(
-        self,
+        mut self,
         heads: &[ChainHead],
         accounts: &[Account],
         totals: &[CampusTotals],
     ) -> Report {
         let catalog = self.catalog;
+        let stored = self.disposition.take();
         let (mut report, tally, balance, params) = self.chains_report();
         let chain_failed = !report.totals_checked;
         if !chain_failed {
@@ -214,6 +224,10 @@ impl<'c> Verifier<'c> {
                 &mut report.problems,
             );
             check_balance(&balance, catalog, &params, &mut report);
+            if let Some(stored) = stored {
+                let names: Vec<String> = report.chains.iter().map(|c| c.chain.clone()).collect();
+                balance.compare(&names, &stored, &mut report.problems);
+            }
         }
         report
     }
