@@ -21,7 +21,7 @@ use crate::checkpoint::{PublicKey, SignedCheckpoint};
 use crate::domain::ActionKind;
 use crate::factors::FactorTable;
 use crate::ledger::{Entry, Leaf};
-use crate::proof::{verify_checkpoint, verify_inclusion, AuditError, InclusionProof};
+use crate::proof::{checkpoints_by_tree, verify_inclusion, AuditError, InclusionProof};
 use crate::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -161,11 +161,7 @@ pub fn verify_statement(
     catalog: &Catalog,
 ) -> Result<Verified, AuditError> {
     let fail = |m: String| AuditError::BrandStatement(format!("brand {}: {m}", s.brand));
-    let mut by_tree: BTreeMap<(&str, u64), &SignedCheckpoint> = BTreeMap::new();
-    for c in &s.checkpoints {
-        verify_checkpoint(key, c)?;
-        by_tree.insert((&c.checkpoint.chain, c.checkpoint.size), c);
-    }
+    let by_tree = checkpoints_by_tree(key, &s.checkpoints, fail)?;
     let mut entries = Vec::with_capacity(s.proofs.len());
     let mut seen = BTreeSet::new();
     for p in &s.proofs {

@@ -217,17 +217,18 @@ pub struct Verified {
     pub co2e_g: i64,
 }
 
-/// Checks a member statement: every checkpoint is signed; every entry is in a signed
-/// checkpoint of its chain at the size its proof names; the entries link from the account's head
-/// back to the member's first entry, so none is missing between; and their sums are the
-/// account's.
-pub fn verify_statement(key: &PublicKey, s: &Statement) -> Result<Verified, AuditError> {
-    let fail = |m: String| AuditError::Statement(m);
-    let mut by_tree: BTreeMap<(&str, u64), &SignedCheckpoint> = BTreeMap::new();
-    for c in &s.checkpoints {
+/// A statement's checkpoints, each verified, by (chain, size); two for one tree is refused
+/// with `fail`.
+pub(crate) fn checkpoints_by_tree<'a>(
+    key: &PublicKey,
+    checkpoints: &'a [SignedCheckpoint],
+    fail: impl Fn(String) -> AuditError,
+) -> Result<BTreeMap<(&'a str, u64), &'a SignedCheckpoint>, AuditError> {
+    let mut by_tree = BTreeMap::new();
+    for c in checkpoints {
         verify_checkpoint(key, c)?;
         if by_tree
-            .insert((&c.checkpoint.chain, c.checkpoint.size), c)
+            .insert((c.checkpoint.chain.as_str(), c.checkpoint.size), c)
             .is_some()
         {
             return Err(fail(format!(
@@ -236,6 +237,16 @@ pub fn verify_statement(key: &PublicKey, s: &Statement) -> Result<Verified, Audi
             )));
         }
     }
+    Ok(by_tree)
+}
+
+/// Checks a member statement: every checkpoint is signed; every entry is in a signed
+/// checkpoint of its chain at the size its proof names; the entries link from the account's head
+/// back to the member's first entry, so none is missing between; and their sums are the
+/// account's.
+pub fn verify_statement(key: &PublicKey, s: &Statement) -> Result<Verified, AuditError> {
+    let fail = |m: String| AuditError::Statement(m);
+    let by_tree = checkpoints_by_tree(key, &s.checkpoints, fail)?;
     let mut expect = s.head;
     let (mut balance, mut co2e_g) = (0i64, 0i64);
     for p in &s.proofs {

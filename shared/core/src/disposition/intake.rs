@@ -101,6 +101,15 @@ impl Totals {
     }
 }
 
+/// What a store keeps of an entered report, under its key: the digest of its body (a retry with
+/// the same one is a replay, another is a conflict) and where its entry is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kept {
+    pub digest: crate::digest::Digest,
+    pub chain: String,
+    pub seq: u64,
+}
+
 /// What entering a report needs read first: the chain's head, the station's stock on it, the
 /// tickets the report names (for a bale, its own, if already used; for a batch, each draw's, in
 /// order), the batch it names, and whether its school was given workbooks before.

@@ -17,11 +17,10 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use greenloop_core::digest::Digest;
 use greenloop_core::disposition::{
-    self, batch_named, mill_key, tickets_named, Disposal, DispositionEntry, Entered, Params,
+    self, batch_named, mill_key, tickets_named, Disposal, DispositionEntry, Entered, Kept, Params,
     Standing, StationStock, Totals,
 };
 use greenloop_core::ledger::chain_for_station;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Tries before a report that keeps meeting moved heads gives up (503, the sender retries).
@@ -41,14 +40,6 @@ fn school_key(school: &str) -> Item {
 
 fn disposal_key(key: &str) -> Item {
     item::key(format!("DISPOSAL#{key}"), "DISPOSAL")
-}
-
-/// A report as kept for its replays.
-#[derive(Serialize, Deserialize)]
-struct Kept {
-    digest: Digest,
-    chain: String,
-    seq: u64,
 }
 
 #[async_trait]

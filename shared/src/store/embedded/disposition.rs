@@ -5,14 +5,12 @@
 use super::{decode, encode, get, EmbeddedStore, ENTRIES, HEADS};
 use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
 use async_trait::async_trait;
-use greenloop_core::digest::Digest;
 use greenloop_core::disposition::{
-    self, batch_named, tickets_named, Disposal, DispositionEntry, Params, Standing, StationStock,
-    Totals,
+    self, batch_named, tickets_named, Disposal, DispositionEntry, Kept, Params, Standing,
+    StationStock, Totals,
 };
 use greenloop_core::ledger::chain_for_station;
 use redb::{ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
 
 /// (station, chain) → [`StationStock`].
 pub(super) const STOCKS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("stocks");
@@ -35,14 +33,6 @@ pub(super) fn create(txn: &redb::WriteTransaction) -> Result<()> {
     }
     txn.open_table(SCHOOLS)?;
     Ok(())
-}
-
-/// A report as kept for its replays.
-#[derive(Serialize, Deserialize)]
-struct Kept {
-    digest: Digest,
-    chain: String,
-    seq: u64,
 }
 
 #[async_trait]
