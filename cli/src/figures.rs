@@ -75,14 +75,9 @@ async fn disposition(store: &dyn Store, station: Option<String>, json: bool) -> 
                 return Ok(());
             }
             println!("Station {}", s.station);
-            print_boxes(&Totals {
-                collected: s.collected,
-                reused: s.reused,
-                baled_boxes: s.baled_boxes,
-                baled_g: s.baled_g,
-                parcels: s.parcels,
-                ..Totals::default()
-            });
+            let mut t = Totals::default();
+            s.chains.iter().for_each(|c| t.add(&c.totals()));
+            print_boxes(&t);
         }
         None => {
             let d = Disposition::of(store.disposition_totals().await.map_err(err)?);

@@ -107,22 +107,17 @@ pub struct StationDisposition {
 
 impl StationDisposition {
     pub fn of(station: String, chains: Vec<StationStock>) -> Self {
-        let sum = |f: fn(&StationStock) -> u64| chains.iter().map(f).sum::<u64>();
-        let (collected, reused, baled_boxes) = (
-            sum(|s| s.collected),
-            sum(|s| s.reused),
-            sum(|s| s.baled_boxes),
-        );
-        let parcels = sum(|s| s.parcels);
+        let mut t = Totals::default();
+        chains.iter().for_each(|c| t.add(&c.totals()));
         StationDisposition {
             station,
-            collected,
-            reused,
-            baled_boxes,
-            baled_g: sum(|s| s.baled_g),
-            stock: sum(StationStock::stock),
-            parcels,
-            reuse_rate_bp: (parcels > 0).then(|| reused * 10_000 / parcels),
+            collected: t.collected,
+            reused: t.reused,
+            baled_boxes: t.baled_boxes,
+            baled_g: t.baled_g,
+            stock: t.stock(),
+            parcels: t.parcels,
+            reuse_rate_bp: t.reuse_rate_bp(),
             chains,
         }
     }

@@ -63,6 +63,11 @@ pub struct CreditBatch {
 }
 
 impl CreditBatch {
+    /// Boxes the batch's accepted drop-offs bring to its stations, in all.
+    pub fn collected_boxes(&self) -> u64 {
+        self.collected.iter().map(|(_, boxes)| boxes).sum()
+    }
+
     pub fn new_head(&self) -> ChainHead {
         match self.entries.last() {
             Some(e) => ChainHead {

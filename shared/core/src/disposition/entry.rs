@@ -1,12 +1,13 @@
 //! A disposition entry: a report placed on its station's chain (format 2.1), its RFC 8785
 //! bytes and its hash.
 
-use super::{Disposal, Params, Report};
+use super::report::validate_parts;
+use super::{Params, Report};
 use crate::digest::{leaf_hash, Digest};
 use crate::domain::MAX_SAFE_INT;
 use serde::{Deserialize, Serialize};
 
-/// A disposition entry: a [`Disposal`] placed on its station's chain. No member, no points,
+/// A disposition entry: a [`super::Disposal`] placed on its station's chain. No member, no points,
 /// no grams. `hash` = SHA-256(0x00 ‖ JCS(entry without `hash`)), as for every entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,20 +67,25 @@ impl DispositionEntry {
     /// Checks what needs nothing but the entry: format, bounds, the boxes it names.
     pub fn flaw(&self, params: &Params) -> Option<String> {
         if self.v != super::FORMAT_VERSION {
-            return Some(format!("format version {} is not 2", self.v));
+            return Some(format!(
+                "format version {} is not {}",
+                self.v,
+                super::FORMAT_VERSION
+            ));
         }
         if self.seq > MAX_SAFE_INT || self.boxes > MAX_SAFE_INT || self.stock_before > MAX_SAFE_INT
         {
             return Some("an integer is outside ±(2^53 - 1)".into());
         }
-        let d = Disposal {
-            id: self.id.clone(),
-            integration: self.integration.clone(),
-            station: self.station.clone(),
-            at: self.at,
-            report: self.report.clone(),
-        };
-        if let Err(e) = d.validate(params) {
+        let valid = validate_parts(
+            &self.id,
+            &self.integration,
+            &self.station,
+            self.at,
+            &self.report,
+            params,
+        );
+        if let Err(e) = valid {
             return Some(e.message);
         }
         let out = self.report.boxes_out(params);

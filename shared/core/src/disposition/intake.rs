@@ -31,8 +31,27 @@ impl StationStock {
 
     /// Boxes collected and not yet reused or baled.
     pub fn stock(&self) -> u64 {
-        self.collected
-            .saturating_sub(self.reused + self.baled_boxes)
+        self.totals().stock()
+    }
+
+    /// Its figures as [`Totals`] (a station has no mill figures).
+    pub fn totals(&self) -> Totals {
+        Totals {
+            collected: self.collected,
+            reused: self.reused,
+            baled_boxes: self.baled_boxes,
+            baled_g: self.baled_g,
+            parcels: self.parcels,
+            ..Totals::default()
+        }
+    }
+
+    /// Adds what a report moves at the station (`delta`'s box and parcel figures).
+    fn record(&mut self, delta: &Totals) {
+        self.reused += delta.reused;
+        self.baled_boxes += delta.baled_boxes;
+        self.baled_g += delta.baled_g;
+        self.parcels += delta.parcels;
     }
 }
 
@@ -134,6 +153,36 @@ pub struct Entered {
     pub totals: Totals,
 }
 
+/// What a report taking `boxes` out of stock adds to its chain's totals, schools aside (a
+/// school counts once in the whole ledger, which only the store or the verifier knows).
+pub fn adds(report: &Report, boxes: u64) -> Totals {
+    match report {
+        Report::Outgoing {
+            parcels,
+            reused_boxes,
+        } => Totals {
+            parcels: *parcels,
+            reused: *reused_boxes,
+            ..Totals::default()
+        },
+        Report::Baled { baled_g, .. } => Totals {
+            baled_boxes: boxes,
+            baled_g: *baled_g,
+            ..Totals::default()
+        },
+        Report::Workbooks { workbooks, .. } => Totals {
+            pulp_g: report.pulp_g(),
+            workbooks: *workbooks,
+            ..Totals::default()
+        },
+        Report::Donation { workbooks, .. } => Totals {
+            donated: *workbooks,
+            donations: 1,
+            ..Totals::default()
+        },
+    }
+}
+
 /// The tickets a report reads: its own for a bale, its draws' for a batch.
 pub fn tickets_named(r: &Report) -> Vec<String> {
     match r {
@@ -157,11 +206,10 @@ pub fn batch_named(r: &Report) -> Option<String> {
 
 /// Enters a validated report on its chain, if the mass balance allows it; the refusal says
 /// which rule it breaks (intake answers 422 with it, and writes nothing).
-pub fn enter(d: &Disposal, st: Standing, params: &Params) -> Result<Entered, Invalid> {
+pub fn enter(d: &Disposal, st: &Standing, params: &Params) -> Result<Entered, Invalid> {
     let refuse = |code: &'static str, m: String| Err(Invalid::new(code, m));
-    let mut stock = st.stock;
     let boxes = d.report.boxes_out(params);
-    let before = stock.stock();
+    let before = st.stock.stock();
     if boxes > before {
         return refuse(
             "over_stock",
@@ -171,19 +219,13 @@ pub fn enter(d: &Disposal, st: Standing, params: &Params) -> Result<Entered, Inv
             ),
         );
     }
-    let mut totals = Totals::default();
+    let mut totals = adds(&d.report, boxes);
+    let mut stock = st.stock.clone();
+    stock.record(&totals);
     let mut tickets = Vec::new();
     let mut batch = None;
     match &d.report {
-        Report::Outgoing {
-            parcels,
-            reused_boxes,
-        } => {
-            stock.parcels += parcels;
-            stock.reused += reused_boxes;
-            totals.parcels = *parcels;
-            totals.reused = *reused_boxes;
-        }
+        Report::Outgoing { .. } => {}
         Report::Baled {
             baled_g,
             mill,
@@ -195,10 +237,6 @@ pub fn enter(d: &Disposal, st: Standing, params: &Params) -> Result<Entered, Inv
                     format!("ticket {ticket} of mill {mill} was already reported"),
                 );
             }
-            stock.baled_boxes += boxes;
-            stock.baled_g += baled_g;
-            totals.baled_boxes = boxes;
-            totals.baled_g = *baled_g;
             tickets.push(Ticket {
                 mill: mill.clone(),
                 ticket: ticket.clone(),
@@ -219,8 +257,8 @@ pub fn enter(d: &Disposal, st: Standing, params: &Params) -> Result<Entered, Inv
                     format!("batch {id} of mill {mill} was already reported"),
                 );
             }
-            for (draw, ticket) in draws.iter().zip(st.tickets) {
-                let Some(mut t) = ticket else {
+            for (draw, ticket) in draws.iter().zip(&st.tickets) {
+                let Some(t) = ticket else {
                     return refuse(
                         "unknown_ticket",
                         format!("mill {mill} has no ticket {}", draw.ticket),
@@ -235,17 +273,16 @@ pub fn enter(d: &Disposal, st: Standing, params: &Params) -> Result<Entered, Inv
                         ),
                     );
                 }
-                t.drawn_g += draw.pulp_g;
-                tickets.push(t);
+                tickets.push(Ticket {
+                    drawn_g: t.drawn_g + draw.pulp_g,
+                    ..t.clone()
+                });
             }
-            let pulp_g = d.report.pulp_g();
-            totals.pulp_g = pulp_g;
-            totals.workbooks = *workbooks;
             batch = Some(Batch {
                 mill: mill.clone(),
                 batch: id.clone(),
                 station: d.station.clone(),
-                pulp_g,
+                pulp_g: totals.pulp_g,
                 workbooks: *workbooks,
                 donated: 0,
             });
@@ -256,7 +293,7 @@ pub fn enter(d: &Disposal, st: Standing, params: &Params) -> Result<Entered, Inv
             workbooks,
             ..
         } => {
-            let Some(mut b) = st.batch else {
+            let Some(b) = &st.batch else {
                 return refuse("unknown_batch", format!("mill {mill} has no batch {id}"));
             };
             if b.donated + workbooks > b.workbooks {
@@ -268,10 +305,10 @@ pub fn enter(d: &Disposal, st: Standing, params: &Params) -> Result<Entered, Inv
                     ),
                 );
             }
-            b.donated += workbooks;
-            batch = Some(b);
-            totals.donated = *workbooks;
-            totals.donations = 1;
+            batch = Some(Batch {
+                donated: b.donated + workbooks,
+                ..b.clone()
+            });
             totals.schools = u64::from(!st.school_known);
         }
     }

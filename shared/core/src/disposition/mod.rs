@@ -30,7 +30,8 @@ mod report;
 
 pub use entry::{DispositionEntry, EntryType};
 pub use intake::{
-    batch_named, enter, tickets_named, Batch, Entered, Kept, Standing, StationStock, Ticket, Totals,
+    adds, batch_named, enter, tickets_named, Batch, Entered, Kept, Standing, StationStock, Ticket,
+    Totals,
 };
 pub use report::{
     mill_key, Disposal, Draw, Report, MAX_BALE_G, MAX_DRAWS, MAX_PARCELS, MAX_WORKBOOKS,

@@ -208,12 +208,31 @@ impl Disposal {
     }
 
     pub fn validate(&self, params: &Params) -> Result<(), Invalid> {
-        check_id("report", &self.id)?;
-        check_id("integration", &self.integration)?;
-        check_id("station", &self.station)?;
-        if self.at < 0 || self.at as u64 > MAX_SAFE_INT {
-            return Err(Invalid::new("bad_time", "report time is out of range"));
-        }
-        self.report.validate(params)
+        validate_parts(
+            &self.id,
+            &self.integration,
+            &self.station,
+            self.at,
+            &self.report,
+            params,
+        )
     }
+}
+
+/// [`Disposal::validate`] on its parts, which an entry carries too.
+pub(super) fn validate_parts(
+    id: &str,
+    integration: &str,
+    station: &str,
+    at: i64,
+    report: &Report,
+    params: &Params,
+) -> Result<(), Invalid> {
+    check_id("report", id)?;
+    check_id("integration", integration)?;
+    check_id("station", station)?;
+    if at < 0 || at as u64 > MAX_SAFE_INT {
+        return Err(Invalid::new("bad_time", "report time is out of range"));
+    }
+    report.validate(params)
 }

@@ -4,7 +4,7 @@
 //! span chains, so their sums are checked once every chain is read.
 
 use super::problem::Problem;
-use crate::disposition::{mill_key, DispositionEntry, Params, Report, Totals};
+use crate::disposition::{adds, mill_key, DispositionEntry, Params, Report, Totals};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 
@@ -101,30 +101,9 @@ impl Balance {
         if d.boxes > 0 {
             *self.chain(chain).entry(d.station.clone()).or_default() -= d.boxes;
         }
-        let t = self.totals_of(chain);
-        match &d.report {
-            Report::Outgoing {
-                parcels,
-                reused_boxes,
-            } => {
-                t.parcels += parcels;
-                t.reused += reused_boxes;
-            }
-            Report::Baled { baled_g, .. } => {
-                t.baled_boxes += d.boxes;
-                t.baled_g += baled_g;
-            }
-            Report::Workbooks { workbooks, .. } => {
-                t.pulp_g += d.report.pulp_g();
-                t.workbooks += workbooks;
-            }
-            Report::Donation {
-                workbooks, school, ..
-            } => {
-                t.donated += workbooks;
-                t.donations += 1;
-                self.schools.insert(school.clone());
-            }
+        self.totals_of(chain).add(&adds(&d.report, d.boxes));
+        if let Report::Donation { school, .. } = &d.report {
+            self.schools.insert(school.clone());
         }
         match &d.report {
             Report::Baled {

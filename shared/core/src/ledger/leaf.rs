@@ -22,12 +22,15 @@ impl Leaf {
             Ok((e, h)) => return Ok((Leaf::Credit(e), h)),
             Err(e) => e,
         };
-        if !is_typed(stored) {
-            return Err(credit);
+        match serde_json::from_slice::<DispositionEntry>(stored) {
+            Ok(d) => {
+                let h = d.compute_hash();
+                Ok((Leaf::Disposition(d), h))
+            }
+            // Only an object with a `type` member is held to the disposition layout.
+            Err(e) if is_typed(stored) => Err(e.to_string()),
+            Err(_) => Err(credit),
         }
-        let d: DispositionEntry = serde_json::from_slice(stored).map_err(|e| e.to_string())?;
-        let h = d.compute_hash();
-        Ok((Leaf::Disposition(d), h))
     }
 
     /// The stored form: canonical JSON with `hash`.

@@ -8,7 +8,7 @@
 
 use super::item::{self, n, read_head, s, AccountSet, Item, MEMBER_N, MEMBER_PK};
 use super::{sdk_err, DynamoStore};
-use crate::store::{AppendError, Claim, CreditBatch, StoreError};
+use crate::store::{AppendError, ChainHead, Claim, CreditBatch, StoreError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -171,54 +171,19 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut parts = Vec::new();
 
-        // The head, conditioned on what the batch was planned from. An update, not a put, so a
-        // writer's claim on the chain stays as it is.
-        let new_head = batch.new_head();
-        let collected: u64 = batch.collected.iter().map(|(_, boxes)| boxes).sum();
-        let (head, adds) = item::add_totals(
-            self.update(item::head(chain)),
-            &Totals {
-                collected,
-                ..Totals::default()
-            },
-        );
-        let set = format!("SET #chain = :chain, #size = :new_size, #hash = :new_hash{adds}");
-        let mut head = head
-            .update_expression(match batch.release {
-                Some(_) => format!("{set} REMOVE #holder, #until"),
-                None => set,
-            })
-            .expression_attribute_names("#chain", "chain")
-            .expression_attribute_names("#size", "size")
-            .expression_attribute_names("#hash", "hash")
-            .expression_attribute_values(":chain", s(chain))
-            .expression_attribute_values(":new_size", n(new_head.size))
-            .expression_attribute_values(":new_hash", s(new_head.hash.to_string()));
-        let mut condition = if batch.expected.size == 0 {
-            "attribute_not_exists(#size)".to_owned()
-        } else {
-            head = head
-                .expression_attribute_values(":size", n(batch.expected.size))
-                .expression_attribute_values(":hash", s(batch.expected.hash.to_string()));
-            "#size = :size AND #hash = :hash".to_owned()
+        // The head, conditioned on what the batch was planned from, with the boxes its drop-offs
+        // brought added to the chain's disposition totals.
+        let totals = Totals {
+            collected: batch.collected_boxes(),
+            ..Totals::default()
         };
-        if let Some(holder) = &batch.release {
-            // Ends the claim only if it is still this writer's; else the append fails as if
-            // the head moved, and the writer goes on without ending it.
-            condition += " AND #holder = :holder";
-            head = head
-                .expression_attribute_names("#holder", HOLDER)
-                .expression_attribute_names("#until", UNTIL)
-                .expression_attribute_values(":holder", s(holder));
-        }
-        head = head.condition_expression(condition);
-        items.push(update_item(head)?);
-        parts.push(Part::Head);
-        if batch.expected.size == 0 {
-            let listed = self
-                .put(item::chain_listing(chain))
-                .condition_expression("attribute_not_exists(pk)");
-            items.push(put_item(listed)?);
+        for it in self.head_items(
+            &batch.expected,
+            &batch.new_head(),
+            &totals,
+            batch.release.as_deref(),
+        )? {
+            items.push(it);
             parts.push(Part::Head);
         }
 
@@ -334,11 +299,62 @@ impl DynamoStore {
         Ok((items, parts))
     }
 
-    fn put(&self, item: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+    /// What moves a chain's head in an append (credit batch or disposition report): an update,
+    /// not a put, so a writer's claim stays, of the size and hash, adding `totals` to the chain's
+    /// disposition totals; conditioned on the head as read (no `size`: a new chain); ending the
+    /// claim if `release` names its holder (and only if it still holds it: else the append fails
+    /// as if the head moved). A chain's first append also puts its listing.
+    pub(super) fn head_items(
+        &self,
+        expected: &ChainHead,
+        new: &ChainHead,
+        totals: &Totals,
+        release: Option<&str>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let chain = expected.chain.as_str();
+        let (head, adds) = item::add_totals(self.update(item::head(chain)), totals);
+        let set = format!("SET #chain = :chain, #size = :new_size, #hash = :new_hash{adds}");
+        let mut head = head
+            .update_expression(match release {
+                Some(_) => format!("{set} REMOVE #holder, #until"),
+                None => set,
+            })
+            .expression_attribute_names("#chain", "chain")
+            .expression_attribute_names("#size", "size")
+            .expression_attribute_names("#hash", "hash")
+            .expression_attribute_values(":chain", s(chain))
+            .expression_attribute_values(":new_size", n(new.size))
+            .expression_attribute_values(":new_hash", s(new.hash.to_string()));
+        let mut condition = if expected.size == 0 {
+            "attribute_not_exists(#size)".to_owned()
+        } else {
+            head = head
+                .expression_attribute_values(":size", n(expected.size))
+                .expression_attribute_values(":hash", s(expected.hash.to_string()));
+            "#size = :size AND #hash = :hash".to_owned()
+        };
+        if let Some(holder) = release {
+            condition += " AND #holder = :holder";
+            head = head
+                .expression_attribute_names("#holder", HOLDER)
+                .expression_attribute_names("#until", UNTIL)
+                .expression_attribute_values(":holder", s(holder));
+        }
+        let mut items = vec![update_item(head.condition_expression(condition))?];
+        if expected.size == 0 {
+            let listed = self
+                .put(item::chain_listing(chain))
+                .condition_expression("attribute_not_exists(pk)");
+            items.push(put_item(listed)?);
+        }
+        Ok(items)
+    }
+
+    pub(super) fn put(&self, item: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {
         Put::builder().table_name(&self.table).set_item(Some(item))
     }
 
-    fn update(&self, key: Item) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    pub(super) fn update(&self, key: Item) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
         Update::builder().table_name(&self.table).set_key(Some(key))
     }
 }

@@ -1,26 +1,25 @@
-//! Disposition on DynamoDB: a report entered on its station's chain as one
-//! `TransactWriteItems`, conditioned on the chain head like every append, and on the version of
+//! Disposition on DynamoDB: a report read for with one `BatchGetItem` and entered on its
+//! station's chain as one `TransactWriteItems`, conditioned on the chain head like every append, and on the version of
 //! each ticket or batch it changes (those span chains). The figures are read, never summed
 //! over entries: a station's stock is one item per chain (`STOCK#<s>`, `CHAIN#<chain>`), and
 //! each chain's totals are attributes of its head item (`d_*`), added to in the same writes
 //! that move them.
 
-use super::append::{put_item, update_item};
+use super::append::put_item;
 use super::item::n;
-use super::item::{
-    self, add_totals, from_item, get_s, read_head, read_totals, s, stock_key, Item, TOTALS,
-};
+use super::item::{self, from_item, get_s, read_head, read_totals, s, stock_key, Item, TOTALS};
 use super::{sdk_err, DynamoStore};
 use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use greenloop_core::digest::Digest;
 use greenloop_core::disposition::{
     self, batch_named, mill_key, tickets_named, Disposal, DispositionEntry, Entered, Kept, Params,
     Standing, StationStock, Totals,
 };
 use greenloop_core::ledger::chain_for_station;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Tries before a report that keeps meeting moved heads gives up (503, the sender retries).
@@ -48,18 +47,12 @@ impl Disposing for DynamoStore {
         let chain = chain_for_station(&d.station, self.shards);
         let digest = d.digest();
         for attempt in 0..TRIES {
-            if let Some(replay) = self.replay(d, &digest).await? {
-                return Ok(replay);
-            }
-            let standing = self.standing(d, &chain).await?;
-            let fresh = (
-                standing.tickets.clone(),
-                standing.batch.clone(),
-                standing.school_known,
-            );
-            let expected = standing.head.clone();
-            let entered = disposition::enter(d, standing, params)?;
-            let items = self.report_items(d, &expected, &entered, fresh, &digest)?;
+            let read = match self.read_for(d, &chain).await? {
+                Read::Entered(kept) => return self.replay(d, &digest, kept).await,
+                Read::Standing(standing) => standing,
+            };
+            let entered = disposition::enter(d, &read, params)?;
+            let items = self.report_items(d, &read, &entered, &digest)?;
             match self
                 .client
                 .transact_write_items()
@@ -99,14 +92,74 @@ impl Disposing for DynamoStore {
     }
 }
 
+/// What one read for a report found: the report entered already, or what entering it needs.
+enum Read {
+    Entered(Kept),
+    Standing(Box<Standing>),
+}
+
 impl DynamoStore {
-    /// The entry a report with this key was entered as, if it was; a conflict if with another
-    /// body.
-    async fn replay(&self, d: &Disposal, digest: &Digest) -> Result<Option<Disposed>> {
-        let Some(it) = self.get(disposal_key(&d.key())).await? else {
-            return Ok(None);
+    /// Everything a report needs, in one consistent `BatchGetItem`: its record (if it was
+    /// entered before), the chain's head, the station's stock, the tickets and batch it names,
+    /// and its school.
+    async fn read_for(&self, d: &Disposal, chain: &str) -> Result<Read> {
+        let tickets = tickets_named(&d.report);
+        let batch = batch_named(&d.report);
+        let school = match &d.report {
+            disposition::Report::Donation { school, .. } => Some(school.as_str()),
+            _ => None,
         };
-        let k: Kept = from_item(it, "disposal")?;
+        let mut keys = vec![
+            disposal_key(&d.key()),
+            item::head(chain),
+            stock_key(&d.station, chain),
+        ];
+        keys.extend(tickets.iter().map(|t| ticket_key(t)));
+        keys.extend(batch.iter().map(|b| batch_key(b)));
+        keys.extend(school.map(school_key));
+        let at = |it: &Item| -> Result<(String, String)> {
+            Ok((get_s(it, "pk")?.to_owned(), get_s(it, "sk")?.to_owned()))
+        };
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        for it in self.batch_get(keys, None).await? {
+            found.insert(at(&it)?, it);
+        }
+        let mut take = |key: Item| found.remove(&at(&key).ok()?);
+        if let Some(it) = take(disposal_key(&d.key())) {
+            return Ok(Read::Entered(from_item(it, "disposal")?));
+        }
+        let head = match take(item::head(chain)) {
+            Some(it) => read_head(&it)?,
+            None => ChainHead::empty(chain),
+        };
+        let stock = match take(stock_key(&d.station, chain)) {
+            Some(it) => from_item(it, "station stock")?,
+            None => StationStock::empty(&d.station, chain),
+        };
+        let tickets = tickets
+            .iter()
+            .map(|t| {
+                take(ticket_key(t))
+                    .map(|it| from_item(it, "ticket"))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        let batch = batch
+            .and_then(|b| take(batch_key(&b)))
+            .map(|it| from_item(it, "batch"))
+            .transpose()?;
+        let school_known = school.is_some_and(|s| take(school_key(s)).is_some());
+        Ok(Read::Standing(Box::new(Standing {
+            head,
+            stock,
+            tickets,
+            batch,
+            school_known,
+        })))
+    }
+
+    /// The entry a report was entered as; a conflict if it was with another body.
+    async fn replay(&self, d: &Disposal, digest: &Digest, k: Kept) -> Result<Disposed> {
         if k.digest != *digest {
             return Err(StoreError::Conflict(d.key()));
         }
@@ -116,48 +169,9 @@ impl DynamoStore {
             .ok_or_else(|| StoreError::Corrupt(format!("report {} vanished", d.key())))?;
         let entry: DispositionEntry = serde_json::from_str(get_s(&it, "json")?)
             .map_err(|e| StoreError::Corrupt(format!("report {}: {e}", d.key())))?;
-        Ok(Some(Disposed {
+        Ok(Disposed {
             entry,
             replay: true,
-        }))
-    }
-
-    /// What entering the report needs, each read consistently.
-    async fn standing(&self, d: &Disposal, chain: &str) -> Result<Standing> {
-        let head = match self.get(item::head(chain)).await? {
-            Some(it) => read_head(&it)?,
-            None => ChainHead::empty(chain),
-        };
-        let stock = match self.get(stock_key(&d.station, chain)).await? {
-            Some(it) => from_item(it, "station stock")?,
-            None => StationStock::empty(&d.station, chain),
-        };
-        let mut tickets = Vec::new();
-        for key in tickets_named(&d.report) {
-            tickets.push(match self.get(ticket_key(&key)).await? {
-                Some(it) => Some(from_item(it, "ticket")?),
-                None => None,
-            });
-        }
-        let batch = match batch_named(&d.report) {
-            Some(key) => match self.get(batch_key(&key)).await? {
-                Some(it) => Some(from_item(it, "batch")?),
-                None => None,
-            },
-            None => None,
-        };
-        let school_known = match &d.report {
-            disposition::Report::Donation { school, .. } => {
-                self.get(school_key(school)).await?.is_some()
-            }
-            _ => false,
-        };
-        Ok(Standing {
-            head,
-            stock,
-            tickets,
-            batch,
-            school_known,
         })
     }
 
@@ -166,96 +180,62 @@ impl DynamoStore {
     fn report_items(
         &self,
         d: &Disposal,
-        expected: &ChainHead,
+        read: &Standing,
         entered: &Entered,
-        (tickets_read, batch_read, school_known): (
-            Vec<Option<disposition::Ticket>>,
-            Option<disposition::Batch>,
-            bool,
-        ),
         digest: &Digest,
     ) -> Result<Vec<TransactWriteItem>> {
         let e = &entered.entry;
         let chain = e.chain.as_str();
-        let mut items = Vec::new();
         let mut entry = item::entry(chain, e.seq);
         entry.insert(
             "json".into(),
             s(String::from_utf8(e.to_json()).expect("JSON")),
         );
-        items.push(put_item(
-            self.put_item_builder(entry)
+        let mut items = vec![put_item(
+            self.put(entry)
                 .condition_expression("attribute_not_exists(pk)"),
-        )?);
-
-        let head = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::head(chain)))
-            .expression_attribute_names("#chain", "chain")
-            .expression_attribute_names("#size", "size")
-            .expression_attribute_names("#hash", "hash")
-            .expression_attribute_values(":chain", s(chain))
-            .expression_attribute_values(":new_size", n(e.seq + 1))
-            .expression_attribute_values(":new_hash", s(e.hash.to_string()));
-        let (mut head, adds) = add_totals(head, &entered.totals);
-        head = head.update_expression(format!(
-            "SET #chain = :chain, #size = :new_size, #hash = :new_hash{adds}"
-        ));
-        head = if expected.size == 0 {
-            head.condition_expression("attribute_not_exists(#size)")
-        } else {
-            head.condition_expression("#size = :size AND #hash = :hash")
-                .expression_attribute_values(":size", n(expected.size))
-                .expression_attribute_values(":hash", s(expected.hash.to_string()))
+        )?];
+        let new_head = ChainHead {
+            chain: chain.to_owned(),
+            size: e.seq + 1,
+            hash: e.hash,
         };
-        items.push(update_item(head)?);
-        if expected.size == 0 {
-            items.push(put_item(
-                self.put_item_builder(item::chain_listing(chain))
-                    .condition_expression("attribute_not_exists(pk)"),
-            )?);
-        }
+        items.extend(self.head_items(&read.head, &new_head, &entered.totals, None)?);
 
         // The stock moves only with this chain's appends, all conditioned on its head.
         let stock = item::to_item(&entered.stock, stock_key(&d.station, chain));
-        items.push(put_item(self.put_item_builder(stock))?);
+        items.push(put_item(self.put(stock))?);
 
-        for (t, read) in entered
+        for (t, old) in entered
             .tickets
             .iter()
-            .zip(tickets_read.into_iter().chain(std::iter::repeat(None)))
+            .zip(read.tickets.iter().chain(std::iter::repeat(&None)))
         {
-            let it = item::to_item(t, ticket_key(&mill_key(&t.mill, &t.ticket)));
-            let put = match read {
-                None => self
-                    .put_item_builder(it)
-                    .condition_expression("attribute_not_exists(pk)"),
-                Some(old) => self
-                    .put_item_builder(it)
+            let put = self.put(item::to_item(t, ticket_key(&mill_key(&t.mill, &t.ticket))));
+            let put = match old {
+                None => put.condition_expression("attribute_not_exists(pk)"),
+                Some(old) => put
                     .condition_expression("drawn_g = :drawn")
                     .expression_attribute_values(":drawn", n(old.drawn_g)),
             };
             items.push(put_item(put)?);
         }
         if let Some(b) = &entered.batch {
-            let it = item::to_item(b, batch_key(&mill_key(&b.mill, &b.batch)));
-            let put = match &batch_read {
-                None => self
-                    .put_item_builder(it)
-                    .condition_expression("attribute_not_exists(pk)"),
-                Some(old) => self
-                    .put_item_builder(it)
+            let put = self.put(item::to_item(b, batch_key(&mill_key(&b.mill, &b.batch))));
+            let put = match &read.batch {
+                None => put.condition_expression("attribute_not_exists(pk)"),
+                Some(old) => put
                     .condition_expression("donated = :donated")
                     .expression_attribute_values(":donated", n(old.donated)),
             };
             items.push(put_item(put)?);
         }
         if let disposition::Report::Donation { school, .. } = &d.report {
-            if !school_known {
+            if !read.school_known {
                 let mut it = school_key(school);
                 it.insert("school".into(), s(school.as_str()));
                 items.push(put_item(
-                    self.put_item_builder(it)
+                    self.put(it)
                         .condition_expression("attribute_not_exists(pk)"),
                 )?);
             }
@@ -266,14 +246,10 @@ impl DynamoStore {
             seq: e.seq,
         };
         items.push(put_item(
-            self.put_item_builder(item::to_item(&kept, disposal_key(&d.key())))
+            self.put(item::to_item(&kept, disposal_key(&d.key())))
                 .condition_expression("attribute_not_exists(pk)"),
         )?);
         Ok(items)
-    }
-
-    fn put_item_builder(&self, it: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {
-        Put::builder().table_name(&self.table).set_item(Some(it))
     }
 }
 

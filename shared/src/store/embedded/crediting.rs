@@ -226,7 +226,7 @@ impl Crediting for EmbeddedStore {
             }
             heads.insert(chain, encode(&batch.new_head()).as_slice())?;
             drop(heads);
-            super::disposition::collect(txn, chain, &batch.collected)?;
+            super::disposition::collect(txn, batch)?;
             Ok(())
         })?;
         if let Some(holder) = &batch.release {

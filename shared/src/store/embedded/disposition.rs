@@ -3,7 +3,9 @@
 //! transaction (which also serialises it with crediting's appends); and the figures, read.
 
 use super::{decode, encode, get, EmbeddedStore, ENTRIES, HEADS};
-use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
+use crate::store::{
+    ChainHead, CreditBatch, Disposed, Disposing, DispositionQueries, Result, StoreError,
+};
 use async_trait::async_trait;
 use greenloop_core::disposition::{
     self, batch_named, tickets_named, Disposal, DispositionEntry, Kept, Params, Standing,
@@ -87,7 +89,7 @@ impl Disposing for EmbeddedStore {
                 batch,
                 school_known,
             };
-            let entered = disposition::enter(d, standing, params)?;
+            let entered = disposition::enter(d, &standing, params)?;
             let e = &entered.entry;
             let mut entries = txn.open_table(ENTRIES)?;
             if entries
@@ -146,24 +148,19 @@ pub(super) fn add_totals(txn: &redb::WriteTransaction, chain: &str, delta: &Tota
 
 /// Crediting's part: boxes of accepted drop-offs, added to each station's stock on `chain` and
 /// to the chain's totals.
-pub(super) fn collect(
-    txn: &redb::WriteTransaction,
-    chain: &str,
-    collected: &[(String, u64)],
-) -> Result<()> {
-    if collected.is_empty() {
+pub(super) fn collect(txn: &redb::WriteTransaction, batch: &CreditBatch) -> Result<()> {
+    if batch.collected.is_empty() {
         return Ok(());
     }
+    let chain = batch.expected.chain.as_str();
     let mut stocks = txn.open_table(STOCKS)?;
-    let mut sum = 0;
-    for (station, boxes) in collected {
+    for (station, boxes) in &batch.collected {
         let key = (station.as_str(), chain);
         let mut s: StationStock = match stocks.get(key)? {
             Some(v) => decode(v.value())?,
             None => StationStock::empty(station, chain),
         };
         s.collected += boxes;
-        sum += boxes;
         stocks.insert(key, encode(&s).as_slice())?;
     }
     drop(stocks);
@@ -171,7 +168,7 @@ pub(super) fn collect(
         txn,
         chain,
         &Totals {
-            collected: sum,
+            collected: batch.collected_boxes(),
             ..Totals::default()
         },
     )

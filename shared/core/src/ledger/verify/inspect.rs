@@ -7,8 +7,6 @@ use crate::catalog::Catalog;
 use crate::digest::Digest;
 use crate::disposition::{DispositionEntry, Params};
 use crate::domain::check_id;
-use crate::ledger::canonical;
-use crate::ledger::leaf::is_typed;
 use crate::ledger::{Entry, Leaf, FORMAT_VERSION};
 use crate::rulebook::{Day, DayBefore};
 
@@ -24,7 +22,7 @@ impl Verifier<'_> {
             slices.push(&self.arena[start..end]);
             start = end;
         }
-        let (catalog, params) = (self.catalog, &self.params);
+        let (catalog, params) = (self.catalog, self.params);
         let inspected = parallel_map(&slices, self.threads, |s| inspect(catalog, params, s));
         self.arena.clear();
         self.ends.clear();
@@ -200,33 +198,30 @@ pub(super) enum Flaw {
 }
 
 pub(super) fn inspect(catalog: &Catalog, params: &Params, stored: &[u8]) -> Inspected {
-    let (entry, computed) = match canonical::read(stored) {
-        Ok(read) => read,
-        Err(_) if is_typed(stored) => return inspect_disposition(params, stored),
-        Err(detail) => return Inspected::Unreadable(detail),
-    };
-    let flaw = format_flaw(&entry).or_else(|| recompute(catalog, &entry));
-    Inspected::Read {
-        entry,
-        computed,
-        flaw,
-    }
-}
-
-fn inspect_disposition(params: &Params, stored: &[u8]) -> Inspected {
-    let entry: DispositionEntry = match serde_json::from_slice(stored) {
-        Ok(e) => e,
-        Err(e) => return Inspected::Unreadable(e.to_string()),
-    };
-    let flaw = match entry.flaw(params) {
-        Some(detail) => Some(Flaw::Format(detail)),
-        None if entry.params != params.version => Some(Flaw::UnknownVersion(entry.params.clone())),
-        None => None,
-    };
-    Inspected::Disposition {
-        computed: entry.compute_hash(),
-        entry,
-        flaw,
+    match Leaf::read(stored) {
+        Err(detail) => Inspected::Unreadable(detail),
+        Ok((Leaf::Credit(entry), computed)) => {
+            let flaw = format_flaw(&entry).or_else(|| recompute(catalog, &entry));
+            Inspected::Read {
+                entry,
+                computed,
+                flaw,
+            }
+        }
+        Ok((Leaf::Disposition(entry), computed)) => {
+            let flaw = match entry.flaw(params) {
+                Some(detail) => Some(Flaw::Format(detail)),
+                None if entry.params != params.version => {
+                    Some(Flaw::UnknownVersion(entry.params.clone()))
+                }
+                None => None,
+            };
+            Inspected::Disposition {
+                entry,
+                computed,
+                flaw,
+            }
+        }
     }
 }
 

@@ -92,7 +92,7 @@ pub struct Verifier<'c> {
     tally: Tally,
     /// Stations' stock, tickets and batches: the mass balance.
     balance: Balance,
-    params: Params,
+    params: &'static Params,
     /// The versions and day the last entry named, looked up once for a run of entries.
     last: Last<'c>,
     /// Problems found outside the entries (see [`Verifier::note`]).
@@ -126,7 +126,7 @@ impl<'c> Verifier<'c> {
             ends: Vec::new(),
             tally: Tally::default(),
             balance: Balance::default(),
-            params: Params::default_2026(),
+            params: Params::builtin(),
             last: Last::default(),
             noted: Vec::new(),
             disposition: None,
@@ -191,7 +191,7 @@ impl<'c> Verifier<'c> {
             // Nothing to share out: check it in place, without the batch copy.
             if !self.push_direct(stored) {
                 let idx = self.chains.len() - 1;
-                let ins = inspect::inspect(self.catalog, &self.params, stored);
+                let ins = inspect::inspect(self.catalog, self.params, stored);
                 self.accept(ins, idx);
             }
             return;
@@ -223,7 +223,7 @@ impl<'c> Verifier<'c> {
                 totals,
                 &mut report.problems,
             );
-            check_balance(&balance, catalog, &params, &mut report);
+            check_balance(&balance, catalog, params, &mut report);
             if let Some(stored) = stored {
                 let names: Vec<String> = report.chains.iter().map(|c| c.chain.clone()).collect();
                 balance.compare(&names, &stored, &mut report.problems);
@@ -244,7 +244,7 @@ impl Verifier<'_> {
         let (mut report, tally, balance, params) = self.chains_report();
         if report.totals_checked {
             tally.check_entries(&report.chains, &mut report.problems);
-            check_balance(&balance, catalog, &params, &mut report);
+            check_balance(&balance, catalog, params, &mut report);
         }
         report.totals_checked = false;
         report
@@ -252,7 +252,7 @@ impl Verifier<'_> {
 
     /// The report of the per-chain checks (`totals_checked`: whether every chain is intact),
     /// and the tally for the cross-chain ones.
-    fn chains_report(mut self) -> (Report, Tally, Balance, Params) {
+    fn chains_report(mut self) -> (Report, Tally, Balance, &'static Params) {
         self.flush();
         let mut problems = std::mem::take(&mut self.noted);
         let mut summaries = Vec::with_capacity(self.chains.len());
