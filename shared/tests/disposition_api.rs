@@ -152,6 +152,30 @@ async fn a_report_is_entered_once_and_answered_again() {
         (&again["seq"], &again["hash"], &again["replay"]),
         (&first["seq"], &first["hash"], &json!(true))
     );
+    // Counts are JSON Schema integers: 20.0 is 20, so the same report again, a replay.
+    let written_as_floats = report(
+        "out-1",
+        "st-a",
+        json!({"kind": "outgoing", "parcels": 20.0, "reused_boxes": 9.0}),
+    );
+    let (status, floats) = post(&api, KEY_ID, &written_as_floats).await;
+    assert_eq!(
+        (status, &floats["hash"], &floats["replay"]),
+        (StatusCode::OK, &first["hash"], &json!(true))
+    );
+    let fractional = report(
+        "out-2",
+        "st-a",
+        json!({"kind": "outgoing", "parcels": 20.5, "reused_boxes": 0}),
+    );
+    refused(
+        &api,
+        KEY_ID,
+        &fractional,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+    )
+    .await;
     let other = report(
         "out-1",
         "st-a",

@@ -21,7 +21,7 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use greenloop_core::digest::Digest;
-use greenloop_core::disposition::{Disposal, Params, Report};
+use greenloop_core::disposition::{Disposal, Draw, Params, Report};
 use greenloop_core::domain::Invalid;
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +42,105 @@ struct ReportIn {
     station: String,
     #[serde(deserialize_with = "integer")]
     at: i64,
-    report: Report,
+    report: ReportBody,
+}
+
+/// The report as the API takes it: the core's `Report`, with its counts read as JSON Schema
+/// integers (`228.0` is 228), so the digest, taken over the typed report, is the same.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum ReportBody {
+    Outgoing {
+        #[serde(deserialize_with = "integer")]
+        parcels: u64,
+        #[serde(deserialize_with = "integer")]
+        reused_boxes: u64,
+    },
+    Baled {
+        #[serde(deserialize_with = "integer")]
+        baled_g: u64,
+        mill: String,
+        ticket: String,
+    },
+    Workbooks {
+        batch: String,
+        draws: Vec<DrawBody>,
+        mill: String,
+        #[serde(deserialize_with = "integer")]
+        workbooks: u64,
+    },
+    Donation {
+        batch: String,
+        mill: String,
+        organisation: String,
+        receipt: String,
+        school: String,
+        #[serde(deserialize_with = "integer")]
+        workbooks: u64,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrawBody {
+    ticket: String,
+    #[serde(deserialize_with = "integer")]
+    pulp_g: u64,
+}
+
+impl From<ReportBody> for Report {
+    fn from(r: ReportBody) -> Report {
+        match r {
+            ReportBody::Outgoing {
+                parcels,
+                reused_boxes,
+            } => Report::Outgoing {
+                parcels,
+                reused_boxes,
+            },
+            ReportBody::Baled {
+                baled_g,
+                mill,
+                ticket,
+            } => Report::Baled {
+                baled_g,
+                mill,
+                ticket,
+            },
+            ReportBody::Workbooks {
+                batch,
+                draws,
+                mill,
+                workbooks,
+            } => Report::Workbooks {
+                batch,
+                draws: draws
+                    .into_iter()
+                    .map(|d| Draw {
+                        ticket: d.ticket,
+                        pulp_g: d.pulp_g,
+                    })
+                    .collect(),
+                mill,
+                workbooks,
+            },
+            ReportBody::Donation {
+                batch,
+                mill,
+                organisation,
+                receipt,
+                school,
+                workbooks,
+            } => Report::Donation {
+                batch,
+                mill,
+                organisation,
+                receipt,
+                school,
+                workbooks,
+            },
+        }
+    }
 }
 
 /// Where a report was entered.
@@ -74,7 +172,7 @@ async fn report(
         integration,
         station: r.station,
         at: r.at,
-        report: r.report,
+        report: r.report.into(),
     };
     let params = Params::builtin();
     d.validate(params)?;
