@@ -58,6 +58,11 @@ async fn sign(data: &Path, table: Option<&str>) -> Result<ExitCode, String> {
             }
         );
     }
+    let shares = fold_brands(backend.store()).await?;
+    println!(
+        "brand figures: {} shares folded in",
+        report::group(shares as i64)
+    );
     println!(
         "checkpoints: {} chains, log key {} (public key {})",
         published.len(),
@@ -65,6 +70,33 @@ async fn sign(data: &Path, table: Option<&str>) -> Result<ExitCode, String> {
         log_key.public().to_hex()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Folds every chain's newly checkpointed entries into the brand figures (as the checkpoint
+/// function does after signing): the shares folded in; an error naming each chain that
+/// stopped short, once every other chain is folded.
+pub async fn fold_brands(store: &dyn greenloop::store::Store) -> Result<usize, String> {
+    let folded = greenloop::checkpoint::brand::fold_all(store)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stopped: Vec<String> = folded
+        .iter()
+        .filter_map(|f| {
+            Some(format!(
+                "chain {} at seq {}: {}",
+                f.chain,
+                f.to.seq,
+                f.stopped.as_ref()?
+            ))
+        })
+        .collect();
+    if !stopped.is_empty() {
+        return Err(format!(
+            "brand figures stopped short on {}",
+            stopped.join("; ")
+        ));
+    }
+    Ok(folded.iter().map(|f| f.shares).sum())
 }
 
 /// Prints every chain's signed checkpoints, from the local store or a deployment.

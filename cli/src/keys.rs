@@ -1,4 +1,4 @@
-//! `greenloop keys`: mints portal and auditor API keys (optionally expiring), revokes them by
+//! `greenloop keys`: mints portal, brand and auditor API keys (optionally expiring), revokes them by
 //! key id, lists them; or makes a checkpoint signing key, which is stored nowhere.
 //!
 //! A minted key is printed once, on stdout alone, so that `KEY=$(greenloop keys ...)` captures
@@ -19,13 +19,16 @@ use std::process::ExitCode;
 #[command(group(
     ArgGroup::new("what")
         .required(true)
-        .args(["campus", "auditor", "log", "revoke", "list"]),
+        .args(["campus", "brand", "auditor", "log", "revoke", "list"]),
 ))]
-#[command(group(ArgGroup::new("mint").args(["campus", "auditor"])))]
+#[command(group(ArgGroup::new("mint").args(["campus", "brand", "auditor"])))]
 pub struct KeysArgs {
     /// Mint a portal key for this campus.
     #[arg(long)]
     campus: Option<String>,
+    /// Mint a key for this partner brand: it reads the brand's own statement.
+    #[arg(long)]
+    brand: Option<String>,
     /// Mint an auditor key.
     #[arg(long)]
     auditor: bool,
@@ -81,10 +84,14 @@ pub async fn run(data: &Path, table: Option<&str>, args: KeysArgs) -> Result<Exi
     if args.list {
         return list(store, args.json, now, &location).await;
     }
-    // clap requires one of the above, --campus or --auditor.
-    let grant = match args.campus {
-        Some(campus) => Grant::Campus { campus },
-        None => Grant::Auditor,
+    // clap requires one of the above, --campus, --brand or --auditor.
+    let grant = match (args.campus, args.brand) {
+        (Some(campus), _) => Grant::Campus { campus },
+        (None, Some(brand)) => {
+            partner(store, &brand, &location).await?;
+            Grant::Brand { brand }
+        }
+        (None, None) => Grant::Auditor,
     };
     let minted = mint(store, grant, now, expires_at, &location).await?;
     println!("{}", minted.key);
@@ -95,6 +102,24 @@ pub async fn run(data: &Path, table: Option<&str>, args: KeysArgs) -> Result<Exi
         minted.record.expires_at.map_or("never".into(), time)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a brand that no rulebook in the store (or, before any is published, the built-in
+/// one) names as a partner: only partner brands have statements.
+async fn partner(store: &dyn Store, brand: &str, location: &str) -> Result<(), String> {
+    greenloop::domain::check_id("brand", brand).map_err(|e| format!("--brand: {}", e.message))?;
+    let catalog = store.catalog().await.map_err(|e| e.to_string())?;
+    let mut rulebooks: Vec<_> = catalog.rulebooks().cloned().collect();
+    if rulebooks.is_empty() {
+        rulebooks.push(greenloop::rulebook::Rulebook::default_double11());
+    }
+    if rulebooks.iter().any(|rb| rb.is_partner(brand)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{brand} is not a partner brand in {location}'s rulebooks"
+        ))
+    }
 }
 
 /// Mints a key and keeps its record; the key itself is returned to be shown once.
@@ -226,6 +251,7 @@ fn grant_text(g: &Grant) -> String {
     match g {
         Grant::Campus { campus } => format!("campus {campus}"),
         Grant::Auditor => "auditor".into(),
+        Grant::Brand { brand } => format!("brand {brand}"),
     }
 }
 

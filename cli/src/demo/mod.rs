@@ -207,6 +207,7 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
         greenloop::checkpoint::tree::publish_all(store, &log_key, chrono::Utc::now().timestamp())
             .await
             .map_err(err)?;
+    crate::checkpoint::fold_brands(store).await?;
     let bar = progress(total, "verifying");
     let public = log_key.public();
     let report = verify_pinned(store, Some(&public), |n| bar.inc(n))

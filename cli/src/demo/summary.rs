@@ -83,10 +83,9 @@ pub(super) async fn print_summary(
         );
     }
     crate::figures::print_totals(&disposition.totals);
-    let (team, _) = crate::figures::team(store)
-        .await
-        .map_err(greenloop::store::StoreError::Unavailable)?;
-    let partners: Vec<_> = team.into_iter().filter(|r| r.partner).take(5).collect();
+    // The stored figures the public ranking serves, folded from the checkpointed entries.
+    let team = greenloop::brand::fold::rank(store.brand_standings().await?);
+    let partners: Vec<_> = team.into_iter().take(5).collect();
     println!("Top brands of the Domestic Brands Green Decrement Team (boxes returned)");
     crate::figures::print_team(&partners);
 

@@ -1,4 +1,5 @@
-//! The `audit` function: chain heads, entries and derived state for auditors. It holds no secret.
+//! The `audit` function: chain heads, entries and derived state for auditors, and the brand
+//! team's ranking and statements. It holds no secret.
 
 use greenloop::{config, http};
 
@@ -6,5 +7,6 @@ use greenloop::{config, http};
 async fn main() -> Result<(), lambda_http::Error> {
     config::init_json_logs();
     let app = config::app(&[]).await?;
-    lambda_http::run(http::mount(http::audit::routes(&app))).await
+    let routes = http::audit::routes(&app).merge(http::brand::routes(&app));
+    lambda_http::run(http::mount(routes)).await
 }

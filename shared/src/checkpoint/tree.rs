@@ -194,26 +194,49 @@ pub async fn statement_page<S: LedgerSource + CheckpointStore + Members + ?Sized
     let before = before.map_or(account.entries, |b| b.min(account.entries));
     let stored = store.member_entries(member, Some(before), limit).await?;
     let next = stored.last().map(|&(n, _)| n).filter(|&n| n > 0);
-    let mut checkpoints: BTreeMap<String, SignedCheckpoint> = BTreeMap::new();
     let mut placed = Vec::with_capacity(stored.len());
     for (_, bytes) in stored {
         let (entry, _) = canonical::read(&bytes).map_err(StoreError::Corrupt)?;
-        if !checkpoints.contains_key(&entry.chain) {
-            if let Some(c) = store.checkpoint(&entry.chain, None).await? {
-                checkpoints.insert(entry.chain.clone(), c);
+        placed.push((entry.chain, entry.seq, bytes));
+    }
+    let (checkpoints, proofs) = proofs_in_latest(store, placed).await?;
+    Ok(StatementPage {
+        member: member.as_str().to_owned(),
+        balance: account.balance,
+        co2e_g: account.co2e_g,
+        entries: account.entries,
+        head: account.head,
+        checkpoints,
+        proofs,
+        next,
+    })
+}
+
+/// Each stored entry `(chain, seq, bytes)` proven in its chain's latest checkpoint, and those
+/// checkpoints, in chain order. Refused while an entry is newer than its chain's checkpoint.
+/// Costs one checkpoint read and one batch of tree node reads per chain.
+pub async fn proofs_in_latest<S: CheckpointStore + ?Sized>(
+    store: &S,
+    stored: Vec<(String, u64, Vec<u8>)>,
+) -> Result<(Vec<SignedCheckpoint>, Vec<InclusionProof>), TreeError> {
+    let mut checkpoints: BTreeMap<String, SignedCheckpoint> = BTreeMap::new();
+    let mut placed = Vec::with_capacity(stored.len());
+    for (chain, seq, bytes) in stored {
+        if !checkpoints.contains_key(&chain) {
+            if let Some(c) = store.checkpoint(&chain, None).await? {
+                checkpoints.insert(chain.clone(), c);
             }
         }
         let size = checkpoints
-            .get(&entry.chain)
+            .get(&chain)
             .map(|c| c.checkpoint.size)
-            .filter(|&size| entry.seq < size)
+            .filter(|&size| seq < size)
             .ok_or_else(|| {
                 TreeError::NotCheckpointed(format!(
-                    "chain {} seq {} is not in a checkpoint yet",
-                    entry.chain, entry.seq
+                    "chain {chain} seq {seq} is not in a checkpoint yet"
                 ))
             })?;
-        placed.push((entry.chain, entry.seq, size, bytes));
+        placed.push((chain, seq, size, bytes));
     }
     // Every proof on a chain is answered from one batch of node reads.
     let mut nodes_of: HashMap<&str, Nodes> = HashMap::new();
@@ -233,16 +256,7 @@ pub async fn statement_page<S: LedgerSource + CheckpointStore + Members + ?Sized
         let proof = inclusion::prove(&nodes_of[chain.as_str()], seq, size)?;
         proofs.push(with_entry(chain, seq, size, bytes, proof)?);
     }
-    Ok(StatementPage {
-        member: member.as_str().to_owned(),
-        balance: account.balance,
-        co2e_g: account.co2e_g,
-        entries: account.entries,
-        head: account.head,
-        checkpoints: checkpoints.into_values().collect(),
-        proofs,
-        next,
-    })
+    Ok((checkpoints.into_values().collect(), proofs))
 }
 
 /// A member's whole statement, read page by page and joined ([`Statement::join`]).

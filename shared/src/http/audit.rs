@@ -409,7 +409,7 @@ async fn audited_chain(
 async fn auditor(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     match app.grant(headers).await? {
         Grant::Auditor => Ok(()),
-        Grant::Campus { .. } => Err(ApiError::new(
+        Grant::Campus { .. } | Grant::Brand { .. } => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             "audit queries need an auditor key",

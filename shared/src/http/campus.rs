@@ -17,15 +17,14 @@ use crate::store::{
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
 use greenloop_core::domain::{check_id, Campus, MemberId};
 use greenloop_core::ranking::{BoardCursor, RankedCampus, Standing};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 
 /// This function's view of the app: its store narrowed to the roles it may use.
 type App = super::App<dyn CampusStore>;
@@ -58,26 +57,7 @@ async fn ranking(State(app): State<App>, headers: HeaderMap) -> Result<Response,
         as_of: ranking.as_ref().map(|r| r.as_of),
         campuses: ranking.map(|r| r.campuses).unwrap_or_default(),
     };
-    let bytes =
-        serde_json::to_vec(&body).map_err(|e| StoreError::Corrupt(format!("ranking: {e}")))?;
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
-    let cache = [
-        (header::ETAG, etag.clone()),
-        (
-            header::CACHE_CONTROL,
-            format!("public, max-age={RANKING_MAX_AGE_S}"),
-        ),
-    ];
-    if if_none_match(&headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
-    }
-    Ok((
-        StatusCode::OK,
-        cache,
-        [(header::CONTENT_TYPE, "application/json".to_owned())],
-        bytes,
-    )
-        .into_response())
+    super::public_json(&headers, &body, RANKING_MAX_AGE_S)
 }
 
 /// The public ranking: `as_of` (Unix seconds) is when it was computed, absent before the
@@ -86,17 +66,6 @@ async fn ranking(State(app): State<App>, headers: HeaderMap) -> Result<Response,
 struct RankingView {
     as_of: Option<i64>,
     campuses: Vec<RankedCampus>,
-}
-
-/// Whether `If-None-Match` names `etag` (RFC 9110 §13.1.2: weak comparison, a list, or `*`).
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim())
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 #[derive(Serialize)]

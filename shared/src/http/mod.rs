@@ -11,6 +11,7 @@
 //! becomes a JSON error rather than a dropped connection.
 
 pub mod audit;
+pub mod brand;
 pub mod campus;
 pub mod disposal;
 pub mod integer;
@@ -170,7 +171,8 @@ pub fn router(app: App) -> Router {
             .merge(scan::routes(&app))
             .merge(disposal::routes(&app))
             .merge(campus::routes(&app))
-            .merge(audit::routes(&app)),
+            .merge(audit::routes(&app))
+            .merge(brand::routes(&app)),
     )
 }
 
@@ -463,6 +465,49 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::bad_request(code, format!("body: {e}"))
     })
+}
+
+/// A public, cacheable answer: 200 with `body`, an ETag of its bytes and `max-age`; 304 to a
+/// matching `If-None-Match`.
+pub fn public_json<T: Serialize>(
+    headers: &HeaderMap,
+    body: &T,
+    max_age_s: i64,
+) -> Result<Response, ApiError> {
+    let bytes =
+        serde_json::to_vec(body).map_err(|e| StoreError::Corrupt(format!("public answer: {e}")))?;
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))[..32]
+    );
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (
+            header::CACHE_CONTROL,
+            format!("public, max-age={max_age_s}"),
+        ),
+    ];
+    if if_none_match(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        cache,
+        [(header::CONTENT_TYPE, "application/json".to_owned())],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Whether `If-None-Match` names `etag` (RFC 9110 §13.1.2: weak comparison, a list, or `*`).
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 /// JSON of any serializable value with a status.

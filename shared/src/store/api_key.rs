@@ -27,6 +27,8 @@ pub enum Grant {
     Campus { campus: String },
     /// An auditor: chain heads and entries.
     Auditor,
+    /// A partner brand: its own statement.
+    Brand { brand: String },
 }
 
 /// A key as a store keeps it, by id. Revoking updates the record rather than deleting it, so

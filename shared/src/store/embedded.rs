@@ -23,6 +23,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod brands;
 mod campus;
 mod checkpoints;
 mod crediting;
@@ -174,6 +175,7 @@ impl EmbeddedStore {
             txn.open_table(TREE)?;
             txn.open_table(campus::BOARD)?;
             disposition::create(txn)?;
+            brands::create(txn)?;
             campus::index_boards(txn)
         })?;
         Ok(store)

@@ -18,6 +18,8 @@
 //! | [`LedgerSource`] | the whole ledger, read in pages | `audit`, `checkpoint`, verifiers |
 //! | [`CheckpointStore`] | checkpoints and tree nodes (reads) | `audit`, `checkpoint` |
 //! | [`CheckpointWrites`] | keeps checkpoints and tree nodes | `checkpoint` |
+//! | [`BrandFolding`] | folds checkpointed entries into the stored brand figures | `checkpoint` |
+//! | [`BrandQueries`] | the stored brand figures and each brand's entry index | `audit` |
 //!
 //! The sums per function ([`ScanStore`], [`DisposeStore`], [`CreditStore`], [`CampusStore`], [`AuditStore`],
 //! [`TreeStore`]) are supertraits of [`Store`], so an `Arc<dyn Store>` narrows to any of them by
@@ -27,6 +29,8 @@ use super::{
     ApiKey, AppendError, Claim, CreditBatch, Disposed, Pending, Recorded, Requeued, Result,
 };
 use async_trait::async_trait;
+use greenloop_core::brand::fold::{BrandStanding, Cursor, Fold};
+use greenloop_core::brand::Row;
 use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::digest::Digest;
@@ -368,6 +372,45 @@ pub trait CheckpointWrites: CheckpointStore {
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()>;
 }
 
+/// The brand figures' writer (`greenloop_core::brand::fold`): the checkpoint job.
+#[async_trait]
+pub trait BrandFolding: Send + Sync {
+    /// How far `chain` is folded; the default cursor if it never was.
+    async fn brand_cursor(&self, chain: &str) -> Result<Cursor>;
+    /// Writes `fold` at once, if the chain's cursor is still `fold.from`: the shares' figures,
+    /// rows, member markers and index entries, and the cursor at `fold.to`. Conflict if the
+    /// cursor moved (another run folded it) or a brand's figures moved under it.
+    async fn fold_brands(&self, fold: &Fold) -> Result<()>;
+}
+
+/// One entry of a brand's index: its number in the index, where it is, and the entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandEntry {
+    pub n: u64,
+    pub chain: String,
+    pub seq: u64,
+    pub entry: Vec<u8>,
+}
+
+/// The stored brand figures, read.
+#[async_trait]
+pub trait BrandQueries: Send + Sync {
+    /// Every partner brand's standing, in one read: the team ranking.
+    async fn brand_standings(&self) -> Result<Vec<BrandStanding>>;
+    /// One brand's standing; None for a brand no folded entry names.
+    async fn brand_standing(&self, brand: &str) -> Result<Option<BrandStanding>>;
+    /// The brand's rows by day and campus, in (day, campus) order.
+    async fn brand_rows(&self, brand: &str) -> Result<Vec<Row>>;
+    /// Entries of the brand's index numbered below `before` (None: all), newest first, at most
+    /// `limit`.
+    async fn brand_entries(
+        &self,
+        brand: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<BrandEntry>>;
+}
+
 /// The `scan` function: registry reads, intake, and accounts for a pledge's returned boxes.
 pub trait ScanStore: Directory + Intake + Members {}
 impl<T: Directory + Intake + Members + ?Sized> ScanStore for T {}
@@ -400,17 +443,28 @@ impl<
 
 /// The `audit` function: the whole ledger, checkpoints and proofs, read-only.
 pub trait AuditStore:
-    Directory + LedgerSource + CheckpointStore + Members + DispositionQueries
+    Directory + LedgerSource + CheckpointStore + Members + DispositionQueries + BrandStore
 {
 }
-impl<T: Directory + LedgerSource + CheckpointStore + Members + DispositionQueries + ?Sized>
-    AuditStore for T
+impl<
+        T: Directory
+            + LedgerSource
+            + CheckpointStore
+            + Members
+            + DispositionQueries
+            + BrandStore
+            + ?Sized,
+    > AuditStore for T
 {
 }
 
-/// The `checkpoint` function: reads the chains, writes the tree.
-pub trait TreeStore: LedgerSource + CheckpointWrites {}
-impl<T: LedgerSource + CheckpointWrites + ?Sized> TreeStore for T {}
+/// The brand routes (served by `audit`): key records, the brand figures, and proofs.
+pub trait BrandStore: Directory + CheckpointStore + BrandQueries {}
+impl<T: Directory + CheckpointStore + BrandQueries + ?Sized> BrandStore for T {}
+
+/// The `checkpoint` function: reads the chains, writes the tree and the brand figures.
+pub trait TreeStore: LedgerSource + CheckpointWrites + BrandFolding {}
+impl<T: LedgerSource + CheckpointWrites + BrandFolding + ?Sized> TreeStore for T {}
 
 /// Everything Greenloop keeps: the sum of the roles. `greenloop` (the operator's tool) and the
 /// tests hold one; each function narrows it to its own sum.

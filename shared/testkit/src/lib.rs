@@ -17,6 +17,7 @@
 //! [`WINDOW_START`] to [`WINDOW_END`].
 
 mod actions;
+mod brands;
 mod campus;
 mod checkpoints;
 mod concurrency;
@@ -35,6 +36,7 @@ pub use actions::{
     invalid_actions_are_refused_and_not_written, pending_actions_are_oldest_first_and_limited,
     pickups_are_booked_then_completed, recording_is_idempotent,
 };
+pub use brands::brand_figures_fold_each_share_once;
 pub use campus::{
     affiliation_is_the_members_choice, leaderboards_page_through_ties,
     the_public_ranking_is_kept_newest_first,
@@ -96,6 +98,7 @@ macro_rules! store_cases {
             leaderboards_page_through_ties,
             the_public_ranking_is_kept_newest_first,
             disposition_keeps_the_mass_balance,
+            brand_figures_fold_each_share_once,
         );
 
         // The one case that shares its store between tasks.

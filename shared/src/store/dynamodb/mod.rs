@@ -7,6 +7,7 @@
 //! The endpoint comes from standard AWS configuration (`AWS_ENDPOINT_URL_DYNAMODB`).
 
 mod append;
+mod brands;
 mod campus;
 mod checkpoints;
 mod disposition;

@@ -26,6 +26,8 @@ use crate::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod fold;
+
 /// One brand's figures, summed over some entries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,28 +242,33 @@ impl Team {
 
     /// Most boxes returned first, then by brand id; `partner` as `is_partner` says.
     pub fn ranking(&self, is_partner: impl Fn(&str) -> bool) -> Vec<Ranked> {
-        let mut rows: Vec<Ranked> = self
-            .brands
-            .iter()
-            .map(|(b, (f, m))| Ranked {
-                rank: 0,
-                brand: b.clone(),
-                partner: is_partner(b),
-                figures: *f,
-                members: m.len() as u64,
-            })
-            .collect();
-        rows.sort_by(|a, b| {
-            b.figures
-                .boxes
-                .cmp(&a.figures.boxes)
-                .then_with(|| a.brand.cmp(&b.brand))
-        });
-        for (i, r) in rows.iter_mut().enumerate() {
-            r.rank = i as u32 + 1;
-        }
-        rows
+        ranked(
+            self.brands
+                .iter()
+                .map(|(b, (f, m))| Ranked {
+                    rank: 0,
+                    brand: b.clone(),
+                    partner: is_partner(b),
+                    figures: *f,
+                    members: m.len() as u64,
+                })
+                .collect(),
+        )
     }
+}
+
+/// Ranks brands: most boxes returned first, then by brand id.
+pub fn ranked(mut rows: Vec<Ranked>) -> Vec<Ranked> {
+    rows.sort_by(|a, b| {
+        b.figures
+            .boxes
+            .cmp(&a.figures.boxes)
+            .then_with(|| a.brand.cmp(&b.brand))
+    });
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.rank = i as u32 + 1;
+    }
+    rows
 }
 
 #[cfg(test)]
