@@ -45,6 +45,9 @@ use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };
+use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
+use greenloop::brand::Row;
+use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::verify::verify_store;
 use http_body_util::{BodyExt, Full};
@@ -942,6 +945,37 @@ fn main() {
 impl Disposing for Counted {
     async fn dispose(&self, d: &Disposal, params: &Params) -> StoreResult<Disposed> {
         self.inner.dispose(d, params).await
+    }
+}
+
+#[async_trait::async_trait]
+impl BrandFolding for Counted {
+    async fn brand_cursor(&self, chain: &str) -> StoreResult<Cursor> {
+        self.inner.brand_cursor(chain).await
+    }
+    async fn fold_brands(&self, fold: &Fold) -> StoreResult<()> {
+        self.inner.fold_brands(fold).await
+    }
+}
+
+#[async_trait::async_trait]
+impl BrandQueries for Counted {
+    async fn brand_standings(&self) -> StoreResult<Vec<BrandStanding>> {
+        self.inner.brand_standings().await
+    }
+    async fn brand_standing(&self, brand: &str) -> StoreResult<Option<BrandStanding>> {
+        self.inner.brand_standing(brand).await
+    }
+    async fn brand_rows(&self, brand: &str) -> StoreResult<Vec<Row>> {
+        self.inner.brand_rows(brand).await
+    }
+    async fn brand_entries(
+        &self,
+        brand: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<BrandEntry>> {
+        self.inner.brand_entries(brand, before, limit).await
     }
 }
 

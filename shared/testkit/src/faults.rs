@@ -27,6 +27,9 @@ use greenloop::store::{
     Store, StoreError,
 };
 use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
+use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
+use greenloop::brand::Row;
+use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -47,10 +50,11 @@ pub enum Op {
     Append,
     Quarantine,
     Dispose,
+    FoldBrands,
 }
 
 impl Op {
-    pub const ALL: [Op; 7] = [
+    pub const ALL: [Op; 8] = [
         Op::PutRules,
         Op::PendingActions,
         Op::ChainHead,
@@ -58,6 +62,7 @@ impl Op {
         Op::Append,
         Op::Quarantine,
         Op::Dispose,
+        Op::FoldBrands,
     ];
 }
 
@@ -525,6 +530,37 @@ impl CheckpointWrites for Faulty {
 impl Disposing for Faulty {
     async fn dispose(&self, d: &Disposal, params: &Params) -> Result<Disposed, StoreError> {
         faulted!(Op::Dispose, self.dispose(d, params))
+    }
+}
+
+#[async_trait]
+impl BrandFolding for Faulty {
+    async fn brand_cursor(&self, chain: &str) -> Result<Cursor, StoreError> {
+        pass!(self.brand_cursor(chain))
+    }
+    async fn fold_brands(&self, fold: &Fold) -> Result<(), StoreError> {
+        faulted!(Op::FoldBrands, self.fold_brands(fold))
+    }
+}
+
+#[async_trait]
+impl BrandQueries for Faulty {
+    async fn brand_standings(&self) -> Result<Vec<BrandStanding>, StoreError> {
+        pass!(self.brand_standings())
+    }
+    async fn brand_standing(&self, brand: &str) -> Result<Option<BrandStanding>, StoreError> {
+        pass!(self.brand_standing(brand))
+    }
+    async fn brand_rows(&self, brand: &str) -> Result<Vec<Row>, StoreError> {
+        pass!(self.brand_rows(brand))
+    }
+    async fn brand_entries(
+        &self,
+        brand: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<BrandEntry>, StoreError> {
+        pass!(self.brand_entries(brand, before, limit))
     }
 }
 

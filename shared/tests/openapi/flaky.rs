@@ -21,6 +21,9 @@ use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };
+use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
+use greenloop::brand::Row;
+use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -343,6 +346,43 @@ impl Disposing for Flaky {
     async fn dispose(&self, d: &Disposal, params: &Params) -> Result<Disposed, StoreError> {
         self.up()?;
         self.inner.dispose(d, params).await
+    }
+}
+
+#[async_trait]
+impl BrandFolding for Flaky {
+    async fn brand_cursor(&self, chain: &str) -> Result<Cursor, StoreError> {
+        self.up()?;
+        self.inner.brand_cursor(chain).await
+    }
+    async fn fold_brands(&self, fold: &Fold) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.fold_brands(fold).await
+    }
+}
+
+#[async_trait]
+impl BrandQueries for Flaky {
+    async fn brand_standings(&self) -> Result<Vec<BrandStanding>, StoreError> {
+        self.up()?;
+        self.inner.brand_standings().await
+    }
+    async fn brand_standing(&self, brand: &str) -> Result<Option<BrandStanding>, StoreError> {
+        self.up()?;
+        self.inner.brand_standing(brand).await
+    }
+    async fn brand_rows(&self, brand: &str) -> Result<Vec<Row>, StoreError> {
+        self.up()?;
+        self.inner.brand_rows(brand).await
+    }
+    async fn brand_entries(
+        &self,
+        brand: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<BrandEntry>, StoreError> {
+        self.up()?;
+        self.inner.brand_entries(brand, before, limit).await
     }
 }
 
