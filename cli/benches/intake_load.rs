@@ -23,6 +23,8 @@
 //! The client is a bare hyper HTTP/1.1 connection per task on its own tokio runtime, so that
 //! client and server are separate like two processes; they still share the machine's cores.
 
+use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
+use greenloop::brand::Row;
 use greenloop::catalog::Catalog;
 use greenloop::catalog::Rules;
 use greenloop::checkpoint::SignedCheckpoint;
@@ -45,8 +47,6 @@ use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };
-use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
-use greenloop::brand::Row;
 use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use greenloop::verify::verify_store;

@@ -11,7 +11,7 @@
 //!
 //! The spec and its validator are in `openapi/spec.rs`, the harness in `openapi/harness.rs`, the
 //! scenario's two halves in `openapi/before_crediting.rs` and `openapi/after_crediting.rs`, its
-//! checkpoint and proof routes in `openapi/proofs.rs`, revoked and expired bearer keys in
+//! checkpoint and proof routes in `openapi/proofs.rs`, the brand routes in `openapi/brands.rs`, revoked and expired bearer keys in
 //! `openapi/keys.rs`.
 
 mod support;
@@ -20,6 +20,8 @@ mod support;
 mod after_crediting;
 #[path = "openapi/before_crediting.rs"]
 mod before_crediting;
+#[path = "openapi/brands.rs"]
+mod brands;
 #[path = "openapi/disposition.rs"]
 mod disposition;
 #[path = "openapi/flaky.rs"]
@@ -66,6 +68,7 @@ async fn every_route_and_status_matches_the_spec() {
     disposition::disposition_routes(&h).await;
     keys::revoked_and_expired_keys(&h).await;
     proofs::proof_routes(&h).await;
+    brands::brand_routes(&h).await;
     after_crediting::store_outage(&h).await;
     after_crediting::store_corrupt(&h).await;
     quarantine::quarantine(&h).await;

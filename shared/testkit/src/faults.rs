@@ -13,6 +13,8 @@
 //! far as task scheduling allows. Faults are counted by class ([`FaultCounts`]).
 
 use async_trait::async_trait;
+use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
+use greenloop::brand::Row;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::disposition::{Disposal, Params, StationStock, Totals};
@@ -27,8 +29,6 @@ use greenloop::store::{
     Store, StoreError,
 };
 use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
-use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
-use greenloop::brand::Row;
 use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use rand::rngs::StdRng;

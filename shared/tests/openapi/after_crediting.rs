@@ -509,6 +509,8 @@ pub async fn store_outage(h: &Harness) {
         Req::post("/v1/disposition", &json!({"report_id": "out-9", "station": "st-0001", "at": NOW, "report": {"kind": "outgoing", "parcels": 1, "reused_boxes": 0}})).signed(),
         Req::get("/v1/audit/disposition").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/disposition/stations/st-0001").bearer(AUDITOR_KEY),
+        Req::get("/v1/brands"),
+        Req::get("/v1/brands/brand-01/statement").bearer(AUDITOR_KEY),
     ];
     for req in down {
         h.err(req, 503, "unavailable").await;

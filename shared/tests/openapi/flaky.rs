@@ -4,6 +4,8 @@
 //! refuses to mint, for the 404 of a campus that is not registered.
 
 use async_trait::async_trait;
+use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
+use greenloop::brand::Row;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::disposition::{Disposal, Params, StationStock, Totals};
@@ -21,8 +23,6 @@ use greenloop::store::{Affiliated, Campuses, Consent, PublicRanking};
 use greenloop::store::{
     Affiliation, CampusQueries, CheckpointWrites, Crediting, Directory, Intake, Members, Registry,
 };
-use greenloop::brand::fold::{BrandStanding, Cursor, Fold};
-use greenloop::brand::Row;
 use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
 use std::collections::HashMap;

@@ -31,6 +31,11 @@ pub const GHOST_KEY: &str =
     "glk_c90000000000000c_0003000300030003000300030003000300030003000300030003000300030003";
 pub const AUDITOR_KEY: &str =
     "glk_a0000000000000d1_0004000400040004000400040004000400040004000400040004000400040004";
+/// Keys of partner brands `brand-01` (named by the scenario's scans) and `brand-02`.
+pub const BRAND_01_KEY: &str =
+    "glk_b0000000000000b1_0005000500050005000500050005000500050005000500050005000500050005";
+pub const BRAND_02_KEY: &str =
+    "glk_b0000000000000b2_0006000600060006000600060006000600060006000600060006000600060006";
 
 pub struct Req {
     pub method: Method,
@@ -164,6 +169,18 @@ impl Harness {
                     },
                 ),
                 (AUDITOR_KEY, Grant::Auditor),
+                (
+                    BRAND_01_KEY,
+                    Grant::Brand {
+                        brand: "brand-01".into(),
+                    },
+                ),
+                (
+                    BRAND_02_KEY,
+                    Grant::Brand {
+                        brand: "brand-02".into(),
+                    },
+                ),
             ],
         )
         .await;

@@ -12,6 +12,7 @@ fn mounted_routes() -> BTreeSet<(String, String)> {
         include_str!("../../src/http/disposal.rs"),
         include_str!("../../src/http/campus.rs"),
         include_str!("../../src/http/audit.rs"),
+        include_str!("../../src/http/brand.rs"),
         include_str!("../../src/http/mod.rs"),
     ];
     let mut out = BTreeSet::new();
@@ -143,13 +144,16 @@ fn the_spec_is_consistent() {
             );
         }
         let responses = op["responses"].as_object().unwrap();
-        let public = ["/health", "/v1/campuses"].contains(&template.as_str());
+        let public = ["/health", "/v1/campuses", "/v1/brands"].contains(&template.as_str());
         assert_eq!(schemes.is_empty(), public, "{what}: public or keyed");
         if !public {
             assert!(responses.contains_key("401"), "{what}: documents 401");
             assert!(responses.contains_key("503"), "{what}: documents 503");
         }
-        if schemes.contains("campusKey") || schemes.contains("auditorKey") {
+        if ["campusKey", "auditorKey", "brandKey"]
+            .iter()
+            .any(|k| schemes.contains(k))
+        {
             assert!(responses.contains_key("403"), "{what}: documents 403");
         }
         if schemes.contains("webhookSignature") {
