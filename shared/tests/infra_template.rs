@@ -116,7 +116,7 @@ fn router_of(binary: &str, app: App) -> axum::Router {
         "scan" => http::mount(http::scan::routes(&app)),
         "dispose" => http::mount(http::disposal::routes(&app)),
         "campus" => http::mount(http::campus::routes(&app)),
-        "audit" => http::mount(http::audit::routes(&app)),
+        "audit" => http::mount(http::audit::routes(&app).merge(http::brand::routes(&app))),
         other => panic!("{other} serves no HTTP routes"),
     }
 }
@@ -756,6 +756,11 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     greenloop::checkpoint::tree::publish_all(store.as_ref(), &log_key, NOW)
         .await
         .unwrap();
+    // Then the brand figures: the first scan's brand-01 lot.
+    let folded = greenloop::checkpoint::brand::fold_all(store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(folded.iter().map(|f| f.shares).sum::<usize>(), 1);
     let mut checkpointing = recorder.take();
     // Enough scans at the one station that its chain reaches 16 entries: a stored tree node.
     // The first is by the member now affiliated: a campus's day totals.
@@ -815,11 +820,14 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
     greenloop::checkpoint::tree::publish_all(store.as_ref(), &log_key, NOW + 300)
         .await
         .unwrap();
+    greenloop::checkpoint::brand::fold_all(store.as_ref())
+        .await
+        .unwrap();
     checkpointing.extend(recorder.take());
     made.insert("CheckpointFunction", checkpointing);
 
     greenloop::config::warm_up(store.as_ref()).await;
-    let audit = http::mount(http::audit::routes(&app()));
+    let audit = router_of("audit", app());
     let head = plain.chain_heads().await.unwrap()[0].clone();
     let (chain, size) = (head.chain, head.size);
     let member = plain.account_page(None, 1).await.unwrap()[0].member.clone();
@@ -841,6 +849,8 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
             audited(format!("/v1/audit/members/{member}/statement")),
             audited("/v1/audit/disposition".into()),
             audited("/v1/audit/disposition/stations/st-sjtu".into()),
+            keyed("GET", "/v1/brands", None),
+            audited("/v1/brands/brand-01/statement".into()),
         ],
     )
     .await;
@@ -1038,6 +1048,29 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
             allowing(&scan, &on("UpdateItem", key)).is_none(),
             "scan may update {key}"
         );
+    }
+    // The checkpoint job writes checkpoints, tree nodes and brand figures: nothing it signs.
+    let checkpoint = role_statements(&t, "CheckpointRole");
+    for (action, key) in [
+        ("PutItem", "CKPT#x"),
+        ("PutItem", "BRANDS"),
+        ("PutItem", "BRANDCUR#x"),
+        ("UpdateItem", "BRAND#x"),
+    ] {
+        assert!(
+            allowing(&checkpoint, &on(action, key)).is_some(),
+            "checkpoint may not {action} {key}"
+        );
+    }
+    for key in [
+        "CHAIN#0", "MEMBER#x", "ACTION#x", "CAMPUS#x", "KEY#x", "RULES",
+    ] {
+        for action in ["PutItem", "UpdateItem"] {
+            assert!(
+                allowing(&checkpoint, &on(action, key)).is_none(),
+                "checkpoint may {action} {key}"
+            );
+        }
     }
     // Affiliation updates accounts and only checks campuses.
     let aff = role_statements(&t, "AffiliationRole");
