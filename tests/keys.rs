@@ -123,6 +123,7 @@ fn a_key_is_minted_listed_revoked_and_then_refused() {
     let portal = place.mint(&["--campus", "sjtu", "--expires-in-days", "30"]);
     let sibling = place.mint(&["--campus", "sjtu"]);
     let auditor = place.mint(&["--auditor", "--expires", "2099-01-01"]);
+    let brand = place.mint(&["--brand", "brand-07"]);
 
     // Listed with its grant, times and status; never a secret or a hash.
     let text = place.ok(&["keys", "--list"]);
@@ -135,7 +136,7 @@ fn a_key_is_minted_listed_revoked_and_then_refused() {
         "{line}"
     );
     let listed = place.listed();
-    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert_eq!(listed.len(), 4, "{listed:?}");
     let entry = |id: &str| {
         place
             .listed()
@@ -157,10 +158,14 @@ fn a_key_is_minted_listed_revoked_and_then_refused() {
     assert_eq!(expires, created + 30 * DAY, "{p}");
     assert!(p["revoked_at"].is_null(), "{p}");
     assert_eq!(entry(&sibling.id)["expires_at"], Value::Null);
+    assert_eq!(
+        entry(&brand.id)["grant"],
+        serde_json::json!({"role": "brand", "brand": "brand-07"})
+    );
     // 2099-01-01 00:00 UTC.
     assert_eq!(entry(&auditor.id)["expires_at"], 4_070_908_800i64);
     for output in [text, place.ok(&["keys", "--list", "--json"])] {
-        for k in [&portal, &sibling, &auditor] {
+        for k in [&portal, &sibling, &auditor, &brand] {
             assert!(!output.contains(k.secret()), "a secret is listed: {output}");
         }
         assert!(!output.contains("hash"), "{output}");
@@ -189,6 +194,18 @@ fn a_key_is_minted_listed_revoked_and_then_refused() {
     );
     assert_eq!(status(addr, SUMMARY, &sibling.key).0, 200);
     assert_eq!(status(addr, HEADS, &auditor.key).0, 200);
+    // A brand key reads its own statement (none yet: nothing is folded), and nothing else.
+    assert_eq!(
+        status(addr, "/v1/brands/brand-07/statement", &brand.key),
+        (404, Value::from("not_found"))
+    );
+    for other in ["/v1/brands/brand-08/statement", HEADS, SUMMARY] {
+        assert_eq!(
+            status(addr, other, &brand.key),
+            (403, Value::from("forbidden")),
+            "{other}"
+        );
+    }
     assert_eq!(
         status(
             addr,
@@ -208,7 +225,7 @@ fn bad_keys_requests_are_one_line_errors() {
     place.register(dir.path());
     place.mint(&["--auditor"]);
 
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["keys", "--revoke", "0123456789abcdef"],
             "no API key 0123456789abcdef",
@@ -227,6 +244,11 @@ fn bad_keys_requests_are_one_line_errors() {
         ),
         (&["keys", "--campus", "nowhere"], "no campus nowhere"),
         (
+            &["keys", "--brand", "brand-99"],
+            "brand-99 is not a partner brand",
+        ),
+        (&["keys", "--brand", "a b"], "--brand: "),
+        (
             &[
                 "keys",
                 "--revoke",
@@ -234,7 +256,7 @@ fn bad_keys_requests_are_one_line_errors() {
                 "--expires-in-days",
                 "3",
             ],
-            "required arguments were not provided: <--campus <CAMPUS>|--auditor>",
+            "required arguments were not provided: <--campus <CAMPUS>|--brand <BRAND>|--auditor>",
         ),
     ];
     for (args, expect) in cases {
