@@ -751,3 +751,95 @@ async fn disposition_under_faults_embedded() {
 async fn disposition_under_faults_dynamodb() {
     disposition_under_faults(Kind::Dynamo).await;
 }
+
+/// The brand figures under faults: folds refused, committed with their answer lost, and two
+/// runs racing over the same chains, pass after pass until every chain reaches its checkpoint.
+/// Each share is counted once: the stored statement is the ledger's own.
+async fn brand_figures_under_faults(kind: Kind) {
+    use greenloop::checkpoint::brand::{brand_statement, fold_all, statement};
+    let fresh = Fresh::new(
+        kind,
+        Some((
+            ProxyFaults {
+                throttle: 0.06,
+                lost: 0.05,
+                delay: 0.0,
+            },
+            7,
+        )),
+    )
+    .await;
+    record(fresh.clean.as_ref(), &workload("bf", ACTIONS)).await;
+    credit_pending(fresh.clean.as_ref(), &Rules::defaults(), SHARDS)
+        .await
+        .expect("credit");
+    let key = greenloop::checkpoint::LogKey::from_hex(greenloop_testkit::TEST_LOG_KEY).unwrap();
+    greenloop::checkpoint::tree::publish_all(fresh.clean.as_ref(), &key, 1_000)
+        .await
+        .expect("publish");
+    let faults = Faults {
+        transient: 0.2,
+        lost: 0.2,
+        ops: vec![greenloop_testkit::faults::Op::FoldBrands],
+        ..Faults::none()
+    };
+    let faulty = Arc::new(Faulty::new(Arc::clone(&fresh.faulty_base), faults, 31));
+    let clean_pass = |r: Result<Vec<greenloop::checkpoint::brand::Folded>, StoreError>| {
+        r.is_ok_and(|folded| folded.iter().all(|f| f.stopped.is_none()))
+    };
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        assert!(passes <= PASSES, "the brand figures never caught up");
+        let (a, b) = tokio::join!(fold_all(faulty.as_ref()), fold_all(faulty.as_ref()));
+        if clean_pass(a) && clean_pass(b) {
+            break;
+        }
+    }
+    if let Some(p) = &fresh.proxy {
+        p.set_faults(ProxyFaults::NONE);
+    }
+    let stored = statement(fresh.clean.as_ref(), "brand-02")
+        .await
+        .expect("stored statement");
+    let ledger = brand_statement(fresh.clean.as_ref(), "brand-02")
+        .await
+        .expect("ledger statement");
+    let places = |s: &greenloop::brand::Statement| {
+        let mut p: Vec<(String, u64)> = s.proofs.iter().map(|p| (p.chain.clone(), p.seq)).collect();
+        p.sort();
+        p
+    };
+    let injected = cell(&[wrapper_faults(&faulty), fresh.proxy_faults()]);
+    let same = (stored.totals, stored.members, &stored.rows, places(&stored))
+        == (ledger.totals, ledger.members, &ledger.rows, places(&ledger));
+    println!(
+        "| brand figures folded by two racing runs | {} | {injected} | {} entries in {passes} passes | {} |",
+        kind.name(),
+        ledger.totals.entries,
+        if same { "the ledger's own" } else { "DIFFER" }
+    );
+    assert_eq!(
+        ledger.totals.entries as usize, ACTIONS,
+        "every scan names brand-02"
+    );
+    assert!(
+        same,
+        "stored {:?}, ledger {:?}",
+        stored.totals, ledger.totals
+    );
+    assert!(
+        faulty.counts().lost > 0 && faulty.counts().transient > 0,
+        "faults fired"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brand_figures_under_faults_embedded() {
+    brand_figures_under_faults(Kind::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brand_figures_under_faults_dynamodb() {
+    brand_figures_under_faults(Kind::Dynamo).await;
+}
