@@ -6,6 +6,8 @@
 
 #[path = "support/one_line.rs"]
 mod one_line;
+#[path = "support/server.rs"]
+mod server;
 
 use greenloop::ledger::{Entry, Leaf};
 use greenloop::store::embedded::{ENTRIES, FILE_NAME};
@@ -458,4 +460,52 @@ fn a_brand_statement_checks_and_a_removed_entry_fails_it() {
         "points is {}, its entries sum to {points}",
         points + 1
     )));
+
+    // The brand's own key reads the stored statement from a served deployment, page by page;
+    // it checks, and it is the one recomputed from the ledger above. Another brand's is 403.
+    let minted = greenloop(dir.path(), &["keys", "--brand", "brand-01"]);
+    assert!(minted.status.success(), "{}", text(&minted));
+    let key = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_greenloop"));
+    serve
+        .arg("--data")
+        .arg(dir.path())
+        .env_remove("GREENLOOP_DATA")
+        .env(
+            "GREENLOOP_WEBHOOK_SECRETS",
+            "qr-e2e=e2e-test-webhook-secret",
+        );
+    let server = server::Server::start(serve);
+    let url = format!("http://{}", server.addr);
+    let remote = dir.path().join("remote.json");
+    let fetched = |brand: &str| {
+        greenloop(
+            dir.path(),
+            &[
+                "proof",
+                "brand",
+                "--brand",
+                brand,
+                "--url",
+                &url,
+                "--key",
+                &key,
+                "--log-key",
+                DEMO_PUBLIC_KEY,
+                "--save",
+                remote.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = fetched("brand-01");
+    assert!(out.status.success(), "{}", text(&out));
+    let served: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&remote).unwrap()).unwrap();
+    for part in ["totals", "members", "rows"] {
+        assert_eq!(
+            served["brand"]["statement"][part], bundle["brand"]["statement"][part],
+            "{part}"
+        );
+    }
+    assert_one_line_error(&fetched("brand-02"), "403");
 }

@@ -27,7 +27,7 @@ pub struct ProofArgs {
     /// Base URL of a deployment to ask instead of the local data.
     #[arg(long, global = true)]
     url: Option<String>,
-    /// Auditor key for --url.
+    /// API key for --url: an auditor's, or for `proof brand` the brand's own.
     #[arg(
         long,
         global = true,
@@ -112,8 +112,9 @@ pub enum ProofCommand {
         member: String,
     },
     /// A partner brand's statement: every checkpointed entry naming the brand, each proven,
-    /// and its boxes, points and CO2e by day and campus. Built from the local store (or
-    /// --table), as of each chain's latest checkpoint.
+    /// and its boxes, points and CO2e by day and campus. With --url, the deployment's stored
+    /// statement (the brand's own key reads it); otherwise recomputed from the local store (or
+    /// --table), as of each chain's latest checkpoint, for any brand.
     Brand {
         /// The brand's id, as the rulebook and the lots name it.
         #[arg(long)]
@@ -240,10 +241,8 @@ impl Prover<'_> {
             ProofCommand::Brand { brand } => {
                 greenloop::domain::check_id("brand", brand).map_err(|e| e.message)?;
                 let statement = match self {
-                    Prover::Remote(_) => {
-                        return Err("a brand statement is built from the operator's store: \
-                                    run it without --url, on --data or --table"
-                            .into())
+                    Prover::Remote(r) => {
+                        r.brand_statement(brand).await.map_err(|e| e.to_string())?
                     }
                     Prover::Local(s) => greenloop::checkpoint::brand::brand_statement(*s, brand)
                         .await

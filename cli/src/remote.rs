@@ -111,6 +111,28 @@ impl RemoteLedger {
         Ok(Statement::join(pages).expect("one page at least"))
     }
 
+    /// A brand's whole statement from `GET /v1/brands/{brand}/statement`, page after page,
+    /// joined: what a brand's own key reads.
+    pub async fn brand_statement(&self, brand: &str) -> Result<greenloop::brand::Statement> {
+        let path = format!("/v1/brands/{brand}/statement");
+        let mut pages: Vec<greenloop::brand::fold::StatementPage> = Vec::new();
+        let mut before: Option<u64> = None;
+        loop {
+            let mut query = vec![("limit", STATEMENT_PAGE.to_string())];
+            query.extend(before.map(|b| ("before", b.to_string())));
+            let page: greenloop::brand::fold::StatementPage = self.get(&path, &query).await?;
+            let next = page.next;
+            pages.push(page);
+            before = advance(&format!("statement of {brand}"), before, next, Walk::Back)?;
+            if before.is_none() {
+                break;
+            }
+        }
+        greenloop::brand::Statement::join_pages(pages).ok_or_else(|| {
+            StoreError::Corrupt(format!("statement of {brand}: no rows on its first page"))
+        })
+    }
+
     /// A chain's checkpoints, `limit` a page.
     async fn all_checkpoints(&self, chain: &str, limit: usize) -> Result<Vec<SignedCheckpoint>> {
         let mut all: Vec<SignedCheckpoint> = Vec::new();
