@@ -10,6 +10,7 @@ pub mod export;
 pub mod jsonl;
 
 use crate::store::{LedgerSource, StoreError};
+use greenloop_core::brand::check::FoldCheck;
 use greenloop_core::checkpoint::{Checkpoint, PublicKey, SignedCheckpoint};
 use greenloop_core::ledger::verify::{Problem, Report, Verifier};
 use serde::Deserialize;
@@ -74,6 +75,11 @@ async fn verify_chains<S: LedgerSource + ?Sized>(
     chains.sort();
     chains.dedup();
     let mut verifier = Verifier::new(&catalog);
+    // Read first: entries below the cursors are checkpointed, so still there when read.
+    let brands = store.stored_brand_figures().await?;
+    let mut fold_check = brands
+        .as_ref()
+        .map(|b| FoldCheck::new(&catalog, b.cursors.clone()));
     let mut forged = Vec::new();
     let mut checkpointed = BTreeMap::new();
     for chain in &chains {
@@ -98,6 +104,9 @@ async fn verify_chains<S: LedgerSource + ?Sized>(
                 .filter(|&n| n > from)
                 .unwrap_or(from + page.len() as u64);
             page.iter().for_each(|e| verifier.push(e));
+            if let Some(check) = fold_check.as_mut() {
+                page.iter().for_each(|e| check.push(chain, e));
+            }
             progress(page.len() as u64);
         }
     }
@@ -119,6 +128,12 @@ async fn verify_chains<S: LedgerSource + ?Sized>(
         verifier.disposition_totals(stored);
     }
     let mut report = verifier.finish(&heads, &accounts, &totals);
+    // Brand figures are checked on intact chains only, like the other stored totals.
+    if let (Some(check), Some(brands)) = (fold_check, brands) {
+        if report.totals_checked {
+            report.problems.extend(check.finish(&brands.standings));
+        }
+    }
     report.checkpoints_authenticated = key.is_some();
     report.problems.splice(0..0, forged);
     Ok((report, checkpointed))

@@ -44,6 +44,7 @@ macro_rules! attacks {
             attacks::plausible_entry_relabelled_implausible_fails_recomputation,
             attacks::inflated_reuse_resealed_is_caught_by_the_mass_balance,
             attacks::inflated_reuse_figure_disagrees_with_the_entries,
+            attacks::brand_entry_left_out_passes_the_statement_but_not_the_verifier,
             checkpoints::forged_checkpoint_root_is_a_bad_checkpoint,
             checkpoints::checkpoint_of_another_key_is_a_bad_checkpoint,
             checkpoints::checkpoint_of_another_chain_is_a_bad_checkpoint,

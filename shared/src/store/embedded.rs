@@ -290,6 +290,10 @@ impl LedgerSource for EmbeddedStore {
         ))
     }
 
+    async fn stored_brand_figures(&self) -> Result<Option<crate::store::StoredBrands>> {
+        brands::stored(self).map(Some)
+    }
+
     async fn catalog(&self) -> Result<Catalog> {
         let mut catalog = Catalog::builtin();
         let txn = self.read()?;

@@ -321,6 +321,19 @@ pub trait LedgerSource: Send + Sync {
     async fn stored_disposition_totals(&self) -> Result<Option<Vec<(String, Totals)>>> {
         Ok(None)
     }
+    /// The stored brand figures, where the source keeps them, for the verifier to compare with
+    /// the entries: each chain's fold cursor and every standing, read as one consistent state.
+    async fn stored_brand_figures(&self) -> Result<Option<StoredBrands>> {
+        Ok(None)
+    }
+}
+
+/// The stored brand figures as a verifier reads them: how far each chain is folded, and what
+/// the standings say the folded entries add up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBrands {
+    pub cursors: Vec<(String, Cursor)>,
+    pub standings: Vec<BrandStanding>,
 }
 
 /// Entering stations' disposition reports: an append to the station's chain, with the mass

@@ -512,3 +512,75 @@ pub async fn inflated_reuse_figure_disagrees_with_the_entries<T: Target>(mut t: 
     expect_problem!(report, p, Problem::Disposition { chain: c, field: "reused", stored, derived }
         if *c == chain && stored == "200" && derived == "2");
 }
+
+/// An entry left out of a brand's figures, rows and index together, as an operator would to
+/// bill a brand less (or hide it in the ranking): the brand's statement still checks, since
+/// its entries add up to its figures, which is the limit of a statement alone
+/// (`docs/audit.md` §5); the verifier, summing every folded entry of the log, names the brand.
+pub async fn brand_entry_left_out_passes_the_statement_but_not_the_verifier<T: Target>(mut t: T) {
+    use greenloop::brand::{shares, verify_statement};
+    use greenloop::checkpoint::brand::{fold_all, statement};
+    use greenloop::store::BrandQueries;
+    const BRAND: &str = "brand-01";
+    let l = fixture::verified(t.store()).await;
+    for f in fold_all(t.store()).await.expect("fold") {
+        assert_eq!(f.stopped, None);
+    }
+    assert!(fixture::verify(t.store(), &l.key).await.is_ok());
+    let catalog = t.store().catalog().await.unwrap();
+    let whole = statement(t.store(), BRAND).await.expect("the statement");
+    verify_statement(&l.key.public(), &whole, &catalog).expect("the honest statement checks");
+    let mut standing = t
+        .store()
+        .brand_standing(BRAND)
+        .await
+        .unwrap()
+        .expect("folded");
+    let newest = t
+        .store()
+        .brand_entries(BRAND, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let e: Entry = serde_json::from_slice(&newest.entry).unwrap();
+    let rb = catalog.rulebook(&e.rulebook).unwrap();
+    let share = shares(&e, rb, catalog.factors(&e.factors).unwrap())[BRAND];
+    let n = standing.totals.entries;
+    let less = |f: &mut greenloop::brand::Figures| {
+        f.entries -= 1;
+        f.boxes -= share.boxes;
+        f.points -= share.points;
+        f.co2e_g -= share.co2e_g;
+    };
+    less(&mut standing.totals);
+    let mut row = whole
+        .rows
+        .iter()
+        .find(|r| r.day == e.day && r.campus == e.campus)
+        .expect("the entry's row")
+        .clone();
+    less(&mut row.figures);
+    t.apply(vec![
+        Edit::DeleteBrandEntry {
+            brand: BRAND.into(),
+            n: newest.n,
+        },
+        Edit::SetBrandStanding(standing),
+        Edit::SetBrandRow {
+            brand: BRAND.into(),
+            day: row.day,
+            campus: row.campus,
+            figures: (row.figures.entries > 0).then_some(row.figures),
+        },
+    ])
+    .await;
+    let s = statement(t.store(), BRAND)
+        .await
+        .expect("the statement is served");
+    assert_eq!(s.totals.entries, n - 1);
+    verify_statement(&l.key.public(), &s, &catalog)
+        .expect("alone, a statement cannot show an entry it leaves out");
+    let report = fixture::verify(t.store(), &l.key).await;
+    expect_problem!(report, report.problems.last().unwrap(), Problem::BrandFigures { brand, field: "entries", stored, derived }
+        if brand == BRAND && *stored == (n - 1).to_string() && *derived == n.to_string());
+}

@@ -6,6 +6,8 @@ use crate::support;
 use crate::support::dynamodb_local;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
+use greenloop::brand::fold::BrandStanding;
+use greenloop::brand::Figures;
 use greenloop::domain::MemberId;
 use greenloop::ledger::Entry;
 use greenloop::store::dynamodb::{item, DynamoStore};
@@ -18,6 +20,10 @@ const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("checkpoints");
 const DISPOSITION_TOTALS: TableDefinition<&str, &[u8]> = TableDefinition::new("disposition_totals");
+const BRAND_STANDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("brand_standings");
+const BRAND_ROWS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("brand_rows");
+const BRAND_INDEX: TableDefinition<(&str, u64), (&str, u64, &[u8])> =
+    TableDefinition::new("brand_index");
 
 /// One write an attacker makes to the storage.
 #[derive(Debug, Clone)]
@@ -51,6 +57,20 @@ pub enum Edit {
     SetReused {
         chain: String,
         reused: u64,
+    },
+    /// Stores a brand's standing (its figures and members), whatever it says.
+    SetBrandStanding(BrandStanding),
+    /// Stores a brand's row of (day, campus), or deletes it (None).
+    SetBrandRow {
+        brand: String,
+        day: String,
+        campus: Option<String>,
+        figures: Option<Figures>,
+    },
+    /// Deletes entry `n` of a brand's index.
+    DeleteBrandEntry {
+        brand: String,
+        n: u64,
     },
 }
 
@@ -108,6 +128,9 @@ impl Target for Embedded {
             let mut accounts = txn.open_table(ACCOUNTS).unwrap();
             let mut checkpoints = txn.open_table(CHECKPOINTS).unwrap();
             let mut disposition = txn.open_table(DISPOSITION_TOTALS).unwrap();
+            let mut standings = txn.open_table(BRAND_STANDINGS).unwrap();
+            let mut index = txn.open_table(BRAND_INDEX).unwrap();
+            let mut rows = txn.open_table(BRAND_ROWS).unwrap();
             for edit in edits {
                 match edit {
                     Edit::PutEntry { chain, seq, bytes } => {
@@ -147,6 +170,39 @@ impl Target for Embedded {
                         t["reused"] = reused.into();
                         let json = serde_json::to_vec(&t).unwrap();
                         disposition.insert(chain.as_str(), json.as_slice()).unwrap();
+                    }
+                    Edit::SetBrandStanding(st) => {
+                        let json = serde_json::to_vec(&st).unwrap();
+                        standings
+                            .insert(st.brand.as_str(), json.as_slice())
+                            .unwrap();
+                    }
+                    Edit::SetBrandRow {
+                        brand,
+                        day,
+                        campus,
+                        figures,
+                    } => {
+                        let key = (
+                            brand.as_str(),
+                            day.as_str(),
+                            campus.as_deref().unwrap_or(""),
+                        );
+                        match figures {
+                            Some(f) => {
+                                let json = serde_json::to_vec(&f).unwrap();
+                                rows.insert(key, json.as_slice()).unwrap();
+                            }
+                            None => {
+                                rows.remove(key).unwrap().expect("a row");
+                            }
+                        }
+                    }
+                    Edit::DeleteBrandEntry { brand, n } => {
+                        index
+                            .remove((brand.as_str(), n))
+                            .unwrap()
+                            .expect("an index entry");
                     }
                 }
             }
@@ -237,6 +293,68 @@ impl Target for Dynamo {
                     .update_expression("SET d_reused = :reused")
                     .condition_expression("attribute_exists(pk)")
                     .expression_attribute_values(":reused", item::n(reused))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(sdk),
+                Edit::SetBrandStanding(st) => {
+                    let keys = item::key("BRANDS".into(), &st.brand);
+                    self.client
+                        .put_item()
+                        .table_name(table)
+                        .set_item(Some(item::to_item(&st, keys)))
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(sdk)
+                }
+                Edit::SetBrandRow {
+                    brand,
+                    day,
+                    campus,
+                    figures,
+                } => {
+                    let key = item::key(
+                        format!("BRAND#{brand}"),
+                        &format!("ROW#{day}#{}", campus.as_deref().unwrap_or("")),
+                    );
+                    match figures {
+                        Some(f) => {
+                            let mut it = item::to_item(&f, key);
+                            it.insert("day".into(), s(day));
+                            it.insert(
+                                "campus".into(),
+                                campus.map_or(AttributeValue::Null(true), s),
+                            );
+                            self.client
+                                .put_item()
+                                .table_name(table)
+                                .set_item(Some(it))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(sdk)
+                        }
+                        None => self
+                            .client
+                            .delete_item()
+                            .table_name(table)
+                            .set_key(Some(key))
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(sdk),
+                    }
+                }
+                Edit::DeleteBrandEntry { brand, n } => self
+                    .client
+                    .delete_item()
+                    .table_name(table)
+                    .set_key(Some(item::key(
+                        format!("BRAND#{brand}"),
+                        &format!("N#{n:020}"),
+                    )))
+                    .condition_expression("attribute_exists(pk)")
                     .send()
                     .await
                     .map(drop)

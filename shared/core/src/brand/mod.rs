@@ -26,6 +26,7 @@ use crate::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod check;
 pub mod fold;
 
 /// One brand's figures, summed over some entries.

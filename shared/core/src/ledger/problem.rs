@@ -138,6 +138,14 @@ pub enum Problem {
         params: String,
         detail: String,
     },
+    /// A partner brand's stored figures (what its statement and the team ranking serve) differ
+    /// from what the entries folded so far add up to: an entry left out, or a figure moved.
+    BrandFigures {
+        brand: String,
+        field: &'static str,
+        stored: String,
+        derived: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -225,6 +233,10 @@ impl fmt::Display for Problem {
             CarbonClaim { factors, params, detail } => {
                 write!(f, "factor table {factors} under {params}: {detail}")
             }
+            BrandFigures { brand, field, stored, derived } => write!(
+                f,
+                "brand figures of {brand}: stored {field} {stored}, folded entries sum to {derived}"
+            ),
         }
     }
 }

@@ -10,7 +10,9 @@
 use super::append::{put_item, update_item};
 use super::item::{self, from_item, get_n, get_s, n, s, Item};
 use super::{sdk_err, DynamoStore};
-use crate::store::{BrandEntry, BrandFolding, BrandQueries, Result, StoreError};
+use crate::store::{
+    BrandEntry, BrandFolding, BrandQueries, LedgerSource, Result, StoreError, StoredBrands,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use greenloop_core::brand::fold::{BrandStanding, Cursor, Fold};
@@ -104,6 +106,35 @@ impl BrandFolding for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The cursors of every chain and the standings, as one state: DynamoDB reads no snapshot
+    /// of many items, so the standings are read before and after the cursors until they agree
+    /// (a fold moves a cursor and its standings in one transaction).
+    pub(super) async fn stored_brands(&self) -> Result<StoredBrands> {
+        let keys: Vec<Item> = self
+            .chain_heads()
+            .await?
+            .iter()
+            .map(|h| cursor_key(&h.chain))
+            .collect();
+        for _ in 0..TRIES {
+            let standings = self.brand_standings().await?;
+            let mut cursors = Vec::new();
+            for it in self.batch_get(keys.clone(), None).await? {
+                let chain = get_s(&it, item::PK)?
+                    .trim_start_matches("BRANDCUR#")
+                    .to_owned();
+                cursors.push((chain, from_item(it, "brand cursor")?));
+            }
+            cursors.sort_by(|a: &(String, Cursor), b| a.0.cmp(&b.0));
+            if self.brand_standings().await? == standings {
+                return Ok(StoredBrands { cursors, standings });
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the brand figures kept moving while read".into(),
+        ))
+    }
+
     /// The standings of the fold's brands and which (brand, member) markers exist, in one
     /// consistent read.
     async fn read_for_fold(

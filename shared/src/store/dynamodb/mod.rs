@@ -335,6 +335,10 @@ impl LedgerSource for DynamoStore {
         ))
     }
 
+    async fn stored_brand_figures(&self) -> Result<Option<crate::store::StoredBrands>> {
+        self.stored_brands().await.map(Some)
+    }
+
     async fn catalog(&self) -> Result<Catalog> {
         let mut catalog = Catalog::builtin();
         for it in self

@@ -2,7 +2,7 @@
 //! the chain's cursor; and the figures and each brand's index, read.
 
 use super::{decode, encode, EmbeddedStore};
-use crate::store::{BrandEntry, BrandFolding, BrandQueries, Result, StoreError};
+use crate::store::{BrandEntry, BrandFolding, BrandQueries, Result, StoreError, StoredBrands};
 use async_trait::async_trait;
 use greenloop_core::brand::fold::{BrandStanding, Cursor, Fold};
 use greenloop_core::brand::{Figures, Row};
@@ -27,6 +27,21 @@ pub(super) fn create(txn: &redb::WriteTransaction) -> Result<()> {
     txn.open_table(MEMBERS)?;
     txn.open_table(INDEX)?;
     Ok(())
+}
+
+/// The cursors and standings, from one read transaction.
+pub(super) fn stored(store: &EmbeddedStore) -> Result<StoredBrands> {
+    let txn = store.read()?;
+    let mut cursors = Vec::new();
+    for row in txn.open_table(CURSORS)?.iter()? {
+        let (k, v) = row?;
+        cursors.push((k.value().to_owned(), decode(v.value())?));
+    }
+    let mut standings = Vec::new();
+    for row in txn.open_table(STANDINGS)?.iter()? {
+        standings.push(decode(row?.1.value())?);
+    }
+    Ok(StoredBrands { cursors, standings })
 }
 
 #[async_trait]

@@ -1,0 +1,194 @@
+//! The stored brand figures checked against the ledger: every partner share of the entries
+//! each chain's cursor says are folded, summed per brand, must be the stored standing. So an
+//! entry left out of a brand's figures and index together, which the brand's own statement
+//! cannot show, is caught by whoever verifies the whole log.
+
+use super::fold::{partner_shares, BrandStanding, Cursor};
+use super::Figures;
+use crate::catalog::Catalog;
+use crate::domain::MemberId;
+use crate::ledger::verify::Problem;
+use crate::ledger::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a credit entry holds when it names a brand: a lot's `"brand":"…"` (no brand is
+/// `"brand":null`). Entries without it are skipped unparsed.
+const NAMES_A_BRAND: &[u8] = b"\"brand\":\"";
+
+/// Sums the partner shares of folded entries, entry by entry, to compare with the stored
+/// standings in [`FoldCheck::finish`].
+pub struct FoldCheck<'c> {
+    catalog: &'c Catalog,
+    cursors: BTreeMap<String, Cursor>,
+    brands: BTreeMap<String, (Figures, BTreeSet<MemberId>)>,
+}
+
+impl<'c> FoldCheck<'c> {
+    /// A check against the stored per-chain cursors.
+    pub fn new(catalog: &'c Catalog, cursors: Vec<(String, Cursor)>) -> Self {
+        FoldCheck {
+            catalog,
+            cursors: cursors.into_iter().collect(),
+            brands: BTreeMap::new(),
+        }
+    }
+
+    /// Takes a stored entry of `chain`. Entries past the chain's cursor, and entries that do
+    /// not parse (the verifier reports those), count for nothing.
+    pub fn push(&mut self, chain: &str, stored: &[u8]) {
+        let Some(cursor) = self.cursors.get(chain) else {
+            return;
+        };
+        if !stored
+            .windows(NAMES_A_BRAND.len())
+            .any(|w| w == NAMES_A_BRAND)
+        {
+            return;
+        }
+        let Ok(e) = serde_json::from_slice::<Entry>(stored) else {
+            return;
+        };
+        if e.seq > cursor.seq || e.chain != chain {
+            return;
+        }
+        let (Some(rb), Some(f)) = (
+            self.catalog.rulebook(&e.rulebook),
+            self.catalog.factors(&e.factors),
+        ) else {
+            return;
+        };
+        for s in partner_shares(&e, "", rb, f) {
+            if e.seq == cursor.seq && s.part >= cursor.part {
+                break;
+            }
+            let (sum, members) = self.brands.entry(s.brand).or_default();
+            sum.add(&s.figures);
+            members.insert(s.member);
+        }
+    }
+
+    /// Each stored standing against the sums; a brand on one side only is a problem too.
+    pub fn finish(self, stored: &[BrandStanding]) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let stored: BTreeMap<&str, &BrandStanding> =
+            stored.iter().map(|s| (s.brand.as_str(), s)).collect();
+        let brands: BTreeSet<&str> = stored
+            .keys()
+            .copied()
+            .chain(self.brands.keys().map(String::as_str))
+            .collect();
+        let none = (Figures::default(), BTreeSet::new());
+        for brand in brands {
+            let (sum, members) = self.brands.get(brand).unwrap_or(&none);
+            let kept = stored.get(brand).map(|s| (s.totals, s.members));
+            let kept = kept.unwrap_or_default();
+            for (field, stored, derived) in [
+                ("entries", kept.0.entries as i64, sum.entries as i64),
+                ("boxes", kept.0.boxes as i64, sum.boxes as i64),
+                ("points", kept.0.points, sum.points),
+                ("co2e_g", kept.0.co2e_g, sum.co2e_g),
+                ("members", kept.1 as i64, members.len() as i64),
+            ] {
+                if stored != derived {
+                    problems.push(Problem::BrandFigures {
+                        brand: brand.to_owned(),
+                        field,
+                        stored: stored.to_string(),
+                        derived: derived.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BoxLot, Items};
+    use crate::ledger::entry::tests::sample;
+
+    /// Entry `seq` of the sample's chain with one box of each brand named.
+    fn entry(seq: u64, brands: &[&str]) -> Entry {
+        let mut e = sample();
+        e.seq = seq;
+        e.items = Items {
+            boxes: brands
+                .iter()
+                .map(|b| BoxLot {
+                    brand: Some((*b).to_owned()),
+                    count: 1,
+                })
+                .collect(),
+            ..Items::default()
+        };
+        e
+    }
+
+    /// What a fold to `cursor` would have stored, from the same shares.
+    fn folded(entries: &[Entry], cursor: Cursor, catalog: &Catalog) -> Vec<BrandStanding> {
+        let mut by: BTreeMap<String, (Figures, BTreeSet<MemberId>)> = BTreeMap::new();
+        for e in entries {
+            let rb = catalog.rulebook(&e.rulebook).unwrap();
+            let f = catalog.factors(&e.factors).unwrap();
+            for s in partner_shares(e, "", rb, f) {
+                if (s.seq, s.part) < (cursor.seq, cursor.part) {
+                    let (sum, members) = by.entry(s.brand).or_default();
+                    sum.add(&s.figures);
+                    members.insert(s.member);
+                }
+            }
+        }
+        by.into_iter()
+            .map(|(brand, (totals, m))| BrandStanding {
+                brand,
+                totals,
+                members: m.len() as u64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_what_the_cursor_covers_counts_and_a_moved_figure_is_named() {
+        let catalog = Catalog::builtin();
+        let entries = [
+            entry(0, &["brand-01", "not-a-partner"]),
+            entry(1, &["brand-01", "brand-02"]),
+            entry(2, &["brand-02"]),
+        ];
+        // Folded to the first share of entry 1: brand-01 twice, brand-02 not yet.
+        let cursor = Cursor { seq: 1, part: 1 };
+        let stored = folded(&entries, cursor, &catalog);
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].totals.entries, 2);
+        let check = |stored: &[BrandStanding]| {
+            let chain = entries[0].chain.clone();
+            let mut c = FoldCheck::new(&catalog, vec![(chain.clone(), cursor)]);
+            for e in &entries {
+                c.push(&chain, &e.to_json());
+            }
+            c.finish(stored)
+        };
+        assert_eq!(check(&stored), []);
+        let mut moved = stored.clone();
+        moved[0].totals.points += 1;
+        assert!(matches!(
+            &check(&moved)[..],
+            [Problem::BrandFigures { brand, field: "points", .. }] if brand == "brand-01"
+        ));
+        // A standing for a brand the folded entries do not name.
+        let mut extra = stored.clone();
+        extra.push(BrandStanding {
+            brand: "brand-02".into(),
+            ..BrandStanding::default()
+        });
+        extra[1].totals.entries = 1;
+        assert!(matches!(
+            &check(&extra)[..],
+            [Problem::BrandFigures { brand, field: "entries", stored, derived }]
+                if brand == "brand-02" && stored == "1" && derived == "0"
+        ));
+    }
+}
