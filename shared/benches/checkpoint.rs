@@ -24,6 +24,12 @@
 //!    one node hash per entry; then a publish after the planner appends 1,000 more. Median of 3
 //!    runs each; every signed root must be `merkle::root` of the chain's entry hashes.
 //!
+//! 3. **Brand figures on the same chains:** `checkpoint::brand::fold_all` after the publishes
+//!    (every partner share of the chain folded into the stored figures, from an empty fold
+//!    state), and the verifier's check of them (`brand::check::FoldCheck` over every stored
+//!    entry), against the same SHA-256 ceiling. Median of 3 runs each; the folded standings
+//!    must pass the check.
+//!
 //! ```sh
 //! cargo bench -p greenloop --bench checkpoint
 //! PROOF_BENCH_ENTRIES=1000000 CHECKPOINT_BENCH_SIZES=10000 cargo bench -p greenloop --bench checkpoint
@@ -58,6 +64,14 @@ const CHUNK: usize = 100_000;
 /// Private tables of the store, by name, for raw bulk writes.
 const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
 const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("checkpoints");
+/// The brand figures' tables, forgotten between fold runs.
+const BRAND_TABLES: [&str; 5] = [
+    "brand_cursors",
+    "brand_standings",
+    "brand_rows",
+    "brand_members",
+    "brand_index",
+];
 
 fn target() -> PathBuf {
     let dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from);
@@ -386,6 +400,46 @@ fn put_raw(dir: &Path, entries: &[Entry], head: &ChainHead) {
     txn.commit().unwrap();
 }
 
+/// Forgets the brand figures, so the next fold starts from every chain's first entry.
+fn forget_brands(dir: &Path) {
+    let db = Database::create(dir.join(FILE_NAME)).unwrap();
+    let txn = db.begin_write().unwrap();
+    for name in BRAND_TABLES {
+        let t: TableDefinition<&str, &[u8]> = TableDefinition::new(name);
+        // Each table's key type differs; deleting by name needs none of them.
+        txn.delete_table(t).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+/// Times folding the whole chain into empty brand figures, then the verifier's check of them
+/// over `stored` (every entry's stored bytes); (fold s, check s, shares folded).
+fn timed_fold(rt: &Runtime, dir: &Path, stored: &[Vec<u8>]) -> (f64, f64, usize) {
+    use greenloop::brand::check::FoldCheck;
+    use greenloop::store::LedgerSource;
+    forget_brands(dir);
+    let store = EmbeddedStore::open_existing(dir).unwrap();
+    store.set_bulk(true).unwrap();
+    let t = Instant::now();
+    let folded = rt
+        .block_on(greenloop::checkpoint::brand::fold_all(&store))
+        .unwrap();
+    let fold = t.elapsed().as_secs_f64();
+    assert!(folded.iter().all(|f| f.stopped.is_none()));
+    let figures = rt.block_on(store.stored_brand_figures()).unwrap().unwrap();
+    let catalog = rt.block_on(store.catalog()).unwrap();
+    let t = Instant::now();
+    let mut check = FoldCheck::new(&catalog, figures.cursors);
+    for e in stored {
+        check.push(CHAIN, e);
+    }
+    let problems = check.finish(&figures.standings);
+    let checked = t.elapsed().as_secs_f64();
+    assert!(problems.is_empty(), "{problems:?}");
+    store.set_bulk(false).unwrap();
+    (fold, checked, folded.iter().map(|f| f.shares).sum())
+}
+
 /// An entry's canonical bytes: its leaf hash's preimage.
 fn body(e: &Entry) -> Vec<u8> {
     let mut b = Vec::new();
@@ -477,6 +531,7 @@ fn checkpoints(rt: &Runtime, synth: (&EmbeddedStore, u64)) {
     println!("entry's canonical bytes + one node hash per entry, in the same run\n");
     println!("| entries | first publish | entries/s | ceiling entries/s | ratio | +1,000: publish | ceiling | ratio |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut folds = Vec::new();
     for &n in &sizes {
         let dir = tmp.path().join(format!("chain-{n}"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -509,11 +564,61 @@ fn checkpoints(rt: &Runtime, synth: (&EmbeddedStore, u64)) {
         let [f, c, i, ic] = [first, ceil, inc, inc_ceil].map(median);
         let (rate, ceil_rate, inc_ms, ic_ms) = (n as f64 / f, n as f64 / c, i * 1e3, ic * 1e3);
         println!("| {n} | {f:.3} s | {rate:.0} | {ceil_rate:.0} | {:.3} | {inc_ms:.2} ms | {ic_ms:.2} ms | {:.3} |", c / f, ic / i);
+        folds.push(brand_figures(rt, &dir, hashes.len()));
         if n == *sizes.iter().max().unwrap() {
             real_proofs(rt, &dir, hashes.len() as u64, synth);
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
+    println!("\nbrand figures on the same chains (after the +1,000s), median of 3 runs; ceiling:");
+    println!("SHA-256 of each entry's canonical bytes, in the same run\n");
+    println!("| entries | partner shares | fold | entries/s | ratio | verifier's check | entries/s | ratio |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in folds {
+        println!("| {row} |");
+    }
+}
+
+/// Folds the chain of `size` entries (checkpointed to its end) into empty brand figures three
+/// times and checks them: one table row.
+fn brand_figures(rt: &Runtime, dir: &Path, size: usize) -> String {
+    let store = EmbeddedStore::open_existing(dir).unwrap();
+    let mut stored = Vec::with_capacity(size);
+    while stored.len() < size {
+        let page = rt
+            .block_on(greenloop::store::LedgerSource::entries(
+                &store,
+                CHAIN,
+                stored.len() as u64,
+                CHUNK,
+            ))
+            .unwrap();
+        stored.extend(page);
+    }
+    drop(store);
+    let bodies: Vec<Vec<u8>> = stored
+        .iter()
+        .map(|b| {
+            let e: Entry = serde_json::from_slice(b).unwrap();
+            body(&e)
+        })
+        .collect();
+    let (mut fold, mut check, mut ceil, mut shares) = (vec![], vec![], vec![], 0);
+    for _ in 0..3 {
+        ceil.push(ceiling(&bodies));
+        let (f, c, s) = timed_fold(rt, dir, &stored);
+        (shares, fold, check) = (s, [fold, vec![f]].concat(), [check, vec![c]].concat());
+    }
+    let n = stored.len() as f64;
+    let [f, c, h] = [fold, check, ceil].map(median);
+    format!(
+        "{} | {shares} | {f:.3} s | {:.0} | {:.3} | {c:.3} s | {:.0} | {:.3}",
+        stored.len(),
+        n / f,
+        h / f,
+        n / c,
+        h / c
+    )
 }
 
 fn main() {
