@@ -92,18 +92,57 @@ impl Statement {
             proofs: first.proofs,
         };
         for page in pages {
-            s.proofs.extend(page.proofs);
-            for c in page.checkpoints {
-                if !s.checkpoints.contains(&c) {
-                    s.checkpoints.push(c);
-                }
-            }
+            join_page(&mut s.checkpoints, &mut s.proofs, page.checkpoints, page.proofs);
         }
-        s.checkpoints.sort_by(|a, b| {
-            (&a.checkpoint.chain, a.checkpoint.size).cmp(&(&b.checkpoint.chain, b.checkpoint.size))
-        });
+        sort_checkpoints(&mut s.checkpoints);
         Some(s)
     }
+}
+
+/// Adds a later page's proofs, in order, and the checkpoints not given yet.
+pub(crate) fn join_page(
+    checkpoints: &mut Vec<SignedCheckpoint>,
+    proofs: &mut Vec<InclusionProof>,
+    more_checkpoints: Vec<SignedCheckpoint>,
+    more_proofs: Vec<InclusionProof>,
+) {
+    proofs.extend(more_proofs);
+    for c in more_checkpoints {
+        if !checkpoints.contains(&c) {
+            checkpoints.push(c);
+        }
+    }
+}
+
+/// The credit entry `p` proves in the checkpoint of its chain and size (from
+/// [`checkpoints_by_tree`]); `credit` says what another entry is not.
+pub(crate) fn proven_credit(
+    key: &PublicKey,
+    by_tree: &BTreeMap<(&str, u64), &SignedCheckpoint>,
+    p: &InclusionProof,
+    fail: impl Fn(String) -> AuditError,
+    credit: &str,
+) -> Result<crate::ledger::Entry, AuditError> {
+    let c = by_tree.get(&(p.chain.as_str(), p.size)).ok_or_else(|| {
+        fail(format!(
+            "no checkpoint for chain {} at size {}",
+            p.chain, p.size
+        ))
+    })?;
+    match verify_inclusion(key, c, p)? {
+        Leaf::Credit(e) => Ok(e),
+        Leaf::Disposition(_) => Err(fail(format!(
+            "chain {} seq {} is not {credit}",
+            p.chain, p.seq
+        ))),
+    }
+}
+
+/// Joined pages' checkpoints in (chain, size) order.
+pub(crate) fn sort_checkpoints(checkpoints: &mut [SignedCheckpoint]) {
+    checkpoints.sort_by(|a, b| {
+        (&a.checkpoint.chain, a.checkpoint.size).cmp(&(&b.checkpoint.chain, b.checkpoint.size))
+    });
 }
 
 /// Why a proof was refused: the first failed step.
@@ -250,18 +289,7 @@ pub fn verify_statement(key: &PublicKey, s: &Statement) -> Result<Verified, Audi
     let mut expect = s.head;
     let (mut balance, mut co2e_g) = (0i64, 0i64);
     for p in &s.proofs {
-        let c = by_tree.get(&(p.chain.as_str(), p.size)).ok_or_else(|| {
-            fail(format!(
-                "no checkpoint for chain {} at size {}",
-                p.chain, p.size
-            ))
-        })?;
-        let Leaf::Credit(e) = verify_inclusion(key, c, p)? else {
-            return Err(fail(format!(
-                "chain {} seq {} is not a member's entry",
-                p.chain, p.seq
-            )));
-        };
+        let e = proven_credit(key, &by_tree, p, fail, "a member's entry")?;
         if e.member.as_str() != s.member {
             return Err(fail(format!(
                 "chain {} seq {} is another member's",

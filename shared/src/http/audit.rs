@@ -357,11 +357,12 @@ async fn consistency(
     Ok(json(StatusCode::OK, &proof))
 }
 
+/// A statement page's query, a member's or a brand's: entries before `before`, `limit` a page.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StatementQuery {
-    before: Option<u64>,
-    limit: Option<usize>,
+pub(super) struct StatementQuery {
+    pub before: Option<u64>,
+    pub limit: Option<usize>,
 }
 
 /// A page of a member's statement, by pseudonym: the account, and entries with their inclusion

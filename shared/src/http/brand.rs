@@ -7,6 +7,7 @@
 //!   granted for that brand (or an auditor's); 403 for another brand's key. Pages are joined
 //!   and checked offline with `greenloop proof check` (`docs/audit.md` §7.4).
 
+use super::audit::StatementQuery;
 use super::{json, page_limit, position, ApiError};
 use crate::checkpoint::brand::{statement_page, STATEMENT_PAGE};
 use crate::store::{BrandStore, Grant};
@@ -19,7 +20,7 @@ use axum::Router;
 use greenloop_core::brand::fold::rank;
 use greenloop_core::brand::Ranked;
 use greenloop_core::domain::check_id;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// This router's view of the app: its store narrowed to the roles it may use.
 type App = super::App<dyn BrandStore>;
@@ -44,13 +45,6 @@ struct TeamView {
 async fn ranking(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     let brands = rank(app.store.brand_standings().await?);
     super::public_json(&headers, &TeamView { brands }, RANKING_MAX_AGE_S)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatementQuery {
-    before: Option<u64>,
-    limit: Option<usize>,
 }
 
 /// A page of a brand's statement: its figures, its rows (first page), and entries before its

@@ -3,24 +3,52 @@
 //! entry left out of a brand's figures and index together, which the brand's own statement
 //! cannot show, is caught by whoever verifies the whole log.
 
-use super::fold::{partner_shares, BrandStanding, Cursor};
-use super::Figures;
+use super::fold::{BrandStanding, Cursor};
+use super::{Credited, Figures};
 use crate::catalog::Catalog;
-use crate::domain::MemberId;
+use crate::domain::{ActionKind, BoxLot};
 use crate::ledger::verify::Problem;
-use crate::ledger::Entry;
+use crate::rulebook::Reason;
+use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a credit entry holds when it names a brand: a lot's `"brand":"…"` (no brand is
 /// `"brand":null`). Entries without it are skipped unparsed.
 const NAMES_A_BRAND: &[u8] = b"\"brand\":\"";
 
+/// The members of a credit entry that attribution and the cursor read, borrowed where they can
+/// be; the rest is skipped.
+#[derive(Deserialize)]
+struct Branded<'a> {
+    #[serde(borrow)]
+    chain: Cow<'a, str>,
+    seq: u64,
+    kind: ActionKind,
+    reason: Reason,
+    items: Lots,
+    points: i64,
+    bonus: i64,
+    #[serde(borrow)]
+    rulebook: Cow<'a, str>,
+    #[serde(borrow)]
+    factors: Cow<'a, str>,
+    #[serde(borrow)]
+    member: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Lots {
+    boxes: Vec<BoxLot>,
+}
+
 /// Sums the partner shares of folded entries, entry by entry, to compare with the stored
 /// standings in [`FoldCheck::finish`].
 pub struct FoldCheck<'c> {
     catalog: &'c Catalog,
     cursors: BTreeMap<String, Cursor>,
-    brands: BTreeMap<String, (Figures, BTreeSet<MemberId>)>,
+    brands: BTreeMap<String, (Figures, BTreeSet<String>)>,
+    names_a_brand: memchr::memmem::Finder<'static>,
 }
 
 impl<'c> FoldCheck<'c> {
@@ -30,6 +58,7 @@ impl<'c> FoldCheck<'c> {
             catalog,
             cursors: cursors.into_iter().collect(),
             brands: BTreeMap::new(),
+            names_a_brand: memchr::memmem::Finder::new(NAMES_A_BRAND),
         }
     }
 
@@ -39,13 +68,10 @@ impl<'c> FoldCheck<'c> {
         let Some(cursor) = self.cursors.get(chain) else {
             return;
         };
-        if !stored
-            .windows(NAMES_A_BRAND.len())
-            .any(|w| w == NAMES_A_BRAND)
-        {
+        if self.names_a_brand.find(stored).is_none() {
             return;
         }
-        let Ok(e) = serde_json::from_slice::<Entry>(stored) else {
+        let Ok(e) = serde_json::from_slice::<Branded>(stored) else {
             return;
         };
         if e.seq > cursor.seq || e.chain != chain {
@@ -57,13 +83,27 @@ impl<'c> FoldCheck<'c> {
         ) else {
             return;
         };
-        for s in partner_shares(&e, "", rb, f) {
-            if e.seq == cursor.seq && s.part >= cursor.part {
+        let credited = Credited {
+            kind: e.kind,
+            reason: e.reason,
+            lots: &e.items.boxes,
+            points: e.points,
+            bonus: e.bonus,
+        };
+        // Parts number the partner shares in brand order, as the fold does.
+        let partners = credited
+            .shares(rb, f)
+            .into_iter()
+            .filter(|(b, _)| rb.is_partner(b));
+        for (part, (brand, figures)) in partners.enumerate() {
+            if e.seq == cursor.seq && part as u32 >= cursor.part {
                 break;
             }
-            let (sum, members) = self.brands.entry(s.brand).or_default();
-            sum.add(&s.figures);
-            members.insert(s.member);
+            let (sum, members) = self.brands.entry(brand).or_default();
+            sum.add(&figures);
+            if !members.contains(e.member.as_ref()) {
+                members.insert(e.member.clone().into_owned());
+            }
         }
     }
 
@@ -107,8 +147,10 @@ impl<'c> FoldCheck<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BoxLot, Items};
+    use crate::brand::fold::partner_shares;
+    use crate::domain::{Items, MemberId};
     use crate::ledger::entry::tests::sample;
+    use crate::ledger::Entry;
 
     /// Entry `seq` of the sample's chain with one box of each brand named.
     fn entry(seq: u64, brands: &[&str]) -> Entry {

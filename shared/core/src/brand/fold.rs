@@ -16,7 +16,7 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::domain::MemberId;
 use crate::factors::FactorTable;
 use crate::ledger::Entry;
-use crate::proof::InclusionProof;
+use crate::proof::{join_page, sort_checkpoints, InclusionProof};
 use crate::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -214,16 +214,9 @@ impl Statement {
             proofs: first.proofs,
         };
         for page in pages {
-            s.proofs.extend(page.proofs);
-            for c in page.checkpoints {
-                if !s.checkpoints.contains(&c) {
-                    s.checkpoints.push(c);
-                }
-            }
+            join_page(&mut s.checkpoints, &mut s.proofs, page.checkpoints, page.proofs);
         }
-        s.checkpoints.sort_by(|a, b| {
-            (&a.checkpoint.chain, a.checkpoint.size).cmp(&(&b.checkpoint.chain, b.checkpoint.size))
-        });
+        sort_checkpoints(&mut s.checkpoints);
         Some(s)
     }
 }

@@ -20,8 +20,8 @@ use crate::catalog::Catalog;
 use crate::checkpoint::{PublicKey, SignedCheckpoint};
 use crate::domain::ActionKind;
 use crate::factors::FactorTable;
-use crate::ledger::{Entry, Leaf};
-use crate::proof::{checkpoints_by_tree, verify_inclusion, AuditError, InclusionProof};
+use crate::ledger::Entry;
+use crate::proof::{checkpoints_by_tree, proven_credit, AuditError, InclusionProof};
 use crate::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,31 +50,54 @@ impl Figures {
 
 /// What one entry brings each brand it names, by brand, per the rules above.
 pub fn shares(e: &Entry, rulebook: &Rulebook, factors: &FactorTable) -> BTreeMap<String, Figures> {
-    let mut out: BTreeMap<String, Figures> = BTreeMap::new();
-    if e.kind != ActionKind::Scan || !e.reason.accepts_items() {
-        return out;
-    }
-    for lot in &e.items.boxes {
-        if let Some(b) = &lot.brand {
-            out.entry(b.clone()).or_default().boxes += u64::from(lot.count);
+    let credited = Credited {
+        kind: e.kind,
+        reason: e.reason,
+        lots: &e.items.boxes,
+        points: e.points,
+        bonus: e.bonus,
+    };
+    credited.shares(rulebook, factors)
+}
+
+/// The parts of a credit entry that attribution reads.
+pub struct Credited<'a> {
+    pub kind: ActionKind,
+    pub reason: crate::rulebook::Reason,
+    pub lots: &'a [crate::domain::BoxLot],
+    pub points: i64,
+    pub bonus: i64,
+}
+
+impl Credited<'_> {
+    /// What the entry brings each brand it names ([`shares`]).
+    pub fn shares(&self, rulebook: &Rulebook, factors: &FactorTable) -> BTreeMap<String, Figures> {
+        let mut out: BTreeMap<String, Figures> = BTreeMap::new();
+        if self.kind != ActionKind::Scan || !self.reason.accepts_items() {
+            return out;
         }
+        for lot in self.lots {
+            if let Some(b) = &lot.brand {
+                out.entry(b.clone()).or_default().boxes += u64::from(lot.count);
+            }
+        }
+        for (b, f) in out.iter_mut() {
+            let pct = if rulebook.is_partner(b) {
+                i64::from(rulebook.partner_multiplier_pct)
+            } else {
+                100
+            };
+            let uplift = f.boxes as i64 * i64::from(rulebook.points.per_box) * (pct - 100) / 100;
+            f.points = if self.points > 0 {
+                (i128::from(self.bonus) * i128::from(uplift) / i128::from(self.points)) as i64
+            } else {
+                0
+            };
+            f.co2e_g = f.boxes as i64 * i64::from(factors.box_reused.g_co2e);
+            f.entries = 1;
+        }
+        out
     }
-    for (b, f) in out.iter_mut() {
-        let pct = if rulebook.is_partner(b) {
-            i64::from(rulebook.partner_multiplier_pct)
-        } else {
-            100
-        };
-        let uplift = f.boxes as i64 * i64::from(rulebook.points.per_box) * (pct - 100) / 100;
-        f.points = if e.points > 0 {
-            (i128::from(e.bonus) * i128::from(uplift) / i128::from(e.points)) as i64
-        } else {
-            0
-        };
-        f.co2e_g = f.boxes as i64 * i64::from(factors.box_reused.g_co2e);
-        f.entries = 1;
-    }
-    out
 }
 
 /// One brand's figures on one (day, campus); `campus` is None for members of no campus.
@@ -168,18 +191,7 @@ pub fn verify_statement(
     let mut entries = Vec::with_capacity(s.proofs.len());
     let mut seen = BTreeSet::new();
     for p in &s.proofs {
-        let c = by_tree.get(&(p.chain.as_str(), p.size)).ok_or_else(|| {
-            fail(format!(
-                "no checkpoint for chain {} at size {}",
-                p.chain, p.size
-            ))
-        })?;
-        let Leaf::Credit(e) = verify_inclusion(key, c, p)? else {
-            return Err(fail(format!(
-                "chain {} seq {} is not a credit entry",
-                p.chain, p.seq
-            )));
-        };
+        let e = proven_credit(key, &by_tree, p, fail, "a credit entry")?;
         if !seen.insert((e.chain.clone(), e.seq)) {
             return Err(fail(format!(
                 "chain {} seq {} is given twice",

@@ -9,16 +9,14 @@
 
 use super::append::{put_item, update_item};
 use super::item::{self, from_item, get_n, get_s, n, s, Item};
-use super::{sdk_err, DynamoStore};
+use super::{moved_items, pause, DynamoStore};
 use crate::store::{
     BrandEntry, BrandFolding, BrandQueries, LedgerSource, Result, StoreError, StoredBrands,
 };
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use greenloop_core::brand::fold::{BrandStanding, Cursor, Fold};
 use greenloop_core::brand::{Figures, Row};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 /// Tries before a fold that keeps meeting moved standings gives up (the next run resumes).
 const TRIES: u32 = 8;
@@ -73,30 +71,16 @@ impl BrandFolding for DynamoStore {
             {
                 Ok(_) => return Ok(()),
                 Err(e) => {
-                    let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                        e.as_service_error()
-                    else {
-                        return Err(sdk_err(e));
-                    };
-                    let codes: Vec<Option<&str>> =
-                        c.cancellation_reasons().iter().map(|r| r.code()).collect();
                     // The cursor is the first item: if it moved, another run folded this.
-                    if codes.first() == Some(&Some("ConditionalCheckFailed")) {
+                    if moved_items(e)?.first() == Some(&Some("ConditionalCheckFailed".into())) {
                         return Err(StoreError::Conflict(format!(
                             "chain {} is no longer folded to {:?}",
                             fold.chain, fold.from
                         )));
                     }
-                    let moved = codes.iter().any(|c| {
-                        matches!(c, Some("ConditionalCheckFailed" | "TransactionConflict"))
-                    });
-                    if !moved {
-                        return Err(sdk_err(e));
-                    }
                 }
             }
-            let ceiling = Duration::from_millis(5u64 << attempt.min(6));
-            tokio::time::sleep(ceiling.mul_f64(0.5 + rand::random::<f64>() / 2.0)).await;
+            pause(attempt).await;
         }
         Err(StoreError::Unavailable(format!(
             "the brand standings kept moving; chain {} was not folded",

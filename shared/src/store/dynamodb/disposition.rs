@@ -8,10 +8,9 @@
 use super::append::put_item;
 use super::item::n;
 use super::item::{self, from_item, get_s, read_head, read_totals, s, stock_key, Item, TOTALS};
-use super::{sdk_err, DynamoStore};
+use super::{moved_items, pause, DynamoStore};
 use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use greenloop_core::digest::Digest;
 use greenloop_core::disposition::{
@@ -20,7 +19,6 @@ use greenloop_core::disposition::{
 };
 use greenloop_core::ledger::chain_for_station;
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// Tries before a report that keeps meeting moved heads gives up (503, the sender retries).
 const TRIES: u32 = 8;
@@ -67,23 +65,12 @@ impl Disposing for DynamoStore {
                     })
                 }
                 Err(e) => {
-                    let moved = matches!(
-                        e.as_service_error(),
-                        Some(TransactWriteItemsError::TransactionCanceledException(c))
-                            if c.cancellation_reasons().iter().any(|r| matches!(
-                                r.code(),
-                                Some("ConditionalCheckFailed" | "TransactionConflict")
-                            ))
-                    );
-                    if !moved {
-                        return Err(sdk_err(e));
-                    }
+                    moved_items(e)?;
                 }
             }
             // Someone appended (crediting, another report) or drew from the same ticket:
             // read again and re-enter, after a short jittered pause.
-            let ceiling = Duration::from_millis(5u64 << attempt.min(6));
-            tokio::time::sleep(ceiling.mul_f64(0.5 + rand::random::<f64>() / 2.0)).await;
+            pause(attempt).await;
         }
         Err(StoreError::Unavailable(format!(
             "chain {chain} kept moving; report {} was not entered",
