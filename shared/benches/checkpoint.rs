@@ -572,7 +572,9 @@ fn checkpoints(rt: &Runtime, synth: (&EmbeddedStore, u64)) {
     }
     println!("\nbrand figures on the same chains (after the +1,000s), median of 3 runs; ceiling:");
     println!("SHA-256 of each entry's canonical bytes + one node hash per entry, in the same run;");
-    println!("the brand check's cost as a share of the verifier's (entries only) on the same entries\n");
+    println!(
+        "the brand check's cost as a share of the verifier's (entries only) on the same entries\n"
+    );
     println!("| entries | partner shares | fold | entries/s | ratio | brand check | entries/s | ratio | verifier | check / verifier |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in folds {

@@ -214,7 +214,12 @@ impl Statement {
             proofs: first.proofs,
         };
         for page in pages {
-            join_page(&mut s.checkpoints, &mut s.proofs, page.checkpoints, page.proofs);
+            join_page(
+                &mut s.checkpoints,
+                &mut s.proofs,
+                page.checkpoints,
+                page.proofs,
+            );
         }
         sort_checkpoints(&mut s.checkpoints);
         Some(s)
