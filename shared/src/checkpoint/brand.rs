@@ -21,6 +21,9 @@ use serde_json::value::RawValue;
 /// Most items one fold writes: one DynamoDB transaction's.
 pub const FOLD_ITEMS: usize = 100;
 
+/// Reads of a first page's standing and rows before giving up on a brand being folded into.
+const STATE_TRIES: u32 = 8;
+
 /// Most entries in one page of a brand statement, as for a member's.
 pub const STATEMENT_PAGE: usize = super::tree::STATEMENT_PAGE;
 
@@ -121,16 +124,37 @@ pub async fn statement_page<S: BrandQueries + CheckpointStore + ?Sized>(
     before: Option<u64>,
     limit: usize,
 ) -> Result<StatementPage, TreeError> {
-    let standing = store
-        .brand_standing(brand)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("brand {brand}")))?;
+    let standing = || async {
+        store
+            .brand_standing(brand)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("brand {brand}")))
+    };
+    let (standing, rows) = match before {
+        // A later page: the entries before `before`, whatever was folded since the first.
+        Some(_) => (standing().await?, None),
+        // The first page: the standing and the rows as one state. A fold moves the standing
+        // with every row it adds to, so rows read between two equal standings are theirs.
+        None => {
+            let mut tries = 0;
+            loop {
+                let first = standing().await?;
+                let rows = store.brand_rows(brand).await?;
+                if standing().await? == first {
+                    break (first, Some(rows));
+                }
+                tries += 1;
+                if tries == STATE_TRIES {
+                    return Err(StoreError::Unavailable(format!(
+                        "brand {brand}'s figures kept moving while read"
+                    ))
+                    .into());
+                }
+            }
+        }
+    };
     // Never past the standing as read: entries folded meanwhile wait for the next statement.
     let before = before.map_or(standing.totals.entries, |b| b.min(standing.totals.entries));
-    let rows = match before == standing.totals.entries {
-        true => Some(store.brand_rows(brand).await?),
-        false => None,
-    };
     let stored = store.brand_entries(brand, Some(before), limit).await?;
     let next = stored.last().map(|e| e.n).filter(|&n| n > 0);
     let placed = stored

@@ -378,3 +378,41 @@ pub(super) fn update_item(
     let up = b.build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(up).build())
 }
+
+/// The codes of a cancelled transaction's reasons, in item order (`None` for an item that
+/// passed), when it was cancelled because an item moved since it was read
+/// (`ConditionalCheckFailed`, `TransactionConflict`): read again and retry. Any other failure is
+/// the error.
+pub(super) fn moved_items<R>(
+    e: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> Result<Vec<Option<String>>, StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let codes: Vec<Option<String>> = match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().map(str::to_owned))
+            .collect(),
+        _ => return Err(sdk_err(e)),
+    };
+    let moved = |c: &Option<String>| {
+        matches!(
+            c.as_deref(),
+            Some("ConditionalCheckFailed" | "TransactionConflict")
+        )
+    };
+    if codes.iter().any(moved) {
+        Ok(codes)
+    } else {
+        Err(sdk_err(e))
+    }
+}
+
+/// The pause before try `attempt + 1` of a transaction that met a moved item: jittered, from
+/// about 5 ms doubling to about 320 ms.
+pub(super) async fn pause(attempt: u32) {
+    let ceiling = std::time::Duration::from_millis(5u64 << attempt.min(6));
+    tokio::time::sleep(ceiling.mul_f64(0.5 + rand::random::<f64>() / 2.0)).await;
+}

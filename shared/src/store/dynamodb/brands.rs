@@ -7,9 +7,10 @@
 //! is one query of one partition of about 50 items; under `BRAND#<brand>`, `ROW#<day>#<campus>`
 //! the rows, `M#<member>` the members reached, `N#<n>` the entry index.
 
+use super::append::{moved_items, pause};
 use super::append::{put_item, update_item};
 use super::item::{self, from_item, get_n, get_s, n, s, Item};
-use super::{moved_items, pause, DynamoStore};
+use super::DynamoStore;
 use crate::store::{
     BrandEntry, BrandFolding, BrandQueries, LedgerSource, Result, StoreError, StoredBrands,
 };

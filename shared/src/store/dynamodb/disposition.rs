@@ -6,9 +6,10 @@
 //! that move them.
 
 use super::append::put_item;
+use super::append::{moved_items, pause};
 use super::item::n;
 use super::item::{self, from_item, get_s, read_head, read_totals, s, stock_key, Item, TOTALS};
-use super::{moved_items, pause, DynamoStore};
+use super::DynamoStore;
 use crate::store::{ChainHead, Disposed, Disposing, DispositionQueries, Result, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;

@@ -281,45 +281,6 @@ type UpdateItemBuilder =
 /// `ValidationException` (an item over 400 KB, a request it cannot take) is refused for good;
 /// everything else (throttling, limits, 5xx, timeouts, a connection or response lost) may pass
 /// and is [`StoreError::Unavailable`]. The SDK has already retried what it retries by itself.
-/// The codes of a cancelled transaction's reasons, in item order (`None` for an item that
-/// passed), when it was cancelled because an item moved since it was read
-/// (`ConditionalCheckFailed`, `TransactionConflict`): read again and retry. Any other failure is
-/// the error.
-pub(super) fn moved_items<R>(
-    e: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
-) -> std::result::Result<Vec<Option<String>>, StoreError>
-where
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
-    let codes: Vec<Option<String>> = match e.as_service_error() {
-        Some(E::TransactionCanceledException(c)) => c
-            .cancellation_reasons()
-            .iter()
-            .map(|r| r.code().map(str::to_owned))
-            .collect(),
-        _ => return Err(sdk_err(e)),
-    };
-    let moved = |c: &Option<String>| {
-        matches!(
-            c.as_deref(),
-            Some("ConditionalCheckFailed" | "TransactionConflict")
-        )
-    };
-    if codes.iter().any(moved) {
-        Ok(codes)
-    } else {
-        Err(sdk_err(e))
-    }
-}
-
-/// The pause before try `attempt + 1` of a transaction that met a moved item: jittered, from
-/// about 5 ms doubling to about 320 ms.
-pub(super) async fn pause(attempt: u32) {
-    let ceiling = std::time::Duration::from_millis(5u64 << attempt.min(6));
-    tokio::time::sleep(ceiling.mul_f64(0.5 + rand::random::<f64>() / 2.0)).await;
-}
-
 pub(crate) fn sdk_err<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
