@@ -10,13 +10,11 @@
 //!
 //! The brand checks either offline (`greenloop proof check`).
 
-use super::tree::{inclusion_proof, proofs_in_latest, TreeError};
+use super::tree::{proofs_in_latest, TreeError};
 use crate::store::{BrandFolding, BrandQueries, CheckpointStore, LedgerSource, StoreError};
 use greenloop_core::brand::fold::{partner_shares, plan, Cursor, StatementPage};
 use greenloop_core::brand::{figures, shares, Statement};
 use greenloop_core::ledger::{Entry, Leaf};
-use greenloop_core::proof::InclusionProof;
-use serde_json::value::RawValue;
 
 /// Most items one fold writes: one DynamoDB transaction's.
 pub const FOLD_ITEMS: usize = 100;
@@ -195,15 +193,13 @@ pub async fn brand_statement<S: LedgerSource + CheckpointStore + ?Sized>(
     brand: &str,
 ) -> Result<Statement, TreeError> {
     let catalog = store.catalog().await?;
-    let mut checkpoints = Vec::new();
-    let mut proofs = Vec::new();
+    let mut placed = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     for head in store.chain_heads().await? {
         let Some(c) = store.checkpoint(&head.chain, None).await? else {
             continue;
         };
         let size = c.checkpoint.size;
-        let mut named = false;
         let mut seq = 0;
         while seq < size {
             let page = store
@@ -223,27 +219,15 @@ pub async fn brand_statement<S: LedgerSource + CheckpointStore + ?Sized>(
                 else {
                     continue;
                 };
-                if !shares(&e, rb, f).contains_key(brand) {
-                    continue;
+                if shares(&e, rb, f).contains_key(brand) {
+                    placed.push((head.chain.clone(), this, bytes));
+                    entries.push(e);
                 }
-                let corrupt = |what: String| TreeError::Store(StoreError::Corrupt(what));
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| corrupt(format!("{} seq {this} is not UTF-8", head.chain)))?;
-                proofs.push(InclusionProof {
-                    chain: head.chain.clone(),
-                    seq: this,
-                    size,
-                    entry: RawValue::from_string(text).map_err(|e| corrupt(e.to_string()))?,
-                    proof: inclusion_proof(store, &head.chain, this, size).await?,
-                });
-                entries.push(e);
-                named = true;
             }
         }
-        if named {
-            checkpoints.push(c);
-        }
     }
+    // Every proof on a chain from one batch of node reads, in its latest checkpoint.
+    let (checkpoints, proofs) = proofs_in_latest(store, placed).await?;
     let (totals, members, rows) =
         figures(brand, entries.iter(), &catalog).map_err(TreeError::NotCheckpointed)?;
     Ok(Statement {

@@ -4,7 +4,7 @@
 //! cannot show, is caught by whoever verifies the whole log.
 
 use super::fold::{BrandStanding, Cursor};
-use super::{Credited, Figures};
+use super::{first_difference, Credited, Figures};
 use crate::catalog::Catalog;
 use crate::domain::{ActionKind, BoxLot};
 use crate::ledger::verify::Problem;
@@ -90,13 +90,8 @@ impl<'c> FoldCheck<'c> {
             points: e.points,
             bonus: e.bonus,
         };
-        // Parts number the partner shares in brand order, as the fold does.
-        let partners = credited
-            .shares(rb, f)
-            .into_iter()
-            .filter(|(b, _)| rb.is_partner(b));
-        for (part, (brand, figures)) in partners.enumerate() {
-            if e.seq == cursor.seq && part as u32 >= cursor.part {
+        for (part, brand, figures) in credited.partner_shares(rb, f) {
+            if e.seq == cursor.seq && part >= cursor.part {
                 break;
             }
             let (sum, members) = self.brands.entry(brand).or_default();
@@ -122,22 +117,15 @@ impl<'c> FoldCheck<'c> {
             let (sum, members) = self.brands.get(brand).unwrap_or(&none);
             let kept = stored.get(brand).map(|s| (s.totals, s.members));
             let kept = kept.unwrap_or_default();
-            for (field, stored, derived) in [
-                ("entries", kept.0.entries as i64, sum.entries as i64),
-                ("boxes", kept.0.boxes as i64, sum.boxes as i64),
-                ("points", kept.0.points, sum.points),
-                ("co2e_g", kept.0.co2e_g, sum.co2e_g),
-                ("members", kept.1 as i64, members.len() as i64),
-            ] {
-                if stored != derived {
-                    problems.push(Problem::BrandFigures {
-                        brand: brand.to_owned(),
-                        field,
-                        stored: stored.to_string(),
-                        derived: derived.to_string(),
-                    });
-                    break;
-                }
+            if let Some((field, stored, derived)) =
+                first_difference((&kept.0, kept.1), (sum, members.len() as u64))
+            {
+                problems.push(Problem::BrandFigures {
+                    brand: brand.to_owned(),
+                    field,
+                    stored: stored.to_string(),
+                    derived: derived.to_string(),
+                });
             }
         }
         problems

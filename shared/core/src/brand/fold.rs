@@ -11,7 +11,7 @@
 //! Only partner brands are folded (the rulebook's team, about 50): a lot may name any brand id,
 //! and the stored figures must stay bounded whatever an integration sends.
 
-use super::{ranked, shares, Figures, Ranked, Row, Statement};
+use super::{ranked, Credited, Figures, Ranked, Row, Statement};
 use crate::checkpoint::SignedCheckpoint;
 use crate::domain::MemberId;
 use crate::factors::FactorTable;
@@ -19,7 +19,7 @@ use crate::ledger::Entry;
 use crate::proof::{join_page, sort_checkpoints, InclusionProof};
 use crate::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How far a chain is folded: every share of the entries before `seq`, and the first `part`
 /// shares (in brand order) of entry `seq`.
@@ -69,14 +69,12 @@ pub fn partner_shares(
     rulebook: &Rulebook,
     factors: &FactorTable,
 ) -> Vec<Share> {
-    shares(e, rulebook, factors)
-        .into_iter()
-        .filter(|(b, _)| rulebook.is_partner(b))
-        .enumerate()
-        .map(|(part, (brand, figures))| Share {
+    Credited::of(e)
+        .partner_shares(rulebook, factors)
+        .map(|(part, brand, figures)| Share {
             brand,
             seq: e.seq,
-            part: part as u32,
+            part,
             day: e.day.clone(),
             campus: e.campus.clone(),
             member: e.member.clone(),
@@ -95,11 +93,73 @@ pub struct Fold {
     pub shares: Vec<Share>,
 }
 
+/// A brand's row: (brand, day, campus).
+pub type RowKey<'a> = (&'a str, &'a str, Option<&'a str>);
+
+/// What a fold writes, worked out from what the store holds (see [`Fold::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied<'f> {
+    /// Each touched brand's new standing, with its entry count as read (None: a new brand),
+    /// which the write is conditioned on.
+    pub standings: Vec<(BrandStanding, Option<u64>)>,
+    /// What to add to each touched row.
+    pub rows: Vec<(RowKey<'f>, Figures)>,
+    /// (brand, member) pairs reached for the first time.
+    pub new_members: Vec<(&'f str, &'f MemberId)>,
+    /// Each share with its number in its brand's index.
+    pub index: Vec<(u64, &'f Share)>,
+}
+
 impl Fold {
     /// Stored items it may write: the cursor, and per distinct brand, row and (brand, member)
     /// one each, and one index item per share.
     pub fn items(&self) -> usize {
         items(&self.shares)
+    }
+
+    /// The fold applied to the `standings` read for its brands (a brand absent from them has
+    /// none yet), where `reached` says which (brand, member) pairs already have a marker.
+    pub fn apply(
+        &self,
+        mut standings: BTreeMap<String, BrandStanding>,
+        reached: impl Fn(&str, &MemberId) -> bool,
+    ) -> Applied<'_> {
+        let read: BTreeMap<String, u64> = standings
+            .iter()
+            .map(|(b, st)| (b.clone(), st.totals.entries))
+            .collect();
+        let mut rows: BTreeMap<RowKey, Figures> = BTreeMap::new();
+        let mut new_members: BTreeSet<(&str, &MemberId)> = BTreeSet::new();
+        let mut index = Vec::with_capacity(self.shares.len());
+        for sh in &self.shares {
+            let st = standings
+                .entry(sh.brand.clone())
+                .or_insert_with(|| BrandStanding {
+                    brand: sh.brand.clone(),
+                    ..BrandStanding::default()
+                });
+            index.push((st.totals.entries, sh));
+            st.totals.add(&sh.figures);
+            let pair = (sh.brand.as_str(), &sh.member);
+            if !reached(pair.0, pair.1) && new_members.insert(pair) {
+                st.members += 1;
+            }
+            rows.entry((&sh.brand, &sh.day, sh.campus.as_deref()))
+                .or_default()
+                .add(&sh.figures);
+        }
+        Applied {
+            standings: standings
+                .into_values()
+                .map(|st| {
+                    let was = read.get(&st.brand).copied();
+                    (st, was)
+                })
+                .collect(),
+            rows: rows.into_iter().collect(),
+            new_members: new_members.into_iter().collect(),
+            index,
+        }
     }
 }
 

@@ -50,14 +50,7 @@ impl Figures {
 
 /// What one entry brings each brand it names, by brand, per the rules above.
 pub fn shares(e: &Entry, rulebook: &Rulebook, factors: &FactorTable) -> BTreeMap<String, Figures> {
-    let credited = Credited {
-        kind: e.kind,
-        reason: e.reason,
-        lots: &e.items.boxes,
-        points: e.points,
-        bonus: e.bonus,
-    };
-    credited.shares(rulebook, factors)
+    Credited::of(e).shares(rulebook, factors)
 }
 
 /// The parts of a credit entry that attribution reads.
@@ -69,7 +62,31 @@ pub struct Credited<'a> {
     pub bonus: i64,
 }
 
-impl Credited<'_> {
+impl<'a> Credited<'a> {
+    pub fn of(e: &'a Entry) -> Self {
+        Credited {
+            kind: e.kind,
+            reason: e.reason,
+            lots: &e.items.boxes,
+            points: e.points,
+            bonus: e.bonus,
+        }
+    }
+
+    /// The shares of the rulebook's partner brands, in brand order: each with its place among
+    /// them, the `part` a fold's cursor counts (`fold::Cursor`).
+    pub fn partner_shares<'r>(
+        &self,
+        rulebook: &'r Rulebook,
+        factors: &FactorTable,
+    ) -> impl Iterator<Item = (u32, String, Figures)> + use<'r> {
+        self.shares(rulebook, factors)
+            .into_iter()
+            .filter(|(b, _)| rulebook.is_partner(b))
+            .enumerate()
+            .map(|(part, (brand, figures))| (part as u32, brand, figures))
+    }
+
     /// What the entry brings each brand it names ([`shares`]).
     pub fn shares(&self, rulebook: &Rulebook, factors: &FactorTable) -> BTreeMap<String, Figures> {
         let mut out: BTreeMap<String, Figures> = BTreeMap::new();
@@ -98,6 +115,23 @@ impl Credited<'_> {
         }
         out
     }
+}
+
+/// The first of a brand's figures, then its members, in which `stated` and `summed` differ:
+/// (field, stated, summed).
+pub fn first_difference(
+    (stated, stated_members): (&Figures, u64),
+    (summed, summed_members): (&Figures, u64),
+) -> Option<(&'static str, i64, i64)> {
+    [
+        ("entries", stated.entries as i64, summed.entries as i64),
+        ("boxes", stated.boxes as i64, summed.boxes as i64),
+        ("points", stated.points, summed.points),
+        ("co2e_g", stated.co2e_g, summed.co2e_g),
+        ("members", stated_members as i64, summed_members as i64),
+    ]
+    .into_iter()
+    .find(|(_, a, b)| a != b)
 }
 
 /// One brand's figures on one (day, campus); `campus` is None for members of no campus.
@@ -201,18 +235,12 @@ pub fn verify_statement(
         entries.push(e);
     }
     let (totals, members, rows) = figures(&s.brand, entries.iter(), catalog).map_err(fail)?;
-    for (what, stated, summed) in [
-        ("entries", s.totals.entries as i64, totals.entries as i64),
-        ("boxes", s.totals.boxes as i64, totals.boxes as i64),
-        ("points", s.totals.points, totals.points),
-        ("co2e_g", s.totals.co2e_g, totals.co2e_g),
-        ("members", s.members as i64, members as i64),
-    ] {
-        if stated != summed {
-            return Err(fail(format!(
-                "{what} is {stated}, its entries sum to {summed}"
-            )));
-        }
+    if let Some((what, stated, summed)) =
+        first_difference((&s.totals, s.members), (&totals, members))
+    {
+        return Err(fail(format!(
+            "{what} is {stated}, its entries sum to {summed}"
+        )));
     }
     if s.rows != rows {
         return Err(fail(

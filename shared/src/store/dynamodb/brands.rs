@@ -155,7 +155,7 @@ impl DynamoStore {
     fn fold_items(
         &self,
         fold: &Fold,
-        mut standings: BTreeMap<String, BrandStanding>,
+        standings: BTreeMap<String, BrandStanding>,
         known: &BTreeSet<(String, String)>,
     ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
         let cursor = self
@@ -171,50 +171,32 @@ impl DynamoStore {
             cursor.condition_expression("#seq = :seq AND #part = :part")
         };
         let mut items = vec![put_item(cursor)?];
-        let read: BTreeMap<String, u64> = standings
-            .iter()
-            .map(|(b, st)| (b.clone(), st.totals.entries))
-            .collect();
-        let mut rows: BTreeMap<(&str, &str, Option<&str>), Figures> = BTreeMap::new();
-        let mut new_members: BTreeSet<(&str, &str)> = BTreeSet::new();
-        for sh in &fold.shares {
-            let st = standings
-                .entry(sh.brand.clone())
-                .or_insert_with(|| BrandStanding {
-                    brand: sh.brand.clone(),
-                    ..BrandStanding::default()
-                });
-            let mut index = item::key(brand_pk(&sh.brand), &index_sk(st.totals.entries));
+        let applied = fold.apply(standings, |b, m| {
+            known.contains(&(b.to_owned(), m.as_str().to_owned()))
+        });
+        for (n, sh) in &applied.index {
+            let mut index = item::key(brand_pk(&sh.brand), &index_sk(*n));
             index.insert("chain".into(), s(fold.chain.as_str()));
-            index.insert("seq".into(), n(sh.seq));
+            index.insert("seq".into(), item::n(sh.seq));
             index.insert("json".into(), s(sh.entry.as_str()));
             items.push(put_item(
                 self.put(index)
                     .condition_expression("attribute_not_exists(pk)"),
             )?);
-            st.totals.add(&sh.figures);
-            let pair = (sh.brand.as_str(), sh.member.as_str());
-            if !known.contains(&(pair.0.to_owned(), pair.1.to_owned())) && new_members.insert(pair)
-            {
-                st.members += 1;
-            }
-            rows.entry((&sh.brand, &sh.day, sh.campus.as_deref()))
-                .or_default()
-                .add(&sh.figures);
         }
-        for (brand, st) in &standings {
-            let put = self.put(item::to_item(st, standing_key(brand)));
-            let put = match read.get(brand) {
+        for (st, was) in &applied.standings {
+            let put = self.put(item::to_item(st, standing_key(&st.brand)));
+            let put = match was {
                 None => put.condition_expression("attribute_not_exists(pk)"),
-                Some(&entries) => put
+                Some(entries) => put
                     .condition_expression("#t.#e = :entries")
                     .expression_attribute_names("#t", "totals")
                     .expression_attribute_names("#e", "entries")
-                    .expression_attribute_values(":entries", n(entries)),
+                    .expression_attribute_values(":entries", n(*entries)),
             };
             items.push(put_item(put)?);
         }
-        for ((brand, day, campus), f) in rows {
+        for &((brand, day, campus), f) in &applied.rows {
             let mut up = self.update(row_key(brand, day, campus)).update_expression(
                 "SET #day = :day, #campus = :campus \
                      ADD #boxes :boxes, #points :points, #co2e_g :co2e_g, #entries :entries",
@@ -237,9 +219,9 @@ impl DynamoStore {
             );
             items.push(update_item(up)?);
         }
-        for (brand, member) in new_members {
+        for &(brand, member) in &applied.new_members {
             items.push(put_item(
-                self.put(member_key(brand, member))
+                self.put(member_key(brand, member.as_str()))
                     .condition_expression("attribute_not_exists(pk)"),
             )?);
         }

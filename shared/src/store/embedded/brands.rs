@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use greenloop_core::brand::fold::{BrandStanding, Cursor, Fold};
 use greenloop_core::brand::{Figures, Row};
 use redb::{ReadableTable, TableDefinition};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// chain → [`Cursor`].
 const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("brand_cursors");
@@ -71,40 +72,43 @@ impl BrandFolding for EmbeddedStore {
             let mut rows = txn.open_table(ROWS)?;
             let mut members = txn.open_table(MEMBERS)?;
             let mut index = txn.open_table(INDEX)?;
+            let mut read = BTreeMap::new();
             for s in &fold.shares {
-                let mut standing: BrandStanding = standings
-                    .get(s.brand.as_str())?
-                    .map(|v| decode(v.value()))
-                    .transpose()?
-                    .unwrap_or_else(|| BrandStanding {
-                        brand: s.brand.clone(),
-                        ..BrandStanding::default()
-                    });
-                let n = standing.totals.entries;
-                index.insert(
-                    (s.brand.as_str(), n),
-                    (fold.chain.as_str(), s.seq, s.entry.as_bytes()),
-                )?;
-                standing.totals.add(&s.figures);
-                if members
-                    .insert((s.brand.as_str(), s.member.as_str()), ())?
-                    .is_none()
-                {
-                    standing.members += 1;
+                if let Some(v) = standings.get(s.brand.as_str())? {
+                    read.insert(s.brand.clone(), decode::<BrandStanding>(v.value())?);
                 }
-                standings.insert(s.brand.as_str(), encode(&standing).as_slice())?;
-                let key = (
-                    s.brand.as_str(),
-                    s.day.as_str(),
-                    s.campus.as_deref().unwrap_or(""),
-                );
+            }
+            let mut reached = BTreeSet::new();
+            for s in &fold.shares {
+                if members
+                    .get((s.brand.as_str(), s.member.as_str()))?
+                    .is_some()
+                {
+                    reached.insert((s.brand.as_str(), s.member.as_str()));
+                }
+            }
+            let applied = fold.apply(read, |b, m| reached.contains(&(b, m.as_str())));
+            for (st, _) in &applied.standings {
+                standings.insert(st.brand.as_str(), encode(st).as_slice())?;
+            }
+            for ((brand, day, campus), add) in &applied.rows {
+                let key = (*brand, *day, campus.unwrap_or(""));
                 let mut row: Figures = rows
                     .get(key)?
                     .map(|v| decode(v.value()))
                     .transpose()?
                     .unwrap_or_default();
-                row.add(&s.figures);
+                row.add(add);
                 rows.insert(key, encode(&row).as_slice())?;
+            }
+            for (brand, member) in &applied.new_members {
+                members.insert((*brand, member.as_str()), ())?;
+            }
+            for (n, s) in &applied.index {
+                index.insert(
+                    (s.brand.as_str(), *n),
+                    (fold.chain.as_str(), s.seq, s.entry.as_bytes()),
+                )?;
             }
             cursors.insert(fold.chain.as_str(), encode(&fold.to).as_slice())?;
             Ok(())
