@@ -6,17 +6,11 @@ use crate::backend::Backend;
 use crate::remote::{self, RemoteLedger};
 use crate::LogKeyArg;
 use clap::{Args, Subcommand};
-use greenloop::brand;
+pub use greenloop::bundle::{check, Bundle};
 use greenloop::checkpoint::tree;
-use greenloop::checkpoint::{PublicKey, SignedCheckpoint};
+use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::domain::MemberId;
-use greenloop::ledger::Leaf;
-use greenloop::proof::{
-    verify_consistency, verify_inclusion, verify_statement, ConsistencyProof, InclusionProof,
-    Statement,
-};
 use greenloop::store::Store;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -127,29 +121,6 @@ pub enum ProofCommand {
     },
 }
 
-/// A proof with the checkpoints it is checked against: all an offline check needs. Externally
-/// tagged (`{"inclusion": {...}}`), because an internal tag would buffer the entry and lose its
-/// exact bytes.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Bundle {
-    Inclusion {
-        checkpoint: SignedCheckpoint,
-        proof: InclusionProof,
-    },
-    Consistency {
-        older: SignedCheckpoint,
-        newer: SignedCheckpoint,
-        proof: ConsistencyProof,
-    },
-    Statement {
-        statement: Statement,
-    },
-    Brand {
-        statement: brand::Statement,
-    },
-}
-
 /// Where proofs come from: a deployment's audit API, or the local store.
 pub enum Prover<'a> {
     Remote(RemoteLedger),
@@ -252,72 +223,6 @@ impl Prover<'_> {
             }
             ProofCommand::Check { file } => read_bundle(file)?,
         })
-    }
-}
-
-/// Checks a bundle with the shared verifier; the line to print when it holds.
-pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
-    match bundle {
-        Bundle::Inclusion { checkpoint, proof } => {
-            let leaf = verify_inclusion(key, checkpoint, proof).map_err(|e| e.to_string())?;
-            let what = match &leaf {
-                Leaf::Credit(e) => format!("action {}, {} points", e.action, e.bonus),
-                Leaf::Disposition(d) => {
-                    format!(
-                        "{} report {} of station {}",
-                        d.report.kind(),
-                        d.id,
-                        d.station
-                    )
-                }
-            };
-            Ok(format!(
-                "proof: OK: chain {} seq {} ({what}) is in the signed checkpoint of {} entries, root {} ({} hashes)",
-                leaf.chain(),
-                leaf.seq(),
-                proof.size,
-                checkpoint.checkpoint.root.short(),
-                proof.proof.len()
-            ))
-        }
-        Bundle::Consistency {
-            older,
-            newer,
-            proof,
-        } => {
-            verify_consistency(key, older, newer, proof).map_err(|e| e.to_string())?;
-            Ok(format!(
-                "proof: OK: chain {}'s checkpoint of {} entries extends its checkpoint of {} ({} hashes)",
-                proof.chain,
-                proof.second,
-                proof.first,
-                proof.proof.len()
-            ))
-        }
-        Bundle::Brand { statement } => {
-            let catalog = greenloop::catalog::Catalog::builtin();
-            let v = brand::verify_statement(key, statement, &catalog).map_err(|e| e.to_string())?;
-            Ok(format!(
-                "proof: OK: brand {} has {} entries, all in signed checkpoints, over {} days and campuses; {} boxes, {} points credited because of the brand, {} g CO2e, {} members reached",
-                v.brand,
-                v.totals.entries,
-                v.rows,
-                v.totals.boxes,
-                v.totals.points,
-                v.totals.co2e_g,
-                v.members
-            ))
-        }
-        Bundle::Statement { statement } => {
-            let v = verify_statement(key, statement).map_err(|e| e.to_string())?;
-            Ok(format!(
-                "proof: OK: member {}… has {} entries, all in signed checkpoints and linked back to the first; balance {} points, {} g CO2e",
-                &v.member[..12],
-                v.entries,
-                v.balance,
-                v.co2e_g
-            ))
-        }
     }
 }
 

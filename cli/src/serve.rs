@@ -10,6 +10,7 @@ mod heads;
 use crate::backend::Backend;
 use clap::Args;
 use greenloop::catalog::Rules;
+use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_continuously;
 use greenloop::domain::Pepper;
 use greenloop::http::{self, App, Integrations};
@@ -35,6 +36,10 @@ pub struct ServeArgs {
     /// week, as rulebook version `rehearsal-<today>` (intake takes only recent actions).
     #[arg(long, conflicts_with = "rulebook")]
     rehearsal: bool,
+    /// Sign each chain that grew every this many seconds (0: never), with GREENLOOP_LOG_KEY or
+    /// the public demo key, and fold the brand figures, as the checkpoint function does in AWS.
+    #[arg(long, default_value_t = 60)]
+    checkpoint_every: u64,
 }
 
 /// Checks the configuration before opening the store, then serves.
@@ -52,11 +57,24 @@ pub async fn run(data: &Path, table: Option<&str>, args: ServeArgs) -> Result<Ex
             greenloop::config::MAX_SHARDS
         ));
     }
+    let log_key = crate::demo::log_key().await?;
+    let mut site = http::Site::from_env()?;
+    site.log_key = Some(log_key.public());
     let store = Backend::open(data, table, false)
         .await?
         .with_shards(args.shards)
         .into_shared();
-    serve(store, pepper, integrations, rules, args.shards, args.addr).await?;
+    if args.checkpoint_every > 0 {
+        let every = std::time::Duration::from_secs(args.checkpoint_every);
+        tokio::spawn(sign_continuously(store.clone(), log_key, every));
+    }
+    let config = Served {
+        integrations,
+        rules,
+        shards: args.shards,
+        site,
+    };
+    serve(store, pepper, config, args.addr).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -70,22 +88,52 @@ fn rehearsal(rulebook: &Rulebook, now: i64) -> Result<Rulebook, String> {
         .map_err(|e| format!("--rehearsal: {e}"))
 }
 
+/// What the server runs with, beside its store and pepper.
+pub struct Served {
+    pub integrations: Integrations,
+    pub rules: Rules,
+    pub shards: u32,
+    pub site: http::Site,
+}
+
+/// Signs and folds every `every`, as the scheduled checkpoint function does; a failed run is
+/// logged and the next one tries again.
+async fn sign_continuously(store: Arc<dyn Store>, key: LogKey, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now().timestamp();
+        if let Err(e) = greenloop::checkpoint::tree::publish_all(store.as_ref(), &key, now).await {
+            tracing::warn!(error = %e, "checkpoint run failed");
+            continue;
+        }
+        if let Err(e) = crate::checkpoint::fold_brands(store.as_ref()).await {
+            tracing::warn!(error = %e, "brand figures stopped short");
+        }
+    }
+}
+
 /// Serves until interrupted.
 pub async fn serve(
     store: Arc<dyn Store>,
     pepper: Pepper,
-    integrations: Integrations,
-    rules: Rules,
-    shards: u32,
+    config: Served,
     addr: SocketAddr,
 ) -> Result<(), String> {
+    let Served {
+        integrations,
+        rules,
+        shards,
+        site,
+    } = config;
     if integrations.is_empty() {
         return Err(
             "GREENLOOP_WEBHOOK_SECRETS is not set; intake needs key-id=secret (16+ bytes)".into(),
         );
     }
     store.put_rules(&rules).await.map_err(|e| e.to_string())?;
-    let app = App::new(store.clone(), pepper, integrations.clone(), rules.clone());
+    let mut app = App::new(store.clone(), pepper, integrations.clone(), rules.clone());
+    app.site = Arc::new(site);
     tokio::spawn(credit_continuously(
         store,
         rules,
@@ -102,6 +150,7 @@ pub async fn serve(
         integrations.key_ids().collect::<Vec<_>>().join(", ")
     );
     println!("  crediting in-process onto {shards} chains; Ctrl-C stops");
+    println!("  the public page: http://{bound}/  the campus dashboard: http://{bound}/campus");
     accept(listener, http::router(app)).await;
     Ok(())
 }

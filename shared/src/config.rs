@@ -250,7 +250,9 @@ pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
         }
     }
     warm_up(store.as_ref()).await;
-    Ok(App::with_secrets(store, pepper, ring, Rules::defaults()))
+    let mut app = App::with_secrets(store, pepper, ring, Rules::defaults());
+    app.site = std::sync::Arc::new(crate::http::Site::from_env().map_err(ConfigError)?);
+    Ok(app)
 }
 
 /// The webhook secrets just read: fixed when the environment holds them, else re-read from

@@ -14,8 +14,8 @@
 
 pub use async_trait::async_trait;
 pub use greenloop_core::{
-    brand, catalog, digest, disposition, domain, factors, ledger, merkle, proof, ranking, records,
-    rulebook,
+    brand, bundle, catalog, digest, disposition, domain, factors, ledger, merkle, proof, ranking,
+    records, rulebook,
 };
 
 pub mod checkpoint;

@@ -115,8 +115,12 @@ fn router_of(binary: &str, app: App) -> axum::Router {
     match binary {
         "scan" => http::mount(http::scan::routes(&app)),
         "dispose" => http::mount(http::disposal::routes(&app)),
-        "campus" => http::mount(http::campus::routes(&app)),
-        "audit" => http::mount(http::audit::routes(&app).merge(http::brand::routes(&app))),
+        "campus" => http::mount(http::campus::routes(&app).merge(http::pages::routes(&app.site))),
+        "audit" => http::mount(
+            http::audit::routes(&app)
+                .merge(http::brand::routes(&app))
+                .merge(http::public::routes(&app)),
+        ),
         other => panic!("{other} serves no HTTP routes"),
     }
 }
@@ -851,6 +855,13 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
             audited("/v1/audit/disposition/stations/st-sjtu".into()),
             keyed("GET", "/v1/brands", None),
             audited("/v1/brands/brand-01/statement".into()),
+            keyed("GET", "/v1/log", None),
+            keyed(
+                "GET",
+                &format!("/v1/log/chains/{chain}/consistency?first=1"),
+                None,
+            ),
+            keyed("GET", "/v1/packaging", None),
         ],
     )
     .await;
@@ -1053,6 +1064,7 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
     let checkpoint = role_statements(&t, "CheckpointRole");
     for (action, key) in [
         ("PutItem", "CKPT#x"),
+        ("PutItem", "LOG"),
         ("PutItem", "BRANDS"),
         ("PutItem", "BRANDCUR#x"),
         ("UpdateItem", "BRAND#x"),

@@ -11,7 +11,7 @@
 //!
 //! The spec and its validator are in `openapi/spec.rs`, the harness in `openapi/harness.rs`, the
 //! scenario's two halves in `openapi/before_crediting.rs` and `openapi/after_crediting.rs`, its
-//! checkpoint and proof routes in `openapi/proofs.rs`, the brand routes in `openapi/brands.rs`, revoked and expired bearer keys in
+//! checkpoint and proof routes in `openapi/proofs.rs`, the brand routes in `openapi/brands.rs`, the public log, packaging and pages in `openapi/public.rs`, revoked and expired bearer keys in
 //! `openapi/keys.rs`.
 
 mod support;
@@ -34,6 +34,8 @@ mod keys;
 mod lint;
 #[path = "openapi/proofs.rs"]
 mod proofs;
+#[path = "openapi/public.rs"]
+mod public;
 #[path = "openapi/quarantine.rs"]
 mod quarantine;
 #[path = "openapi/spec.rs"]
@@ -69,6 +71,7 @@ async fn every_route_and_status_matches_the_spec() {
     keys::revoked_and_expired_keys(&h).await;
     proofs::proof_routes(&h).await;
     brands::brand_routes(&h).await;
+    public::public_routes(&h).await;
     after_crediting::store_outage(&h).await;
     after_crediting::store_corrupt(&h).await;
     quarantine::quarantine(&h).await;

@@ -28,9 +28,15 @@ impl Server {
     /// a free loopback port, and waits for its banner. It serves as the README does, a
     /// rehearsal on today's clock: intake takes only actions dated within the rulebook's grace,
     /// whatever day the test runs.
-    pub fn start(mut command: Command) -> Server {
+    pub fn start(command: Command) -> Server {
+        Self::start_with(command, &[])
+    }
+
+    /// [`Server::start`] with more `serve` flags.
+    pub fn start_with(mut command: Command, flags: &[&str]) -> Server {
         let mut child = command
             .args(["serve", "--addr", "127.0.0.1:0", "--rehearsal"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -1,4 +1,5 @@
-//! The `campus` function: university portal queries and the public campus ranking. It holds the
+//! The `campus` function: university portal queries, the public campus ranking, and the web
+//! pages (the public transparency page and the campus dashboard). It holds the
 //! member pepper, to find a member's account from their platform id. Deployed a second time as
 //! the affiliation function, it also verifies the integrations' signed campus transfers, and
 //! only that deployment is given the webhook secrets.
@@ -14,5 +15,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         needed.push(Secret::WebhookSecrets);
     }
     let app = config::app(&needed).await?;
-    lambda_http::run(http::mount(http::campus::routes(&app))).await
+    let routes = http::campus::routes(&app).merge(http::pages::routes(&app.site));
+    lambda_http::run(http::mount(routes)).await
 }

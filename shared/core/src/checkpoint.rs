@@ -50,6 +50,31 @@ pub struct SignedCheckpoint {
     pub signature: String,
 }
 
+/// Adds `newer` to `kept`, the log's latest checkpoint of each chain, keeping per chain the
+/// larger size (a slower checkpoint run never takes a chain back); `kept` stays in chain order.
+/// True if anything changed.
+pub fn keep_latest(kept: &mut Vec<SignedCheckpoint>, newer: &[SignedCheckpoint]) -> bool {
+    let mut changed = false;
+    for n in newer {
+        match kept
+            .iter_mut()
+            .find(|k| k.checkpoint.chain == n.checkpoint.chain)
+        {
+            Some(k) if k.checkpoint.size >= n.checkpoint.size => {}
+            Some(k) => {
+                *k = n.clone();
+                changed = true;
+            }
+            None => {
+                kept.push(n.clone());
+                changed = true;
+            }
+        }
+    }
+    kept.sort_by(|a, b| a.checkpoint.chain.cmp(&b.checkpoint.chain));
+    changed
+}
+
 /// Why a checkpoint or a key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointError {
@@ -238,6 +263,27 @@ mod tests {
         let mut claimed = forged.clone();
         claimed.key_id = pinned.id();
         assert_eq!(pinned.verify(&claimed), Err(CheckpointError::Forged));
+    }
+
+    #[test]
+    fn the_latest_checkpoints_only_grow_per_chain() {
+        let key = LogKey::from_hex(RFC8032_SEED).unwrap();
+        let at = |chain: &str, size| {
+            key.sign(Checkpoint {
+                chain: chain.into(),
+                size,
+                ..checkpoint()
+            })
+        };
+        let mut kept = vec![at("shard-01", 5)];
+        assert!(keep_latest(
+            &mut kept,
+            &[at("shard-00", 3), at("shard-01", 4)]
+        ));
+        assert_eq!(kept, [at("shard-00", 3), at("shard-01", 5)]);
+        assert!(!keep_latest(&mut kept, &[at("shard-00", 3)]), "nothing new");
+        assert!(keep_latest(&mut kept, &[at("shard-01", 9)]));
+        assert_eq!(kept, [at("shard-00", 3), at("shard-01", 9)]);
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //! - [`checkpoint`]: signed tree heads;
 //! - [`ledger`]: entries, their canonical bytes, and the verifier;
 //! - [`proof`]: the proofs an auditor is handed, and their one verifier;
+//! - [`bundle`]: saved proof files and the one check of them, the CLI's and the browser's;
 //! - [`brand`]: what each partner brand's boxes brought in, and a brand's statement.
 
 pub mod brand;
+pub mod bundle;
 pub mod catalog;
 pub mod checkpoint;
 pub mod digest;

@@ -7,9 +7,10 @@
 //! many members tie.
 
 use crate::domain::{Campus, Invalid, MemberId};
-use crate::records::{Account, CampusTotals};
+use crate::records::{Account, CampusDay, CampusTotals};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 /// The public ranking of campuses as last computed: one stored item, so a public read costs
 /// one store request whatever the number of campuses.
@@ -19,6 +20,37 @@ pub struct Ranking {
     pub as_of: i64,
     /// Every registered campus, best first; a campus with no entry has zeros.
     pub campuses: Vec<RankedCampus>,
+    /// The campuses' entries summed per campaign day, oldest first: the public page's chart.
+    /// Absent from rankings kept before it existed.
+    #[serde(default)]
+    pub days: Vec<CampaignDay>,
+}
+
+/// Every campus's entries of one campaign day, summed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignDay {
+    /// `YYYY-MM-DD`, the entries' `day`.
+    pub day: String,
+    pub bonus: i64,
+    pub co2e_g: i64,
+    pub entries: u64,
+}
+
+/// Campus rows summed per day, oldest first.
+pub fn campaign_days(rows: &[CampusDay]) -> Vec<CampaignDay> {
+    let mut days: BTreeMap<&str, CampaignDay> = BTreeMap::new();
+    for r in rows {
+        let d = days.entry(&r.day).or_insert_with(|| CampaignDay {
+            day: r.day.clone(),
+            bonus: 0,
+            co2e_g: 0,
+            entries: 0,
+        });
+        d.bonus += r.bonus;
+        d.co2e_g += r.co2e_g;
+        d.entries += r.entries;
+    }
+    days.into_values().collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +91,7 @@ impl Ranking {
         Ranking {
             as_of,
             campuses: rows,
+            days: Vec::new(),
         }
     }
 }

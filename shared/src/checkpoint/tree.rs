@@ -422,7 +422,8 @@ async fn sign<S: TreeStore + ?Sized>(
         .ok_or_else(|| StoreError::NotFound(format!("checkpoint of {chain}")))
 }
 
-/// Publishes every chain, in chain order.
+/// Publishes every chain, in chain order, then keeps their latest checkpoints for the public
+/// log route.
 pub async fn publish_all<S: TreeStore + ?Sized>(
     store: &S,
     key: &LogKey,
@@ -434,5 +435,7 @@ pub async fn publish_all<S: TreeStore + ?Sized>(
     for h in heads {
         out.push(publish(store, key, &h.chain, time).await?);
     }
+    let latest: Vec<SignedCheckpoint> = out.iter().map(|p| p.checkpoint.clone()).collect();
+    store.keep_log_checkpoints(&latest).await?;
     Ok(out)
 }

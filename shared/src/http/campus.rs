@@ -22,7 +22,7 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
 use greenloop_core::domain::{check_id, Campus, MemberId};
-use greenloop_core::ranking::{BoardCursor, RankedCampus, Standing};
+use greenloop_core::ranking::{BoardCursor, CampaignDay, RankedCampus, Standing};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -53,19 +53,26 @@ const RANKING_MAX_AGE_S: i64 = crate::credit::ranking::FRESH_S;
 /// campuses: the ranking crediting keeps. Answers 304 to a matching `If-None-Match`.
 async fn ranking(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     let ranking = app.store.ranking().await?;
+    let (as_of, campuses, days) = match ranking {
+        Some(r) => (Some(r.as_of), r.campuses, r.days),
+        None => (None, Vec::new(), Vec::new()),
+    };
     let body = RankingView {
-        as_of: ranking.as_ref().map(|r| r.as_of),
-        campuses: ranking.map(|r| r.campuses).unwrap_or_default(),
+        as_of,
+        campuses,
+        days,
     };
     super::public_json(&headers, &body, RANKING_MAX_AGE_S)
 }
 
 /// The public ranking: `as_of` (Unix seconds) is when it was computed, absent before the
-/// first computation.
+/// first computation; `days` sums the campuses' rows per campaign day.
 #[derive(Serialize)]
 struct RankingView {
     as_of: Option<i64>,
     campuses: Vec<RankedCampus>,
+    /// The campaign per day, summed over the campuses: the public page's chart.
+    days: Vec<CampaignDay>,
 }
 
 #[derive(Serialize)]

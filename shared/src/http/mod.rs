@@ -3,7 +3,9 @@
 //!
 //! - [`scan`]: the `scan` function's signed webhooks that record actions, and action status;
 //! - [`campus`]: university portal queries, with campus-scoped API keys, and the public ranking;
-//! - [`audit`]: chain heads, entries and derived state for auditors.
+//! - [`audit`]: chain heads, entries and derived state for auditors;
+//! - [`public`]: what anyone may read: the log's checkpoints and consistency proofs, packaging;
+//! - [`pages`]: the public transparency page and the campus dashboard, compiled in.
 //!
 //! Every answer that is not a success is JSON `{"code", "message"}` with a 4xx status; only a
 //! store that cannot be reached gives a 503, and a store holding data this version cannot read
@@ -16,6 +18,8 @@ pub mod campus;
 pub mod disposal;
 pub mod integer;
 pub mod keyring;
+pub mod pages;
+pub mod public;
 pub mod scan;
 pub mod signature;
 
@@ -36,6 +40,7 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 
 pub use keyring::Keyring;
+pub use pages::Site;
 pub use signature::Integrations;
 
 /// Largest request body accepted; an intake body is a few hundred bytes.
@@ -61,6 +66,8 @@ pub struct App<S: ?Sized = dyn Store> {
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Woken after an action is recorded, so that in-process crediting starts at once.
     pub recorded: Arc<Notify>,
+    /// What the web pages and the public log publish: the log's key, who may embed the portal.
+    pub site: Arc<Site>,
 }
 
 // By hand: a derived `Clone` would ask `S: Clone`, which a trait object is not.
@@ -94,6 +101,7 @@ impl App {
             rules: Arc::new(rules),
             clock: Arc::new(|| chrono::Utc::now().timestamp()),
             recorded: Arc::new(Notify::new()),
+            site: Arc::new(Site::default()),
         }
     }
 }
@@ -109,6 +117,7 @@ impl<S: ?Sized> App<S> {
             rules: Arc::clone(&self.rules),
             clock: Arc::clone(&self.clock),
             recorded: Arc::clone(&self.recorded),
+            site: Arc::clone(&self.site),
         }
     }
 
@@ -172,7 +181,9 @@ pub fn router(app: App) -> Router {
             .merge(disposal::routes(&app))
             .merge(campus::routes(&app))
             .merge(audit::routes(&app))
-            .merge(brand::routes(&app)),
+            .merge(public::routes(&app))
+            .merge(brand::routes(&app))
+            .merge(pages::routes(&app.site)),
     )
 }
 
@@ -500,7 +511,7 @@ pub fn public_json<T: Serialize>(
 }
 
 /// Whether `If-None-Match` names `etag` (RFC 9110 §13.1.2: weak comparison, a list, or `*`).
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+pub(crate) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

@@ -172,6 +172,7 @@ impl EmbeddedStore {
             txn.open_table(META)?;
             txn.open_table(QUARANTINE)?;
             txn.open_table(checkpoints::CHECKPOINTS)?;
+            txn.open_table(checkpoints::LOG)?;
             txn.open_table(TREE)?;
             txn.open_table(campus::BOARD)?;
             disposition::create(txn)?;

@@ -366,6 +366,9 @@ pub trait DispositionQueries: Send + Sync {
 pub trait CheckpointStore: Send + Sync {
     /// The chain's checkpoint at `size`, or its latest one.
     async fn checkpoint(&self, chain: &str, size: Option<u64>) -> Result<Option<SignedCheckpoint>>;
+    /// The latest checkpoint of every chain, in chain order, as the checkpoint job last kept
+    /// them: one read, for the public log route.
+    async fn log_checkpoints(&self) -> Result<Vec<SignedCheckpoint>>;
     /// Node hashes by (level, index): level 0 is the entry's own hash, higher levels are stored
     /// nodes. What the store does not have is left out of the answer.
     async fn tree_nodes(
@@ -381,6 +384,10 @@ pub trait CheckpointWrites: CheckpointStore {
     /// Keeps a checkpoint, at most one per (chain, size): returns false, and keeps the first,
     /// when that size already has one.
     async fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<bool>;
+    /// Merges `latest` into the kept latest checkpoints
+    /// ([`greenloop_core::checkpoint::keep_latest`]), atomically: a racing run never takes a
+    /// chain back.
+    async fn keep_log_checkpoints(&self, latest: &[SignedCheckpoint]) -> Result<()>;
     /// Keeps completed tree nodes. A node's hash never changes, so writing one again is a no-op.
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<()>;
 }
@@ -433,13 +440,21 @@ pub trait DisposeStore: Directory + Disposing {}
 impl<T: Directory + Disposing + ?Sized> DisposeStore for T {}
 
 /// The `credit` function: crediting, action status, and the accounts it updates.
-/// The campus list is for the public ranking it keeps.
+/// The campus list and their rows per day are for the public ranking it keeps.
 pub trait CreditStore:
-    Crediting + Intake + Members + LedgerSource + Campuses + PublicRanking
+    Crediting + Intake + Members + LedgerSource + Campuses + CampusQueries + PublicRanking
 {
 }
-impl<T: Crediting + Intake + Members + LedgerSource + Campuses + PublicRanking + ?Sized> CreditStore
-    for T
+impl<
+        T: Crediting
+            + Intake
+            + Members
+            + LedgerSource
+            + Campuses
+            + CampusQueries
+            + PublicRanking
+            + ?Sized,
+    > CreditStore for T
 {
 }
 
@@ -456,7 +471,7 @@ impl<
 
 /// The `audit` function: the whole ledger, checkpoints and proofs, read-only.
 pub trait AuditStore:
-    Directory + LedgerSource + CheckpointStore + Members + DispositionQueries + BrandStore
+    Directory + LedgerSource + CheckpointStore + Members + DispositionQueries + BrandStore + PublicStore
 {
 }
 impl<
@@ -466,10 +481,17 @@ impl<
             + Members
             + DispositionQueries
             + BrandStore
+            + PublicStore
             + ?Sized,
     > AuditStore for T
 {
 }
+
+/// The public log and packaging routes (served by `audit`): checkpoints, consistency proofs
+/// (which check the chain's latest checkpoint), the disposition totals. No key records: they
+/// take no key.
+pub trait PublicStore: LedgerSource + CheckpointStore + DispositionQueries {}
+impl<T: LedgerSource + CheckpointStore + DispositionQueries + ?Sized> PublicStore for T {}
 
 /// The brand routes (served by `audit`): key records, the brand figures, and proofs.
 pub trait BrandStore: Directory + CheckpointStore + BrandQueries {}

@@ -196,6 +196,16 @@ pub async fn the_public_ranking_is_kept_newest_first(store: &dyn Store) {
     assert_eq!(order, [("campus-r2", 1), ("campus-r1", 2)]);
     assert!(kept.campuses[0].co2e_g > 0 && kept.campuses[1].co2e_g == 0);
     assert_eq!(kept.campuses[0].entries, 1);
+    // The campaign's days are the campuses' rows summed: here the one entry's day.
+    assert_eq!(kept.days.len(), 1, "{:?}", kept.days);
+    assert_eq!(
+        (
+            kept.days[0].entries,
+            kept.days[0].co2e_g,
+            kept.days[0].bonus
+        ),
+        (1, kept.campuses[0].co2e_g, kept.campuses[0].bonus)
+    );
 
     assert!(
         !ranking::keep(store, 1_005, 10).await.expect("keep"),
@@ -204,6 +214,7 @@ pub async fn the_public_ranking_is_kept_newest_first(store: &dyn Store) {
     let older = Ranking {
         as_of: 999,
         campuses: Vec::new(),
+        days: Vec::new(),
     };
     assert!(!store.put_ranking(&older).await.expect("put_ranking"));
     assert!(

@@ -507,6 +507,9 @@ impl CheckpointStore for Faulty {
     ) -> Result<Option<SignedCheckpoint>, StoreError> {
         pass!(self.checkpoint(chain, size))
     }
+    async fn log_checkpoints(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        pass!(self.log_checkpoints())
+    }
     async fn tree_nodes(
         &self,
         chain: &str,
@@ -520,6 +523,9 @@ impl CheckpointStore for Faulty {
 impl CheckpointWrites for Faulty {
     async fn put_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<bool, StoreError> {
         pass!(self.put_checkpoint(checkpoint))
+    }
+    async fn keep_log_checkpoints(&self, latest: &[SignedCheckpoint]) -> Result<(), StoreError> {
+        pass!(self.keep_log_checkpoints(latest))
     }
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<(), StoreError> {
         pass!(self.put_tree_nodes(chain, nodes))

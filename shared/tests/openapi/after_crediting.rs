@@ -511,6 +511,9 @@ pub async fn store_outage(h: &Harness) {
         Req::get("/v1/audit/disposition/stations/st-0001").bearer(AUDITOR_KEY),
         Req::get("/v1/brands"),
         Req::get("/v1/brands/brand-01/statement").bearer(AUDITOR_KEY),
+        Req::get("/v1/log"),
+        Req::get("/v1/log/chains/shard-00/consistency?first=1"),
+        Req::get("/v1/packaging"),
     ];
     for req in down {
         h.err(req, 503, "unavailable").await;

@@ -319,6 +319,10 @@ impl CheckpointStore for Flaky {
         self.up()?;
         self.inner.checkpoint(chain, size).await
     }
+    async fn log_checkpoints(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        self.up()?;
+        self.inner.log_checkpoints().await
+    }
     async fn tree_nodes(
         &self,
         chain: &str,
@@ -334,6 +338,10 @@ impl CheckpointWrites for Flaky {
     async fn put_checkpoint(&self, c: &SignedCheckpoint) -> Result<bool, StoreError> {
         self.up()?;
         self.inner.put_checkpoint(c).await
+    }
+    async fn keep_log_checkpoints(&self, latest: &[SignedCheckpoint]) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.keep_log_checkpoints(latest).await
     }
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> Result<(), StoreError> {
         self.up()?;

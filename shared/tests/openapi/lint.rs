@@ -13,6 +13,8 @@ fn mounted_routes() -> BTreeSet<(String, String)> {
         include_str!("../../src/http/campus.rs"),
         include_str!("../../src/http/audit.rs"),
         include_str!("../../src/http/brand.rs"),
+        include_str!("../../src/http/public.rs"),
+        include_str!("../../src/http/pages.rs"),
         include_str!("../../src/http/mod.rs"),
     ];
     let mut out = BTreeSet::new();

@@ -2,11 +2,16 @@
 //! partitions, nodes in `TREE#<chain>`: apart from the entries, so the checkpoint job's role
 //! writes these and nothing of the ledger.
 
-use super::{get_json, get_s, item, s, DynamoStore, Item};
+use super::append::pause;
+use super::item::{get_n, n};
+use super::{get_json, get_s, is_condition_failed, item, s, sdk_err, DynamoStore, Item};
+
+/// Merges tried before a run of racing checkpoint runs is reported.
+const MERGE_ATTEMPTS: u32 = 8;
 use crate::store::CheckpointWrites;
 use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
 use async_trait::async_trait;
-use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::checkpoint::{keep_latest, SignedCheckpoint};
 use greenloop_core::ledger::Digest;
 use greenloop_core::merkle::frontier::Node;
 use std::collections::HashMap;
@@ -47,6 +52,13 @@ impl CheckpointStore for DynamoStore {
             }
         };
         it.map(|it| get_json(&it, "json")).transpose()
+    }
+
+    async fn log_checkpoints(&self) -> Result<Vec<SignedCheckpoint>> {
+        match self.get(item::log_checkpoints()).await? {
+            Some(it) => get_json(&it, "json"),
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn tree_nodes(
@@ -95,6 +107,43 @@ impl CheckpointWrites for DynamoStore {
         let mut it = item::checkpoint(&c.checkpoint.chain, c.checkpoint.size);
         it.insert("json".into(), item::json(c));
         self.put_new(it).await
+    }
+
+    /// Read, merge, and put conditioned on the version read; a racing run's put in between
+    /// fails the condition and the merge is done again on what it kept.
+    async fn keep_log_checkpoints(&self, latest: &[SignedCheckpoint]) -> Result<()> {
+        for attempt in 0..MERGE_ATTEMPTS {
+            let stored = self.get(item::log_checkpoints()).await?;
+            let (mut kept, version): (Vec<SignedCheckpoint>, Option<u64>) = match &stored {
+                Some(it) => (get_json(it, "json")?, Some(get_n(it, "version")?)),
+                None => (Vec::new(), None),
+            };
+            if !keep_latest(&mut kept, latest) {
+                return Ok(());
+            }
+            let mut it = item::log_checkpoints();
+            it.insert("json".into(), item::json(&kept));
+            it.insert("version".into(), n(version.map_or(1, |v| v + 1)));
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(it));
+            let put = match version {
+                Some(v) => put
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(v)),
+                None => put.condition_expression("attribute_not_exists(pk)"),
+            };
+            match put.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_condition_failed(&e) => pause(attempt).await,
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the log's latest checkpoints kept changing under this run".into(),
+        ))
     }
 
     /// One `PutItem` per node, not `BatchWriteItem`: that action would also let the checkpoint

@@ -198,6 +198,11 @@ pub fn board(campus: &str) -> String {
 }
 
 /// The public ranking of campuses: one item, kept by crediting.
+/// The log's latest checkpoints, one per chain: what the public log route reads.
+pub fn log_checkpoints() -> Item {
+    key("LOG".into(), "LATEST")
+}
+
 pub fn ranking() -> Item {
     key("RANKING".into(), "RANKING")
 }

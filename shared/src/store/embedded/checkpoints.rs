@@ -4,7 +4,7 @@ use super::{decode, encode, EmbeddedStore, ENTRIES};
 use crate::store::CheckpointWrites;
 use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
 use async_trait::async_trait;
-use greenloop_core::checkpoint::SignedCheckpoint;
+use greenloop_core::checkpoint::{keep_latest, SignedCheckpoint};
 use greenloop_core::ledger::Digest;
 use greenloop_core::merkle::frontier::Node;
 use redb::{ReadableTable, TableDefinition};
@@ -13,6 +13,9 @@ use std::collections::HashMap;
 /// Signed checkpoints by (chain, size), as JSON.
 pub(super) const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("checkpoints");
+/// The log's latest checkpoints, under [`LATEST`], as one JSON list.
+pub(super) const LOG: TableDefinition<&str, &[u8]> = TableDefinition::new("log");
+const LATEST: &str = "latest";
 /// Tree nodes by (chain, level, index): 32 bytes each. Public so that tests can tamper.
 pub const TREE: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition::new("tree");
 
@@ -29,6 +32,10 @@ impl CheckpointStore for EmbeddedStore {
             },
         };
         row.map(|v| decode(v.value())).transpose()
+    }
+
+    async fn log_checkpoints(&self) -> Result<Vec<SignedCheckpoint>> {
+        Ok(self.get_json(LOG, LATEST)?.unwrap_or_default())
     }
 
     async fn tree_nodes(
@@ -70,6 +77,20 @@ impl CheckpointWrites for EmbeddedStore {
             }
             t.insert(key, encode(c).as_slice())?;
             Ok(true)
+        })
+    }
+
+    async fn keep_log_checkpoints(&self, latest: &[SignedCheckpoint]) -> Result<()> {
+        self.write(|txn| -> Result<()> {
+            let mut t = txn.open_table(LOG)?;
+            let mut kept: Vec<SignedCheckpoint> = match t.get(LATEST)? {
+                Some(v) => decode(v.value())?,
+                None => Vec::new(),
+            };
+            if keep_latest(&mut kept, latest) {
+                t.insert(LATEST, encode(&kept).as_slice())?;
+            }
+            Ok(())
         })
     }
 
