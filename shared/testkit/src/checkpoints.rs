@@ -165,3 +165,32 @@ pub async fn checkpoints_sign_the_tree_and_answer_proofs(store: &dyn Store) {
     assert_eq!(found, [(0, 66), (4, 0), (4, 3), (5, 1), (6, 0)]);
     assert_eq!(kept[&(6, 0)], root(&all[..64]));
 }
+
+/// The public log's latest checkpoints: kept by `publish_all`, one per chain in chain order, and
+/// never taken back by a slower run that kept older ones.
+pub async fn the_public_log_keeps_each_chains_latest_checkpoint(store: &dyn Store) {
+    let key = LogKey::from_hex(TEST_LOG_KEY).expect("key");
+    assert!(store.log_checkpoints().await.expect("read").is_empty());
+    credit_scans(store, 0, 5).await;
+    let first = tree::publish_all(store, &key, 1_000)
+        .await
+        .expect("publish");
+    let kept = store.log_checkpoints().await.expect("read");
+    let published: Vec<_> = first.iter().map(|p| p.checkpoint.clone()).collect();
+    assert_eq!(kept, published, "every chain's checkpoint, in chain order");
+    assert!(kept
+        .windows(2)
+        .all(|w| w[0].checkpoint.chain < w[1].checkpoint.chain));
+
+    credit_scans(store, 5, 4).await;
+    let second = tree::publish_all(store, &key, 2_000)
+        .await
+        .expect("publish");
+    let newer: Vec<_> = second.iter().map(|p| p.checkpoint.clone()).collect();
+    assert_ne!(newer, published, "the chain grew");
+    assert_eq!(store.log_checkpoints().await.expect("read"), newer);
+
+    // A slower run arriving with the first run's checkpoints changes nothing.
+    store.keep_log_checkpoints(&published).await.expect("keep");
+    assert_eq!(store.log_checkpoints().await.expect("read"), newer);
+}

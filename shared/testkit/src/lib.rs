@@ -41,7 +41,10 @@ pub use campus::{
     affiliation_is_the_members_choice, leaderboards_page_through_ties,
     the_public_ranking_is_kept_newest_first,
 };
-pub use checkpoints::{checkpoints_sign_the_tree_and_answer_proofs, TEST_LOG_KEY};
+pub use checkpoints::{
+    checkpoints_sign_the_tree_and_answer_proofs,
+    the_public_log_keeps_each_chains_latest_checkpoint, TEST_LOG_KEY,
+};
 pub use concurrency::concurrent_crediting_credits_each_action_once;
 pub use disposition::disposition_keeps_the_mass_balance;
 pub use invariants::invariants_hold_under_concurrent_duplicated_delivery;
@@ -92,6 +95,7 @@ macro_rules! store_cases {
             member_entries_page_back_by_their_own_number,
             checkpoints_page_by_size,
             checkpoints_sign_the_tree_and_answer_proofs,
+            the_public_log_keeps_each_chains_latest_checkpoint,
             quarantine_sets_aside_and_retry_restores,
             a_pledge_past_the_cap_is_quarantined,
             affiliation_is_the_members_choice,

@@ -16,7 +16,7 @@ pub async fn not_routes(h: &Harness) {
     );
     h.send(Req::new("HEAD", "/health"), 200).await;
     for uri in [
-        "/",
+        "/index.html",
         "/v1",
         "/v1/nope",
         "/v1/scans/",
@@ -67,7 +67,7 @@ pub async fn not_routes(h: &Harness) {
 /// or `greenloop register` does) every campus with zeros, by id.
 pub async fn ranking_before_crediting(h: &Harness) {
     let none = h.ok(Req::get("/v1/campuses"), 200).await;
-    assert_eq!(none, json!({"as_of": null, "campuses": []}));
+    assert_eq!(none, json!({"as_of": null, "campuses": [], "days": []}));
     h.credit().await;
     let ranking = h.ok(Req::get("/v1/campuses"), 200).await;
     assert!(ranking["as_of"].as_i64().is_some_and(|t| t > 0));
