@@ -372,6 +372,18 @@ async fn the_pages_in_chromium_render_the_api_and_witness_the_log() {
     b.assert_no_errors("public page, first visit").await;
     b.screenshot("public-zh.png").await;
 
+    // ---- on a phone (most visitors come from a QR code): nothing wider than the screen
+    b.client.set_window_size(390, 844).await.unwrap();
+    let widths = b
+        .run("await new Promise(r => setTimeout(r, 300)); return [document.documentElement.scrollWidth, window.innerWidth];", vec![])
+        .await;
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64(),
+        "the page scrolls sideways on a phone: {widths}"
+    );
+    b.save_screenshot("public-phone-zh.png").await;
+    b.client.set_window_size(1280, 1000).await.unwrap();
+
     // ---- English
     b.wait_for("#lang").await.click().await.unwrap();
     b.wait_attr("html", "lang", &["en"]).await;

@@ -334,3 +334,61 @@ fn requests_hyper_would_refuse_get_json_errors_on_every_request_of_a_connection(
     let (status, _) = exchange(&mut s, &get("/health", ""));
     assert_eq!(status, 200, "the connection goes on after the body");
 }
+
+/// The README's local look at the demo: `serve` with no webhook secrets still serves the pages
+/// and every read route (intake refuses every delivery), and the public log names the demo's key.
+#[test]
+fn serve_without_secrets_shows_the_pages_and_the_public_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    run(
+        data,
+        &[
+            "demo",
+            "--members",
+            "40",
+            "--actions",
+            "200",
+            "--campuses",
+            "2",
+            "--stations",
+            "4",
+        ],
+    );
+    let mut command = greenloop(data);
+    command
+        .env_remove("GREENLOOP_WEBHOOK_SECRETS")
+        .env_remove("GREENLOOP_LOG_KEY");
+    let server = Server::start(command);
+    let addr = server.addr.as_str();
+    let (status, _) = http(addr, "GET", "/", &[], "");
+    assert_eq!(status, 200);
+    let (status, log) = http(addr, "GET", "/v1/log", &[], "");
+    assert_eq!(status, 200);
+    assert!(!log["checkpoints"].as_array().unwrap().is_empty(), "{log}");
+    let public_key = log["public_key"].as_str().expect("the demo key is named");
+    // Each served checkpoint checks under that key on the command line.
+    for c in log["checkpoints"].as_array().unwrap() {
+        let file = data.join("checkpoint.json");
+        std::fs::write(&file, json!({"checkpoint": {"checkpoint": c}}).to_string()).unwrap();
+        let out = greenloop(data)
+            .args(["proof", "check", "--log-key", public_key])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.starts_with("proof: OK"),
+            "{text}"
+        );
+    }
+    let scan = json!({"scan_id": "s-1", "user": "u", "station": "st-sjtu-1", "at": unix_now(), "items": {"books": 1, "boxes": [], "clothing_g": 0, "shoes": 0}}).to_string();
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/v1/scans",
+        &signed("POST", "/v1/scans", &scan),
+        &scan,
+    );
+    assert_eq!(status, 401, "intake refuses every delivery");
+}

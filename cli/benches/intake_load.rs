@@ -389,6 +389,9 @@ impl CheckpointStore for Counted {
     ) -> StoreResult<Option<SignedCheckpoint>> {
         self.inner.checkpoint(chain, size).await
     }
+    async fn log_checkpoints(&self) -> StoreResult<Vec<SignedCheckpoint>> {
+        self.inner.log_checkpoints().await
+    }
     async fn tree_nodes(
         &self,
         chain: &str,
@@ -402,6 +405,9 @@ impl CheckpointStore for Counted {
 impl CheckpointWrites for Counted {
     async fn put_checkpoint(&self, c: &SignedCheckpoint) -> StoreResult<bool> {
         self.inner.put_checkpoint(c).await
+    }
+    async fn keep_log_checkpoints(&self, latest: &[SignedCheckpoint]) -> StoreResult<()> {
+        self.inner.keep_log_checkpoints(latest).await
     }
     async fn put_tree_nodes(&self, chain: &str, nodes: &[Node]) -> StoreResult<()> {
         self.inner.put_tree_nodes(chain, nodes).await

@@ -227,7 +227,10 @@ impl Browser {
     /// `name` under `$GREENLOOP_SCREENSHOTS` (default `target/screenshots`).
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let height = self
-            .run("return document.documentElement.scrollHeight;", vec![])
+            .run(
+                "window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+                vec![],
+            )
             .await
             .as_u64()
             .unwrap_or(1000)
@@ -251,7 +254,8 @@ impl Browser {
         self.save_screenshot(name).await
     }
 
-    async fn save_screenshot(&self, name: &str) -> PathBuf {
+    /// Saves a PNG of the window as it is.
+    pub async fn save_screenshot(&self, name: &str) -> PathBuf {
         let dir = std::env::var_os("GREENLOOP_SCREENSHOTS")
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"));

@@ -142,15 +142,52 @@ pub fn asset_files() -> impl Iterator<Item = &'static str> {
     ASSETS.iter().map(|a| a.file)
 }
 
-/// ETags of [`ASSETS`], in order, computed once.
-fn etags() -> &'static [String] {
-    static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
-    ETAGS.get_or_init(|| {
+/// Each of [`ASSETS`] as served: its bytes gzipped, and the ETags of both forms.
+struct Prepared {
+    gzipped: Vec<u8>,
+    etag: String,
+    gzip_etag: String,
+}
+
+/// [`ASSETS`] prepared once, at the first request: about 20 ms of compression on a cold start
+/// saves a first visit two thirds of its bytes (the WebAssembly checker alone is 535 KB), since
+/// neither API Gateway nor the local server compresses answers.
+fn prepared() -> &'static [Prepared] {
+    static PREPARED: OnceLock<Vec<Prepared>> = OnceLock::new();
+    PREPARED.get_or_init(|| {
         ASSETS
             .iter()
-            .map(|a| format!("\"{}\"", &hex::encode(Sha256::digest(a.bytes))[..32]))
+            .map(|a| {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                std::io::Write::write_all(&mut gz, a.bytes).expect("writes to memory");
+                let tag = &hex::encode(Sha256::digest(a.bytes))[..32];
+                Prepared {
+                    gzipped: gz.finish().expect("writes to memory"),
+                    etag: format!("\"{tag}\""),
+                    gzip_etag: format!("\"{tag}-gz\""),
+                }
+            })
             .collect()
     })
+}
+
+/// Whether the request accepts gzip (RFC 9110 §12.5.3; a `q=0` refuses it).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    == Some(0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 /// The policy of every page: this origin only, no inline code; `frame` says who may embed it.
@@ -219,11 +256,18 @@ fn serve(
         .iter()
         .position(|a| a.name == name)
         .ok_or_else(|| ApiError::not_found(format!("asset {name}")))?;
-    let (asset, etag) = (&ASSETS[i], &etags()[i]);
+    let (asset, prepared) = (&ASSETS[i], &prepared()[i]);
+    let gzip = accepts_gzip(headers);
+    let etag = if gzip {
+        &prepared.gzip_etag
+    } else {
+        &prepared.etag
+    };
     let value = |v: &str| HeaderValue::from_str(v).expect("header values are ASCII");
-    let mut out = vec![
+    let mut out: Vec<(HeaderName, HeaderValue)> = vec![
         (header::ETAG, value(etag)),
         (header::CACHE_CONTROL, value(cache)),
+        (header::VARY, HeaderValue::from_static("accept-encoding")),
         (header::CONTENT_SECURITY_POLICY, value(csp)),
         (
             header::X_CONTENT_TYPE_OPTIONS,
@@ -237,13 +281,16 @@ fn serve(
     if deny_frames {
         out.push((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
     }
-    let headers_out: Vec<(HeaderName, HeaderValue)> = out;
     let mut res = if if_none_match(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
+    } else if gzip {
+        out.push((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+        let bytes: &'static [u8] = &prepared.gzipped;
+        ([(header::CONTENT_TYPE, asset.content_type)], bytes).into_response()
     } else {
         ([(header::CONTENT_TYPE, asset.content_type)], asset.bytes).into_response()
     };
-    res.headers_mut().extend(headers_out);
+    res.headers_mut().extend(out);
     Ok(res)
 }
 
@@ -266,7 +313,7 @@ mod tests {
             .unwrap()
     }
 
-    fn head<'a>(res: &'a Response, name: header::HeaderName) -> &'a str {
+    fn head(res: &Response, name: header::HeaderName) -> &str {
         res.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
