@@ -275,6 +275,25 @@ async fn real_proof(
     assert!(verdict.starts_with("proof: OK"), "{what}: {verdict}");
 }
 
+/// What a screen reader or a keyboard user would miss on the page: a control without a label, a
+/// button without a name, a table without a caption or column headers (but the chart's legend,
+/// whose numbers are in a table of their own).
+async fn assert_accessible(b: &Browser, page: &str) {
+    let missing = b
+        .run(
+            "const named = e => e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby');
+             return [
+               ...[...document.querySelectorAll('input, select, textarea')].filter(e => e.type !== 'hidden' && !named(e)).map(e => 'control ' + (e.id || e.name)),
+               ...[...document.querySelectorAll('button')].filter(e => !e.textContent.trim() && !e.getAttribute('aria-label')).map(e => 'button ' + e.id),
+               ...[...document.querySelectorAll('table')].filter(t => !t.closest('.uplot') && (!t.caption || !t.querySelector('th[scope]'))).map(t => 'table ' + t.id),
+               ...(document.documentElement.lang ? [] : ['the page has no lang']),
+             ];",
+            vec![],
+        )
+        .await;
+    assert_eq!(missing, json!([]), "{page}: not accessible");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pages_in_chromium_render_the_api_and_witness_the_log() {
     let dir = tempfile::tempdir().unwrap();
@@ -370,6 +389,7 @@ async fn the_pages_in_chromium_render_the_api_and_witness_the_log() {
     );
     assert_eq!(b.text("#log-key").await.trim(), public_key);
     b.assert_no_errors("public page, first visit").await;
+    assert_accessible(&b, "the public page").await;
     b.screenshot("public-zh.png").await;
 
     // ---- on a phone (most visitors come from a QR code): nothing wider than the screen
@@ -655,6 +675,7 @@ async fn the_pages_in_chromium_render_the_api_and_witness_the_log() {
             .contains(&"browser-scan-1".to_owned()),
         "the member's scan is in their recent entries"
     );
+    assert_accessible(&b, "the dashboard").await;
     b.screenshot("campus-dashboard.png").await;
     b.assert_no_errors("dashboard").await;
     b.close().await;

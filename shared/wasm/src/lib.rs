@@ -9,7 +9,8 @@
 //!   `{"ok": false, "error": ...}`, which the caller frees.
 //!
 //! `infra/build-wasm` builds it into `shared/web/verifier.wasm`, which is committed so that
-//! neither README command needs the wasm target.
+//! neither README command needs the wasm target. The symbols are exported unmangled only on
+//! wasm32: natively, an exported `free` would replace the C library's.
 
 use greenloop_core::bundle;
 use serde_json::value::RawValue;
@@ -37,7 +38,7 @@ pub fn answer(request: &[u8]) -> String {
 }
 
 /// A buffer of `len` bytes for the caller to fill; give it back with [`free`].
-#[no_mangle]
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
 pub extern "C" fn alloc(len: usize) -> *mut u8 {
     let mut buf = Vec::<u8>::with_capacity(len);
     let ptr = buf.as_mut_ptr();
@@ -50,7 +51,7 @@ pub extern "C" fn alloc(len: usize) -> *mut u8 {
 /// # Safety
 /// `ptr` and `len` must be exactly what `alloc` was given and returned, or what `check`
 /// returned, and the buffer must not be used afterwards.
-#[no_mangle]
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
 pub unsafe extern "C" fn free(ptr: *mut u8, len: usize) {
     drop(Vec::from_raw_parts(ptr, 0, len));
 }
@@ -59,7 +60,7 @@ pub unsafe extern "C" fn free(ptr: *mut u8, len: usize) {
 ///
 /// # Safety
 /// `ptr[..len]` must be initialised memory from [`alloc`].
-#[no_mangle]
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
 pub unsafe extern "C" fn check(ptr: *const u8, len: usize) -> u64 {
     let request = std::slice::from_raw_parts(ptr, len);
     let mut out = answer(request).into_bytes();
