@@ -386,7 +386,11 @@ async fn statement(
 impl From<TreeError> for ApiError {
     fn from(e: TreeError) -> Self {
         match e {
-            TreeError::Proof(p) => ApiError::bad_request("out_of_range", p.to_string()),
+            // Well-formed, but about a leaf or a tree size the tree it names does not have: a
+            // conflict with the tree's state, like a size past the latest checkpoint.
+            TreeError::Proof(p) => {
+                ApiError::new(StatusCode::CONFLICT, "out_of_range", p.to_string())
+            }
             TreeError::NotCheckpointed(m) => {
                 ApiError::new(StatusCode::CONFLICT, "not_checkpointed", m)
             }

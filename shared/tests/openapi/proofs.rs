@@ -187,9 +187,10 @@ pub async fn proof_routes(h: &Harness) {
     )
     .await;
 
-    // Questions outside the tree, and malformed ones.
+    // Questions outside the tree (409: well-formed, but about a tree or leaf that is not there),
+    // and malformed ones (400).
     let bad = |q: &str| Req::get(at(q)).bearer(AUDITOR_KEY);
-    h.err(bad(&format!("inclusion?seq={size}")), 400, "out_of_range")
+    h.err(bad(&format!("inclusion?seq={size}")), 409, "out_of_range")
         .await;
     h.err(
         bad(&format!("inclusion?seq=0&size={}", size + 1)),
@@ -200,7 +201,7 @@ pub async fn proof_routes(h: &Harness) {
     h.err(bad("inclusion"), 400, "bad_query").await;
     h.err(
         bad(&format!("consistency?first={}&second={size}", size + 1)),
-        400,
+        409,
         "out_of_range",
     )
     .await;

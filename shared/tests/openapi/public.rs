@@ -44,7 +44,7 @@ pub async fn public_routes(h: &Harness) {
     assert!(same.proof.is_empty());
     h.err(
         Req::get(at(&format!("first={}&second={size}", size + 1))),
-        400,
+        409,
         "out_of_range",
     )
     .await;
