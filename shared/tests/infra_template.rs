@@ -1128,3 +1128,29 @@ fn secrets_are_parameters_each_function_may_read_only_if_it_uses_them() {
         );
     }
 }
+
+/// The pages' settings as deployed: the default of `PortalOrigins` and an example of its pattern
+/// are lists the campus function's configuration accepts (a refused list would fail its init),
+/// and `LogPublicKey`'s pattern admits exactly a key or nothing.
+#[test]
+fn the_page_settings_the_template_passes_are_ones_the_functions_accept() {
+    let t = template();
+    let origins = &t["Parameters"]["PortalOrigins"];
+    let default = origins["Default"].as_str().expect("a default");
+    let pattern = regex::Regex::new(origins["AllowedPattern"].as_str().unwrap()).unwrap();
+    for list in [default, "https://portal.sjtu.edu.cn 'self'"] {
+        assert!(
+            pattern.is_match(list),
+            "{list:?} fits the template's pattern"
+        );
+        greenloop::http::pages::frame_ancestors(list).expect("the function accepts it");
+    }
+    let env = &t["Resources"]["CampusFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(str_of(&env["GREENLOOP_PORTAL_ORIGINS"]), "PortalOrigins");
+    let key = t["Parameters"]["LogPublicKey"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    assert_eq!(key, "^([0-9a-f]{64})?$");
+    let env = &t["Resources"]["AuditFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(str_of(&env["GREENLOOP_LOG_PUBLIC_KEY"]), "LogPublicKey");
+}

@@ -65,14 +65,15 @@ impl Site {
     }
 }
 
-/// A `frame-ancestors` source list from origins separated by spaces: each `https://host` with
-/// an optional port, or `'self'`. Anything else (a path, a quote, a semicolon) could change the
-/// policy, so it is refused.
+/// A `frame-ancestors` source list from sources separated by spaces: each `https://host` with
+/// an optional port, `'self'`, or `https:` (any HTTPS page, the default). Anything else (a path,
+/// a quote, a semicolon) could change the policy, so it is refused.
 pub fn frame_ancestors(list: &str) -> Result<String, String> {
     let sources: Vec<&str> = list.split_whitespace().collect();
     for s in &sources {
         let host = s.strip_prefix("https://").unwrap_or("");
         let ok = *s == "'self'"
+            || *s == DEFAULT_PORTAL_FRAME_ANCESTORS
             || (!host.is_empty()
                 && host
                     .chars()
@@ -401,12 +402,15 @@ mod tests {
             frame_ancestors(" https://portal.sjtu.edu.cn  https://a.b:8443 'self'").unwrap(),
             "https://portal.sjtu.edu.cn https://a.b:8443 'self'"
         );
+        // The template's default.
+        assert_eq!(frame_ancestors("https:").unwrap(), "https:");
         for bad in [
             "",
             "http://a.b",
             "https://a.b/path",
             "https://a.b; script-src *",
             "*",
+            "http:",
         ] {
             assert!(frame_ancestors(bad).is_err(), "{bad:?}");
         }
