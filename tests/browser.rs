@@ -24,9 +24,8 @@ use axum::response::Response;
 use browser::Browser;
 use greenloop::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 use greenloop::digest::Digest;
-use greenloop::http::signature::{sign, Message};
 use serde_json::{json, Value};
-use server::{bearer, http, Server};
+use server::{bearer, http, run_ok, signed_by, unix_now, Server};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -52,17 +51,7 @@ fn greenloop(data: &Path) -> Command {
 }
 
 fn run(data: &Path, args: &[&str]) -> Output {
-    let out = greenloop(data).args(args).output().expect("greenloop runs");
-    assert!(
-        out.status.success(),
-        "greenloop {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
+    run_ok(greenloop(data), args)
 }
 
 /// What the proxy does to `GET /v1/log`.
@@ -158,15 +147,7 @@ async fn forward(
 
 /// The headers that sign `method` `path` with `body` as integration `qr-demo`, now.
 fn signed(method: &str, path: &str, body: &str) -> Vec<(&'static str, String)> {
-    let message = Message::new(method, path, "qr-demo", body.as_bytes());
-    vec![
-        ("greenloop-key-id", "qr-demo".into()),
-        (
-            "greenloop-signature",
-            sign(SECRET.as_bytes(), &message, unix_now()),
-        ),
-        ("content-type", "application/json".into()),
-    ]
+    signed_by(SECRET, method, path, body)
 }
 
 /// `greenloop proof check` on `bundle`: the line it prints.

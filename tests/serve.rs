@@ -7,9 +7,8 @@
 #[path = "support/server.rs"]
 mod server;
 
-use greenloop::http::signature::{sign, Message};
 use serde_json::json;
-use server::{bearer, http, Server};
+use server::{bearer, http, run_ok, signed_by, unix_now, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -29,37 +28,16 @@ fn greenloop(data: &Path) -> Command {
 }
 
 fn run(data: &Path, args: &[&str]) -> Output {
-    let out = greenloop(data).args(args).output().expect("greenloop runs");
-    assert!(
-        out.status.success(),
-        "greenloop {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_ok(greenloop(data), args)
 }
 
 fn serve(data: &Path) -> Server {
     Server::start(greenloop(data))
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// The headers that sign `method` `path` with `body` as integration `qr-demo`, now.
 fn signed(method: &str, path: &str, body: &str) -> Vec<(&'static str, String)> {
-    let message = Message::new(method, path, "qr-demo", body.as_bytes());
-    vec![
-        ("greenloop-key-id", "qr-demo".into()),
-        (
-            "greenloop-signature",
-            sign(SECRET.as_bytes(), &message, unix_now()),
-        ),
-        ("content-type", "application/json".into()),
-    ]
+    signed_by(SECRET, method, path, body)
 }
 
 #[test]

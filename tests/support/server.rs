@@ -2,11 +2,49 @@
 //! requests to it over a real socket.
 #![allow(dead_code)] // each test binary uses only part of it
 
+use greenloop::http::signature::{sign, Message};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::Duration;
+
+/// Runs `command` with `args` and requires it to succeed.
+pub fn run_ok(mut command: Command, args: &[&str]) -> Output {
+    let out = command.args(args).output().expect("greenloop runs");
+    assert!(
+        out.status.success(),
+        "greenloop {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The headers that sign `method` `path` with `body` as integration `qr-demo` with `secret`,
+/// now.
+pub fn signed_by(
+    secret: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Vec<(&'static str, String)> {
+    let message = Message::new(method, path, "qr-demo", body.as_bytes());
+    vec![
+        ("greenloop-key-id", "qr-demo".into()),
+        (
+            "greenloop-signature",
+            sign(secret.as_bytes(), &message, unix_now()),
+        ),
+        ("content-type", "application/json".into()),
+    ]
+}
 
 /// The server process, killed when dropped, and its stdout, kept open so it can still print.
 pub struct Server {

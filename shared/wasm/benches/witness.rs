@@ -14,13 +14,17 @@
 //! `target/witness-bench/` for `infra/bench-witness`, which times the same bundles through the
 //! committed `shared/web/verifier.wasm` in Node.js (V8, Chromium's engine).
 
+#[path = "../../benches/support/mean.rs"]
+mod mean;
+
 use criterion::{black_box, Criterion};
 use greenloop_core::bundle::check_json;
 use greenloop_core::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 use greenloop_core::digest::Digest;
 use greenloop_core::merkle::{self, consistency, Subtrees};
+use mean::mean_ns;
 use sha2::{Digest as _, Sha256};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SEED: &str = "62656e63682d6c6f672d6b65792d6e6f742d7365637265742d2d2d2d2d2d2d2d";
 const SIZE: u64 = 1_000_000;
@@ -33,23 +37,6 @@ impl Subtrees for Leaves {
     fn subtree(&self, start: u64, end: u64) -> Digest {
         merkle::root(&self.0[start as usize..end as usize])
     }
-}
-
-fn mean_ns(c: &mut Criterion, name: &str, mut f: impl FnMut()) -> f64 {
-    let (mut nanos, mut runs) = (0u128, 0u64);
-    c.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            let took = start.elapsed();
-            nanos += took.as_nanos();
-            runs += iters;
-            took
-        })
-    });
-    nanos as f64 / runs as f64
 }
 
 fn main() {
