@@ -36,8 +36,9 @@ pub struct ServeArgs {
     /// week, as rulebook version `rehearsal-<today>` (intake takes only recent actions).
     #[arg(long, conflicts_with = "rulebook")]
     rehearsal: bool,
-    /// Sign each chain that grew every this many seconds (0: never), with GREENLOOP_LOG_KEY or
-    /// the public demo key, and fold the brand figures, as the checkpoint function does in AWS.
+    /// Sign each chain that grew every this many seconds (0: never), with GREENLOOP_LOG_KEY (or,
+    /// on the embedded store only, the public demo key), and fold the brand figures, as the
+    /// checkpoint function does in AWS.
     #[arg(long, default_value_t = 60)]
     checkpoint_every: u64,
 }
@@ -57,16 +58,29 @@ pub async fn run(data: &Path, table: Option<&str>, args: ServeArgs) -> Result<Ex
             greenloop::config::MAX_SHARDS
         ));
     }
-    let log_key = crate::demo::log_key().await?;
+    // The public demo key signs only the embedded store: never a table, which may be a real
+    // deployment's, whose checkpoints only its own key may sign.
+    let signing = match (table, std::env::var_os("GREENLOOP_LOG_KEY")) {
+        (Some(_), None) => None,
+        _ => Some(crate::demo::log_key().await?),
+    };
     let mut site = http::Site::from_env()?;
-    site.log_key = Some(log_key.public());
+    if let Some(key) = &signing {
+        site.log_key = Some(key.public());
+    }
     let store = Backend::open(data, table, false)
         .await?
         .with_shards(args.shards)
         .into_shared();
-    if args.checkpoint_every > 0 {
-        let every = std::time::Duration::from_secs(args.checkpoint_every);
-        tokio::spawn(sign_continuously(store.clone(), log_key, every));
+    match signing {
+        Some(key) if args.checkpoint_every > 0 => {
+            let every = std::time::Duration::from_secs(args.checkpoint_every);
+            tokio::spawn(sign_continuously(store.clone(), key, every));
+        }
+        Some(_) => {}
+        None => eprintln!(
+            "greenloop serve: no GREENLOOP_LOG_KEY, so no checkpoint is signed on a table"
+        ),
     }
     let config = Served {
         integrations,
