@@ -25,9 +25,9 @@ use browser::Browser;
 use greenloop::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 use greenloop::digest::Digest;
 use serde_json::{json, Value};
-use server::{bearer, http, run_ok, signed_by, unix_now, Server};
+use server::{bearer, http, mint, signed_by, small_demo, unix_now, Server};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,10 +48,6 @@ fn greenloop(data: &Path) -> Command {
         .env("GREENLOOP_LOG_KEY", LOG_SEED)
         .env("GREENLOOP_WEBHOOK_SECRETS", format!("qr-demo={SECRET}"));
     c
-}
-
-fn run(data: &Path, args: &[&str]) -> Output {
-    run_ok(greenloop(data), args)
 }
 
 /// What the proxy does to `GET /v1/log`.
@@ -148,6 +144,14 @@ async fn forward(
 /// The headers that sign `method` `path` with `body` as integration `qr-demo`, now.
 fn signed(method: &str, path: &str, body: &str) -> Vec<(&'static str, String)> {
     signed_by(SECRET, method, path, body)
+}
+
+/// The string `key` of every object in the JSON array `list`, in order.
+fn field(list: &Value, key: &str) -> Vec<String> {
+    let rows = list.as_array().expect("a list");
+    rows.iter()
+        .map(|r| r[key].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// `greenloop proof check` on `bundle`: the line it prints.
@@ -279,23 +283,9 @@ async fn assert_accessible(b: &Browser, page: &str) {
 async fn the_pages_in_chromium_render_the_api_and_witness_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    run(
-        data,
-        &[
-            "demo",
-            "--members",
-            "120",
-            "--actions",
-            "800",
-            "--campuses",
-            "4",
-            "--stations",
-            "10",
-        ],
-    );
-    let portal = String::from_utf8(run(data, &["keys", "--campus", "sjtu"]).stdout).unwrap();
-    let auditor = String::from_utf8(run(data, &["keys", "--auditor"]).stdout).unwrap();
-    let (portal, auditor) = (portal.trim().to_owned(), auditor.trim().to_owned());
+    small_demo(greenloop(data), ["120", "800", "4", "10"]);
+    let portal = mint(greenloop(data), &["--campus", "sjtu"]);
+    let auditor = mint(greenloop(data), &["--auditor"]);
     let public_key = LogKey::from_hex(LOG_SEED).unwrap().public().to_hex();
 
     let server = Server::start_with(greenloop(data), &["--checkpoint-every", "1"]);
@@ -330,26 +320,13 @@ async fn the_pages_in_chromium_render_the_api_and_witness_the_log() {
     let day_entries: i64 = days.iter().map(|d| d["entries"].as_i64().unwrap()).sum();
     assert_eq!(day_entries, sum("entries"));
     let shown_days = b.attrs("#days-table tbody tr", "data-day").await;
-    let api_days: Vec<String> = days
-        .iter()
-        .map(|d| d["day"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(shown_days, api_days);
-    let order: Vec<String> = campuses
-        .iter()
-        .map(|c| c["campus"].as_str().unwrap().to_owned())
-        .collect();
+    assert_eq!(shown_days, field(&ranking["days"], "day"));
     assert_eq!(
         b.attrs("#campus-ranking tbody tr", "data-campus").await,
-        order
+        field(&ranking["campuses"], "campus")
     );
     let (_, team) = http(&api, "GET", "/v1/brands", &[], "");
-    let brands: Vec<String> = team["brands"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["brand"].as_str().unwrap().to_owned())
-        .collect();
+    let brands = field(&team["brands"], "brand");
     assert!(!brands.is_empty(), "the demo folded brand figures");
     assert_eq!(
         b.attrs("#brand-ranking tbody tr", "data-brand").await,
@@ -618,15 +595,9 @@ async fn the_pages_in_chromium_render_the_api_and_witness_the_log() {
         &bearer(&portal),
         "",
     );
-    let leaders: Vec<String> = board["leaders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["member"].as_str().unwrap().to_owned())
-        .collect();
     assert_eq!(
         b.attrs("#leaderboard tbody tr", "data-member").await,
-        leaders
+        field(&board["leaders"], "member")
     );
     b.wait_for("#member-user")
         .await

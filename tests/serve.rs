@@ -8,11 +8,11 @@
 mod server;
 
 use serde_json::json;
-use server::{bearer, http, run_ok, signed_by, unix_now, Server};
+use server::{bearer, http, mint, signed_by, small_demo, unix_now, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "e2e-webhook-secret-0123";
@@ -25,10 +25,6 @@ fn greenloop(data: &Path) -> Command {
         .env_remove("GREENLOOP_AUDIT_KEY")
         .env("GREENLOOP_WEBHOOK_SECRETS", format!("qr-demo={SECRET}"));
     c
-}
-
-fn run(data: &Path, args: &[&str]) -> Output {
-    run_ok(greenloop(data), args)
 }
 
 fn serve(data: &Path) -> Server {
@@ -44,23 +40,9 @@ fn signed(method: &str, path: &str, body: &str) -> Vec<(&'static str, String)> {
 fn a_signed_scan_is_credited_within_a_second_and_the_server_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    run(
-        data,
-        &[
-            "demo",
-            "--members",
-            "100",
-            "--actions",
-            "600",
-            "--campuses",
-            "4",
-            "--stations",
-            "10",
-        ],
-    );
-    let portal = String::from_utf8(run(data, &["keys", "--campus", "sjtu"]).stdout).unwrap();
-    let auditor = String::from_utf8(run(data, &["keys", "--auditor"]).stdout).unwrap();
-    let (portal, auditor) = (portal.trim().to_owned(), auditor.trim().to_owned());
+    small_demo(greenloop(data), ["100", "600", "4", "10"]);
+    let portal = mint(greenloop(data), &["--campus", "sjtu"]);
+    let auditor = mint(greenloop(data), &["--auditor"]);
     assert!(portal.starts_with("glk_") && auditor.starts_with("glk_"));
 
     let server = serve(data);
@@ -319,20 +301,7 @@ fn requests_hyper_would_refuse_get_json_errors_on_every_request_of_a_connection(
 fn serve_without_secrets_shows_the_pages_and_the_public_log() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    run(
-        data,
-        &[
-            "demo",
-            "--members",
-            "40",
-            "--actions",
-            "200",
-            "--campuses",
-            "2",
-            "--stations",
-            "4",
-        ],
-    );
+    small_demo(greenloop(data), ["40", "200", "2", "4"]);
     let mut command = greenloop(data);
     command
         .env_remove("GREENLOOP_WEBHOOK_SECRETS")

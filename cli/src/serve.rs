@@ -64,7 +64,7 @@ pub async fn run(data: &Path, table: Option<&str>, args: ServeArgs) -> Result<Ex
         (Some(_), None) => None,
         _ => Some(crate::demo::log_key().await?),
     };
-    let mut site = http::Site::from_env()?;
+    let mut site = greenloop::config::site().map_err(|e| e.to_string())?;
     if let Some(key) = &signing {
         site.log_key = Some(key.public());
     }

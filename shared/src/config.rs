@@ -17,7 +17,8 @@
 //! webhook secrets are read again from SSM every two minutes ([`crate::http::keyring`]), so
 //! removing a leaked one takes effect without a redeploy.
 
-use crate::http::{keyring, App, Integrations, Keyring};
+use crate::http::pages::{frame_ancestors, DEFAULT_PORTAL_FRAME_ANCESTORS};
+use crate::http::{keyring, App, Integrations, Keyring, Site};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{LedgerSource, Store};
@@ -25,7 +26,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use greenloop_core::catalog::Rules;
-use greenloop_core::checkpoint::LogKey;
+use greenloop_core::checkpoint::{LogKey, PublicKey};
 use greenloop_core::domain::Pepper;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -251,8 +252,27 @@ pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
     }
     warm_up(store.as_ref()).await;
     let mut app = App::with_secrets(store, pepper, ring, Rules::defaults());
-    app.site = std::sync::Arc::new(crate::http::Site::from_env().map_err(ConfigError)?);
+    app.site = std::sync::Arc::new(site()?);
     Ok(app)
+}
+
+/// What the pages and the public log publish, from `GREENLOOP_LOG_PUBLIC_KEY` (64 hex digits)
+/// and `GREENLOOP_PORTAL_ORIGINS` (who may frame the dashboard: origins separated by spaces,
+/// such as `https://portal.example.edu`; default any HTTPS page).
+pub fn site() -> Result<Site, ConfigError> {
+    let set = |name| var(name).filter(|v| !v.trim().is_empty());
+    let log_key = set("GREENLOOP_LOG_PUBLIC_KEY")
+        .map(|k| PublicKey::from_hex(&k))
+        .transpose()
+        .map_err(|e| ConfigError(format!("GREENLOOP_LOG_PUBLIC_KEY: {e}")))?;
+    let portal_frame_ancestors = match set("GREENLOOP_PORTAL_ORIGINS") {
+        Some(list) => frame_ancestors(&list).map_err(ConfigError)?,
+        None => DEFAULT_PORTAL_FRAME_ANCESTORS.into(),
+    };
+    Ok(Site {
+        log_key,
+        portal_frame_ancestors,
+    })
 }
 
 /// The webhook secrets just read: fixed when the environment holds them, else re-read from

@@ -20,6 +20,30 @@ pub fn run_ok(mut command: Command, args: &[&str]) -> Output {
     out
 }
 
+/// A small simulated campaign: `greenloop demo` with `[members, actions, campuses, stations]`.
+pub fn small_demo(command: Command, [members, actions, campuses, stations]: [&str; 4]) {
+    run_ok(
+        command,
+        &[
+            "demo",
+            "--members",
+            members,
+            "--actions",
+            actions,
+            "--campuses",
+            campuses,
+            "--stations",
+            stations,
+        ],
+    );
+}
+
+/// The key `greenloop keys ARGS` mints, which it prints alone on stdout.
+pub fn mint(command: Command, args: &[&str]) -> String {
+    let out = run_ok(command, &[&["keys"], args].concat());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

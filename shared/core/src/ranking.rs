@@ -36,19 +36,26 @@ pub struct CampaignDay {
     pub entries: u64,
 }
 
+impl CampaignDay {
+    pub fn add(&mut self, row: &CampusDay) {
+        self.bonus += row.bonus;
+        self.co2e_g += row.co2e_g;
+        self.entries += row.entries;
+    }
+}
+
 /// Campus rows summed per day, oldest first.
 pub fn campaign_days(rows: &[CampusDay]) -> Vec<CampaignDay> {
     let mut days: BTreeMap<&str, CampaignDay> = BTreeMap::new();
     for r in rows {
-        let d = days.entry(&r.day).or_insert_with(|| CampaignDay {
-            day: r.day.clone(),
-            bonus: 0,
-            co2e_g: 0,
-            entries: 0,
-        });
-        d.bonus += r.bonus;
-        d.co2e_g += r.co2e_g;
-        d.entries += r.entries;
+        days.entry(&r.day)
+            .or_insert_with(|| CampaignDay {
+                day: r.day.clone(),
+                bonus: 0,
+                co2e_g: 0,
+                entries: 0,
+            })
+            .add(r);
     }
     days.into_values().collect()
 }

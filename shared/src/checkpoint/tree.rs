@@ -436,6 +436,10 @@ pub async fn publish_all<S: TreeStore + ?Sized>(
         out.push(publish(store, key, &h.chain, time).await?);
     }
     let latest: Vec<SignedCheckpoint> = out.iter().map(|p| p.checkpoint.clone()).collect();
-    store.keep_log_checkpoints(&latest).await?;
+    if let Err(e) = store.keep_log_checkpoints(&latest).await {
+        // The checkpoints are signed and kept; the public list only lags, and the next run's
+        // merge (idempotent) catches it up. The brand fold after this must still run.
+        tracing::warn!(error = %e, "the public log's latest checkpoints were not kept");
+    }
     Ok(out)
 }

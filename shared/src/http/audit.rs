@@ -10,6 +10,7 @@
 //!
 //! [`LedgerSource`]: crate::store::LedgerSource
 
+use super::public::Packaging;
 use super::{json, page_limit, position, raw, ApiError};
 use crate::checkpoint::tree::{self, TreeError, STATEMENT_PAGE};
 use crate::store::{AuditStore, ChainHead, Grant};
@@ -76,11 +77,14 @@ pub struct ChainTotals {
 
 impl Disposition {
     pub fn of(chains: Vec<(String, Totals)>) -> Self {
-        let mut totals = Totals::default();
-        chains.iter().for_each(|(_, t)| totals.add(t));
+        let Packaging {
+            totals,
+            stock,
+            reuse_rate_bp,
+        } = Packaging::of(chains.iter().map(|(_, t)| t));
         Disposition {
-            stock: totals.stock(),
-            reuse_rate_bp: totals.reuse_rate_bp(),
+            stock,
+            reuse_rate_bp,
             totals,
             chains: chains
                 .into_iter()

@@ -41,30 +41,6 @@ impl Default for Site {
     }
 }
 
-impl Site {
-    /// From `GREENLOOP_LOG_PUBLIC_KEY` (64 hex digits) and `GREENLOOP_PORTAL_ORIGINS` (origins
-    /// separated by spaces, such as `https://portal.example.edu`; default any HTTPS page).
-    pub fn from_env() -> Result<Site, String> {
-        let var = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|v: &String| !v.trim().is_empty())
-        };
-        let log_key = var("GREENLOOP_LOG_PUBLIC_KEY")
-            .map(|k| PublicKey::from_hex(&k))
-            .transpose()
-            .map_err(|e| format!("GREENLOOP_LOG_PUBLIC_KEY: {e}"))?;
-        let portal_frame_ancestors = match var("GREENLOOP_PORTAL_ORIGINS") {
-            Some(list) => frame_ancestors(&list)?,
-            None => DEFAULT_PORTAL_FRAME_ANCESTORS.into(),
-        };
-        Ok(Site {
-            log_key,
-            portal_frame_ancestors,
-        })
-    }
-}
-
 /// A `frame-ancestors` source list from sources separated by spaces: each `https://host` with
 /// an optional port, `'self'`, or `https:` (any HTTPS page, the default). Anything else (a path,
 /// a quote, a semicolon) could change the policy, so it is refused.
@@ -143,33 +119,33 @@ pub fn asset_files() -> impl Iterator<Item = &'static str> {
     ASSETS.iter().map(|a| a.file)
 }
 
-/// Each of [`ASSETS`] as served: its bytes gzipped, and the ETags of both forms.
+/// An asset as served: its bytes gzipped, and the ETags of both forms.
 struct Prepared {
     gzipped: Vec<u8>,
     etag: String,
     gzip_etag: String,
 }
 
-/// [`ASSETS`] prepared once, at the first request: about 20 ms of compression on a cold start
-/// saves a first visit two thirds of its bytes (the WebAssembly checker alone is 535 KB), since
-/// neither API Gateway nor the local server compresses answers.
-fn prepared() -> &'static [Prepared] {
-    static PREPARED: OnceLock<Vec<Prepared>> = OnceLock::new();
-    PREPARED.get_or_init(|| {
-        ASSETS
-            .iter()
-            .map(|a| {
-                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                std::io::Write::write_all(&mut gz, a.bytes).expect("writes to memory");
-                let tag = &hex::encode(Sha256::digest(a.bytes))[..32];
-                Prepared {
-                    gzipped: gz.finish().expect("writes to memory"),
-                    etag: format!("\"{tag}\""),
-                    gzip_etag: format!("\"{tag}-gz\""),
-                }
-            })
-            .collect()
-    })
+impl Prepared {
+    fn of(bytes: &[u8]) -> Prepared {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, bytes).expect("writes to memory");
+        let tag = &hex::encode(Sha256::digest(bytes))[..32];
+        Prepared {
+            gzipped: gz.finish().expect("writes to memory"),
+            etag: format!("\"{tag}\""),
+            gzip_etag: format!("\"{tag}-gz\""),
+        }
+    }
+}
+
+/// Asset `i` prepared once, at its first request, not at init: neither API Gateway nor the
+/// local server compresses answers, and gzip saves a first visit two thirds of its bytes (the
+/// WebAssembly checker alone is 535 KB), while a cold start compresses only what it serves.
+fn prepared(i: usize) -> &'static Prepared {
+    static PREPARED: OnceLock<Vec<OnceLock<Prepared>>> = OnceLock::new();
+    PREPARED.get_or_init(|| ASSETS.iter().map(|_| OnceLock::new()).collect())[i]
+        .get_or_init(|| Prepared::of(ASSETS[i].bytes))
 }
 
 /// Whether the request accepts gzip (RFC 9110 §12.5.3; a `q=0` refuses it).
@@ -200,76 +176,65 @@ pub fn content_security_policy(frame_ancestors: &str) -> String {
     )
 }
 
-/// How long a browser may reuse an asset before revalidating it.
-const ASSET_MAX_AGE_S: u32 = 300;
+/// Pages are revalidated on every visit; assets after five minutes.
+const PAGE_CACHE: &str = "no-cache";
+const ASSET_CACHE: &str = "public, max-age=300";
 
 pub fn routes(site: &Site) -> Router {
-    let portal = content_security_policy(&site.portal_frame_ancestors);
+    let policy = |frame_ancestors: &str| {
+        HeaderValue::from_str(&content_security_policy(frame_ancestors))
+            .expect("a checked source list is a header value")
+    };
+    let (unframed, portal) = (policy("'none'"), policy(&site.portal_frame_ancestors));
+    let asset_policy = unframed.clone();
     Router::new()
         .route(
             "/",
-            get(|h: HeaderMap| async move { page(&h, "index.html") }),
+            get(move |h: HeaderMap| async move {
+                serve(&h, "index.html", PAGE_CACHE, &unframed, true)
+            }),
         )
         .route(
             "/campus",
-            get(move |h: HeaderMap| async move { framed_page(&h, "campus.html", &portal) }),
+            get(move |h: HeaderMap| async move {
+                serve(&h, "campus.html", PAGE_CACHE, &portal, false)
+            }),
         )
         .route(
             "/assets/{name}",
-            get(|Path(name): Path<String>, h: HeaderMap| async move { asset(&h, &name) }),
+            get(move |Path(name): Path<String>, h: HeaderMap| async move {
+                serve(&h, &name, ASSET_CACHE, &asset_policy, true)
+            }),
         )
-}
-
-fn page(headers: &HeaderMap, name: &str) -> Result<Response, ApiError> {
-    serve(
-        headers,
-        name,
-        "no-cache",
-        &content_security_policy("'none'"),
-        true,
-    )
-}
-
-fn framed_page(headers: &HeaderMap, name: &str, csp: &str) -> Result<Response, ApiError> {
-    serve(headers, name, "no-cache", csp, false)
-}
-
-fn asset(headers: &HeaderMap, name: &str) -> Result<Response, ApiError> {
-    let cache = format!("public, max-age={ASSET_MAX_AGE_S}");
-    serve(
-        headers,
-        name,
-        &cache,
-        &content_security_policy("'none'"),
-        true,
-    )
 }
 
 /// The asset `name` with its headers, 304 to a matching `If-None-Match`, 404 if unknown.
 fn serve(
     headers: &HeaderMap,
     name: &str,
-    cache: &str,
-    csp: &str,
+    cache: &'static str,
+    csp: &HeaderValue,
     deny_frames: bool,
 ) -> Result<Response, ApiError> {
     let i = ASSETS
         .iter()
         .position(|a| a.name == name)
         .ok_or_else(|| ApiError::not_found(format!("asset {name}")))?;
-    let (asset, prepared) = (&ASSETS[i], &prepared()[i]);
+    let (asset, prepared) = (&ASSETS[i], prepared(i));
     let gzip = accepts_gzip(headers);
     let etag = if gzip {
         &prepared.gzip_etag
     } else {
         &prepared.etag
     };
-    let value = |v: &str| HeaderValue::from_str(v).expect("header values are ASCII");
     let mut out: Vec<(HeaderName, HeaderValue)> = vec![
-        (header::ETAG, value(etag)),
-        (header::CACHE_CONTROL, value(cache)),
+        (
+            header::ETAG,
+            HeaderValue::from_str(etag).expect("a hex tag is a header value"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         (header::VARY, HeaderValue::from_static("accept-encoding")),
-        (header::CONTENT_SECURITY_POLICY, value(csp)),
+        (header::CONTENT_SECURITY_POLICY, csp.clone()),
         (
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

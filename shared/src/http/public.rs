@@ -100,15 +100,21 @@ pub struct Packaging {
     pub reuse_rate_bp: Option<u64>,
 }
 
-async fn packaging(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let mut totals = Totals::default();
-    for (_, t) in app.store.disposition_totals().await? {
-        totals.add(&t);
+impl Packaging {
+    /// `totals` summed, with what follows from the sum.
+    pub fn of<'a>(totals: impl IntoIterator<Item = &'a Totals>) -> Self {
+        let mut sum = Totals::default();
+        totals.into_iter().for_each(|t| sum.add(t));
+        Packaging {
+            stock: sum.stock(),
+            reuse_rate_bp: sum.reuse_rate_bp(),
+            totals: sum,
+        }
     }
-    let body = Packaging {
-        stock: totals.stock(),
-        reuse_rate_bp: totals.reuse_rate_bp(),
-        totals,
-    };
+}
+
+async fn packaging(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let chains = app.store.disposition_totals().await?;
+    let body = Packaging::of(chains.iter().map(|(_, t)| t));
     super::public_json(&headers, &body, PACKAGING_MAX_AGE_S)
 }

@@ -5,9 +5,6 @@
 use super::append::pause;
 use super::item::{get_n, n};
 use super::{get_json, get_s, is_condition_failed, item, s, sdk_err, DynamoStore, Item};
-
-/// Merges tried before a run of racing checkpoint runs is reported.
-const MERGE_ATTEMPTS: u32 = 8;
 use crate::store::CheckpointWrites;
 use crate::store::{stored_hash, CheckpointStore, Result, StoreError};
 use async_trait::async_trait;
@@ -15,6 +12,9 @@ use greenloop_core::checkpoint::{keep_latest, SignedCheckpoint};
 use greenloop_core::ledger::Digest;
 use greenloop_core::merkle::frontier::Node;
 use std::collections::HashMap;
+
+/// Merges tried before a run of racing checkpoint runs is reported.
+const MERGE_ATTEMPTS: u32 = 8;
 
 impl DynamoStore {
     /// A chain's checkpoints above size `after`, smallest size first, at most `limit` (None:
