@@ -32,11 +32,12 @@ use greenloop::config::DEFAULT_SHARDS;
 use greenloop::credit::{credit_continuously, MAX_BATCH};
 use greenloop::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop::domain::Action;
-use greenloop::domain::{Campus, MemberId, Pepper, Station};
+use greenloop::domain::{Campus, MemberId, Pepper, Station, Subject};
 use greenloop::http::signature::{sign, Message, KEY_ID_HEADER, SIGNATURE_HEADER};
 use greenloop::http::{self, App, Integrations};
 use greenloop::merkle::frontier::Node;
 use greenloop::ranking::{BoardRow, Ranking, Standing};
+use greenloop::receipt::ErasureReceipt;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, ApiKey, AppendError, Backlog, CampusDay, CampusTotals, ChainHead,
@@ -49,6 +50,7 @@ use greenloop::store::{
 };
 use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
+use greenloop::store::{Erased, Erasing, Mapping, Pseudonyms};
 use greenloop::verify::verify_store;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -288,6 +290,36 @@ impl Members for Counted {
         limit: usize,
     ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
         self.inner.member_entries(member, before, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Pseudonyms for Counted {
+    async fn mapping(&self, subject: &Subject) -> StoreResult<Option<Mapping>> {
+        self.inner.mapping(subject).await
+    }
+    async fn member_or_new(&self, subject: &Subject, origin: &str) -> StoreResult<MemberId> {
+        self.inner.member_or_new(subject, origin).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Erasing for Counted {
+    async fn erase(
+        &self,
+        subject: &Subject,
+        receipt: &ErasureReceipt,
+        expires_at: i64,
+    ) -> StoreResult<Erased> {
+        self.inner.erase(subject, receipt, expires_at).await
+    }
+    async fn erasure_receipt(
+        &self,
+        integration: &str,
+        request: &str,
+        now: i64,
+    ) -> StoreResult<Option<ErasureReceipt>> {
+        self.inner.erasure_receipt(integration, request, now).await
     }
 }
 

@@ -15,8 +15,8 @@ pub struct AffiliateArgs {
     /// The campus id.
     #[arg(long)]
     campus: String,
-    /// The member's platform user id, turned into their pseudonym with GREENLOOP_PEPPER (which
-    /// a DynamoDB table requires: it must be the deployment's).
+    /// The member's platform user id, looked up in the pseudonym mapping with GREENLOOP_PEPPER
+    /// (which a DynamoDB table requires: it must be the deployment's).
     #[arg(long, required_unless_present = "member", conflicts_with = "member")]
     user: Option<String>,
     /// The member's pseudonym (64 lowercase hex), as leaderboards and statements show it.
@@ -30,19 +30,19 @@ pub async fn run(
     args: AffiliateArgs,
 ) -> Result<ExitCode, String> {
     check_id("campus", &args.campus).map_err(|e| format!("--campus: {e}"))?;
+    let backend = Backend::open(data, table, true).await?;
     let member = match (&args.member, &args.user) {
         (Some(m), _) => MemberId::parse(m).map_err(|e| format!("--member: {e}"))?,
         (None, Some(user)) => {
-            if table.is_some() && std::env::var_os("GREENLOOP_PEPPER").is_none() {
-                return Err("--user on a DynamoDB table needs GREENLOOP_PEPPER, the \
-                            deployment's pepper (or pass --member)"
-                    .into());
-            }
-            MemberId::pseudonym(&crate::demo::pepper()?, user)
+            let subject = crate::erase::subject(table, user)?;
+            let mapping = backend.store().mapping(&subject).await;
+            mapping
+                .map_err(|e| e.to_string())?
+                .ok_or("no member is known by this user id (never seen, or erased)")?
+                .member
         }
         (None, None) => return Err("name the member with --user or --member".into()),
     };
-    let backend = Backend::open(data, table, true).await?;
     let done = backend
         .store()
         .affiliate(&member, &args.campus, Consent::Transfer)

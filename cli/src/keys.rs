@@ -19,7 +19,7 @@ use std::process::ExitCode;
 #[command(group(
     ArgGroup::new("what")
         .required(true)
-        .args(["campus", "brand", "auditor", "log", "revoke", "list"]),
+        .args(["campus", "brand", "auditor", "log", "receipt", "revoke", "list"]),
 ))]
 #[command(group(ArgGroup::new("mint").args(["campus", "brand", "auditor"])))]
 pub struct KeysArgs {
@@ -59,11 +59,18 @@ pub struct KeysArgs {
     /// GREENLOOP_LOG_KEY and the public key auditors pin. Nothing is stored.
     #[arg(long)]
     log: bool,
+    /// Make a new erasure receipt signing key instead: prints the secret seed for
+    /// GREENLOOP_RECEIPT_KEY and the public key members check receipts with.
+    #[arg(long)]
+    receipt: bool,
 }
 
 pub async fn run(data: &Path, table: Option<&str>, args: KeysArgs) -> Result<ExitCode, String> {
     if args.log {
-        return log_key();
+        return signing_key("GREENLOOP_LOG_KEY");
+    }
+    if args.receipt {
+        return signing_key("GREENLOOP_RECEIPT_KEY");
     }
     let now = chrono::Utc::now().timestamp();
     // Refuse a bad expiry or id before touching the store.
@@ -263,12 +270,13 @@ fn time(t: i64) -> String {
     )
 }
 
-/// A new checkpoint signing key: the seed to keep secret and the public key to publish.
-fn log_key() -> Result<ExitCode, String> {
+/// A new Ed25519 signing key for `var` (checkpoints, or erasure receipts): the seed to keep
+/// secret and the public key to publish.
+fn signing_key(var: &str) -> Result<ExitCode, String> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
     let key = LogKey::from_hex(&hex::encode(seed)).map_err(|e| e.to_string())?;
-    println!("GREENLOOP_LOG_KEY={}", hex::encode(seed));
+    println!("{var}={}", hex::encode(seed));
     println!("public key (pin it; publish it): {}", key.public().to_hex());
     Ok(ExitCode::SUCCESS)
 }

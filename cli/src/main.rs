@@ -10,6 +10,7 @@ mod affiliate;
 mod backend;
 mod checkpoint;
 mod demo;
+mod erase;
 mod figures;
 mod keys;
 mod proof;
@@ -84,6 +85,9 @@ enum Command {
     /// Set a member's campus as the operator, moving them from another campus if need be (a
     /// portal can only enrol a member with no campus).
     Affiliate(affiliate::AffiliateArgs),
+    /// Erase a person's link to their member pseudonym (PIPL art. 47) and print the signed
+    /// receipt; their pseudonymous entries stay in the ledger.
+    Erase(erase::EraseArgs),
     /// Print the campaign's figures: what became of the collected boxes (`disposition`).
     Report {
         #[command(subcommand)]
@@ -212,6 +216,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             figures::run(&backend, command).await
         }
         Command::Affiliate(args) => affiliate::run(data, table, args).await,
+        Command::Erase(args) => erase::run(data, table, args).await,
     }
 }
 

@@ -14,6 +14,7 @@ use greenloop::checkpoint::LogKey;
 use greenloop::credit::credit_continuously;
 use greenloop::domain::Pepper;
 use greenloop::http::{self, App, Integrations};
+use greenloop::receipt::ReceiptKey;
 use greenloop::rulebook::Rulebook;
 use greenloop::store::Store;
 use std::net::SocketAddr;
@@ -82,11 +83,17 @@ pub async fn run(data: &Path, table: Option<&str>, args: ServeArgs) -> Result<Ex
             "greenloop serve: no GREENLOOP_LOG_KEY, so no checkpoint is signed on a table"
         ),
     }
+    // Likewise erasure receipts: the demo key on the embedded store only.
+    let receipts = match (table, std::env::var_os("GREENLOOP_RECEIPT_KEY")) {
+        (Some(_), None) => None,
+        _ => Some(crate::demo::receipt_key(table).await?),
+    };
     let config = Served {
         integrations,
         rules,
         shards: args.shards,
         site,
+        receipts,
     };
     serve(store, pepper, config, args.addr).await?;
     Ok(ExitCode::SUCCESS)
@@ -108,6 +115,8 @@ pub struct Served {
     pub rules: Rules,
     pub shards: u32,
     pub site: http::Site,
+    /// The key erasure receipts are signed with; without one, erasure answers 404.
+    pub receipts: Option<ReceiptKey>,
 }
 
 /// Signs and folds every `every`, as the scheduled checkpoint function does; a failed run is
@@ -139,10 +148,12 @@ pub async fn serve(
         rules,
         shards,
         site,
+        receipts,
     } = config;
     store.put_rules(&rules).await.map_err(|e| e.to_string())?;
     let mut app = App::new(store.clone(), pepper, integrations.clone(), rules.clone());
     app.site = Arc::new(site);
+    app.receipts = receipts.map(Arc::new);
     tokio::spawn(credit_continuously(
         store,
         rules,

@@ -28,6 +28,7 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use greenloop_core::catalog::Rules;
 use greenloop_core::checkpoint::{LogKey, PublicKey};
 use greenloop_core::domain::Pepper;
+use greenloop_core::receipt::ReceiptKey;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -55,6 +56,8 @@ pub enum Secret {
     WebhookSecrets,
     /// The checkpoint signing key: a 64-hex-digit Ed25519 seed.
     LogKey,
+    /// The erasure receipt signing key, of the same kind: held by `scan`, which serves erasure.
+    ReceiptKey,
 }
 
 impl Secret {
@@ -70,6 +73,7 @@ impl Secret {
             Secret::Pepper => "GREENLOOP_PEPPER",
             Secret::WebhookSecrets => "GREENLOOP_WEBHOOK_SECRETS",
             Secret::LogKey => "GREENLOOP_LOG_KEY",
+            Secret::ReceiptKey => "GREENLOOP_RECEIPT_KEY",
         }
     }
 }
@@ -181,6 +185,15 @@ pub async fn log_key() -> Result<LogKey, ConfigError> {
     LogKey::from_hex(&seed).map_err(|e| ConfigError(format!("GREENLOOP_LOG_KEY: {e}")))
 }
 
+/// The erasure receipt key, from `GREENLOOP_RECEIPT_KEY` or its SSM parameter.
+pub async fn receipt_key() -> Result<ReceiptKey, ConfigError> {
+    parse_receipt_key(&secrets(&[Secret::ReceiptKey]).await?.remove(0))
+}
+
+fn parse_receipt_key(seed: &str) -> Result<ReceiptKey, ConfigError> {
+    ReceiptKey::from_hex(seed).map_err(|e| ConfigError(format!("GREENLOOP_RECEIPT_KEY: {e}")))
+}
+
 /// The member pepper from `GREENLOOP_PEPPER` (local commands).
 pub fn pepper() -> Result<Pepper, ConfigError> {
     parse_pepper(
@@ -240,6 +253,7 @@ pub async fn warm_up(store: &dyn LedgerSource) {
 pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
     let store = store().await?;
     let mut pepper = None;
+    let mut receipts = None;
     let mut ring = Keyring::fixed(Integrations::default());
     for (secret, value) in needed.iter().zip(secrets(needed).await?) {
         match secret {
@@ -247,11 +261,15 @@ pub async fn app(needed: &[Secret]) -> Result<App, ConfigError> {
             Secret::WebhookSecrets => {
                 ring = webhook_keyring(parse_integrations(&value)?, keyring::TTL)
             }
-            Secret::LogKey => return Err(ConfigError("HTTP functions do not sign".into())),
+            Secret::ReceiptKey => receipts = Some(std::sync::Arc::new(parse_receipt_key(&value)?)),
+            Secret::LogKey => {
+                return Err(ConfigError("HTTP functions do not sign checkpoints".into()))
+            }
         }
     }
     warm_up(store.as_ref()).await;
     let mut app = App::with_secrets(store, pepper, ring, Rules::defaults());
+    app.receipts = receipts;
     app.site = std::sync::Arc::new(site()?);
     Ok(app)
 }

@@ -8,7 +8,9 @@
 //! the ledger.
 //!
 //! The simulation is deterministic for a seed, and action ids include the seed, so running the
-//! demo twice on the same data only replays: nothing is credited twice.
+//! demo twice on the same data only replays: nothing is credited twice. Member pseudonyms are
+//! random, as in production, drawn at each demo user's first sight and kept in the store's
+//! mapping (`docs/privacy.md`), so two data directories name their members differently.
 //!
 //! This module runs the command; the registry tables are in [`fixtures`], the delivery stream
 //! in [`simulation`], and the printed summary in [`summary`].
@@ -24,7 +26,8 @@ use crate::RuleFiles;
 use clap::Args;
 use fixtures::{CAMPUSES, CITIES};
 use greenloop::checkpoint::LogKey;
-use greenloop::domain::{Campus, MemberId, Pepper, Station};
+use greenloop::domain::{Campus, MemberId, Pepper, Station, Subject};
+use greenloop::receipt::ReceiptKey;
 use greenloop::store::Consent;
 use greenloop::store::StoreError;
 use greenloop::verify::verify_pinned;
@@ -42,6 +45,11 @@ use summary::print_summary;
 pub const DEMO_INTEGRATION: &str = "qr-demo";
 const DEMO_PEPPER: &[u8] = b"greenloop-demo-pepper-not-a-secret";
 
+/// The platform user id of demo member `i`: `greenloop erase --user demo-user-7` erases one.
+pub fn demo_user(i: u32) -> String {
+    format!("demo-user-{i}")
+}
+
 /// `GREENLOOP_PEPPER`, or the public demo pepper when it is unset (local use only; the Lambda
 /// functions require it).
 pub fn pepper() -> Result<Pepper, String> {
@@ -54,6 +62,27 @@ pub fn pepper() -> Result<Pepper, String> {
 /// Used when GREENLOOP_LOG_KEY is unset: a public Ed25519 seed, so that the demo's checkpoints
 /// can be checked by anyone and trusted by no one. Never sign a real ledger with it.
 pub const DEMO_LOG_KEY: &str = "677265656e6c6f6f702d64656d6f2d6c6f672d6b65792d6e6f742d7365637265";
+
+/// Used when GREENLOOP_RECEIPT_KEY is unset on the embedded store: a public seed, like
+/// [`DEMO_LOG_KEY`]. Never sign a real member's receipt with it.
+pub const DEMO_RECEIPT_KEY: &str =
+    "677265656e6c6f6f702d64656d6f2d72656365697074732d6e6f742d73656372";
+
+/// `GREENLOOP_RECEIPT_KEY`, or on the embedded store the public demo key when it is unset: a
+/// DynamoDB table's members get receipts signed by the deployment's own key only.
+pub async fn receipt_key(table: Option<&str>) -> Result<ReceiptKey, String> {
+    match (std::env::var("GREENLOOP_RECEIPT_KEY"), table) {
+        (Ok(_), _) => greenloop::config::receipt_key()
+            .await
+            .map_err(|e| e.to_string()),
+        (Err(_), None) => Ok(ReceiptKey::from_hex(DEMO_RECEIPT_KEY).expect("a seed")),
+        (Err(_), Some(_)) => Err(
+            "GREENLOOP_RECEIPT_KEY is not set: a table's erasure receipts are signed with the \
+             deployment's receipt key"
+                .into(),
+        ),
+    }
+}
 
 /// `GREENLOOP_LOG_KEY`, or the public demo key when it is unset (local use only; the checkpoint
 /// function requires it).
@@ -145,15 +174,18 @@ pub async fn run(data: &Path, table: Option<&str>, args: DemoArgs) -> Result<Exi
     for s in &stations {
         store.put_station(s).await.map_err(err)?;
     }
-    let members: Vec<(MemberId, Option<usize>)> = (0..args.members)
-        .map(|i| {
-            let campus = rng.gen_bool(0.7).then(|| skewed(&mut rng, campuses.len()));
-            (
-                MemberId::pseudonym(&pepper, &format!("demo-user-{i}")),
-                campus,
-            )
-        })
-        .collect();
+    // Each demo user is seen first through the demo's integration, which draws their random
+    // pseudonym; a second run on the same data finds the same mappings.
+    let mut members: Vec<(MemberId, Option<usize>)> = Vec::with_capacity(args.members as usize);
+    for i in 0..args.members {
+        let campus = rng.gen_bool(0.7).then(|| skewed(&mut rng, campuses.len()));
+        let subject = Subject::of(&pepper, &demo_user(i));
+        let member = store
+            .member_or_new(&subject, DEMO_INTEGRATION)
+            .await
+            .map_err(err)?;
+        members.push((member, campus));
+    }
     for (m, campus) in &members {
         if let Some(c) = campus {
             store

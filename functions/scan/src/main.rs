@@ -1,5 +1,6 @@
 //! The `scan` function: signed QR-scan, pledge and pickup webhooks, and action status. It holds
-//! the member pepper and the webhook secrets.
+//! the member pepper and the webhook secrets, and serves erasure, whose receipts it signs with
+//! the receipt key.
 
 use greenloop::config::{self, Secret};
 use greenloop::http;
@@ -7,6 +8,6 @@ use greenloop::http;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     config::init_json_logs();
-    let app = config::app(&[Secret::Pepper, Secret::WebhookSecrets]).await?;
+    let app = config::app(&[Secret::Pepper, Secret::WebhookSecrets, Secret::ReceiptKey]).await?;
     lambda_http::run(http::mount(http::scan::routes(&app))).await
 }

@@ -6,12 +6,13 @@
 
 use crate::brand;
 use crate::catalog::Catalog;
-use crate::checkpoint::{PublicKey, SignedCheckpoint};
+use crate::checkpoint::{CheckpointError, PublicKey, SignedCheckpoint};
 use crate::ledger::Leaf;
 use crate::proof::{
     verify_checkpoint, verify_consistency, verify_inclusion, verify_statement, ConsistencyProof,
     InclusionProof, Statement,
 };
+use crate::receipt::ErasureReceipt;
 use serde::{Deserialize, Serialize};
 
 /// A saved proof. Externally tagged (`{"inclusion": {...}}`), because an internal tag would
@@ -37,6 +38,10 @@ pub enum Bundle {
     },
     Brand {
         statement: brand::Statement,
+    },
+    /// A member's erasure receipt, checked under the receipt key (`docs/privacy.md`).
+    Erasure {
+        receipt: ErasureReceipt,
     },
 }
 
@@ -100,6 +105,30 @@ pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
                 v.totals.points,
                 v.totals.co2e_g,
                 v.members
+            ))
+        }
+        Bundle::Erasure { receipt } => {
+            let e = receipt.verify(key).map_err(|e| match e {
+                CheckpointError::Forged => {
+                    "the signature does not match the receipt: forged or altered".to_owned()
+                }
+                other => other.to_string(),
+            })?;
+            let log = e
+                .checkpoints
+                .iter()
+                .map(|c| format!("{} at {}", c.chain, c.size))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Ok(format!(
+                "proof: OK: erasure receipt {} of {}: since {} no user id leads to member {}…; its {} entries stay in the ledger (head {}); the log then held {}",
+                e.request,
+                e.integration,
+                e.erased_at,
+                &e.member.as_str()[..12],
+                e.entries,
+                e.head.short(),
+                if log.is_empty() { "no checkpoint".to_owned() } else { log }
             ))
         }
         Bundle::Statement { statement } => {

@@ -96,7 +96,9 @@ fn key_bytes(hex: &str) -> Result<[u8; 32], CheckpointError> {
         .ok_or(CheckpointError::BadKey)
 }
 
-/// The log's signing key, from secret configuration: a 32-byte Ed25519 seed in hex.
+/// The log's signing key, from secret configuration: a 32-byte Ed25519 seed in hex. Erasure
+/// receipts are signed with a key of the same kind, held by another function
+/// ([`crate::receipt::ReceiptKey`]).
 pub struct LogKey(SigningKey);
 
 impl LogKey {
@@ -110,12 +112,18 @@ impl LogKey {
     }
 
     pub fn sign(&self, checkpoint: Checkpoint) -> SignedCheckpoint {
-        let signature = self.0.sign(&checkpoint.message());
+        let (key_id, signature) = self.sign_message(&checkpoint.message());
         SignedCheckpoint {
             checkpoint,
-            key_id: self.public().id(),
-            signature: hex::encode(signature.to_bytes()),
+            key_id,
+            signature,
         }
+    }
+
+    /// Signs a domain-tagged message: the key's id and the signature's 128 hex digits.
+    pub(crate) fn sign_message(&self, message: &[u8]) -> (String, String) {
+        let signature = self.0.sign(message);
+        (self.public().id(), hex::encode(signature.to_bytes()))
     }
 }
 
@@ -146,21 +154,34 @@ impl PublicKey {
         &self,
         signed: &'a SignedCheckpoint,
     ) -> Result<&'a Checkpoint, CheckpointError> {
-        if signed.key_id != self.id() {
+        self.verify_message(
+            &signed.key_id,
+            &signed.signature,
+            &signed.checkpoint.message(),
+        )?;
+        Ok(&signed.checkpoint)
+    }
+
+    /// Whether this key made `signature` (hex) over `message`, named by `key_id`.
+    pub(crate) fn verify_message(
+        &self,
+        key_id: &str,
+        signature: &str,
+        message: &[u8],
+    ) -> Result<(), CheckpointError> {
+        if key_id != self.id() {
             return Err(CheckpointError::OtherKey {
-                got: signed.key_id.clone(),
+                got: key_id.to_owned(),
                 want: self.id(),
             });
         }
-        let bytes: [u8; 64] = hex::decode(&signed.signature)
+        let bytes: [u8; 64] = hex::decode(signature)
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or(CheckpointError::BadSignature)?;
-        let signature = Signature::from_bytes(&bytes);
         self.0
-            .verify_strict(&signed.checkpoint.message(), &signature)
-            .map_err(|_| CheckpointError::Forged)?;
-        Ok(&signed.checkpoint)
+            .verify_strict(message, &Signature::from_bytes(&bytes))
+            .map_err(|_| CheckpointError::Forged)
     }
 }
 

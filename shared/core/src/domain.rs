@@ -53,10 +53,9 @@ pub fn is_lower_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The secret key under which platform user ids become member pseudonyms.
-///
-/// Deleting the pepper (or the platform's id mapping) erases the person while the ledger stays
-/// verifiable (PIPL art. 47). It never appears in `Debug` output.
+/// The secret key under which platform user ids become [`Subject`]s: the keys of the mapping
+/// from a person to their random member pseudonym (`docs/privacy.md`). It never appears in
+/// `Debug` output.
 #[derive(Clone)]
 pub struct Pepper(Vec<u8>);
 
@@ -80,13 +79,64 @@ impl fmt::Debug for Pepper {
     }
 }
 
-/// A member as the ledger knows them: lowercase hex of HMAC-SHA256(pepper, platform user id).
+/// A platform user as the store looks them up: lowercase hex of HMAC-SHA256(pepper,
+/// `greenloop-subject/v1` ‖ 0x00 ‖ user id). It keys the one item that maps the person to their
+/// member pseudonym, and nothing else: erasing that item leaves no way from the user id to the
+/// member. The domain tag keeps it apart from pseudonyms derived by [`MemberId::pseudonym`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Subject(String);
+
+impl Subject {
+    const DOMAIN: &'static [u8] = b"greenloop-subject/v1\0";
+
+    pub fn of(pepper: &Pepper, platform_user_id: &str) -> Self {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&pepper.0).expect("HMAC takes any key size");
+        mac.update(Self::DOMAIN);
+        mac.update(platform_user_id.as_bytes());
+        Subject(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// Accepts a stored subject key (64 lowercase hex).
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if is_lower_hex(s, 64) {
+            Ok(Subject(s.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "invalid_subject",
+                "a subject is 64 lowercase hex characters",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Redacted, like the pepper: a subject next to a member in a log line would be the very link
+/// erasure removes.
+impl fmt::Debug for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Subject(<redacted>)")
+    }
+}
+
+/// A member as the ledger knows them: 64 lowercase hex digits. Greenloop draws 32 random bytes
+/// at a person's first action ([`MemberId::random`]), so the pseudonym carries nothing of the
+/// person; only the erasable mapping from their [`Subject`] leads to it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct MemberId(String);
 
 impl MemberId {
-    /// Derives the pseudonym of a platform user id. The raw id is not kept anywhere.
+    /// A fresh pseudonym from 32 random bytes (the caller draws them: the core does no I/O).
+    pub fn random(bytes: [u8; 32]) -> Self {
+        MemberId(hex::encode(bytes))
+    }
+
+    /// A pseudonym derived from a platform user id: how the ledger format's test vectors name
+    /// their members (`docs/ledger-format.md` §8), and how fixtures do. Production draws
+    /// [`MemberId::random`] instead, so that erasing the mapping erases the link.
     pub fn pseudonym(pepper: &Pepper, platform_user_id: &str) -> Self {
         let mut mac = Hmac::<Sha256>::new_from_slice(&pepper.0).expect("HMAC takes any key size");
         mac.update(platform_user_id.as_bytes());

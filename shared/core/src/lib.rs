@@ -13,6 +13,7 @@
 //! - [`checkpoint`]: signed tree heads;
 //! - [`ledger`]: entries, their canonical bytes, and the verifier;
 //! - [`proof`]: the proofs an auditor is handed, and their one verifier;
+//! - [`receipt`]: signed erasure receipts, what a member keeps when their link is erased;
 //! - [`bundle`]: saved proof files and the one check of them, the CLI's and the browser's;
 //! - [`brand`]: what each partner brand's boxes brought in, and a brand's statement.
 
@@ -28,5 +29,6 @@ pub mod ledger;
 pub mod merkle;
 pub mod proof;
 pub mod ranking;
+pub mod receipt;
 pub mod records;
 pub mod rulebook;

@@ -12,7 +12,7 @@
 
 use super::{json, page_limit, parse, position, ApiError};
 use crate::store::{
-    Account, Affiliated, CampusDay, CampusStore, Consent, Grant, OpenPledge, StoreError,
+    Account, Affiliated, CampusDay, CampusStore, Consent, Grant, OpenPledge, StoreError, PORTAL,
 };
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -242,14 +242,17 @@ async fn member(
     let Query(q) = q?;
     position("before", q.before)?;
     let limit = page_limit(q.limit, 20, MAX_ROWS)?;
-    let member = super::scan::member(&app, &user)?;
+    let not_found = || ApiError::not_found(format!("member of campus {campus}"));
+    let member = super::scan::known_member(&app, &user)
+        .await?
+        .ok_or_else(not_found)?;
     let account: Account = app
         .store
         .accounts(std::slice::from_ref(&member))
         .await?
         .pop()
         .filter(|a| a.campus.as_deref() == Some(campus.as_str()))
-        .ok_or_else(|| ApiError::not_found(format!("member of campus {campus}")))?;
+        .ok_or_else(not_found)?;
     // The member's entries at other campuses are theirs, not this portal's to show.
     let (mut recent, mut next) = (Vec::new(), q.before);
     for _ in 0..HISTORY_READS {
@@ -303,7 +306,7 @@ async fn affiliate(
 ) -> Result<Response, ApiError> {
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
-    let member = super::scan::member(&app, &user)?;
+    let member = super::scan::member_or_new(&app, &user, PORTAL).await?;
     let done = app
         .store
         .affiliate(&member, &campus, Consent::Enrol)
@@ -332,7 +335,7 @@ async fn transfer(
     let (integration, bytes) = super::scan::signed(&app, &method, &uri, &headers, body).await?;
     let TransferIn { campus } = parse(&bytes)?;
     check_id("campus", &campus)?;
-    let member = super::scan::member(&app, &user)?;
+    let member = super::scan::member_or_new(&app, &user, &integration).await?;
     let done = app
         .store
         .affiliate(&member, &campus, Consent::Transfer)

@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::{Invalid, Pepper};
+use greenloop_core::receipt::ReceiptKey;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +69,8 @@ pub struct App<S: ?Sized = dyn Store> {
     pub recorded: Arc<Notify>,
     /// What the web pages and the public log publish: the log's key, who may embed the portal.
     pub site: Arc<Site>,
+    /// The key erasure receipts are signed with; `None` in a function that serves no erasure.
+    pub receipts: Option<Arc<ReceiptKey>>,
 }
 
 // By hand: a derived `Clone` would ask `S: Clone`, which a trait object is not.
@@ -102,6 +105,7 @@ impl App {
             clock: Arc::new(|| chrono::Utc::now().timestamp()),
             recorded: Arc::new(Notify::new()),
             site: Arc::new(Site::default()),
+            receipts: None,
         }
     }
 }
@@ -118,6 +122,7 @@ impl<S: ?Sized> App<S> {
             clock: Arc::clone(&self.clock),
             recorded: Arc::clone(&self.recorded),
             site: Arc::clone(&self.site),
+            receipts: self.receipts.clone(),
         }
     }
 

@@ -14,7 +14,11 @@
 use super::integer::integer;
 use super::signature::{Message, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
 use super::{json, parse, read_body, ApiError};
-use crate::store::{ActionStatus, Directory, Recorded, ScanStore, StoreError};
+use crate::erasure::{self, Outcome};
+use crate::store::{
+    action_digest, ActionRecord, ActionStatus, Directory, Pseudonyms, Recorded, ScanStore,
+    StoreError,
+};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -22,7 +26,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use greenloop_core::domain::{
-    action_key, check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId, Station,
+    action_key, check_id, Action, ActionKind, BoxLot, Invalid, Items, MemberId, Station, Subject,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -37,6 +41,7 @@ pub fn routes(app: &super::App) -> Router {
         .route("/v1/appointments", post(intake::<AppointmentIn>))
         .route("/v1/appointments/{id}/complete", post(complete))
         .route("/v1/actions/{id}", get(status))
+        .route("/v1/members/{user}/erasure", post(erase))
         .with_state(app.with_store::<dyn ScanStore>(app.store.clone()))
 }
 
@@ -152,8 +157,10 @@ pub struct PledgeView {
 
 /// A webhook body that records one action.
 trait Delivery: DeserializeOwned {
-    /// The platform user id; it goes no further than [`member`], which makes it the pseudonym.
+    /// The platform user id; it goes no further than [`subject`], which keys its mapping.
     fn user(&self) -> &str;
+    /// The integration's id of the action.
+    fn id(&self) -> &str;
     /// The action this body stands for, by `member`, sent by `integration`.
     fn action(self, member: MemberId, integration: &str) -> Action;
 }
@@ -161,6 +168,9 @@ trait Delivery: DeserializeOwned {
 impl Delivery for ScanIn {
     fn user(&self) -> &str {
         &self.user
+    }
+    fn id(&self) -> &str {
+        &self.scan_id
     }
     fn action(self, member: MemberId, integration: &str) -> Action {
         Action {
@@ -178,6 +188,9 @@ impl Delivery for ScanIn {
 impl Delivery for PledgeIn {
     fn user(&self) -> &str {
         &self.user
+    }
+    fn id(&self) -> &str {
+        &self.pledge_id
     }
     /// The pledged boxes are the action's items, of no brand.
     fn action(self, member: MemberId, integration: &str) -> Action {
@@ -203,6 +216,9 @@ impl Delivery for AppointmentIn {
     fn user(&self) -> &str {
         &self.user
     }
+    fn id(&self) -> &str {
+        &self.appointment_id
+    }
     /// No items yet: a booking, weighed at completion.
     fn action(self, member: MemberId, integration: &str) -> Action {
         Action {
@@ -227,8 +243,48 @@ async fn intake<T: Delivery>(
 ) -> Result<Response, ApiError> {
     let (integration, bytes) = signed(&app, &method, &uri, &headers, body).await?;
     let request: T = parse(&bytes)?;
-    let member = member(&app, request.user())?;
+    let subject = subject(&app, request.user())?;
+    let member = match app.store.mapping(&subject).await? {
+        Some(m) => m.member,
+        None => {
+            // First sight, or a person erased since. A delivery again of an action recorded
+            // before the erasure is answered from its record, and draws no pseudonym.
+            let id = request.id().to_owned();
+            let recorded = app
+                .store
+                .action(&action_key(&integration, &id))
+                .await
+                .map_err(|e| own_id(e, &id))?;
+            if let Some(record) = recorded {
+                let delivered = request.action(MemberId::random([0; 32]), &integration);
+                return again(&app, record, delivered).await;
+            }
+            app.store.member_or_new(&subject, &integration).await?
+        }
+    };
     record(&app, request.action(member, &integration)).await
+}
+
+/// A delivery of an action recorded under a member who has been erased since: the same action
+/// but for its member is a replay, anything else the conflict it would always have been.
+async fn again(
+    app: &App,
+    record: ActionRecord,
+    mut delivered: Action,
+) -> Result<Response, ApiError> {
+    delivered.member = record.action.member.clone();
+    if action_digest(&delivered) != record.digest {
+        return Err(own_id(StoreError::Conflict(String::new()), &delivered.id));
+    }
+    tracing::Span::current().record("action_id", delivered.id.as_str());
+    answer(
+        app,
+        Recorded {
+            record,
+            replay: true,
+        },
+    )
+    .await
 }
 
 async fn complete(
@@ -289,6 +345,61 @@ async fn status(
     Ok(json(StatusCode::OK, &view))
 }
 
+/// An erasure request: the integration's own id for it, under which a retry gets the same
+/// receipt.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErasureIn {
+    request: String,
+}
+
+/// Erases the link from a user to their member pseudonym (`docs/privacy.md`), at the request
+/// of the integration that first brought them: 201 with the signed receipt, 200 with the same
+/// receipt for the same request again, 404 `unknown_member` when nothing leads from the user
+/// to a member this integration may erase.
+async fn erase(
+    State(app): State<App>,
+    user: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Path(user) = user?;
+    let (integration, bytes) = signed(&app, &method, &uri, &headers, body).await?;
+    let asked: ErasureIn = parse(&bytes)?;
+    check_id("request", &asked.request)?;
+    let subject = subject(&app, &user)?;
+    let key = app.receipts.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this function serves no erasure",
+        )
+    })?;
+    let outcome = erasure::erase(
+        app.store.as_ref(),
+        key,
+        &subject,
+        &integration,
+        &asked.request,
+        app.now(),
+    )
+    .await?;
+    let (status, receipt) =
+        match outcome {
+            Outcome::Erased(r) => (StatusCode::CREATED, r),
+            Outcome::Replay(r) => (StatusCode::OK, r),
+            Outcome::Unknown => return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_member",
+                "no member of this integration's is known by this user id (never seen, or erased)",
+            )),
+        };
+    tracing::info!(replay = status == StatusCode::OK, "erased");
+    Ok(json(status, &receipt))
+}
+
 /// A store error about the action keyed `<integration>/<id>`, said with the sender's own id.
 fn own_id(e: StoreError, id: &str) -> ApiError {
     match e {
@@ -329,8 +440,9 @@ pub(super) async fn signed<S: ?Sized>(
     Ok((integration, bytes))
 }
 
-/// The member pseudonym of a platform user id; the raw id goes no further than this.
-pub(super) fn member<S: ?Sized>(app: &super::App<S>, user: &str) -> Result<MemberId, ApiError> {
+/// The subject of a platform user id: the key of their pseudonym mapping. The raw id goes no
+/// further than this.
+pub(super) fn subject<S: ?Sized>(app: &super::App<S>, user: &str) -> Result<Subject, ApiError> {
     // Counted in characters, as the spec's `maxLength` counts them.
     if user.is_empty() || user.chars().count() > 128 || user.chars().any(char::is_control) {
         return Err(Invalid::new(
@@ -346,7 +458,26 @@ pub(super) fn member<S: ?Sized>(app: &super::App<S>, user: &str) -> Result<Membe
             "this function serves no member",
         )
     })?;
-    Ok(MemberId::pseudonym(pepper, user))
+    Ok(Subject::of(pepper, user))
+}
+
+/// The member a platform user id stands for, drawn at first sight with `origin` noted.
+pub(super) async fn member_or_new<S: Pseudonyms + ?Sized>(
+    app: &super::App<S>,
+    user: &str,
+    origin: &str,
+) -> Result<MemberId, ApiError> {
+    let subject = subject(app, user)?;
+    Ok(app.store.member_or_new(&subject, origin).await?)
+}
+
+/// The member a platform user id stands for, if the person was seen and not erased.
+pub(super) async fn known_member<S: Pseudonyms + ?Sized>(
+    app: &super::App<S>,
+    user: &str,
+) -> Result<Option<MemberId>, ApiError> {
+    let subject = subject(app, user)?;
+    Ok(app.store.mapping(&subject).await?.map(|m| m.member))
 }
 
 /// An action's time as intake takes it: not in the future (beyond the clock tolerance), not

@@ -28,6 +28,7 @@ mod campus;
 mod checkpoints;
 mod crediting;
 mod disposition;
+mod pseudonyms;
 mod quarantine;
 pub use checkpoints::TREE;
 
@@ -176,6 +177,7 @@ impl EmbeddedStore {
             txn.open_table(TREE)?;
             txn.open_table(campus::BOARD)?;
             disposition::create(txn)?;
+            pseudonyms::create(txn)?;
             brands::create(txn)?;
             campus::index_boards(txn)
         })?;

@@ -29,6 +29,42 @@ pub struct Disposed {
     pub replay: bool,
 }
 
+/// What an erasure did ([`Erasing::erase`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Erased {
+    /// The mapping is deleted and the receipt kept.
+    Erased,
+    /// The same request was answered before: its receipt.
+    Replay(greenloop_core::receipt::ErasureReceipt),
+    /// The mapping no longer names the receipt's member: nothing was written.
+    Gone,
+}
+
+/// A person's mapping: their member pseudonym, and who saw them first (the integration's key
+/// id, or [`PORTAL`]): the one integration that may ask for their erasure.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mapping {
+    pub member: MemberId,
+    pub origin: String,
+}
+
+/// The origin of a member first seen through a campus portal's enrolment: no integration may
+/// ask their erasure, only the operator.
+pub const PORTAL: &str = "portal";
+
+/// A fresh random member pseudonym, from the operating system's CSPRNG.
+pub fn new_pseudonym() -> Result<MemberId> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StoreError::Unavailable(format!("no randomness for a pseudonym: {e}")))?;
+    Ok(MemberId::random(bytes))
+}
+
+/// The key an erasure receipt is kept under: its asker and request.
+pub fn erasure_key(integration: &str, request: &str) -> String {
+    format!("{integration}/{request}")
+}
+
 /// The answer to recording an action: new, or a replay of one already recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {

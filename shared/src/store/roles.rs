@@ -10,6 +10,8 @@
 //! | [`Disposing`] | enters stations' disposition reports on their chains | `dispose` |
 //! | [`DispositionQueries`] | stations' stock and the chains' disposition totals | `audit` |
 //! | [`Members`] | accounts and a member's entries | `scan`, `credit`, `campus`, `audit` |
+//! | [`Pseudonyms`] | the person-to-pseudonym mapping (reads, create-only writes) | `scan`, `campus` |
+//! | [`Erasing`] | deletes a mapping and keeps its erasure receipt | `scan`, the operator (`greenloop erase`) |
 //! | [`Crediting`] | the pending queue, chain heads, appends, quarantining, publishing rules, keeping the public ranking | `credit` |
 //! | [`Quarantine`] | lists quarantined actions, puts them back in the queue | the operator (`greenloop quarantine`) |
 //! | [`CampusQueries`] | per-day campus totals, leaderboards | `campus` |
@@ -26,7 +28,8 @@
 //! coercion. Each has a blanket implementation: anything with the roles has the sum.
 
 use super::{
-    ApiKey, AppendError, Claim, CreditBatch, Disposed, Pending, Recorded, Requeued, Result,
+    ApiKey, AppendError, Claim, CreditBatch, Disposed, Erased, Mapping, Pending, Recorded,
+    Requeued, Result,
 };
 use async_trait::async_trait;
 use greenloop_core::brand::fold::{BrandStanding, Cursor, Fold};
@@ -35,10 +38,11 @@ use greenloop_core::catalog::{Catalog, Rules};
 use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::digest::Digest;
 use greenloop_core::disposition::{Disposal, Params, StationStock, Totals};
-use greenloop_core::domain::{Action, Campus, MemberId, Station};
+use greenloop_core::domain::{Action, Campus, MemberId, Station, Subject};
 use greenloop_core::ledger::{chain_for_station, chain_name};
 use greenloop_core::merkle::frontier::Node;
 use greenloop_core::ranking::{BoardRow, Ranking, Standing};
+use greenloop_core::receipt::ErasureReceipt;
 use greenloop_core::records::{
     Account, ActionRecord, Backlog, CampusDay, CampusTotals, ChainHead, Quarantined,
 };
@@ -106,6 +110,41 @@ pub trait Members: Send + Sync {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>>;
+}
+
+/// The mapping from a person to their random member pseudonym (`docs/privacy.md`): one item
+/// per [`Subject`], the only place a person leads to a member.
+#[async_trait]
+pub trait Pseudonyms: Send + Sync {
+    /// What `subject` maps to; None if never seen, or erased.
+    async fn mapping(&self, subject: &Subject) -> Result<Option<Mapping>>;
+    /// The member `subject` maps to, drawing a random pseudonym at first sight with a
+    /// create-only write (concurrent first sights agree on one member), noting `origin`, who
+    /// saw the person first.
+    async fn member_or_new(&self, subject: &Subject, origin: &str) -> Result<MemberId>;
+}
+
+/// Erasing a person (PIPL art. 47): their mapping goes, the pseudonymous ledger stays.
+#[async_trait]
+pub trait Erasing: Pseudonyms {
+    /// In one atomic write: deletes `subject`'s mapping if it still names `receipt`'s member,
+    /// and keeps the receipt under its integration and request until `expires_at` (Unix
+    /// seconds), so that the same request asked again is answered the same.
+    /// [`Erased::Replay`] (with the kept receipt) if that request was answered before;
+    /// [`Erased::Gone`] if the mapping no longer names that member (erased, or never seen).
+    async fn erase(
+        &self,
+        subject: &Subject,
+        receipt: &ErasureReceipt,
+        expires_at: i64,
+    ) -> Result<Erased>;
+    /// The receipt kept for `integration`'s `request`, if it has not expired at `now`.
+    async fn erasure_receipt(
+        &self,
+        integration: &str,
+        request: &str,
+        now: i64,
+    ) -> Result<Option<ErasureReceipt>>;
 }
 
 /// Turning pending actions into entries: the only role that appends to a chain.
@@ -431,9 +470,10 @@ pub trait BrandQueries: Send + Sync {
     ) -> Result<Vec<BrandEntry>>;
 }
 
-/// The `scan` function: registry reads, intake, and accounts for a pledge's returned boxes.
-pub trait ScanStore: Directory + Intake + Members {}
-impl<T: Directory + Intake + Members + ?Sized> ScanStore for T {}
+/// The `scan` function: registry reads, intake, accounts for a pledge's returned boxes, the
+/// pseudonym mapping, and erasure (whose receipt names the log's latest checkpoints).
+pub trait ScanStore: Directory + Intake + Members + Erasing + CheckpointStore {}
+impl<T: Directory + Intake + Members + Erasing + CheckpointStore + ?Sized> ScanStore for T {}
 
 /// The `dispose` function: the registry (whose stations an integration owns) and disposition.
 pub trait DisposeStore: Directory + Disposing {}
@@ -458,13 +498,21 @@ impl<
 {
 }
 
-/// The `campus` function: portal queries, campus totals, and the affiliation write.
+/// The `campus` function: portal queries, campus totals, the affiliation write, and the
+/// pseudonym mapping (a portal looks a member up, and enrols one at first sight).
 pub trait CampusStore:
-    Directory + CampusQueries + PublicRanking + Members + Affiliation + LedgerSource
+    Directory + CampusQueries + PublicRanking + Members + Affiliation + LedgerSource + Pseudonyms
 {
 }
 impl<
-        T: Directory + CampusQueries + PublicRanking + Members + Affiliation + LedgerSource + ?Sized,
+        T: Directory
+            + CampusQueries
+            + PublicRanking
+            + Members
+            + Affiliation
+            + LedgerSource
+            + Pseudonyms
+            + ?Sized,
     > CampusStore for T
 {
 }

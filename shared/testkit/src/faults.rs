@@ -18,10 +18,11 @@ use greenloop::brand::Row;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::disposition::{Disposal, Params, StationStock, Totals};
-use greenloop::domain::{Action, Campus, MemberId, Station};
+use greenloop::domain::{Action, Campus, MemberId, Station, Subject};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::ranking::{BoardRow, Ranking, Standing};
+use greenloop::receipt::ErasureReceipt;
 use greenloop::store::{
     Account, ActionRecord, Affiliation, ApiKey, AppendError, Backlog, CampusDay, CampusQueries,
     CampusTotals, ChainHead, CheckpointStore, CheckpointWrites, CreditBatch, Crediting, Directory,
@@ -31,6 +32,7 @@ use greenloop::store::{
 use greenloop::store::{Affiliated, Campuses, Claim, Consent, PublicRanking};
 use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
+use greenloop::store::{Erased, Erasing, Mapping, Pseudonyms};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -387,6 +389,36 @@ impl Members for Faulty {
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         pass!(self.member_entries(member, before, limit))
+    }
+}
+
+#[async_trait]
+impl Pseudonyms for Faulty {
+    async fn mapping(&self, subject: &Subject) -> Result<Option<Mapping>, StoreError> {
+        pass!(self.mapping(subject))
+    }
+    async fn member_or_new(&self, subject: &Subject, origin: &str) -> Result<MemberId, StoreError> {
+        pass!(self.member_or_new(subject, origin))
+    }
+}
+
+#[async_trait]
+impl Erasing for Faulty {
+    async fn erase(
+        &self,
+        subject: &Subject,
+        receipt: &ErasureReceipt,
+        expires_at: i64,
+    ) -> Result<Erased, StoreError> {
+        pass!(self.erase(subject, receipt, expires_at))
+    }
+    async fn erasure_receipt(
+        &self,
+        integration: &str,
+        request: &str,
+        now: i64,
+    ) -> Result<Option<ErasureReceipt>, StoreError> {
+        pass!(self.erasure_receipt(integration, request, now))
     }
 }
 

@@ -9,10 +9,11 @@ use greenloop::brand::Row;
 use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::disposition::{Disposal, Params, StationStock, Totals};
-use greenloop::domain::{Action, Campus, MemberId, Station};
+use greenloop::domain::{Action, Campus, MemberId, Station, Subject};
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::ranking::{BoardRow, Ranking, Standing};
+use greenloop::receipt::ErasureReceipt;
 use greenloop::store::embedded::EmbeddedStore;
 use greenloop::store::{
     Account, ActionRecord, ActionStatus, ApiKey, AppendError, Backlog, CampusDay, CampusTotals,
@@ -25,6 +26,7 @@ use greenloop::store::{
 };
 use greenloop::store::{BrandEntry, BrandFolding, BrandQueries};
 use greenloop::store::{Disposed, Disposing, DispositionQueries};
+use greenloop::store::{Erased, Erasing, Mapping, Pseudonyms};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -208,6 +210,40 @@ impl Members for Flaky {
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         self.up()?;
         self.inner.member_entries(member, before, limit).await
+    }
+}
+
+#[async_trait]
+impl Pseudonyms for Flaky {
+    async fn mapping(&self, subject: &Subject) -> Result<Option<Mapping>, StoreError> {
+        self.up()?;
+        self.inner.mapping(subject).await
+    }
+    async fn member_or_new(&self, subject: &Subject, origin: &str) -> Result<MemberId, StoreError> {
+        self.up()?;
+        self.inner.member_or_new(subject, origin).await
+    }
+}
+
+#[async_trait]
+impl Erasing for Flaky {
+    async fn erase(
+        &self,
+        subject: &Subject,
+        receipt: &ErasureReceipt,
+        expires_at: i64,
+    ) -> Result<Erased, StoreError> {
+        self.up()?;
+        self.inner.erase(subject, receipt, expires_at).await
+    }
+    async fn erasure_receipt(
+        &self,
+        integration: &str,
+        request: &str,
+        now: i64,
+    ) -> Result<Option<ErasureReceipt>, StoreError> {
+        self.up()?;
+        self.inner.erasure_receipt(integration, request, now).await
     }
 }
 

@@ -197,6 +197,20 @@ pub fn board(campus: &str) -> String {
     format!("BOARD#{campus}")
 }
 
+/// A person's pseudonym mapping: the subject's one item, holding `member`.
+pub fn subject(subject: &greenloop_core::domain::Subject) -> Item {
+    key(format!("SUBJECT#{}", subject.as_str()), "MAPPING")
+}
+
+/// An erasure receipt kept for its asker's request (`<integration>/<request>`), until
+/// [`EXPIRES_AT`], the table's TTL attribute.
+pub fn erasure(key_: &str) -> Item {
+    key(format!("ERASURE#{key_}"), "RECEIPT")
+}
+
+/// The table's time-to-live attribute, Unix seconds: only erasure receipts carry it.
+pub const EXPIRES_AT: &str = "expires_at";
+
 /// The public ranking of campuses: one item, kept by crediting.
 /// The log's latest checkpoints, one per chain: what the public log route reads.
 pub fn log_checkpoints() -> Item {

@@ -13,6 +13,7 @@ mod checkpoints;
 mod disposition;
 mod intake;
 pub mod item;
+mod pseudonyms;
 mod quarantine;
 mod registry;
 mod table;

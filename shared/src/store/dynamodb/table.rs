@@ -1,4 +1,5 @@
-//! Creating the table: keys, the three indexes and the stream of `docs/table-design.md`.
+//! Creating the table: keys, the indexes, the stream and the time to live of
+//! `docs/table-design.md`.
 
 use super::item;
 use super::{sdk_err, DynamoStore};
@@ -6,6 +7,7 @@ use crate::store::{Result, StoreError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 impl DynamoStore {
@@ -106,7 +108,7 @@ impl DynamoStore {
             let active =
                 t.table().and_then(|t| t.table_status()).map(|s| s.as_str()) == Some("ACTIVE");
             if active {
-                return Ok(());
+                return self.expire_receipts().await;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
@@ -114,5 +116,24 @@ impl DynamoStore {
             "table {} never became active",
             self.table
         )))
+    }
+
+    /// Turns on the table's time to live on [`item::EXPIRES_AT`], which only erasure receipts
+    /// carry (the template's `TimeToLiveSpecification`).
+    async fn expire_receipts(&self) -> Result<()> {
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(item::EXPIRES_AT)
+                    .enabled(true)
+                    .build()
+                    .expect("complete"),
+            )
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
     }
 }
