@@ -262,7 +262,9 @@ fn every_route_is_throttled_and_the_public_and_portal_routes_tightest() {
             })
             .collect()
     };
-    let webhooks = rate_of("ScanFunction");
+    // Erasure is the scan function's one rare webhook, throttled tighter than any intake one.
+    let mut webhooks = rate_of("ScanFunction");
+    webhooks.retain(|(key, _)| key != "POST /v1/members/{user}/erasure");
     let slowest_webhook = webhooks.iter().map(|(_, r)| *r).fold(f64::MAX, f64::min);
     let mut tight = rate_of("CampusFunction");
     tight.push((
@@ -701,6 +703,15 @@ async fn each_role_allows_exactly_the_dynamodb_calls_its_function_makes() {
                 Some(json!({"clothing_g": 1500, "at": NOW - 300})),
             ),
             signed("/v1/actions/p-1", None),
+            // Erasure of a person the integration brought, and the same request again.
+            signed(
+                "/v1/members/bo/erasure",
+                Some(json!({"request": "erase-1"})),
+            ),
+            signed(
+                "/v1/members/bo/erasure",
+                Some(json!({"request": "erase-1"})),
+            ),
         ],
     )
     .await;
@@ -935,6 +946,10 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
         for s in &statements {
             for a in &s.actions {
                 assert!(!a.contains('*'), "{role} grants a wildcard action {a}");
+                // Erasure deletes a pseudonym mapping (checked below); nothing else is deleted.
+                if a == "dynamodb:DeleteItem" && role == "ScanRole" {
+                    continue;
+                }
                 for banned in [
                     "DeleteItem",
                     "BatchWriteItem",
@@ -986,7 +1001,7 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
     for role in resources(&t, "AWS::IAM::Role").keys() {
         for s in role_statements(&t, role) {
             let writes = s.actions.iter().any(|a| {
-                ["PutItem", "UpdateItem", "ConditionCheckItem"]
+                ["PutItem", "UpdateItem", "ConditionCheckItem", "DeleteItem"]
                     .iter()
                     .any(|w| a == &format!("dynamodb:{w}"))
             });
@@ -1047,9 +1062,19 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
         );
     }
 
-    // The scan role writes actions only: not accounts, keys, campuses or the rules.
+    // The scan role writes actions, pseudonym mappings and erasure receipts, and deletes
+    // mappings only: not accounts, keys, campuses or the rules.
     let scan = role_statements(&t, "ScanRole");
     assert!(allowing(&scan, &on("PutItem", "ACTION#x")).is_some());
+    assert!(allowing(&scan, &on("PutItem", "SUBJECT#x")).is_some());
+    assert!(allowing(&scan, &on("PutItem", "ERASURE#x")).is_some());
+    assert!(allowing(&scan, &on("DeleteItem", "SUBJECT#x")).is_some());
+    for key in ["ACTION#x", "MEMBER#x", "ERASURE#x", "CHAIN#0"] {
+        assert!(
+            allowing(&scan, &on("DeleteItem", key)).is_none(),
+            "scan may delete {key}"
+        );
+    }
     for key in ["MEMBER#x", "KEY#x", "CAMPUS#x", "RULES", "STATION#x"] {
         assert!(
             allowing(&scan, &on("PutItem", key)).is_none(),
@@ -1084,8 +1109,10 @@ fn no_role_can_delete_scan_or_write_what_it_must_not() {
             );
         }
     }
-    // Affiliation updates accounts and only checks campuses.
+    // Affiliation updates accounts, creates mappings and only checks campuses.
     let aff = role_statements(&t, "AffiliationRole");
+    assert!(allowing(&aff, &on("PutItem", "SUBJECT#x")).is_some());
+    assert!(allowing(&aff, &on("PutItem", "MEMBER#x")).is_none());
     assert!(allowing(&aff, &on("UpdateItem", "MEMBER#x")).is_some());
     assert!(allowing(&aff, &on("UpdateItem", "CAMPUS#x")).is_none());
     assert!(allowing(&aff, &on("ConditionCheckItem", "MEMBER#x")).is_none());

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
-use greenloop::domain::{MemberId, Pepper};
+use greenloop::domain::{Pepper, Subject};
 use greenloop::http::App;
 use greenloop::store::Store;
 use greenloop::verify::verify_store;
@@ -135,12 +135,15 @@ impl Api {
             pending.iter().all(|p| !p.id.ends_with(&format!("/{id}"))),
             "{id} queued"
         );
-        let member = MemberId::pseudonym(&Pepper::new(PEPPER.to_vec()).unwrap(), user);
-        let account = self.store.accounts(&[member]).await.unwrap().remove(0);
-        assert_eq!(
-            (account.entries, account.balance, account.co2e_g),
-            (0, 0, 0)
-        );
+        // A refused delivery draws no pseudonym; a user seen before has nothing credited.
+        let subject = Subject::of(&Pepper::new(PEPPER.to_vec()).unwrap(), user);
+        if let Some(m) = self.store.mapping(&subject).await.unwrap() {
+            let account = self.store.accounts(&[m.member]).await.unwrap().remove(0);
+            assert_eq!(
+                (account.entries, account.balance, account.co2e_g),
+                (0, 0, 0)
+            );
+        }
     }
 
     async fn credit(&self) {
@@ -396,6 +399,12 @@ async fn backdated_actions_and_late_ones_are_refused() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("stale_action"))
     );
     api.no_trace("old-1", "mei").await;
+    let mei = Subject::of(&Pepper::new(PEPPER.to_vec()).unwrap(), "mei");
+    assert_eq!(
+        api.store.mapping(&mei).await.unwrap(),
+        None,
+        "no first sight"
+    );
     let edge = NOW - 48 * HOUR;
     let (status, _) = api
         .as_(

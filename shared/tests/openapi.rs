@@ -11,7 +11,7 @@
 //!
 //! The spec and its validator are in `openapi/spec.rs`, the harness in `openapi/harness.rs`, the
 //! scenario's two halves in `openapi/before_crediting.rs` and `openapi/after_crediting.rs`, its
-//! checkpoint and proof routes in `openapi/proofs.rs`, the brand routes in `openapi/brands.rs`, the public log, packaging and pages in `openapi/public.rs`, revoked and expired bearer keys in
+//! checkpoint and proof routes in `openapi/proofs.rs`, the brand routes in `openapi/brands.rs`, the public log, packaging and pages in `openapi/public.rs`, erasure in `openapi/erasure.rs`, revoked and expired bearer keys in
 //! `openapi/keys.rs`.
 
 mod support;
@@ -24,6 +24,8 @@ mod before_crediting;
 mod brands;
 #[path = "openapi/disposition.rs"]
 mod disposition;
+#[path = "openapi/erasure.rs"]
+mod erasure;
 #[path = "openapi/flaky.rs"]
 mod flaky;
 #[path = "openapi/harness.rs"]
@@ -72,6 +74,7 @@ async fn every_route_and_status_matches_the_spec() {
     proofs::proof_routes(&h).await;
     brands::brand_routes(&h).await;
     public::public_routes(&h).await;
+    erasure::erasure(&h).await;
     after_crediting::store_outage(&h).await;
     after_crediting::store_corrupt(&h).await;
     quarantine::quarantine(&h).await;

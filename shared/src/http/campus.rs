@@ -306,7 +306,7 @@ async fn affiliate(
 ) -> Result<Response, ApiError> {
     let Path((campus, user)) = path?;
     authorize(&app, &headers, &campus).await?;
-    let member = super::scan::member_or_new(&app, &user, PORTAL).await?;
+    let member = first_sight(&app, &user, &campus, PORTAL).await?;
     let done = app
         .store
         .affiliate(&member, &campus, Consent::Enrol)
@@ -335,13 +335,30 @@ async fn transfer(
     let (integration, bytes) = super::scan::signed(&app, &method, &uri, &headers, body).await?;
     let TransferIn { campus } = parse(&bytes)?;
     check_id("campus", &campus)?;
-    let member = super::scan::member_or_new(&app, &user, &integration).await?;
+    let member = first_sight(&app, &user, &campus, &integration).await?;
     let done = app
         .store
         .affiliate(&member, &campus, Consent::Transfer)
         .await?;
     tracing::info!(integration, "member's campus set by their integration");
     affiliated(member, campus, done)
+}
+
+/// The member `user` stands for, drawn at first sight only if `campus` exists: an enrolment
+/// the store would refuse writes nothing, not even a mapping.
+async fn first_sight(
+    app: &App,
+    user: &str,
+    campus: &str,
+    origin: &str,
+) -> Result<MemberId, ApiError> {
+    if let Some(known) = super::scan::known_member(app, user).await? {
+        return Ok(known);
+    }
+    if !app.store.campuses().await?.iter().any(|c| c.id == campus) {
+        return Err(ApiError::not_found(format!("campus {campus}")));
+    }
+    super::scan::member_or_new(app, user, origin).await
 }
 
 fn affiliated(member: MemberId, campus: String, done: Affiliated) -> Result<Response, ApiError> {

@@ -1,8 +1,9 @@
 //! Intake: the signed webhooks that record actions (the `scan` function).
 //!
 //! Intake only records. It checks the signature (over the whole request, `signature`), which
-//! names the integration acting; validates; turns the platform user id into the member
-//! pseudonym at once; and records the action keyed by its integration and source id. Crediting
+//! names the integration acting; validates; looks the platform user id up in the pseudonym
+//! mapping (drawing a random pseudonym at first sight, `docs/privacy.md`), so the raw id goes
+//! no further; and records the action keyed by its integration and source id. Crediting
 //! happens later. The answer is 202 with the action's status; a second delivery of the same id
 //! and body gets the same answer marked as a replay, and the same id with another body gets 409.
 //!
@@ -10,6 +11,10 @@
 //! gives it (403 `station_not_yours`), and reads and completes only its own actions (another's
 //! id is 404, as if it did not exist). Intake takes actions dated within the rulebook's grace
 //! and closes the grace after the campaign window (422 `stale_action`, `intake_closed`).
+//!
+//! The same function serves erasure (`POST /v1/members/{user}/erasure`, [`crate::erasure`]):
+//! the integration that first brought a person may cut the link to their pseudonym, and gets
+//! the signed receipt.
 
 use super::integer::integer;
 use super::signature::{Message, KEY_ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S};
@@ -159,8 +164,6 @@ pub struct PledgeView {
 trait Delivery: DeserializeOwned {
     /// The platform user id; it goes no further than [`subject`], which keys its mapping.
     fn user(&self) -> &str;
-    /// The integration's id of the action.
-    fn id(&self) -> &str;
     /// The action this body stands for, by `member`, sent by `integration`.
     fn action(self, member: MemberId, integration: &str) -> Action;
 }
@@ -168,9 +171,6 @@ trait Delivery: DeserializeOwned {
 impl Delivery for ScanIn {
     fn user(&self) -> &str {
         &self.user
-    }
-    fn id(&self) -> &str {
-        &self.scan_id
     }
     fn action(self, member: MemberId, integration: &str) -> Action {
         Action {
@@ -188,9 +188,6 @@ impl Delivery for ScanIn {
 impl Delivery for PledgeIn {
     fn user(&self) -> &str {
         &self.user
-    }
-    fn id(&self) -> &str {
-        &self.pledge_id
     }
     /// The pledged boxes are the action's items, of no brand.
     fn action(self, member: MemberId, integration: &str) -> Action {
@@ -215,9 +212,6 @@ impl Delivery for PledgeIn {
 impl Delivery for AppointmentIn {
     fn user(&self) -> &str {
         &self.user
-    }
-    fn id(&self) -> &str {
-        &self.appointment_id
     }
     /// No items yet: a booking, weighed at completion.
     fn action(self, member: MemberId, integration: &str) -> Action {
@@ -244,25 +238,27 @@ async fn intake<T: Delivery>(
     let (integration, bytes) = signed(&app, &method, &uri, &headers, body).await?;
     let request: T = parse(&bytes)?;
     let subject = subject(&app, request.user())?;
-    let member = match app.store.mapping(&subject).await? {
+    // Checked in full before the person is looked up: a refused delivery writes nothing, not
+    // even a first sight's mapping.
+    let mut action = request.action(MemberId::random([0; 32]), &integration);
+    admit(&app, &action).await?;
+    action.member = match app.store.mapping(&subject).await? {
         Some(m) => m.member,
         None => {
             // First sight, or a person erased since. A delivery again of an action recorded
             // before the erasure is answered from its record, and draws no pseudonym.
-            let id = request.id().to_owned();
             let recorded = app
                 .store
-                .action(&action_key(&integration, &id))
+                .action(&action.key())
                 .await
-                .map_err(|e| own_id(e, &id))?;
+                .map_err(|e| own_id(e, &action.id))?;
             if let Some(record) = recorded {
-                let delivered = request.action(MemberId::random([0; 32]), &integration);
-                return again(&app, record, delivered).await;
+                return again(&app, record, action).await;
             }
             app.store.member_or_new(&subject, &integration).await?
         }
     };
-    record(&app, request.action(member, &integration)).await
+    record(&app, action).await
 }
 
 /// A delivery of an action recorded under a member who has been erased since: the same action
@@ -276,7 +272,6 @@ async fn again(
     if action_digest(&delivered) != record.digest {
         return Err(own_id(StoreError::Conflict(String::new()), &delivered.id));
     }
-    tracing::Span::current().record("action_id", delivered.id.as_str());
     answer(
         app,
         Recorded {
@@ -355,7 +350,7 @@ struct ErasureIn {
 
 /// Erases the link from a user to their member pseudonym (`docs/privacy.md`), at the request
 /// of the integration that first brought them: 201 with the signed receipt, 200 with the same
-/// receipt for the same request again, 404 `unknown_member` when nothing leads from the user
+/// receipt for the same request again, 404 `not_found` when nothing leads from the user
 /// to a member this integration may erase.
 async fn erase(
     State(app): State<App>,
@@ -392,7 +387,7 @@ async fn erase(
             Outcome::Replay(r) => (StatusCode::OK, r),
             Outcome::Unknown => return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                "unknown_member",
+                "not_found",
                 "no member of this integration's is known by this user id (never seen, or erased)",
             )),
         };
@@ -516,8 +511,8 @@ pub(super) async fn own_station<S: Directory + ?Sized>(
     Ok(found)
 }
 
-/// Validates an action against the rulebook and the registry, and records it idempotently.
-async fn record(app: &App, action: Action) -> Result<Response, ApiError> {
+/// Validates an action against the rulebook and the registry.
+async fn admit(app: &App, action: &Action) -> Result<(), ApiError> {
     action.validate()?;
     tracing::Span::current().record("action_id", action.id.as_str());
     in_time(app, action.at)?;
@@ -528,6 +523,11 @@ async fn record(app: &App, action: Action) -> Result<Response, ApiError> {
         "actions",
     )
     .await?;
+    Ok(())
+}
+
+/// Records an admitted action idempotently.
+async fn record(app: &App, action: Action) -> Result<Response, ApiError> {
     let recorded = app
         .store
         .record_action(&action)

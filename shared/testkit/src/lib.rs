@@ -22,6 +22,7 @@ mod campus;
 mod checkpoints;
 mod concurrency;
 mod disposition;
+mod erasure;
 pub mod faults;
 mod invariants;
 mod keys;
@@ -47,6 +48,7 @@ pub use checkpoints::{
 };
 pub use concurrency::concurrent_crediting_credits_each_action_once;
 pub use disposition::disposition_keeps_the_mass_balance;
+pub use erasure::erasure_unlinks_the_person_and_keeps_the_ledger;
 pub use invariants::invariants_hold_under_concurrent_duplicated_delivery;
 pub use keys::api_keys_are_kept_by_id_and_revoked_in_place;
 pub use ledger::{append_is_conditional_and_all_or_nothing, append_writes_everything_it_carries};
@@ -103,6 +105,7 @@ macro_rules! store_cases {
             the_public_ranking_is_kept_newest_first,
             disposition_keeps_the_mass_balance,
             brand_figures_fold_each_share_once,
+            erasure_unlinks_the_person_and_keeps_the_ledger,
         );
 
         // The one case that shares its store between tasks.

@@ -53,7 +53,7 @@ pub async fn crediting(h: &Harness) {
 
 /// Campus routes.
 pub async fn campus_routes(h: &Harness) {
-    let alice = h.member("alice");
+    let alice = h.member("alice").await;
     let answer = h.send(Req::get("/v1/campuses"), 200).await;
     let ranking = answer.json["campuses"].clone();
     let ranked: Vec<_> = ranking
@@ -283,8 +283,8 @@ async fn stored_first_hash(h: &Harness, member: &str) -> String {
 
 /// Audit routes.
 pub async fn audit_routes(h: &Harness) {
-    let alice = h.member("alice");
-    let bob = h.member("bob");
+    let alice = h.member("alice").await;
+    let bob = h.member("bob").await;
     let heads = h
         .ok(Req::get("/v1/audit/heads").bearer(AUDITOR_KEY), 200)
         .await;
@@ -398,7 +398,7 @@ pub async fn audit_routes(h: &Harness) {
         .map(|a| a["member"].as_str().unwrap())
         .collect();
     // carol has an account with no entries: she chose a campus and has not recycled yet.
-    let carol = h.member("carol");
+    let carol = h.member("carol").await;
     let mut want = vec![alice.as_str(), bob.as_str(), carol.as_str()];
     want.sort_unstable();
     assert_eq!(members, want, "accounts in member order");
@@ -495,6 +495,7 @@ pub async fn store_outage(h: &Harness) {
         Req::new("PUT", "/v1/members/alice/campus")
             .raw(br#"{"campus":"campus-a"}"#.to_vec())
             .signed(),
+        Req::post("/v1/members/alice/erasure", &json!({"request": "erase-down"})).signed(),
         Req::get("/v1/audit/heads").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/chains/shard-00/entries").bearer(AUDITOR_KEY),
         Req::get("/v1/audit/accounts").bearer(AUDITOR_KEY),

@@ -81,8 +81,8 @@ pub async fn ranking_before_crediting(h: &Harness) {
 
 /// Affiliations.
 pub async fn affiliations(h: &Harness) {
-    let alice = h.member("alice");
-    let bob = h.member("bob");
+    let alice = h.member("alice").await;
+    let bob = h.member("bob").await;
     let a = h
         .ok(
             Req::new("PUT", "/v1/campuses/campus-a/members/alice").bearer(CAMPUS_A_KEY),
@@ -148,7 +148,7 @@ pub async fn affiliations(h: &Harness) {
 
     // carol chooses campus-b in her app after campus-a enrolled her: the integration's signed
     // transfer moves her, and campus-a cannot take her back.
-    let carol = h.member("carol");
+    let carol = h.member("carol").await;
     h.ok(
         Req::new("PUT", "/v1/campuses/campus-a/members/carol").bearer(CAMPUS_A_KEY),
         200,

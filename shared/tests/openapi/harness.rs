@@ -8,10 +8,10 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
-use greenloop::domain::{MemberId, Pepper};
+use greenloop::domain::{Pepper, Subject};
 use greenloop::ledger::leaf_hash;
 use greenloop::store::{ApiKey, Grant};
-use greenloop::store::{Crediting, Registry};
+use greenloop::store::{Crediting, Pseudonyms, Registry};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicBool;
@@ -217,8 +217,15 @@ impl Harness {
         (h, dir)
     }
 
-    pub fn member(&self, user: &str) -> String {
-        MemberId::pseudonym(&self.pepper, user).to_string()
+    /// The member `user` stands for: their mapping's pseudonym, drawn now if the harness asks
+    /// before the user's first action (as that action would have).
+    pub async fn member(&self, user: &str) -> String {
+        let subject = Subject::of(&self.pepper, user);
+        self.store
+            .member_or_new(&subject, http_app::KEY_ID)
+            .await
+            .expect("the mapping")
+            .to_string()
     }
 
     /// Credits everything pending and computes the public ranking, as the sweep does.

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 /// Checkpoints and proofs, on the ledger the crediting half of the scenario wrote.
 pub async fn proof_routes(h: &Harness) {
     let key = LogKey::from_hex(TEST_LOG_KEY).unwrap();
-    let alice = h.member("alice");
+    let alice = h.member("alice").await;
     let heads = h
         .ok(Req::get("/v1/audit/heads").bearer(AUDITOR_KEY), 200)
         .await;

@@ -11,6 +11,7 @@ use greenloop::catalog::Rules;
 use greenloop::domain::{Campus, Pepper, Station};
 use greenloop::http::signature::{sign, Message};
 use greenloop::http::{router, App, Integrations};
+use greenloop::receipt::ReceiptKey;
 use greenloop::store::{ApiKey, Grant, Store};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -78,8 +79,12 @@ pub fn app(store: Arc<dyn Store>, pepper: &[u8], secrets: &str, now: i64) -> App
         Integrations::parse(&format!("{KEY_ID}={secrets};{OTHER_KEY_ID}={OTHER_SECRET}")).unwrap();
     let mut app = App::new(store, pepper, integrations, Rules::defaults());
     app.clock = Arc::new(move || now);
+    app.receipts = Some(Arc::new(ReceiptKey::from_hex(RECEIPT_KEY).unwrap()));
     app
 }
+
+/// The seed the test apps sign erasure receipts with.
+pub const RECEIPT_KEY: &str = "7265636569707473207369676e656420627920746865207465737420617070ff";
 
 /// The headers that sign `method` `uri` (path and query) with `body` as integration
 /// `key_id` with `secret` at `t`.
