@@ -147,3 +147,48 @@ async fn an_account_at_its_largest_is_credited() {
     let report = suite::verify_store(&store).await;
     assert!(report.is_ok(), "{:?}", report.problems);
 }
+
+/// After an erasure no item of the table holds the person's subject (the key of their mapping,
+/// the one link from their user id) or anything else that names it: a scan of every item, in
+/// DynamoDB's own JSON, finds neither the subject nor the user id, while the pseudonymous
+/// account stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_erasure_no_item_links_the_user_id_to_the_pseudonym() {
+    use greenloop::domain::{Pepper, Subject};
+    use greenloop::erasure::{erase, Outcome};
+    use greenloop::receipt::ReceiptKey;
+    use greenloop::store::Pseudonyms;
+    let client = dynamodb_local::client().await;
+    let table = dynamodb_local::unique_table("erase");
+    let store = DynamoStore::new(client.clone(), &table);
+    store.create_table().await.expect("create the table");
+    let user = "wen-18600186000";
+    let subject = Subject::of(&Pepper::new(b"erase-test-pepper-01".to_vec()).unwrap(), user);
+    let member = store.member_or_new(&subject, "qr-1").await.expect("first sight");
+    let scan_all = || async {
+        let items = client
+            .scan()
+            .table_name(&table)
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan")
+            .items
+            .unwrap_or_default();
+        items.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>()
+    };
+    let before = scan_all().await;
+    assert!(
+        before.iter().any(|i| i.contains(subject.as_str()) && i.contains(member.as_str())),
+        "the mapping links them before"
+    );
+    let key = ReceiptKey::from_hex(&"42".repeat(32)).unwrap();
+    let outcome = erase(&store, &key, &subject, "qr-1", "req-1", 1_795_000_000)
+        .await
+        .expect("erase");
+    assert!(matches!(outcome, Outcome::Erased(_)), "{outcome:?}");
+    for item in scan_all().await {
+        assert!(!item.contains(subject.as_str()), "{item} names the subject");
+        assert!(!item.contains(user), "{item} names the user id");
+    }
+}

@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use greenloop::config::log_filter;
 use greenloop::http::router;
-use greenloop::store::{Grant, Store};
+use greenloop::store::{Grant, Members, Pseudonyms, Store};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -395,4 +395,64 @@ fn no_spec_or_an_unreadable_one_is_info() {
         assert_eq!(loudest(&f, "greenloop"), Some(Level::INFO), "{spec:?}");
         assert_eq!(loudest(&f, "lambda_runtime"), Some(Level::INFO), "{spec:?}");
     }
+}
+
+/// Erasure through the signed route: afterwards the logs hold neither the user id nor the
+/// subject (the key of the person's mapping, the one link from the user id to the pseudonym),
+/// the store no longer maps it, the database file never held the user id, and the pseudonymous
+/// entry stays in the ledger.
+#[tokio::test]
+async fn after_erasure_nothing_stored_or_logged_links_the_user_id_to_the_pseudonym() {
+    use greenloop::domain::{Pepper, Subject};
+    let logs = logs();
+    let (app, dir) = app().await;
+    let send = |req: Request<Body>| router(app.clone()).oneshot(req);
+    let (body, [key_id, signature]) = scan("scan-erase");
+    let post = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/scans")
+        .header(key_id.0, key_id.1)
+        .header(signature.0, &signature.1)
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(send(post).await.unwrap().status(), 202);
+    greenloop::credit::credit_pending(
+        app.store.as_ref(),
+        &greenloop::catalog::Rules::defaults(),
+        4,
+    )
+    .await
+    .unwrap();
+    let subject = Subject::of(&Pepper::new(b"log-test-pepper-0123".to_vec()).unwrap(), USER);
+    let member = app.store.mapping(&subject).await.unwrap().unwrap().member;
+    let file_holds = |needle: &str| {
+        let file = std::fs::read(dir.path().join(greenloop::store::embedded::FILE_NAME)).unwrap();
+        file.windows(needle.len()).any(|w| w == needle.as_bytes())
+    };
+    assert!(file_holds(subject.as_str()), "the mapping is in the file before");
+
+    let path = format!("/v1/members/{USER}/erasure");
+    let body = r#"{"request":"erase-log-1"}"#;
+    let [key_id, signature] =
+        http_app::signature_headers(SECRET, "POST", &path, NOW, body.as_bytes());
+    let erase = Request::builder()
+        .method(Method::POST)
+        .uri(&path)
+        .header(key_id.0, key_id.1)
+        .header(signature.0, &signature.1)
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(send(erase).await.unwrap().status(), 201);
+    assert_eq!(app.store.mapping(&subject).await.unwrap(), None);
+    let account = app.store.accounts(&[member]).await.unwrap().remove(0);
+    assert_eq!(account.entries, 1, "the pseudonymous entry stays");
+
+    let text = logs.text();
+    assert!(text.contains("\"erased\""), "{text}");
+    assert_no_secret(&text, &signature.1);
+    assert!(!text.contains(subject.as_str()), "logs name the subject: {text}");
+    // The user id was never written. The subject's deleted row may outlive the erasure in the
+    // file's free pages until redb reuses them (docs/privacy.md, "Other copies"): the embedded
+    // store is for local runs; the store answers for it as erased.
+    assert!(!file_holds(USER), "the database file holds the user id");
 }
