@@ -2,10 +2,11 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `GREENLOOP_PEPPER` | secret key of member pseudonyms, at least 16 bytes |
+//! | `GREENLOOP_PEPPER` | secret key of the pseudonym mapping's subjects, at least 16 bytes |
 //! | `GREENLOOP_WEBHOOK_SECRETS` | `key-id=secret[,secret][;key-id=...]`, for intake |
 //! | `GREENLOOP_LOG_KEY` | the checkpoint signing key, a 64-hex-digit Ed25519 seed (the `checkpoint` function only) |
-//! | `GREENLOOP_PEPPER_PARAMETER`, `GREENLOOP_WEBHOOK_SECRETS_PARAMETER`, `GREENLOOP_LOG_KEY_PARAMETER` | deployed: instead of the value, the name of the SSM Parameter Store SecureString holding it |
+//! | `GREENLOOP_RECEIPT_KEY` | the erasure receipt signing key, of the same kind (the `scan` function only) |
+//! | `GREENLOOP_PEPPER_PARAMETER`, `GREENLOOP_WEBHOOK_SECRETS_PARAMETER`, `GREENLOOP_LOG_KEY_PARAMETER`, `GREENLOOP_RECEIPT_KEY_PARAMETER` | deployed: instead of the value, the name of the SSM Parameter Store SecureString holding it |
 //! | `GREENLOOP_TABLE` | DynamoDB table; when set, the store is DynamoDB (endpoint and region from the standard AWS configuration, e.g. `AWS_ENDPOINT_URL_DYNAMODB`) |
 //! | `GREENLOOP_DATA` | otherwise, data directory of the embedded store (default `greenloop-data`) |
 //! | `GREENLOOP_TLS_ROOTS` | `native`: the AWS SDK trusts the platform's root certificates instead of the compiled-in Amazon Trust Services roots ([`trust_store`]) |

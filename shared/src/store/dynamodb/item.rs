@@ -203,13 +203,14 @@ pub fn subject(subject: &greenloop_core::domain::Subject) -> Item {
 }
 
 /// An erasure receipt kept for its asker's request (`<integration>/<request>`), until
-/// [`EXPIRES_AT`], the table's TTL attribute.
+/// [`DROP_AFTER`], the table's TTL attribute.
 pub fn erasure(key_: &str) -> Item {
     key(format!("ERASURE#{key_}"), "RECEIPT")
 }
 
-/// The table's time-to-live attribute, Unix seconds: only erasure receipts carry it.
-pub const EXPIRES_AT: &str = "expires_at";
+/// The table's time-to-live attribute, Unix seconds: only erasure receipts carry it (not
+/// `expires_at`, which an API key's record carries and keeps after it expires).
+pub const DROP_AFTER: &str = "drop_after";
 
 /// The public ranking of campuses: one item, kept by crediting.
 /// The log's latest checkpoints, one per chain: what the public log route reads.

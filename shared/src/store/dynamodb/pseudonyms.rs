@@ -60,7 +60,7 @@ impl Erasing for DynamoStore {
         let key = erasure_key(&e.integration, &e.request);
         let mut kept = item::erasure(&key);
         kept.insert("receipt".into(), item::json(receipt));
-        kept.insert(item::EXPIRES_AT.into(), n(expires_at));
+        kept.insert(item::DROP_AFTER.into(), n(expires_at));
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(item::subject(subject)))
@@ -119,7 +119,7 @@ impl Erasing for DynamoStore {
             return Ok(None);
         };
         // TTL deletes within days of expiry, not at it: an expired receipt is gone already.
-        let expires_at: i64 = item::get_n(&kept, item::EXPIRES_AT)?;
+        let expires_at: i64 = item::get_n(&kept, item::DROP_AFTER)?;
         if expires_at <= now {
             return Ok(None);
         }

@@ -118,7 +118,7 @@ impl DynamoStore {
         )))
     }
 
-    /// Turns on the table's time to live on [`item::EXPIRES_AT`], which only erasure receipts
+    /// Turns on the table's time to live on [`item::DROP_AFTER`], which only erasure receipts
     /// carry (the template's `TimeToLiveSpecification`).
     async fn expire_receipts(&self) -> Result<()> {
         self.client
@@ -126,7 +126,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .time_to_live_specification(
                 TimeToLiveSpecification::builder()
-                    .attribute_name(item::EXPIRES_AT)
+                    .attribute_name(item::DROP_AFTER)
                     .enabled(true)
                     .build()
                     .expect("complete"),
