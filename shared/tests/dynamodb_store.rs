@@ -163,8 +163,14 @@ async fn after_erasure_no_item_links_the_user_id_to_the_pseudonym() {
     let store = DynamoStore::new(client.clone(), &table);
     store.create_table().await.expect("create the table");
     let user = "wen-18600186000";
-    let subject = Subject::of(&Pepper::new(b"erase-test-pepper-01".to_vec()).unwrap(), user);
-    let member = store.member_or_new(&subject, "qr-1").await.expect("first sight");
+    let subject = Subject::of(
+        &Pepper::new(b"erase-test-pepper-01".to_vec()).unwrap(),
+        user,
+    );
+    let member = store
+        .member_or_new(&subject, "qr-1")
+        .await
+        .expect("first sight");
     let scan_all = || async {
         let items = client
             .scan()
@@ -179,7 +185,9 @@ async fn after_erasure_no_item_links_the_user_id_to_the_pseudonym() {
     };
     let before = scan_all().await;
     assert!(
-        before.iter().any(|i| i.contains(subject.as_str()) && i.contains(member.as_str())),
+        before
+            .iter()
+            .any(|i| i.contains(subject.as_str()) && i.contains(member.as_str())),
         "the mapping links them before"
     );
     let key = ReceiptKey::from_hex(&"42".repeat(32)).unwrap();

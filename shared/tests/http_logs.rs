@@ -423,13 +423,19 @@ async fn after_erasure_nothing_stored_or_logged_links_the_user_id_to_the_pseudon
     )
     .await
     .unwrap();
-    let subject = Subject::of(&Pepper::new(b"log-test-pepper-0123".to_vec()).unwrap(), USER);
+    let subject = Subject::of(
+        &Pepper::new(b"log-test-pepper-0123".to_vec()).unwrap(),
+        USER,
+    );
     let member = app.store.mapping(&subject).await.unwrap().unwrap().member;
     let file_holds = |needle: &str| {
         let file = std::fs::read(dir.path().join(greenloop::store::embedded::FILE_NAME)).unwrap();
         file.windows(needle.len()).any(|w| w == needle.as_bytes())
     };
-    assert!(file_holds(subject.as_str()), "the mapping is in the file before");
+    assert!(
+        file_holds(subject.as_str()),
+        "the mapping is in the file before"
+    );
 
     let path = format!("/v1/members/{USER}/erasure");
     let body = r#"{"request":"erase-log-1"}"#;
@@ -450,7 +456,10 @@ async fn after_erasure_nothing_stored_or_logged_links_the_user_id_to_the_pseudon
     let text = logs.text();
     assert!(text.contains("\"erased\""), "{text}");
     assert_no_secret(&text, &signature.1);
-    assert!(!text.contains(subject.as_str()), "logs name the subject: {text}");
+    assert!(
+        !text.contains(subject.as_str()),
+        "logs name the subject: {text}"
+    );
     // The user id was never written. The subject's deleted row may outlive the erasure in the
     // file's free pages until redb reuses them (docs/privacy.md, "Other copies"): the embedded
     // store is for local runs; the store answers for it as erased.
