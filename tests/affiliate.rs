@@ -5,9 +5,9 @@
 #[path = "support/one_line.rs"]
 mod one_line;
 
-use greenloop::domain::{Campus, MemberId, Pepper};
+use greenloop::domain::{Campus, MemberId, Pepper, Subject};
 use greenloop::store::embedded::EmbeddedStore;
-use greenloop::store::{Affiliation, Consent, Members, Registry};
+use greenloop::store::{Affiliation, Consent, Members, Pseudonyms, Registry, PORTAL};
 use one_line::assert_one_line_error;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -39,9 +39,13 @@ async fn campus_of(data: &Path, member: &MemberId) -> Option<String> {
 async fn the_operator_moves_a_member_a_portal_cannot() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let data = dir.path();
-    let member = MemberId::pseudonym(&Pepper::new(PEPPER.as_bytes().to_vec()).unwrap(), "u-7");
-    {
+    let subject = Subject::of(&Pepper::new(PEPPER.as_bytes().to_vec()).unwrap(), "u-7");
+    let member = {
         let store = EmbeddedStore::open(data).expect("open");
+        let member = store
+            .member_or_new(&subject, PORTAL)
+            .await
+            .expect("first sight");
         for id in ["campus-a", "campus-b"] {
             let campus = Campus {
                 id: id.into(),
@@ -61,7 +65,8 @@ async fn the_operator_moves_a_member_a_portal_cannot() {
                 .expect("a portal's try"),
             greenloop::store::Affiliated::Elsewhere
         );
-    }
+        member
+    };
 
     let m = member.as_str();
     let out = greenloop(data, &["--campus", "campus-b", "--user", "u-7"]);
@@ -85,6 +90,10 @@ async fn the_operator_moves_a_member_a_portal_cannot() {
             "campus campus-x not found",
         ),
         (vec!["--campus", "campus a", "--member", m], "--campus"),
+        (
+            vec!["--campus", "campus-a", "--user", "never-seen"],
+            "no member is known by this user id",
+        ),
         (
             vec!["--campus", "campus-a", "--member", "not-hex"],
             "--member",

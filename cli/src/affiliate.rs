@@ -30,18 +30,22 @@ pub async fn run(
     args: AffiliateArgs,
 ) -> Result<ExitCode, String> {
     check_id("campus", &args.campus).map_err(|e| format!("--campus: {e}"))?;
+    let named = match (&args.member, &args.user) {
+        (Some(m), _) => Ok(MemberId::parse(m).map_err(|e| format!("--member: {e}"))?),
+        (None, Some(user)) => Err(crate::erase::subject(table, user)?),
+        (None, None) => return Err("name the member with --user or --member".into()),
+    };
+    // Opened only once the arguments are good.
     let backend = Backend::open(data, table, true).await?;
-    let member = match (&args.member, &args.user) {
-        (Some(m), _) => MemberId::parse(m).map_err(|e| format!("--member: {e}"))?,
-        (None, Some(user)) => {
-            let subject = crate::erase::subject(table, user)?;
+    let member = match named {
+        Ok(member) => member,
+        Err(subject) => {
             let mapping = backend.store().mapping(&subject).await;
             mapping
                 .map_err(|e| e.to_string())?
                 .ok_or("no member is known by this user id (never seen, or erased)")?
                 .member
         }
-        (None, None) => return Err("name the member with --user or --member".into()),
     };
     let done = backend
         .store()

@@ -68,7 +68,7 @@ pub async fn erase<S: Erasing + Members + CheckpointStore + ?Sized>(
     Ok(
         match store.erase(subject, &receipt, now + RECEIPT_KEPT_S).await? {
             Erased::Erased => Outcome::Erased(receipt),
-            Erased::Replay(kept) => Outcome::Replay(kept),
+            Erased::Replay(kept) => Outcome::Replay(*kept),
             Erased::Gone => Outcome::Unknown,
         },
     )

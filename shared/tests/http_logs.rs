@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use greenloop::config::log_filter;
 use greenloop::http::router;
-use greenloop::store::{Grant, Members, Pseudonyms, Store};
+use greenloop::store::{Grant, Store};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -34,8 +34,8 @@ pub struct Disposed {
 pub enum Erased {
     /// The mapping is deleted and the receipt kept.
     Erased,
-    /// The same request was answered before: its receipt.
-    Replay(greenloop_core::receipt::ErasureReceipt),
+    /// The same request was answered before: its receipt (boxed: the rare, large case).
+    Replay(Box<greenloop_core::receipt::ErasureReceipt>),
     /// The mapping no longer names the receipt's member: nothing was written.
     Gone,
 }

@@ -98,7 +98,7 @@ impl Erasing for DynamoStore {
             let kept = self.get(item::erasure(&key)).await?.ok_or_else(|| {
                 StoreError::Unavailable(format!("erasure receipt {key} vanished"))
             })?;
-            return Ok(Erased::Replay(get_json(&kept, "receipt")?));
+            return Ok(Erased::Replay(Box::new(get_json(&kept, "receipt")?)));
         }
         if failed(0) {
             return Ok(Erased::Gone);

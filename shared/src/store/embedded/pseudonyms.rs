@@ -66,7 +66,7 @@ impl Erasing for EmbeddedStore {
         self.write(|txn| -> Result<Erased> {
             let mut kept = txn.open_table(ERASURES)?;
             if let Some(v) = kept.get(key.as_str())? {
-                return Ok(Erased::Replay(decode::<Kept>(v.value())?.receipt));
+                return Ok(Erased::Replay(Box::new(decode::<Kept>(v.value())?.receipt)));
             }
             let mut map = txn.open_table(PSEUDONYMS)?;
             let names = match map.get(subject.as_str())? {
