@@ -18,6 +18,7 @@ mod quarantine;
 mod register;
 mod remote;
 mod report;
+mod requantify;
 mod serve;
 mod verify;
 
@@ -85,6 +86,9 @@ enum Command {
     /// Set a member's campus as the operator, moving them from another campus if need be (a
     /// portal can only enrol a member with no campus).
     Affiliate(affiliate::AffiliateArgs),
+    /// Publish a new carbon factor table and append a correction entry for every credited
+    /// entry whose grams it moves; run again, it appends nothing.
+    Requantify(requantify::RequantifyArgs),
     /// Erase a person's link to their member pseudonym (PIPL art. 47) and print the signed
     /// receipt; their pseudonymous entries stay in the ledger.
     Erase(erase::EraseArgs),
@@ -217,6 +221,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Affiliate(args) => affiliate::run(data, table, args).await,
         Command::Erase(args) => erase::run(data, table, args).await,
+        Command::Requantify(args) => requantify::run(data, table, args).await,
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`credit`]: crediting pending actions, and [`credit::trigger`], the `credit` function;
 //! - [`checkpoint::tree`]: the `checkpoint` function, which signs each chain's Merkle root;
 //! - [`erasure`]: erasing a person's link to their pseudonym, with a signed receipt;
+//! - [`requantify`]: a new factor table's grams for credited entries, by correction entries;
 //! - [`http`]: the routers of the `scan`, `campus` and `audit` functions and `greenloop serve`;
 //! - [`verify`]: verifying a whole ledger from a store, a remote deployment or an export;
 //! - [`config`]: what a function reads from its environment at init.
@@ -24,5 +25,6 @@ pub mod config;
 pub mod credit;
 pub mod erasure;
 pub mod http;
+pub mod requantify;
 pub mod store;
 pub mod verify;

@@ -61,6 +61,10 @@ pub fn check(key: &PublicKey, bundle: &Bundle) -> Result<String, String> {
             let leaf = verify_inclusion(key, checkpoint, proof).map_err(|e| e.to_string())?;
             let what = match &leaf {
                 Leaf::Credit(e) => format!("action {}, {} points", e.action, e.bonus),
+                Leaf::Correction(c) => format!(
+                    "correction of seq {}, {:+} g from {} to {}",
+                    c.corrects.seq, c.co2e_g, c.from, c.to
+                ),
                 Leaf::Disposition(d) => {
                     format!(
                         "{} report {} of station {}",

@@ -128,19 +128,29 @@ pub(crate) fn proven_credit(
     fail: impl Fn(String) -> AuditError,
     credit: &str,
 ) -> Result<crate::ledger::Entry, AuditError> {
+    match proven_leaf(key, by_tree, p, &fail)? {
+        Leaf::Credit(e) => Ok(e),
+        Leaf::Disposition(_) | Leaf::Correction(_) => Err(fail(format!(
+            "chain {} seq {} is not {credit}",
+            p.chain, p.seq
+        ))),
+    }
+}
+
+/// The entry `p` proves in the checkpoint of its chain and size, whatever its type.
+fn proven_leaf(
+    key: &PublicKey,
+    by_tree: &BTreeMap<(&str, u64), &SignedCheckpoint>,
+    p: &InclusionProof,
+    fail: impl Fn(String) -> AuditError,
+) -> Result<Leaf, AuditError> {
     let c = by_tree.get(&(p.chain.as_str(), p.size)).ok_or_else(|| {
         fail(format!(
             "no checkpoint for chain {} at size {}",
             p.chain, p.size
         ))
     })?;
-    match verify_inclusion(key, c, p)? {
-        Leaf::Credit(e) => Ok(e),
-        Leaf::Disposition(_) => Err(fail(format!(
-            "chain {} seq {} is not {credit}",
-            p.chain, p.seq
-        ))),
-    }
+    verify_inclusion(key, c, p)
 }
 
 /// Joined pages' checkpoints in (chain, size) order.
@@ -294,24 +304,36 @@ pub fn verify_statement(key: &PublicKey, s: &Statement) -> Result<Verified, Audi
     let mut expect = s.head;
     let (mut balance, mut co2e_g) = (0i64, 0i64);
     for p in &s.proofs {
-        let e = proven_credit(key, &by_tree, p, fail, "a member's entry")?;
-        if e.member.as_str() != s.member {
+        // A member's chain holds their credit entries and the corrections of them (2.2).
+        let leaf = proven_leaf(key, &by_tree, p, fail)?;
+        let (member, member_prev, bonus, grams) = match &leaf {
+            Leaf::Credit(e) => (&e.member, e.member_prev, e.bonus, e.co2e_g),
+            Leaf::Correction(c) => (&c.member, c.member_prev, 0, c.co2e_g),
+            Leaf::Disposition(_) => {
+                return Err(fail(format!(
+                    "chain {} seq {} is not a member's entry",
+                    p.chain, p.seq
+                )))
+            }
+        };
+        if member.as_str() != s.member {
             return Err(fail(format!(
                 "chain {} seq {} is another member's",
-                e.chain, e.seq
+                leaf.chain(),
+                leaf.seq()
             )));
         }
-        if e.hash != expect {
+        if leaf.hash() != expect {
             return Err(fail(format!(
                 "chain {} seq {} is not the entry before: expected hash {}",
-                e.chain,
-                e.seq,
+                leaf.chain(),
+                leaf.seq(),
                 expect.short()
             )));
         }
-        expect = e.member_prev;
-        balance += e.bonus;
-        co2e_g += e.co2e_g;
+        expect = member_prev;
+        balance += bonus;
+        co2e_g += grams;
     }
     if expect != ZERO {
         return Err(fail(format!(

@@ -94,7 +94,9 @@ async fn fold_chain<S: LedgerSource + CheckpointStore + BrandFolding + ?Sized>(
             let text = std::str::from_utf8(bytes).map_err(|_| format!("seq {seq} is not UTF-8"))?;
             let e = match Leaf::read(bytes) {
                 Ok((Leaf::Credit(e), _)) => e,
-                Ok((Leaf::Disposition(_), _)) => continue,
+                // Brand figures stay as first reported: a correction's grams are not folded
+                // (docs/ledger-format.md §13.5).
+                Ok((Leaf::Disposition(_) | Leaf::Correction(_), _)) => continue,
                 Err(why) => return Err(format!("seq {seq} cannot be read: {why}")),
             };
             let (Some(rb), Some(f)) = (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))

@@ -10,7 +10,7 @@
 use crate::store::{CheckpointStore, LedgerSource, Members, StoreError, TreeStore};
 use greenloop_core::checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 use greenloop_core::domain::MemberId;
-use greenloop_core::ledger::{canonical, Digest, Leaf, ZERO};
+use greenloop_core::ledger::{Digest, Leaf, ZERO};
 use greenloop_core::merkle::frontier::{nodes_needed, tiles, Frontier, Nodes};
 use greenloop_core::merkle::{consistency, inclusion, root, ProofError};
 use greenloop_core::proof::{ConsistencyProof, InclusionProof, Statement, StatementPage};
@@ -196,8 +196,9 @@ pub async fn statement_page<S: LedgerSource + CheckpointStore + Members + ?Sized
     let next = stored.last().map(|&(n, _)| n).filter(|&n| n > 0);
     let mut placed = Vec::with_capacity(stored.len());
     for (_, bytes) in stored {
-        let (entry, _) = canonical::read(&bytes).map_err(StoreError::Corrupt)?;
-        placed.push((entry.chain, entry.seq, bytes));
+        // A member's entries are credits and the corrections of them.
+        let (leaf, _) = Leaf::read(&bytes).map_err(StoreError::Corrupt)?;
+        placed.push((leaf.chain().to_owned(), leaf.seq(), bytes));
     }
     let (checkpoints, proofs) = proofs_in_latest(store, placed).await?;
     Ok(StatementPage {

@@ -129,6 +129,7 @@ pub fn plan(
     CreditBatch {
         expected: head.clone(),
         entries,
+        corrections: Vec::new(),
         accounts: updates,
         campuses: campuses.into_values().collect(),
         collected: collected.into_iter().collect(),

@@ -15,7 +15,7 @@ pub use api_key::{ApiKey, Grant};
 pub use roles::*;
 
 use greenloop_core::domain::{Action, Invalid, MemberId};
-use greenloop_core::ledger::{Digest, Entry};
+use greenloop_core::ledger::{CorrectionEntry, Digest, Entry};
 pub use greenloop_core::records::{
     action_digest, reasons, Account, ActionRecord, ActionStatus, Backlog, CampusDay, CampusTotals,
     ChainHead, OpenPledge, Quarantined,
@@ -86,6 +86,9 @@ pub struct AccountUpdate {
 pub struct CreditBatch {
     pub expected: ChainHead,
     pub entries: Vec<Entry>,
+    /// Correction entries (format 2.2), after `entries`: requantification appends only these,
+    /// crediting none. A correction credits no action, so no action's status moves for it.
+    pub corrections: Vec<CorrectionEntry>,
     pub accounts: Vec<AccountUpdate>,
     /// Deltas to add to each campus's per-day totals.
     pub campuses: Vec<CampusDay>,
@@ -105,14 +108,24 @@ impl CreditBatch {
     }
 
     pub fn new_head(&self) -> ChainHead {
-        match self.entries.last() {
-            Some(e) => ChainHead {
+        let last = (self.corrections.last().map(|c| (c.seq, c.hash)))
+            .or_else(|| self.entries.last().map(|e| (e.seq, e.hash)));
+        match last {
+            Some((seq, hash)) => ChainHead {
                 chain: self.expected.chain.clone(),
-                size: e.seq + 1,
-                hash: e.hash,
+                size: seq + 1,
+                hash,
             },
             None => self.expected.clone(),
         }
+    }
+
+    /// Each stored entry's place, member and canonical bytes, in seq order: credits, then
+    /// corrections.
+    pub fn stored(&self) -> impl Iterator<Item = (u64, &MemberId, Vec<u8>)> {
+        let credits = self.entries.iter().map(|e| (e.seq, &e.member, e.to_json()));
+        let corrections = (self.corrections.iter()).map(|c| (c.seq, &c.member, c.to_json()));
+        credits.chain(corrections)
     }
 }
 

@@ -1,8 +1,9 @@
-//! Any stored entry of a chain: a credit entry or a disposition entry (format 2.1). What every
-//! entry shares, whatever its type, is its place: `chain`, `seq`, `prev` and `hash`, so code
-//! that only follows links (checkpointing, inclusion proofs) reads a [`Leaf`].
+//! Any stored entry of a chain: a credit entry, a disposition entry (format 2.1) or a
+//! correction entry (2.2). What every entry shares, whatever its type, is its place: `chain`,
+//! `seq`, `prev` and `hash`, so code that only follows links (checkpointing, inclusion proofs)
+//! reads a [`Leaf`].
 
-use super::{canonical, Digest, Entry};
+use super::{canonical, CorrectionEntry, Digest, Entry};
 use crate::disposition::DispositionEntry;
 
 /// One stored entry, by type.
@@ -12,6 +13,7 @@ use crate::disposition::DispositionEntry;
 pub enum Leaf {
     Credit(Entry),
     Disposition(DispositionEntry),
+    Correction(Box<CorrectionEntry>),
 }
 
 impl Leaf {
@@ -22,14 +24,32 @@ impl Leaf {
             Ok((e, h)) => return Ok((Leaf::Credit(e), h)),
             Err(e) => e,
         };
-        match serde_json::from_slice::<DispositionEntry>(stored) {
-            Ok(d) => {
-                let h = d.compute_hash();
-                Ok((Leaf::Disposition(d), h))
-            }
-            // Only an object with a `type` member is held to the disposition layout.
-            Err(e) if is_typed(stored) => Err(e.to_string()),
-            Err(_) => Err(credit),
+        // Only an object with a `type` member is held to another type's layout.
+        match type_of(stored).as_deref() {
+            None => Err(credit),
+            Some("correction") => match serde_json::from_slice::<CorrectionEntry>(stored) {
+                Ok(c) => {
+                    let h = c.compute_hash();
+                    Ok((Leaf::Correction(Box::new(c)), h))
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            Some(_) => match serde_json::from_slice::<DispositionEntry>(stored) {
+                Ok(d) => {
+                    let h = d.compute_hash();
+                    Ok((Leaf::Disposition(d), h))
+                }
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+
+    /// The member whose chain the entry joins: a credit's or a correction's.
+    pub fn member(&self) -> Option<&crate::domain::MemberId> {
+        match self {
+            Leaf::Credit(e) => Some(&e.member),
+            Leaf::Disposition(_) => None,
+            Leaf::Correction(c) => Some(&c.member),
         }
     }
 
@@ -38,6 +58,7 @@ impl Leaf {
         match self {
             Leaf::Credit(e) => e.to_json(),
             Leaf::Disposition(d) => d.to_json(),
+            Leaf::Correction(c) => c.to_json(),
         }
     }
 
@@ -45,6 +66,7 @@ impl Leaf {
         match self {
             Leaf::Credit(e) => &e.chain,
             Leaf::Disposition(d) => &d.chain,
+            Leaf::Correction(c) => &c.chain,
         }
     }
 
@@ -52,6 +74,7 @@ impl Leaf {
         match self {
             Leaf::Credit(e) => e.seq,
             Leaf::Disposition(d) => d.seq,
+            Leaf::Correction(c) => c.seq,
         }
     }
 
@@ -59,6 +82,7 @@ impl Leaf {
         match self {
             Leaf::Credit(e) => e.prev,
             Leaf::Disposition(d) => d.prev,
+            Leaf::Correction(c) => c.prev,
         }
     }
 
@@ -66,21 +90,25 @@ impl Leaf {
         match self {
             Leaf::Credit(e) => e.hash,
             Leaf::Disposition(d) => d.hash,
+            Leaf::Correction(c) => c.hash,
         }
     }
 }
 
 /// Whether the stored bytes are a JSON object with a top-level `type` member.
 pub fn is_typed(stored: &[u8]) -> bool {
+    type_of(stored).is_some()
+}
+
+/// The top-level `type` member of a JSON object, if it has one (as text; `""` if not a string).
+fn type_of(stored: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Typed {
         #[serde(rename = "type")]
-        _kind: Option<serde::de::IgnoredAny>,
+        kind: Option<serde_json::Value>,
     }
-    matches!(
-        serde_json::from_slice::<Typed>(stored),
-        Ok(Typed { _kind: Some(_) })
-    )
+    let t = serde_json::from_slice::<Typed>(stored).ok()?.kind?;
+    Some(t.as_str().unwrap_or_default().to_owned())
 }
 
 #[cfg(test)]

@@ -2,13 +2,16 @@
 //!
 //! - [`entry`]: one entry, its RFC 8785 canonical bytes and its RFC 6962 leaf hash.
 //! - [`canonical`]: the fast path that reads already-canonical stored bytes.
-//! - [`leaf`]: any stored entry, credit or disposition, and the links every entry has.
+//! - [`leaf`]: any stored entry, credit, disposition or correction, and the links every entry
+//!   has.
+//! - [`correction`]: a compensating entry that requantifies one credit entry's grams (2.2).
 //! - [`verify`]: checks each chain, entry by entry, and recomputes amounts; [`problem`] names
 //!   what it finds and [`report`] sums it up.
 //! - `totals`: re-derives member chains, accounts and campus totals across chains.
 
 mod balance;
 pub mod canonical;
+pub mod correction;
 pub mod entry;
 pub mod leaf;
 pub mod problem;
@@ -16,6 +19,7 @@ pub mod report;
 mod totals;
 pub mod verify;
 
+pub use correction::CorrectionEntry;
 pub use entry::{Entry, FORMAT_VERSION};
 pub use leaf::Leaf;
 

@@ -123,6 +123,22 @@ pub enum Problem {
         first_chain: String,
         first_seq: u64,
     },
+    /// A correction entry (format 2.2) that names no credit entry before it in its chain, or
+    /// one counted under another factor version than its `from`.
+    Correction {
+        chain: String,
+        seq: u64,
+        detail: String,
+    },
+    /// A second correction of the same entry for the same pair of versions.
+    DuplicateCorrection {
+        chain: String,
+        seq: u64,
+        corrected: u64,
+        from: String,
+        to: String,
+        first_seq: u64,
+    },
     /// A chain's stored disposition totals (or, over all chains, its schools reached) differ from
     /// what its entries add up to.
     Disposition {
@@ -225,6 +241,13 @@ impl fmt::Display for Problem {
             DuplicateReport { chain, seq, report, first_chain, first_seq } => write!(
                 f,
                 "chain {chain} seq {seq}: report {report} was already entered at chain {first_chain} seq {first_seq}"
+            ),
+            Correction { chain, seq, detail } => {
+                write!(f, "chain {chain} seq {seq}: bad correction: {detail}")
+            }
+            DuplicateCorrection { chain, seq, corrected, from, to, first_seq } => write!(
+                f,
+                "chain {chain} seq {seq}: entry {corrected} was already corrected from {from} to {to} at seq {first_seq}"
             ),
             Disposition { chain, field, stored, derived } => write!(
                 f,

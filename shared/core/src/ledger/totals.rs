@@ -4,7 +4,7 @@
 
 use super::problem::Problem;
 use super::report::ChainSummary;
-use super::{Digest, Entry, ZERO};
+use super::{CorrectionEntry, Digest, Entry, ZERO};
 use crate::domain::{DayItems, MemberId};
 use crate::records::{Account, CampusTotals, ChainHead};
 use crate::rulebook::{Day, Reason};
@@ -26,6 +26,8 @@ struct Link {
     accepted: [u32; 4],
     bonus: i64,
     co2e_g: i64,
+    /// A correction (2.2): it moves grams, and no daily counter.
+    correction: bool,
 }
 
 impl Link {
@@ -115,31 +117,63 @@ impl Tally {
         );
     }
 
-    pub(super) fn add_credit(&mut self, e: Credit<'_>, chain: u32) {
-        let member = match self.members.get(e.member) {
+    /// The member's index, numbering a member at their first entry.
+    fn member(&mut self, name: &str) -> u32 {
+        match self.members.get(name) {
             Some(&m) => m,
             None => {
                 let m = self.member_names.len() as u32;
-                self.members.insert(e.member.to_owned(), m);
-                self.member_names.push(e.member.to_owned());
+                self.members.insert(name.to_owned(), m);
+                self.member_names.push(name.to_owned());
                 self.links.push(Vec::new());
                 m
             }
+        }
+    }
+
+    /// The campus's totals, started at its first entry.
+    fn campus(&mut self, name: &str) -> &mut CampusTotals {
+        let c = match self.campus_index.get(name) {
+            Some(&c) => c,
+            None => {
+                let c = self.campuses.len() as u32;
+                self.campus_index.insert(name.to_owned(), c);
+                self.campuses.push(CampusTotals {
+                    campus: name.to_owned(),
+                    ..CampusTotals::default()
+                });
+                c
+            }
         };
+        &mut self.campuses[c as usize]
+    }
+
+    /// A correction: its member's chain and account, and its campus's grams (not the campus's
+    /// entry count: a correction is no action).
+    pub(super) fn add_correction(&mut self, c: &CorrectionEntry, chain: u32) {
+        let member = self.member(c.member.as_str());
+        if let Some(campus) = &c.corrects.campus {
+            self.campus(campus).co2e_g += c.co2e_g;
+        }
+        self.links[member as usize].push(Link {
+            chain,
+            seq: c.seq,
+            hash: c.hash,
+            member_prev: c.member_prev,
+            day: Day::parse(&c.corrects.day).expect("checked with the corrected entry"),
+            day_before: 0,
+            day_items_before: DayItems::default(),
+            accepted: [0; 4],
+            bonus: 0,
+            co2e_g: c.co2e_g,
+            correction: true,
+        });
+    }
+
+    pub(super) fn add_credit(&mut self, e: Credit<'_>, chain: u32) {
+        let member = self.member(e.member);
         if let Some(campus) = e.campus {
-            let c = match self.campus_index.get(campus) {
-                Some(&c) => c,
-                None => {
-                    let c = self.campuses.len() as u32;
-                    self.campus_index.insert(campus.to_owned(), c);
-                    self.campuses.push(CampusTotals {
-                        campus: campus.to_owned(),
-                        ..CampusTotals::default()
-                    });
-                    c
-                }
-            };
-            let t = &mut self.campuses[c as usize];
+            let t = self.campus(campus);
             t.bonus += e.bonus;
             t.co2e_g += e.co2e_g;
             t.entries += 1;
@@ -170,6 +204,7 @@ impl Tally {
                 .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             bonus: e.bonus,
             co2e_g: e.co2e_g,
+            correction: false,
         });
     }
 
@@ -355,7 +390,9 @@ fn member_accounts(
             let l = &links[i];
             let had = days.get(&l.day).copied().unwrap_or(0);
             let had_items = day_items.get(&l.day).copied().unwrap_or_default();
-            let misstated = if l.day_before != had {
+            let misstated = if l.correction {
+                None
+            } else if l.day_before != had {
                 Some(format!(
                     "day_before is {} but the member had {had} that day",
                     l.day_before

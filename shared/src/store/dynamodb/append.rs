@@ -191,22 +191,19 @@ impl DynamoStore {
         let mut next: HashMap<&str, u64> = HashMap::new();
         for u in &batch.accounts {
             let in_batch = batch
-                .entries
-                .iter()
-                .filter(|e| e.member == u.account.member)
+                .stored()
+                .filter(|(_, member, _)| **member == u.account.member)
                 .count() as u64;
             next.insert(u.account.member.as_str(), u.account.entries - in_batch);
         }
-        for e in &batch.entries {
-            let k = next.get_mut(e.member.as_str()).ok_or_else(|| {
-                StoreError::Corrupt(format!("entry {} has no account update", e.seq))
-            })?;
-            let mut it = item::entry(chain, e.seq);
-            it.insert(
-                "json".into(),
-                s(String::from_utf8(e.to_json()).expect("JSON")),
-            );
-            it.insert(MEMBER_PK.into(), s(e.member.as_str()));
+        // Credit entries, then corrections (which credit no action).
+        for (seq, member, json) in batch.stored() {
+            let k = next
+                .get_mut(member.as_str())
+                .ok_or_else(|| StoreError::Corrupt(format!("entry {seq} has no account update")))?;
+            let mut it = item::entry(chain, seq);
+            it.insert("json".into(), s(String::from_utf8(json).expect("JSON")));
+            it.insert(MEMBER_PK.into(), s(member.as_str()));
             it.insert(MEMBER_N.into(), n(*k));
             *k += 1;
             let put = self

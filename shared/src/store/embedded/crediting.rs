@@ -214,6 +214,23 @@ impl Crediting for EmbeddedStore {
                 log.insert((e.member.as_str(), *n), (chain, e.seq))?;
                 *n += 1;
             }
+            // Corrections credit no action: each is an entry in its member's chain and log.
+            for c in &batch.corrections {
+                if entries
+                    .insert((chain, c.seq), c.to_json().as_slice())?
+                    .is_some()
+                {
+                    return Err(AppendError::HeadMoved(chain.to_owned()));
+                }
+                let n = next.get_mut(c.member.as_str()).ok_or_else(|| {
+                    StoreError::Invalid(Invalid::new(
+                        "bad_batch",
+                        format!("correction {} has no account update", c.seq),
+                    ))
+                })?;
+                log.insert((c.member.as_str(), *n), (chain, c.seq))?;
+                *n += 1;
+            }
             let mut days = txn.open_table(CAMPUS_DAYS)?;
             for d in &batch.campuses {
                 let key = (d.campus.as_str(), d.day.as_str());

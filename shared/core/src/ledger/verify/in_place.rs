@@ -38,12 +38,10 @@ impl Verifier<'_> {
             return false;
         }
         let state = &mut self.chains[idx];
-        if let Err(p) = state.grow(hash) {
+        if let Err(p) = state.take(hash) {
             state.problem = Some(p);
             return true;
         }
-        state.summary.entries += 1;
-        state.summary.head = hash;
         if let Some(boxes) = super::collected(e.kind, e.reason, e.items.box_count) {
             self.balance.collect(idx as u32, e.station, boxes);
         }

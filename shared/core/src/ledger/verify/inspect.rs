@@ -7,7 +7,7 @@ use crate::catalog::Catalog;
 use crate::digest::Digest;
 use crate::disposition::{DispositionEntry, Params};
 use crate::domain::check_id;
-use crate::ledger::{Entry, Leaf, FORMAT_VERSION};
+use crate::ledger::{CorrectionEntry, Entry, Leaf, FORMAT_VERSION};
 use crate::rulebook::{Day, DayBefore};
 
 impl Verifier<'_> {
@@ -49,18 +49,83 @@ impl Verifier<'_> {
             }
         }
         let state = &mut self.chains[idx];
-        if let Err(p) = state.grow(leaf.hash()) {
+        let seq = state.summary.entries;
+        if let Err(p) = state.take(leaf.hash()) {
             state.problem = Some(p);
             return;
         }
-        state.summary.entries += 1;
-        state.summary.head = leaf.hash();
-        if let Leaf::Credit(entry) = leaf {
-            if let Some(boxes) = crate::ledger::collected_boxes(&entry) {
-                self.balance.collect(idx as u32, &entry.station, boxes);
+        match leaf {
+            Leaf::Credit(entry) => {
+                if let Some(boxes) = crate::ledger::collected_boxes(&entry) {
+                    self.balance.collect(idx as u32, &entry.station, boxes);
+                }
+                self.tally.add(entry, idx as u32);
             }
-            self.tally.add(entry, idx as u32);
+            Leaf::Disposition(_) => {
+                state.typed.insert(seq);
+            }
+            Leaf::Correction(c) => {
+                state.typed.insert(seq);
+                state.corrected.entry(c.corrects.seq).or_default().push((
+                    c.from.clone(),
+                    c.to.clone(),
+                    seq,
+                ));
+                self.tally.add_correction(&c, idx as u32);
+            }
         }
+    }
+
+    /// A correction's place (`docs/ledger-format.md` §13.3): it corrects a credit entry before
+    /// it in this chain, as stored there; not for a pair of versions it was corrected for
+    /// before; and from the version the entry counts under now.
+    fn corrects(&self, c: &CorrectionEntry, idx: usize) -> Result<(), Problem> {
+        let state = &self.chains[idx];
+        let (chain, seq) = (&state.summary.chain, state.summary.entries);
+        let e = &c.corrects;
+        let at = usize::try_from(e.seq).unwrap_or(usize::MAX);
+        if e.chain != *chain
+            || e.seq >= seq
+            || state.typed.contains(&e.seq)
+            || state.hashes.get(at) != Some(&e.hash)
+        {
+            return Err(Problem::Correction {
+                chain: chain.clone(),
+                seq,
+                detail: format!(
+                    "it corrects chain {} seq {} (hash {}), which is no credit entry before it in this chain",
+                    e.chain,
+                    e.seq,
+                    e.hash.short()
+                ),
+            });
+        }
+        let history = state.corrected.get(&e.seq);
+        let before = history.and_then(|h| h.iter().find(|(f, t, _)| *f == c.from && *t == c.to));
+        if let Some((_, _, first_seq)) = before {
+            return Err(Problem::DuplicateCorrection {
+                chain: chain.clone(),
+                seq,
+                corrected: e.seq,
+                from: c.from.clone(),
+                to: c.to.clone(),
+                first_seq: *first_seq,
+            });
+        }
+        let counted = history
+            .and_then(|h| h.last())
+            .map_or(e.factors.as_str(), |(_, to, _)| to.as_str());
+        if counted != c.from {
+            return Err(Problem::Correction {
+                chain: chain.clone(),
+                seq,
+                detail: format!(
+                    "from is {} but entry {} counts under {counted}",
+                    c.from, e.seq
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The checks that need the entry's place in its chain, in the documented order.
@@ -88,12 +153,20 @@ impl Verifier<'_> {
                 computed,
                 flaw,
             } => (Leaf::Disposition(entry), computed, flaw),
+            Inspected::Correction {
+                entry,
+                computed,
+                flaw,
+            } => (Leaf::Correction(entry), computed, flaw),
         };
         let flaw = match flaw {
             Some(Flaw::Format(detail)) => return Err(malformed(detail)),
             other => other,
         };
         self.linked(&leaf, computed, idx)?;
+        if let (Leaf::Correction(c), None | Some(Flaw::Recomputed { .. })) = (&leaf, &flaw) {
+            self.corrects(c, idx)?;
+        }
         match flaw {
             Some(Flaw::UnknownVersion(version)) => Err(Problem::UnknownVersion {
                 chain: chain.into(),
@@ -183,6 +256,11 @@ pub(super) enum Inspected {
         computed: Digest,
         flaw: Option<Flaw>,
     },
+    Correction {
+        entry: Box<CorrectionEntry>,
+        computed: Digest,
+        flaw: Option<Flaw>,
+    },
 }
 
 /// A problem an entry has on its own; it becomes a [`Problem`] once its place is known.
@@ -203,6 +281,25 @@ pub(super) fn inspect(catalog: &Catalog, params: &Params, stored: &[u8]) -> Insp
         Ok((Leaf::Credit(entry), computed)) => {
             let flaw = format_flaw(&entry).or_else(|| recompute(catalog, &entry));
             Inspected::Read {
+                entry,
+                computed,
+                flaw,
+            }
+        }
+        Ok((Leaf::Correction(entry), computed)) => {
+            let flaw = match entry.flaw() {
+                Some(detail) => Some(Flaw::Format(detail)),
+                None => match entry.recompute(catalog) {
+                    Err(version) => Some(Flaw::UnknownVersion(version)),
+                    Ok(delta) if delta != entry.co2e_g => Some(Flaw::Recomputed {
+                        field: "co2e_g",
+                        stored: entry.co2e_g.to_string(),
+                        recomputed: delta.to_string(),
+                    }),
+                    Ok(_) => None,
+                },
+            };
+            Inspected::Correction {
                 entry,
                 computed,
                 flaw,

@@ -39,6 +39,7 @@ use crate::ledger::collected;
 use crate::merkle::frontier::Frontier;
 use crate::records::{Account, CampusTotals, ChainHead};
 use crate::rulebook::{Day, Rulebook};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Entries inspected together, in parallel, before the in-order checks.
 const BATCH: usize = 4_096;
@@ -50,9 +51,32 @@ struct ChainState {
     tree: Option<Frontier>,
     /// Checkpoints not reached yet, largest first.
     checkpoints: Vec<Checkpoint>,
+    /// Every entry's hash so far, by seq, while the chain is read: a correction names the
+    /// entry it corrects by its place and hash.
+    hashes: Vec<Digest>,
+    /// Places that hold no credit entry (disposition and correction entries).
+    typed: FxHashSet<u64>,
+    /// Each corrected entry's corrections so far, in order: (from, to, the correction's seq).
+    corrected: FxHashMap<u64, Vec<(String, String, u64)>>,
 }
 
 impl ChainState {
+    /// Takes a checked entry: the tree, the count, the head, its hash by place.
+    fn take(&mut self, hash: Digest) -> Result<(), Problem> {
+        self.grow(hash)?;
+        self.summary.entries += 1;
+        self.summary.head = hash;
+        self.hashes.push(hash);
+        Ok(())
+    }
+
+    /// The chain is read: what only its own corrections needed goes.
+    fn close(&mut self) {
+        self.hashes = Vec::new();
+        self.typed = FxHashSet::default();
+        self.corrected = FxHashMap::default();
+    }
+
     /// Adds a verified entry's hash to the tree; at a checkpoint's size, compares roots.
     fn grow(&mut self, hash: Digest) -> Result<(), Problem> {
         let Some(tree) = self.tree.as_mut() else {
@@ -136,6 +160,9 @@ impl<'c> Verifier<'c> {
     /// Starts a chain. Its entries follow through [`Verifier::push`].
     pub fn chain(&mut self, name: &str) {
         self.flush();
+        if let Some(last) = self.chains.last_mut() {
+            last.close();
+        }
         self.chains.push(ChainState {
             summary: ChainSummary {
                 chain: name.to_owned(),
@@ -146,6 +173,9 @@ impl<'c> Verifier<'c> {
             problem: None,
             tree: None,
             checkpoints: Vec::new(),
+            hashes: Vec::new(),
+            typed: FxHashSet::default(),
+            corrected: FxHashMap::default(),
         });
     }
 

@@ -1,0 +1,185 @@
+//! A correction entry (format 2.2): a compensating entry that requantifies one credit entry's
+//! grams under a newer factor table, without touching it (`docs/ledger-format.md` §13).
+//!
+//! It carries the entry it corrects, whole and as stored, so that anyone holding the two factor
+//! tables can recompute its delta from the correction alone; the verifier also checks that the
+//! corrected entry is the one at that place in the chain. Points are never requantified: a
+//! bonus paid stays paid, and only grams of CO2e move.
+
+use crate::catalog::Catalog;
+use crate::digest::{leaf_hash, Digest};
+use crate::domain::{check_id, MemberId, MAX_SAFE_INT};
+use crate::factors::FactorTable;
+use crate::ledger::Entry;
+use serde::{Deserialize, Serialize};
+
+/// A correction entry. `hash` = SHA-256(0x00 ‖ JCS(entry without `hash`)), as for every entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionEntry {
+    /// When the requantification ran, Unix seconds.
+    pub at: i64,
+    pub chain: String,
+    /// The delta in grams: the corrected entry's grams under `to` minus under `from`.
+    pub co2e_g: i64,
+    /// The credit entry corrected, exactly as stored (with its `hash`), earlier in this chain.
+    pub corrects: Entry,
+    /// The factor table version the corrected entry's grams were counted under until now.
+    pub from: String,
+    pub hash: Digest,
+    /// The corrected entry's member: a correction joins their member chain.
+    pub member: MemberId,
+    pub member_prev: Digest,
+    pub prev: Digest,
+    pub seq: u64,
+    /// The factor table version the grams are counted under from now on.
+    pub to: String,
+    #[serde(rename = "type")]
+    pub kind: CorrectionType,
+    pub v: u32,
+}
+
+/// Only `"correction"`: what tells a correction entry from the other types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionType {
+    Correction,
+}
+
+/// The grams `e` counts under `factors`: its `co2e_g` rule (`docs/ledger-format.md` §4.5), with
+/// an implausible entry counting 0 under any table.
+pub fn grams_under(e: &Entry, factors: &FactorTable) -> i64 {
+    if e.reason.accepts_items() {
+        factors.co2e_g(e.kind, &e.items)
+    } else {
+        0
+    }
+}
+
+/// `to`'s grams minus `from`'s for entry `e`: a correction's delta.
+pub fn delta(e: &Entry, from: &FactorTable, to: &FactorTable) -> i64 {
+    grams_under(e, to) - grams_under(e, from)
+}
+
+/// Grams per brand that a correction of `e` moves: for each brand its lots name, boxes times the
+/// change of `box_reused` (`docs/ledger-format.md` §12: the multiplier never applies to grams).
+/// Brands whose grams do not move are left out.
+pub fn brand_deltas(e: &Entry, from: &FactorTable, to: &FactorTable) -> Vec<(String, i64)> {
+    let per_box = i64::from(to.box_reused.g_co2e) - i64::from(from.box_reused.g_co2e);
+    if per_box == 0 || e.kind != crate::domain::ActionKind::Scan || !e.reason.accepts_items() {
+        return Vec::new();
+    }
+    let mut out: Vec<(String, i64)> = Vec::new();
+    for lot in &e.items.boxes {
+        let Some(brand) = &lot.brand else { continue };
+        let d = i64::from(lot.count) * per_box;
+        match out.iter_mut().find(|(b, _)| b == brand) {
+            Some((_, sum)) => *sum += d,
+            None => out.push((brand.clone(), d)),
+        }
+    }
+    out.sort();
+    out
+}
+
+impl CorrectionEntry {
+    /// A sealed correction of `corrects` from `from` to `to`, at `seq` after `prev`, linked to
+    /// the member's `member_prev`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        corrects: Entry,
+        from: &FactorTable,
+        to: &FactorTable,
+        seq: u64,
+        prev: Digest,
+        member_prev: Digest,
+        at: i64,
+    ) -> Self {
+        let mut c = CorrectionEntry {
+            at,
+            chain: corrects.chain.clone(),
+            co2e_g: delta(&corrects, from, to),
+            member: corrects.member.clone(),
+            corrects,
+            from: from.version.clone(),
+            hash: Digest([0; 32]),
+            member_prev,
+            prev,
+            seq,
+            to: to.version.clone(),
+            kind: CorrectionType::Correction,
+            v: super::FORMAT_VERSION,
+        };
+        c.seal();
+        c
+    }
+
+    /// C, the RFC 8785 bytes of the entry without `hash`.
+    pub fn body(&self) -> Vec<u8> {
+        let mut v = serde_json::to_value(self).expect("an entry always serializes");
+        v.as_object_mut().expect("an object").remove("hash");
+        serde_jcs::to_vec(&v).expect("JSON values canonicalize")
+    }
+
+    pub fn compute_hash(&self) -> Digest {
+        leaf_hash(&self.body())
+    }
+
+    pub fn seal(&mut self) {
+        self.hash = self.compute_hash();
+    }
+
+    /// The stored form: RFC 8785 bytes including `hash`.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_jcs::to_vec(self).expect("an entry always serializes")
+    }
+
+    /// What needs nothing but the entry: format and bounds, and that the corrected entry is
+    /// itself a well-formed credit entry whose hash is right.
+    pub fn flaw(&self) -> Option<String> {
+        if self.v != super::FORMAT_VERSION {
+            return Some(format!(
+                "format version {} is not {}",
+                self.v,
+                super::FORMAT_VERSION
+            ));
+        }
+        if self.seq > MAX_SAFE_INT
+            || self.at.unsigned_abs() > MAX_SAFE_INT
+            || self.co2e_g.unsigned_abs() > MAX_SAFE_INT
+        {
+            return Some("an integer is outside ±(2^53 - 1)".into());
+        }
+        if let Err(e) = check_id("factor table version", &self.from)
+            .and_then(|()| check_id("factor table version", &self.to))
+        {
+            return Some(e.message);
+        }
+        if self.from == self.to {
+            return Some(format!("from and to are both {}", self.from));
+        }
+        let e = &self.corrects;
+        if e.v != super::FORMAT_VERSION || !e.integers_are_safe() {
+            return Some("the corrected entry is not a well-formed credit entry".into());
+        }
+        if let Err(bad) = e.items.validate_for(e.kind) {
+            return Some(format!("the corrected entry: {}", bad.message));
+        }
+        if e.compute_hash(&mut Vec::new()) != e.hash {
+            return Some("the corrected entry's hash is not its own".into());
+        }
+        if self.member != e.member {
+            return Some("member is not the corrected entry's".into());
+        }
+        None
+    }
+
+    /// The delta its two versions give, or the version `catalog` does not know.
+    pub fn recompute(&self, catalog: &Catalog) -> Result<i64, String> {
+        let from = catalog
+            .factors(&self.from)
+            .ok_or_else(|| self.from.clone())?;
+        let to = catalog.factors(&self.to).ok_or_else(|| self.to.clone())?;
+        Ok(delta(&self.corrects, from, to))
+    }
+}
