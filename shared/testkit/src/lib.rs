@@ -32,6 +32,7 @@ mod pages;
 mod quarantine;
 mod queries;
 mod registry;
+mod requantify;
 
 pub use actions::{
     invalid_actions_are_refused_and_not_written, pending_actions_are_oldest_first_and_limited,
@@ -58,6 +59,7 @@ pub use quarantine::{
 };
 pub use queries::queries_read_what_was_credited;
 pub use registry::registry_round_trips_and_rules_are_fixed;
+pub use requantify::requantification_corrects_each_entry_once;
 
 use greenloop::domain::{Action, ActionKind, BoxLot, Campus, Items, MemberId, Pepper};
 use greenloop::ledger::verify::{Report, Verifier};
@@ -108,7 +110,14 @@ macro_rules! store_cases {
             erasure_unlinks_the_person_and_keeps_the_ledger,
         );
 
-        // The one case that shares its store between tasks.
+        // The cases that share their store between tasks.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn requantification_corrects_each_entry_once() {
+            let $case = "requantification_corrects_each_entry_once";
+            let (store, _keep) = $fresh;
+            $crate::requantification_corrects_each_entry_once(::std::sync::Arc::new(store)).await;
+        }
+
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn concurrent_crediting_credits_each_action_once() {
             let $case = "concurrent_crediting_credits_each_action_once";
