@@ -5,7 +5,7 @@
 //! Every attack runs on both stores: the embedded store (its redb file edited directly) and the
 //! DynamoDB store on AWS's DynamoDB Local (its items edited with the SDK), each on a fresh
 //! ledger of two chains with signed checkpoints (`tamper/fixture.rs`). The attacks are written
-//! once, in `tamper/attacks.rs` and `tamper/checkpoints.rs`, against the raw edits of
+//! once, in `tamper/attacks.rs`, `tamper/checkpoints.rs` and `tamper/corrections.rs`, against the raw edits of
 //! `tamper/targets.rs`. The shared proof verifier is tested on real proofs in
 //! `tamper/proofs.rs`.
 
@@ -15,6 +15,8 @@ mod support;
 mod attacks;
 #[path = "tamper/checkpoints.rs"]
 mod checkpoints;
+#[path = "tamper/corrections.rs"]
+mod corrections;
 #[path = "tamper/fixture.rs"]
 mod fixture;
 #[path = "tamper/proofs.rs"]
@@ -45,6 +47,9 @@ macro_rules! attacks {
             attacks::inflated_reuse_resealed_is_caught_by_the_mass_balance,
             attacks::inflated_reuse_figure_disagrees_with_the_entries,
             attacks::brand_entry_left_out_passes_the_statement_but_not_the_verifier,
+            corrections::correction_with_a_wrong_delta_fails_recomputation,
+            corrections::duplicated_correction_is_named,
+            corrections::correction_of_a_non_existent_entry_is_named,
             checkpoints::forged_checkpoint_root_is_a_bad_checkpoint,
             checkpoints::checkpoint_of_another_key_is_a_bad_checkpoint,
             checkpoints::checkpoint_of_another_chain_is_a_bad_checkpoint,

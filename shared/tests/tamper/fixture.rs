@@ -21,7 +21,7 @@ pub const FIRST: u64 = 32;
 const MEMBERS: u32 = 5;
 /// When the two checkpoint runs sign (Unix seconds; any time will do).
 const FIRST_SIGNED: i64 = WINDOW_START + 10 * 86_400;
-const LAST_SIGNED: i64 = WINDOW_START + 19 * 86_400;
+pub const LAST_SIGNED: i64 = WINDOW_START + 19 * 86_400;
 
 /// What a test needs to know about the ledger it attacks.
 pub struct Ledger {
