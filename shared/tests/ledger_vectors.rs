@@ -445,3 +445,118 @@ fn disposition_vectors_hash_and_balance_as_stated() {
         report.problems
     );
 }
+
+/// §13.6: the factor table the correction vectors requantify to, as the document gives it.
+fn revised_factors(blocks: &[Block]) -> greenloop::factors::FactorTable {
+    let text = &block(blocks, "json factors-2026.2").body;
+    greenloop::factors::FactorTable::from_json(text).expect("the revised table is valid")
+}
+
+/// Each correction vector's line, stated hash and stated preimage, in document order.
+fn corrections(blocks: &[Block]) -> Vec<(String, String, String)> {
+    (1..)
+        .map_while(|n| {
+            let b = blocks
+                .iter()
+                .find(|b| b.info == format!("json correction-{n}"))?;
+            let hash = b
+                .after
+                .as_deref()
+                .and_then(|l| l.strip_prefix("expected hash: "))
+                .unwrap_or_else(|| panic!("correction-{n} has no expected hash line"));
+            let pre = block(blocks, &format!("text correction-preimage-{n}"));
+            Some((
+                b.body.trim_end().to_owned(),
+                hash.to_owned(),
+                pre.body.trim_end().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+const CORRECTION_PINNED: [&str; 2] = [
+    "80981da0617d19d19b0e06e7d7c75df3a79a84428d5be99fc6922baadcb72b52",
+    "2d7710ab70aef74a7c0f99c10452ec535c5fa2ec3f68db83c56ee598d86210db",
+];
+
+/// §13.6: the corrections are what the two factor tables make of vectors 4 and 3, placed after
+/// the disposition vectors; each hashes as stated over its stated preimage; with them the
+/// whole ledger verifies against the state §13.6 gives; and a delta moved by one gram is named.
+#[test]
+fn correction_vectors_recompute_hash_and_verify_as_stated() {
+    use greenloop::ledger::verify::Problem;
+    use greenloop::ledger::CorrectionEntry;
+    let blocks = blocks(&doc());
+    let old = greenloop::factors::FactorTable::default_2026();
+    let new = revised_factors(&blocks);
+    let v: Vec<Entry> = vectors(&blocks).iter().map(parse).collect();
+    let d = dispositions(&blocks);
+    let d2: greenloop::disposition::DispositionEntry = serde_json::from_str(&d[1].0).unwrap();
+    let d4: greenloop::disposition::DispositionEntry = serde_json::from_str(&d[3].0).unwrap();
+    const AT: i64 = 1_795_500_000;
+    // Alice's head is vector 5: C1 corrects vector 4 on shard-00, C2 vector 3 on shard-01.
+    let c1 = CorrectionEntry::new(v[3].clone(), &old, &new, 5, d2.hash, v[4].hash, AT);
+    let c2 = CorrectionEntry::new(v[2].clone(), &old, &new, 6, d4.hash, c1.hash, AT);
+    assert_eq!((c1.co2e_g, c2.co2e_g), (2 * 171, 4 * 171));
+    let made = [c1, c2];
+    let cs = corrections(&blocks);
+    assert_eq!(cs.len(), CORRECTION_PINNED.len());
+    for (i, ((line, hash, preimage), c)) in cs.iter().zip(&made).enumerate() {
+        assert_eq!(String::from_utf8(c.to_json()).unwrap(), *line, "C{} as made", i + 1);
+        assert_eq!(String::from_utf8(c.body()).unwrap(), *preimage, "C{} preimage", i + 1);
+        let pinned = CORRECTION_PINNED[i];
+        assert_eq!((c.hash.to_string(), hash.as_str()), (pinned.to_owned(), pinned));
+        let read: CorrectionEntry = serde_json::from_str(line).expect("a correction entry");
+        assert_eq!(read.compute_hash(), c.hash);
+    }
+
+    let mut state: serde_json::Value =
+        serde_json::from_str(&block(&blocks, "json correction-state").body).expect("JSON");
+    let export = &block(&blocks, "jsonl export").body;
+    let mut lines: Vec<String> = export.lines().map(str::to_owned).collect();
+    lines.extend(d.iter().map(|d| d.0.clone()));
+    let with = |cs: &[String]| {
+        let mut all = lines.clone();
+        all.extend(cs.iter().cloned());
+        all.sort_by_key(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["chain"].as_str().unwrap().to_owned(), v["seq"].as_u64().unwrap())
+        });
+        all.join("\n")
+    };
+    let verify_with = |text: &str, state: &serde_json::Value| {
+        let heads: Vec<ChainHead> = serde_json::from_value(state["heads"].clone()).unwrap();
+        let accounts: Vec<Account> = serde_json::from_value(state["accounts"].clone()).unwrap();
+        let totals: Vec<CampusTotals> =
+            serde_json::from_value(state["campus_totals"].clone()).unwrap();
+        let mut catalog = Catalog::builtin();
+        catalog.add_factors(new.clone()).unwrap();
+        let mut verifier = Verifier::with_threads(&catalog, 1);
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            let chain = parse_chain(line);
+            if current.as_deref() != Some(chain.as_str()) {
+                verifier.chain(&chain);
+                current = Some(chain);
+            }
+            verifier.push(line.as_bytes());
+        }
+        verifier.finish(&heads, &accounts, &totals)
+    };
+    let stated: Vec<String> = cs.iter().map(|c| c.0.clone()).collect();
+    let report = verify_with(&with(&stated), &state);
+    assert!(report.is_ok(), "{:?}", report.problems);
+
+    let mut forged = made[1].clone();
+    forged.co2e_g += 1;
+    forged.seal();
+    state["heads"][1]["hash"] = serde_json::json!(forged.hash);
+    let forged = [stated[0].clone(), String::from_utf8(forged.to_json()).unwrap()];
+    let report = verify_with(&with(&forged), &state);
+    assert!(
+        matches!(report.first_problem(), Some(Problem::Recomputed { chain, seq: 6, field: "co2e_g", stored, recomputed })
+            if chain == "shard-01" && stored == "685" && recomputed == "684"),
+        "{:?}",
+        report.problems
+    );
+}

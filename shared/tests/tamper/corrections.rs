@@ -40,6 +40,27 @@ async fn requantified<T: Target>(t: &T) -> (fixture::Ledger, CorrectionEntry) {
     assert!(report.is_ok(), "requantified, it verifies: {:?}", report.problems);
     let chain = &l.chains[0];
     let head = t.store().chain_head(chain).await.expect("head");
+    // A member's statement holds their corrections and adds up with them.
+    greenloop::checkpoint::tree::publish_all(t.store(), &l.key, fixture::LAST_SIGNED + 120)
+        .await
+        .expect("publish");
+    let member = &l.members[0];
+    let account = t
+        .store()
+        .accounts(std::slice::from_ref(member))
+        .await
+        .expect("account")
+        .remove(0);
+    let statement = greenloop::checkpoint::tree::statement(t.store(), member)
+        .await
+        .expect("statement");
+    let verified = greenloop::proof::verify_statement(&l.key.public(), &statement)
+        .expect("the statement verifies");
+    assert_eq!((verified.entries, verified.co2e_g), (account.entries, account.co2e_g));
+    assert!(
+        statement.proofs.iter().any(|p| p.entry.get().contains("\"type\":\"correction\"")),
+        "the statement holds corrections"
+    );
     let bytes = fixture::stored(t.store(), chain, head.size - 1).await;
     let Ok((Leaf::Correction(last), _)) = Leaf::read(&bytes) else {
         panic!("the chain ends with a correction");
