@@ -26,6 +26,14 @@ pub enum ReportCommand {
         #[arg(long)]
         partners: bool,
     },
+    /// Grams of CO2e as first reported (the credit entries) and as requantified (with every
+    /// correction entry), with the version trail: corrections per pair of factor versions.
+    /// Read from every entry (a pass over the ledger).
+    Carbon {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Boxes collected, reused, baled and in stock, the reuse rate of outgoing parcels, and
     /// the workbooks made from the pulp and donated: nationwide, or for one station.
     Disposition {
@@ -51,6 +59,29 @@ pub async fn run(backend: &Backend, command: ReportCommand) -> Result<ExitCode, 
                 println!("{}", serde_json::to_string_pretty(&rows).expect("JSON"));
             } else {
                 print_team(&rows);
+            }
+        }
+        ReportCommand::Carbon { json } => {
+            let c = carbon(store).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c).expect("JSON"));
+            } else {
+                println!(
+                    "carbon, as first reported: {} ({} credit entries)",
+                    kg(c.first_reported_g),
+                    group(c.entries as i64)
+                );
+                for t in &c.trail {
+                    println!(
+                        "  requantified {} -> {}: {} corrections, {:+} g ({})",
+                        t.from,
+                        t.to,
+                        group(t.corrections as i64),
+                        t.delta_g,
+                        kg(t.delta_g)
+                    );
+                }
+                println!("carbon, as requantified: {}", kg(c.requantified_g));
             }
         }
         ReportCommand::Disposition { station, json } => {
@@ -121,6 +152,72 @@ fn print_boxes(t: &Totals) {
         group(t.reused as i64),
         rate(t.reuse_rate_bp())
     );
+}
+
+/// The ledger's grams both ways, and the trail of versions between them.
+#[derive(serde::Serialize)]
+pub struct Carbon {
+    pub entries: u64,
+    pub first_reported_g: i64,
+    pub trail: Vec<Trail>,
+    pub requantified_g: i64,
+}
+
+/// The corrections from one factor version to another.
+#[derive(serde::Serialize)]
+pub struct Trail {
+    pub from: String,
+    pub to: String,
+    pub corrections: u64,
+    pub delta_g: i64,
+}
+
+/// [`Carbon`] from every entry of every chain.
+pub async fn carbon(store: &dyn Store) -> Result<Carbon, String> {
+    let err = |e: greenloop::store::StoreError| e.to_string();
+    let (mut entries, mut first) = (0u64, 0i64);
+    let mut trail: std::collections::BTreeMap<(String, String), (u64, i64)> = Default::default();
+    for head in store.chain_heads().await.map_err(err)? {
+        let mut seq = 0;
+        while seq < head.size {
+            let page = store.entries(&head.chain, seq, 1_000).await.map_err(err)?;
+            if page.is_empty() {
+                break;
+            }
+            seq += page.len() as u64;
+            for bytes in page {
+                match Leaf::read(&bytes) {
+                    Ok((Leaf::Credit(e), _)) => {
+                        entries += 1;
+                        first += e.co2e_g;
+                    }
+                    Ok((Leaf::Correction(c), _)) => {
+                        let t = trail.entry((c.from.clone(), c.to.clone())).or_default();
+                        t.0 += 1;
+                        t.1 += c.co2e_g;
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(format!("chain {}: {e}", head.chain)),
+                }
+            }
+        }
+    }
+    let trail: Vec<Trail> = trail
+        .into_iter()
+        .map(|((from, to), (corrections, delta_g))| Trail {
+            from,
+            to,
+            corrections,
+            delta_g,
+        })
+        .collect();
+    let requantified_g = first + trail.iter().map(|t| t.delta_g).sum::<i64>();
+    Ok(Carbon {
+        entries,
+        first_reported_g: first,
+        trail,
+        requantified_g,
+    })
 }
 
 /// The team ranking from every entry of every chain, under the versions each names; and the

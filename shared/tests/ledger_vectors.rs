@@ -502,10 +502,23 @@ fn correction_vectors_recompute_hash_and_verify_as_stated() {
     let cs = corrections(&blocks);
     assert_eq!(cs.len(), CORRECTION_PINNED.len());
     for (i, ((line, hash, preimage), c)) in cs.iter().zip(&made).enumerate() {
-        assert_eq!(String::from_utf8(c.to_json()).unwrap(), *line, "C{} as made", i + 1);
-        assert_eq!(String::from_utf8(c.body()).unwrap(), *preimage, "C{} preimage", i + 1);
+        assert_eq!(
+            String::from_utf8(c.to_json()).unwrap(),
+            *line,
+            "C{} as made",
+            i + 1
+        );
+        assert_eq!(
+            String::from_utf8(c.body()).unwrap(),
+            *preimage,
+            "C{} preimage",
+            i + 1
+        );
         let pinned = CORRECTION_PINNED[i];
-        assert_eq!((c.hash.to_string(), hash.as_str()), (pinned.to_owned(), pinned));
+        assert_eq!(
+            (c.hash.to_string(), hash.as_str()),
+            (pinned.to_owned(), pinned)
+        );
         let read: CorrectionEntry = serde_json::from_str(line).expect("a correction entry");
         assert_eq!(read.compute_hash(), c.hash);
     }
@@ -520,7 +533,10 @@ fn correction_vectors_recompute_hash_and_verify_as_stated() {
         all.extend(cs.iter().cloned());
         all.sort_by_key(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["chain"].as_str().unwrap().to_owned(), v["seq"].as_u64().unwrap())
+            (
+                v["chain"].as_str().unwrap().to_owned(),
+                v["seq"].as_u64().unwrap(),
+            )
         });
         all.join("\n")
     };
@@ -551,7 +567,10 @@ fn correction_vectors_recompute_hash_and_verify_as_stated() {
     forged.co2e_g += 1;
     forged.seal();
     state["heads"][1]["hash"] = serde_json::json!(forged.hash);
-    let forged = [stated[0].clone(), String::from_utf8(forged.to_json()).unwrap()];
+    let forged = [
+        stated[0].clone(),
+        String::from_utf8(forged.to_json()).unwrap(),
+    ];
     let report = verify_with(&with(&forged), &state);
     assert!(
         matches!(report.first_problem(), Some(Problem::Recomputed { chain, seq: 6, field: "co2e_g", stored, recomputed })

@@ -45,7 +45,13 @@ pub async fn requantification_corrects_each_entry_once(store: Arc<dyn Store>) {
             },
         };
         let station = format!("st-rq-{}", i % 3);
-        let a = scan(&format!("rq-{i}"), 900 + i % 6, &station, WINDOW_START + 3_600 + i64::from(i) * 60, items);
+        let a = scan(
+            &format!("rq-{i}"),
+            900 + i % 6,
+            &station,
+            WINDOW_START + 3_600 + i64::from(i) * 60,
+            items,
+        );
         s.record_action(&a).await.expect("record");
     }
     credit_pending(s, &Rules::defaults(), crate::SHARDS)
@@ -71,7 +77,10 @@ pub async fn requantification_corrects_each_entry_once(store: Arc<dyn Store>) {
             }
         }
     }
-    assert!(affected >= 20, "the books' entries are affected: {affected}");
+    assert!(
+        affected >= 20,
+        "the books' entries are affected: {affected}"
+    );
 
     // Throttled and losing answers after they were written: runs that give up are run again.
     let faulty = Arc::new(Faulty::new(
@@ -118,7 +127,10 @@ pub async fn requantification_corrects_each_entry_once(store: Arc<dyn Store>) {
     }
     assert_eq!(corrections, affected, "each affected entry corrected once");
     assert!(corrected <= corrections as u64);
-    assert_eq!(per_member, expected, "each member's deltas, as the tables give them");
+    assert_eq!(
+        per_member, expected,
+        "each member's deltas, as the tables give them"
+    );
     let report = verify_store(s).await;
     assert!(report.is_ok(), "{report:?}");
 
@@ -138,7 +150,9 @@ pub async fn requantification_corrects_each_entry_once(store: Arc<dyn Store>) {
     }
 
     // Run again: nothing to do.
-    let again = requantify(s, &rules, WINDOW_START + 90_000).await.expect("again");
+    let again = requantify(s, &rules, WINDOW_START + 90_000)
+        .await
+        .expect("again");
     assert_eq!(again.corrected, 0);
     assert_eq!(again.current as usize, affected);
 }

@@ -37,7 +37,11 @@ async fn requantified<T: Target>(t: &T) -> (fixture::Ledger, CorrectionEntry) {
         .expect("requantify");
     assert!(done.corrected > 0, "the fixture's books are corrected");
     let report = fixture::verify(t.store(), &l.key).await;
-    assert!(report.is_ok(), "requantified, it verifies: {:?}", report.problems);
+    assert!(
+        report.is_ok(),
+        "requantified, it verifies: {:?}",
+        report.problems
+    );
     let chain = &l.chains[0];
     let head = t.store().chain_head(chain).await.expect("head");
     // A member's statement holds their corrections and adds up with them.
@@ -56,9 +60,15 @@ async fn requantified<T: Target>(t: &T) -> (fixture::Ledger, CorrectionEntry) {
         .expect("statement");
     let verified = greenloop::proof::verify_statement(&l.key.public(), &statement)
         .expect("the statement verifies");
-    assert_eq!((verified.entries, verified.co2e_g), (account.entries, account.co2e_g));
+    assert_eq!(
+        (verified.entries, verified.co2e_g),
+        (account.entries, account.co2e_g)
+    );
     assert!(
-        statement.proofs.iter().any(|p| p.entry.get().contains("\"type\":\"correction\"")),
+        statement
+            .proofs
+            .iter()
+            .any(|p| p.entry.get().contains("\"type\":\"correction\"")),
         "the statement holds corrections"
     );
     let bytes = fixture::stored(t.store(), chain, head.size - 1).await;
