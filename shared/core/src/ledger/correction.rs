@@ -183,3 +183,81 @@ impl CorrectionEntry {
         Ok(delta(&self.corrects, from, to))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::BoxLot;
+    use crate::ledger::{Leaf, ZERO};
+
+    fn tables() -> (FactorTable, FactorTable) {
+        let old = FactorTable::default_2026();
+        let mut new = old.clone();
+        new.version = "factors-test.2".into();
+        new.box_reused.g_co2e = 40;
+        new.book_recycled.g_co2e = 1_197;
+        (old, new)
+    }
+
+    /// A sealed drop-off of 3 brand-01 boxes, 2 unbranded, and 2 books.
+    fn corrected() -> Entry {
+        let mut e = crate::ledger::entry::tests::sample();
+        e.v = super::super::FORMAT_VERSION;
+        e.items.boxes = vec![
+            BoxLot {
+                brand: Some("brand-01".into()),
+                count: 3,
+            },
+            BoxLot {
+                brand: None,
+                count: 2,
+            },
+        ];
+        e.items.books = 2;
+        e.seal();
+        e
+    }
+
+    #[test]
+    fn the_delta_is_each_tables_rounded_grams_subtracted_and_the_brands_share_the_box_part() {
+        let (old, new) = tables();
+        let e = corrected();
+        // 5 boxes × 3 g more, 2 books × 171 g more.
+        assert_eq!(delta(&e, &old, &new), 5 * 3 + 2 * 171);
+        assert_eq!(brand_deltas(&e, &old, &new), vec![("brand-01".into(), 9)]);
+        let mut implausible = e.clone();
+        implausible.reason = crate::rulebook::Reason::Implausible;
+        assert_eq!(
+            delta(&implausible, &old, &new),
+            0,
+            "an implausible entry counts 0 under any table"
+        );
+        assert!(brand_deltas(&implausible, &old, &new).is_empty());
+    }
+
+    #[test]
+    fn a_correction_reads_back_as_itself_and_its_flaws_are_named() {
+        let (old, new) = tables();
+        let c = CorrectionEntry::new(corrected(), &old, &new, 9, ZERO, ZERO, 1_795_500_000);
+        assert_eq!(c.flaw(), None);
+        let (leaf, hash) = Leaf::read(&c.to_json()).unwrap();
+        assert_eq!(
+            (leaf, hash),
+            (Leaf::Correction(Box::new(c.clone())), c.hash)
+        );
+        let flaw = |f: &dyn Fn(&mut CorrectionEntry)| {
+            let mut x = c.clone();
+            f(&mut x);
+            x.flaw().unwrap_or_default()
+        };
+        assert!(flaw(&|x| x.to = x.from.clone()).contains("from and to are both"));
+        assert!(flaw(&|x| x.member = MemberId::random([1; 32])).contains("member"));
+        assert!(flaw(&|x| x.corrects.bonus += 1).contains("hash is not its own"));
+        assert!(flaw(&|x| x.v = 3).contains("format version"));
+        // An unknown type is not read as a correction, nor as a disposition.
+        let other = String::from_utf8(c.to_json())
+            .unwrap()
+            .replace("\"correction\"", "\"adjustment\"");
+        assert!(Leaf::read(other.as_bytes()).is_err());
+    }
+}
