@@ -38,6 +38,8 @@ INTAKE = {"/v1/scans", "/v1/pledges", "/v1/appointments", "/v1/appointments/{id}
 DISPOSITION = "/v1/disposition"
 # Signed like intake: a member's own choice of campus, sent by their integration.
 TRANSFER = "/v1/members/{user}/campus"
+# Signed like intake: erasure of a person the integration brought.
+ERASURE = "/v1/members/{user}/erasure"
 CAMPUSES = os.environ["FUZZ_CAMPUSES"].split(",")
 # JSON Schema has no sums: the boxes of all a scan's lots are at most 1000 together.
 MAX_BOXES = 1000
@@ -76,7 +78,7 @@ class Greenloop:
             return ("bearer", AUDITOR_KEY)
         if path.startswith("/v1/campuses/{campus}"):
             return ("bearer", PORTAL_KEY)
-        if path.startswith("/v1/actions/") or path in INTAKE or path in (TRANSFER, DISPOSITION):
+        if path.startswith("/v1/actions/") or path in INTAKE or path in (TRANSFER, DISPOSITION, ERASURE):
             return None if negates_signature(case) else ("signed", None)
         return None
 
