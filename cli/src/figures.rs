@@ -174,34 +174,24 @@ pub struct Trail {
 
 /// [`Carbon`] from every entry of every chain.
 pub async fn carbon(store: &dyn Store) -> Result<Carbon, String> {
-    let err = |e: greenloop::store::StoreError| e.to_string();
     let (mut entries, mut first) = (0u64, 0i64);
     let mut trail: std::collections::BTreeMap<(String, String), (u64, i64)> = Default::default();
-    for head in store.chain_heads().await.map_err(err)? {
-        let mut seq = 0;
-        while seq < head.size {
-            let page = store.entries(&head.chain, seq, 1_000).await.map_err(err)?;
-            if page.is_empty() {
-                break;
+    each_leaf(store, |leaf| {
+        match leaf? {
+            Leaf::Credit(e) => {
+                entries += 1;
+                first += e.co2e_g;
             }
-            seq += page.len() as u64;
-            for bytes in page {
-                match Leaf::read(&bytes) {
-                    Ok((Leaf::Credit(e), _)) => {
-                        entries += 1;
-                        first += e.co2e_g;
-                    }
-                    Ok((Leaf::Correction(c), _)) => {
-                        let t = trail.entry((c.from.clone(), c.to.clone())).or_default();
-                        t.0 += 1;
-                        t.1 += c.co2e_g;
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(format!("chain {}: {e}", head.chain)),
-                }
+            Leaf::Correction(c) => {
+                let t = trail.entry((c.from.clone(), c.to.clone())).or_default();
+                t.0 += 1;
+                t.1 += c.co2e_g;
             }
+            Leaf::Disposition(_) => {}
         }
-    }
+        Ok(())
+    })
+    .await?;
     let trail: Vec<Trail> = trail
         .into_iter()
         .map(|((from, to), (corrections, delta_g))| Trail {
@@ -223,9 +213,30 @@ pub async fn carbon(store: &dyn Store) -> Result<Carbon, String> {
 /// The team ranking from every entry of every chain, under the versions each names; and the
 /// number of entries read.
 pub async fn team(store: &dyn Store) -> Result<(Vec<Ranked>, u64), String> {
-    let err = |e: greenloop::store::StoreError| e.to_string();
-    let catalog = store.catalog().await.map_err(err)?;
+    let catalog = store.catalog().await.map_err(|e| e.to_string())?;
     let mut team = Team::default();
+    let read = each_leaf(store, |leaf| {
+        if let Ok(Leaf::Credit(e)) = leaf {
+            if let (Some(rb), Some(f)) =
+                (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
+            {
+                team.add(&e, rb, f);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    let ranking = team.ranking(|b| catalog.rulebooks().any(|rb| rb.is_partner(b)));
+    Ok((ranking, read))
+}
+
+/// Calls `each` on every stored entry of every chain, read in pages, in (chain, seq) order;
+/// the number of entries read.
+async fn each_leaf(
+    store: &dyn Store,
+    mut each: impl FnMut(Result<Leaf, String>) -> Result<(), String>,
+) -> Result<u64, String> {
+    let err = |e: greenloop::store::StoreError| e.to_string();
     let mut read = 0;
     for head in store.chain_heads().await.map_err(err)? {
         let mut seq = 0;
@@ -237,18 +248,12 @@ pub async fn team(store: &dyn Store) -> Result<(Vec<Ranked>, u64), String> {
             seq += page.len() as u64;
             for bytes in page {
                 read += 1;
-                if let Ok((Leaf::Credit(e), _)) = Leaf::read(&bytes) {
-                    if let (Some(rb), Some(f)) =
-                        (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
-                    {
-                        team.add(&e, rb, f);
-                    }
-                }
+                let leaf = Leaf::read(&bytes).map(|(leaf, _)| leaf);
+                each(leaf.map_err(|e| format!("chain {} seq {}: {e}", head.chain, seq)))?;
             }
         }
     }
-    let ranking = team.ranking(|b| catalog.rulebooks().any(|rb| rb.is_partner(b)));
-    Ok((ranking, read))
+    Ok(read)
 }
 
 /// The team ranking as text.

@@ -344,19 +344,20 @@ const DISPOSITION_PINNED: [&str; 4] = [
     "0e3b9c095c42731c23e2d038e61d121a0cb4a942740be8d7e8866d529ab7ee41",
 ];
 
-/// Each disposition vector: its line, its stated hash and its stated preimage.
-fn dispositions(blocks: &[Block]) -> Vec<(String, String, String)> {
+/// Each `json <kind>-N` block (N = 1, 2, ...): its line, its stated hash and the body of its
+/// `text <kind>-preimage-N` block.
+fn stated(blocks: &[Block], kind: &str) -> Vec<(String, String, String)> {
     (1..)
         .map_while(|n| {
             let b = blocks
                 .iter()
-                .find(|b| b.info == format!("json disposition-{n}"))?;
+                .find(|b| b.info == format!("json {kind}-{n}"))?;
             let hash = b
                 .after
                 .as_deref()
                 .and_then(|l| l.strip_prefix("expected hash: "))
-                .unwrap_or_else(|| panic!("disposition-{n} has no expected hash line"));
-            let pre = block(blocks, &format!("text disposition-preimage-{n}"));
+                .unwrap_or_else(|| panic!("{kind}-{n} has no expected hash line"));
+            let pre = block(blocks, &format!("text {kind}-preimage-{n}"));
             Some((
                 b.body.trim_end().to_owned(),
                 hash.to_owned(),
@@ -364,6 +365,11 @@ fn dispositions(blocks: &[Block]) -> Vec<(String, String, String)> {
             ))
         })
         .collect()
+}
+
+/// Each disposition vector: its line, its stated hash and its stated preimage.
+fn dispositions(blocks: &[Block]) -> Vec<(String, String, String)> {
+    stated(blocks, "disposition")
 }
 
 /// §11.6: each disposition vector is canonical, hashes as stated over its stated preimage,
@@ -452,28 +458,6 @@ fn revised_factors(blocks: &[Block]) -> greenloop::factors::FactorTable {
     greenloop::factors::FactorTable::from_json(text).expect("the revised table is valid")
 }
 
-/// Each correction vector's line, stated hash and stated preimage, in document order.
-fn corrections(blocks: &[Block]) -> Vec<(String, String, String)> {
-    (1..)
-        .map_while(|n| {
-            let b = blocks
-                .iter()
-                .find(|b| b.info == format!("json correction-{n}"))?;
-            let hash = b
-                .after
-                .as_deref()
-                .and_then(|l| l.strip_prefix("expected hash: "))
-                .unwrap_or_else(|| panic!("correction-{n} has no expected hash line"));
-            let pre = block(blocks, &format!("text correction-preimage-{n}"));
-            Some((
-                b.body.trim_end().to_owned(),
-                hash.to_owned(),
-                pre.body.trim_end().to_owned(),
-            ))
-        })
-        .collect()
-}
-
 const CORRECTION_PINNED: [&str; 2] = [
     "80981da0617d19d19b0e06e7d7c75df3a79a84428d5be99fc6922baadcb72b52",
     "2d7710ab70aef74a7c0f99c10452ec535c5fa2ec3f68db83c56ee598d86210db",
@@ -499,7 +483,7 @@ fn correction_vectors_recompute_hash_and_verify_as_stated() {
     let c2 = CorrectionEntry::new(v[2].clone(), &old, &new, 6, d4.hash, c1.hash, AT);
     assert_eq!((c1.co2e_g, c2.co2e_g), (2 * 171, 4 * 171));
     let made = [c1, c2];
-    let cs = corrections(&blocks);
+    let cs = stated(&blocks, "correction");
     assert_eq!(cs.len(), CORRECTION_PINNED.len());
     for (i, ((line, hash, preimage), c)) in cs.iter().zip(&made).enumerate() {
         assert_eq!(

@@ -42,9 +42,7 @@ pub enum EntryType {
 impl DispositionEntry {
     /// C, the RFC 8785 bytes of the entry without `hash`.
     pub fn body(&self) -> Vec<u8> {
-        let mut v = serde_json::to_value(self).expect("an entry always serializes");
-        v.as_object_mut().expect("an object").remove("hash");
-        serde_jcs::to_vec(&v).expect("JSON values canonicalize")
+        crate::ledger::leaf::jcs_without_hash(self)
     }
 
     pub fn compute_hash(&self) -> Digest {
@@ -57,7 +55,7 @@ impl DispositionEntry {
 
     /// The stored form: RFC 8785 bytes including `hash`.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_jcs::to_vec(self).expect("an entry always serializes")
+        crate::ledger::leaf::jcs(self)
     }
 
     pub fn key(&self) -> String {
