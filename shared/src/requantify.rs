@@ -164,29 +164,20 @@ async fn one_pass(
     let size = writer.head(store).await?.size;
     // Pass 1: the corrections so far, by the entry they correct.
     let mut corrected: HashMap<u64, Vec<(String, String)>> = HashMap::new();
-    read(store, chain, size, |leaf| {
-        if let Leaf::Correction(c) = leaf {
-            let pairs = corrected.entry(c.corrects.seq).or_default();
-            pairs.push((c.from.clone(), c.to.clone()));
+    let mut seq = 0;
+    while seq < size {
+        for leaf in page(store, chain, &mut seq, size).await? {
+            if let Leaf::Correction(c) = leaf {
+                let pairs = corrected.entry(c.corrects.seq).or_default();
+                pairs.push((c.from, c.to));
+            }
         }
-        Ok(())
-    })
-    .await?;
+    }
     // Pass 2: a correction for each entry that counts under another version and moves.
     let mut todo: Vec<(Entry, &FactorTable)> = Vec::new();
     let mut seq = 0;
     while seq < size {
-        let page = store
-            .entries(chain, seq, PAGE.min((size - seq) as usize))
-            .await?;
-        if page.is_empty() {
-            return Err(Pass::Failed(
-                StoreError::Corrupt(format!("chain {chain} has no entry {seq}")).into(),
-            ));
-        }
-        seq += page.len() as u64;
-        for bytes in page {
-            let (leaf, _) = Leaf::read(&bytes).map_err(StoreError::Corrupt)?;
+        for leaf in page(store, chain, &mut seq, size).await? {
             let Leaf::Credit(e) = leaf else { continue };
             let pairs = corrected.get(&e.seq);
             let counted = pairs
@@ -228,27 +219,26 @@ async fn one_pass(
     Ok(())
 }
 
-/// Every stored entry of `chain` below `size`, read in pages.
-async fn read(
+/// The next page of `chain`'s entries from `seq` (moved past them), below `size`, read.
+async fn page(
     store: &dyn CreditStore,
     chain: &str,
+    seq: &mut u64,
     size: u64,
-    mut each: impl FnMut(Leaf) -> Result<(), Pass>,
-) -> Result<(), Pass> {
-    let mut seq = 0;
-    while seq < size {
-        let page = store
-            .entries(chain, seq, PAGE.min((size - seq) as usize))
-            .await?;
-        if page.is_empty() {
-            return Err(StoreError::Corrupt(format!("chain {chain} has no entry {seq}")).into());
-        }
-        seq += page.len() as u64;
-        for bytes in page {
-            each(Leaf::read(&bytes).map_err(StoreError::Corrupt)?.0)?;
-        }
+) -> Result<Vec<Leaf>, Pass> {
+    let page = store
+        .entries(chain, *seq, PAGE.min((size - *seq) as usize))
+        .await?;
+    if page.is_empty() {
+        return Err(StoreError::Corrupt(format!("chain {chain} has no entry {seq}")).into());
     }
-    Ok(())
+    *seq += page.len() as u64;
+    let read = page
+        .iter()
+        .map(|bytes| Leaf::read(bytes).map(|(leaf, _)| leaf));
+    Ok(read
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::Corrupt)?)
 }
 
 /// Appends the corrections of `todo`, planned on the members' accounts as read; a batch whose

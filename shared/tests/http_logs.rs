@@ -92,6 +92,18 @@ fn scan(id: &str) -> (String, [(&'static str, String); 2]) {
     (body, headers)
 }
 
+/// A POST of `body` to `path` with its signature headers.
+fn signed_post(path: &str, body: String, headers: [(&'static str, String); 2]) -> Request<Body> {
+    let [key_id, signature] = headers;
+    Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(key_id.0, key_id.1)
+        .header(signature.0, signature.1)
+        .body(Body::from(body))
+        .unwrap()
+}
+
 /// Asserts that `text` holds none of the request's secrets: the user id, the webhook secret, the
 /// signature's MAC, the portal key and the key's secret half alone.
 fn assert_no_secret(text: &str, signature: &str) {
@@ -117,13 +129,7 @@ async fn logs_carry_ids_but_no_secret_signature_key_or_user_id() {
         .unwrap();
     assert!(send(put).await.unwrap().status().is_success());
     let (body, [key_id, signature]) = scan("scan-log");
-    let post = Request::builder()
-        .method(Method::POST)
-        .uri("/v1/scans")
-        .header(key_id.0, key_id.1)
-        .header(signature.0, &signature.1)
-        .body(Body::from(body))
-        .unwrap();
+    let post = signed_post("/v1/scans", body, [key_id, signature.clone()]);
     assert_eq!(send(post).await.unwrap().status(), 202);
 
     let text = logs.text();
@@ -408,13 +414,7 @@ async fn after_erasure_nothing_stored_or_logged_links_the_user_id_to_the_pseudon
     let (app, dir) = app().await;
     let send = |req: Request<Body>| router(app.clone()).oneshot(req);
     let (body, [key_id, signature]) = scan("scan-erase");
-    let post = Request::builder()
-        .method(Method::POST)
-        .uri("/v1/scans")
-        .header(key_id.0, key_id.1)
-        .header(signature.0, &signature.1)
-        .body(Body::from(body))
-        .unwrap();
+    let post = signed_post("/v1/scans", body, [key_id, signature.clone()]);
     assert_eq!(send(post).await.unwrap().status(), 202);
     greenloop::credit::credit_pending(
         app.store.as_ref(),
@@ -441,13 +441,7 @@ async fn after_erasure_nothing_stored_or_logged_links_the_user_id_to_the_pseudon
     let body = r#"{"request":"erase-log-1"}"#;
     let [key_id, signature] =
         http_app::signature_headers(SECRET, "POST", &path, NOW, body.as_bytes());
-    let erase = Request::builder()
-        .method(Method::POST)
-        .uri(&path)
-        .header(key_id.0, key_id.1)
-        .header(signature.0, &signature.1)
-        .body(Body::from(body))
-        .unwrap();
+    let erase = signed_post(&path, body.to_owned(), [key_id, signature.clone()]);
     assert_eq!(send(erase).await.unwrap().status(), 201);
     assert_eq!(app.store.mapping(&subject).await.unwrap(), None);
     let account = app.store.accounts(&[member]).await.unwrap().remove(0);

@@ -230,11 +230,19 @@ fn export_block_is_the_vectors_in_chain_seq_order() {
 }
 
 fn verify(export: &str, state: &serde_json::Value) -> greenloop::ledger::verify::Report {
+    verify_in(&Catalog::builtin(), export, state)
+}
+
+/// [`verify`] under the versions of `catalog`.
+fn verify_in(
+    catalog: &Catalog,
+    export: &str,
+    state: &serde_json::Value,
+) -> greenloop::ledger::verify::Report {
     let heads: Vec<ChainHead> = serde_json::from_value(state["heads"].clone()).unwrap();
     let accounts: Vec<Account> = serde_json::from_value(state["accounts"].clone()).unwrap();
     let totals: Vec<CampusTotals> = serde_json::from_value(state["campus_totals"].clone()).unwrap();
-    let catalog = Catalog::builtin();
-    let mut verifier = Verifier::with_threads(&catalog, 1);
+    let mut verifier = Verifier::with_threads(catalog, 1);
     let mut current: Option<String> = None;
     for line in export.lines() {
         let chain = parse_chain(line);
@@ -524,25 +532,9 @@ fn correction_vectors_recompute_hash_and_verify_as_stated() {
         });
         all.join("\n")
     };
-    let verify_with = |text: &str, state: &serde_json::Value| {
-        let heads: Vec<ChainHead> = serde_json::from_value(state["heads"].clone()).unwrap();
-        let accounts: Vec<Account> = serde_json::from_value(state["accounts"].clone()).unwrap();
-        let totals: Vec<CampusTotals> =
-            serde_json::from_value(state["campus_totals"].clone()).unwrap();
-        let mut catalog = Catalog::builtin();
-        catalog.add_factors(new.clone()).unwrap();
-        let mut verifier = Verifier::with_threads(&catalog, 1);
-        let mut current: Option<String> = None;
-        for line in text.lines() {
-            let chain = parse_chain(line);
-            if current.as_deref() != Some(chain.as_str()) {
-                verifier.chain(&chain);
-                current = Some(chain);
-            }
-            verifier.push(line.as_bytes());
-        }
-        verifier.finish(&heads, &accounts, &totals)
-    };
+    let mut catalog = Catalog::builtin();
+    catalog.add_factors(new.clone()).unwrap();
+    let verify_with = |text: &str, state: &serde_json::Value| verify_in(&catalog, text, state);
     let stated: Vec<String> = cs.iter().map(|c| c.0.clone()).collect();
     let report = verify_with(&with(&stated), &state);
     assert!(report.is_ok(), "{:?}", report.problems);

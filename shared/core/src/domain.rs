@@ -96,18 +96,6 @@ impl Subject {
         Subject(hex::encode(mac.finalize().into_bytes()))
     }
 
-    /// Accepts a stored subject key (64 lowercase hex).
-    pub fn parse(s: &str) -> Result<Self, Invalid> {
-        if is_lower_hex(s, 64) {
-            Ok(Subject(s.to_owned()))
-        } else {
-            Err(Invalid::new(
-                "invalid_subject",
-                "a subject is 64 lowercase hex characters",
-            ))
-        }
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -352,13 +352,14 @@ async fn first_sight(
     campus: &str,
     origin: &str,
 ) -> Result<MemberId, ApiError> {
-    if let Some(known) = super::scan::known_member(app, user).await? {
-        return Ok(known);
+    let subject = super::scan::subject(app, user)?;
+    if let Some(known) = app.store.mapping(&subject).await? {
+        return Ok(known.member);
     }
     if !app.store.campuses().await?.iter().any(|c| c.id == campus) {
         return Err(ApiError::not_found(format!("campus {campus}")));
     }
-    super::scan::member_or_new(app, user, origin).await
+    Ok(app.store.member_or_new(&subject, origin).await?)
 }
 
 fn affiliated(member: MemberId, campus: String, done: Affiliated) -> Result<Response, ApiError> {

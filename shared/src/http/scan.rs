@@ -270,7 +270,7 @@ async fn again(
 ) -> Result<Response, ApiError> {
     delivered.member = record.action.member.clone();
     if action_digest(&delivered) != record.digest {
-        return Err(own_id(StoreError::Conflict(String::new()), &delivered.id));
+        return Err(StoreError::Conflict(delivered.id).into());
     }
     answer(
         app,
@@ -454,16 +454,6 @@ pub(super) fn subject<S: ?Sized>(app: &super::App<S>, user: &str) -> Result<Subj
         )
     })?;
     Ok(Subject::of(pepper, user))
-}
-
-/// The member a platform user id stands for, drawn at first sight with `origin` noted.
-pub(super) async fn member_or_new<S: Pseudonyms + ?Sized>(
-    app: &super::App<S>,
-    user: &str,
-    origin: &str,
-) -> Result<MemberId, ApiError> {
-    let subject = subject(app, user)?;
-    Ok(app.store.member_or_new(&subject, origin).await?)
 }
 
 /// The member a platform user id stands for, if the person was seen and not erased.

@@ -120,7 +120,8 @@ pub trait Pseudonyms: Send + Sync {
     async fn mapping(&self, subject: &Subject) -> Result<Option<Mapping>>;
     /// The member `subject` maps to, drawing a random pseudonym at first sight with a
     /// create-only write (concurrent first sights agree on one member), noting `origin`, who
-    /// saw the person first.
+    /// saw the person first. The write comes first: callers that expect the person to be
+    /// known read [`Pseudonyms::mapping`] before, so a first sight costs no second read.
     async fn member_or_new(&self, subject: &Subject, origin: &str) -> Result<MemberId>;
 }
 

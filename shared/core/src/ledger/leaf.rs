@@ -44,15 +44,6 @@ impl Leaf {
         }
     }
 
-    /// The member whose chain the entry joins: a credit's or a correction's.
-    pub fn member(&self) -> Option<&crate::domain::MemberId> {
-        match self {
-            Leaf::Credit(e) => Some(&e.member),
-            Leaf::Disposition(_) => None,
-            Leaf::Correction(c) => Some(&c.member),
-        }
-    }
-
     /// The stored form: canonical JSON with `hash`.
     pub fn to_json(&self) -> Vec<u8> {
         match self {

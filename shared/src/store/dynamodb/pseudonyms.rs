@@ -30,9 +30,6 @@ impl Pseudonyms for DynamoStore {
     }
 
     async fn member_or_new(&self, subject: &Subject, origin: &str) -> Result<MemberId> {
-        if let Some(m) = self.mapping(subject).await? {
-            return Ok(m.member);
-        }
         let fresh = new_pseudonym()?;
         let mut it = item::subject(subject);
         it.insert(MEMBER.into(), s(fresh.as_str()));
@@ -40,7 +37,7 @@ impl Pseudonyms for DynamoStore {
         if self.put_new(it).await? {
             return Ok(fresh);
         }
-        // Another first sight won: its pseudonym is the member's.
+        // Known already, or another first sight won: the stored pseudonym is the member's.
         self.mapping(subject)
             .await?
             .map(|m| m.member)

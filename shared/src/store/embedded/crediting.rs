@@ -199,36 +199,20 @@ impl Crediting for EmbeddedStore {
                     pending.remove(k)?;
                 }
                 actions.insert(key.as_str(), encode(&kept).as_slice())?;
-                if entries
-                    .insert((chain, e.seq), e.to_json().as_slice())?
-                    .is_some()
-                {
-                    return Err(AppendError::HeadMoved(chain.to_owned()));
-                }
-                let n = next.get_mut(e.member.as_str()).ok_or_else(|| {
-                    StoreError::Invalid(Invalid::new(
-                        "bad_batch",
-                        format!("entry {} has no account update", e.seq),
-                    ))
-                })?;
-                log.insert((e.member.as_str(), *n), (chain, e.seq))?;
-                *n += 1;
             }
-            // Corrections credit no action: each is an entry in its member's chain and log.
-            for c in &batch.corrections {
-                if entries
-                    .insert((chain, c.seq), c.to_json().as_slice())?
-                    .is_some()
-                {
+            // Every entry, credits then corrections (which credit no action), in its chain and
+            // its member's log.
+            for (seq, member, json) in batch.stored() {
+                if entries.insert((chain, seq), json.as_slice())?.is_some() {
                     return Err(AppendError::HeadMoved(chain.to_owned()));
                 }
-                let n = next.get_mut(c.member.as_str()).ok_or_else(|| {
+                let n = next.get_mut(member.as_str()).ok_or_else(|| {
                     StoreError::Invalid(Invalid::new(
                         "bad_batch",
-                        format!("correction {} has no account update", c.seq),
+                        format!("entry {seq} has no account update"),
                     ))
                 })?;
-                log.insert((c.member.as_str(), *n), (chain, c.seq))?;
+                log.insert((member.as_str(), *n), (chain, seq))?;
                 *n += 1;
             }
             let mut days = txn.open_table(CAMPUS_DAYS)?;

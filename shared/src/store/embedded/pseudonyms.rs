@@ -35,9 +35,6 @@ impl Pseudonyms for EmbeddedStore {
     }
 
     async fn member_or_new(&self, subject: &Subject, origin: &str) -> Result<MemberId> {
-        if let Some(m) = self.mapping(subject).await? {
-            return Ok(m.member);
-        }
         let fresh = Mapping {
             member: new_pseudonym()?,
             origin: origin.to_owned(),
