@@ -4,6 +4,7 @@
 //!
 //! Modules, bottom up (each uses only those before it):
 //! - [`digest`]: SHA-256 values and the RFC 6962 leaf hash;
+//! - `jcs`: RFC 8785 bytes of typed entries, which their hashes cover;
 //! - [`domain`]: actions, stations, campuses, member pseudonyms and input validation;
 //! - [`rulebook`], [`factors`], [`catalog`]: the versioned rules that turn an action into points
 //!   and grams of CO2e;
@@ -25,6 +26,7 @@ pub mod digest;
 pub mod disposition;
 pub mod domain;
 pub mod factors;
+mod jcs;
 pub mod ledger;
 pub mod merkle;
 pub mod proof;

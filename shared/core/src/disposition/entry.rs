@@ -42,7 +42,7 @@ pub enum EntryType {
 impl DispositionEntry {
     /// C, the RFC 8785 bytes of the entry without `hash`.
     pub fn body(&self) -> Vec<u8> {
-        crate::ledger::leaf::jcs_without_hash(self)
+        crate::jcs::without_hash(self)
     }
 
     pub fn compute_hash(&self) -> Digest {
@@ -55,7 +55,7 @@ impl DispositionEntry {
 
     /// The stored form: RFC 8785 bytes including `hash`.
     pub fn to_json(&self) -> Vec<u8> {
-        crate::ledger::leaf::jcs(self)
+        crate::jcs::bytes(self)
     }
 
     pub fn key(&self) -> String {

@@ -116,7 +116,7 @@ impl CorrectionEntry {
 
     /// C, the RFC 8785 bytes of the entry without `hash`.
     pub fn body(&self) -> Vec<u8> {
-        crate::ledger::leaf::jcs_without_hash(self)
+        crate::jcs::without_hash(self)
     }
 
     pub fn compute_hash(&self) -> Digest {
@@ -129,7 +129,7 @@ impl CorrectionEntry {
 
     /// The stored form: RFC 8785 bytes including `hash`.
     pub fn to_json(&self) -> Vec<u8> {
-        crate::ledger::leaf::jcs(self)
+        crate::jcs::bytes(self)
     }
 
     /// What needs nothing but the entry: format and bounds, and that the corrected entry is

@@ -86,18 +86,6 @@ impl Leaf {
     }
 }
 
-/// The RFC 8785 bytes of a typed entry (disposition, correction): its stored form.
-pub(crate) fn jcs<T: serde::Serialize>(entry: &T) -> Vec<u8> {
-    serde_jcs::to_vec(entry).expect("an entry always serializes")
-}
-
-/// C of a typed entry: its RFC 8785 bytes without its top-level `hash`.
-pub(crate) fn jcs_without_hash<T: serde::Serialize>(entry: &T) -> Vec<u8> {
-    let mut v = serde_json::to_value(entry).expect("an entry always serializes");
-    v.as_object_mut().expect("an object").remove("hash");
-    serde_jcs::to_vec(&v).expect("JSON values canonicalize")
-}
-
 /// Whether the stored bytes are a JSON object with a top-level `type` member.
 pub fn is_typed(stored: &[u8]) -> bool {
     type_of(stored).is_some()
