@@ -6,7 +6,7 @@
 use crate::backend::Backend;
 use crate::report::{group, kg};
 use clap::Subcommand;
-use greenloop::brand::{Ranked, Team};
+use greenloop::brand::{Attributed, Ranked, Team};
 use greenloop::disposition::Totals;
 use greenloop::http::audit::{Disposition, StationDisposition};
 use greenloop::ledger::Leaf;
@@ -216,12 +216,9 @@ pub async fn team(store: &dyn Store) -> Result<(Vec<Ranked>, u64), String> {
     let catalog = store.catalog().await.map_err(|e| e.to_string())?;
     let mut team = Team::default();
     let read = each_leaf(store, |leaf| {
-        if let Ok(Leaf::Credit(e)) = leaf {
-            if let (Some(rb), Some(f)) =
-                (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
-            {
-                team.add(&e, rb, f);
-            }
+        // Credit entries and their corrections, under the versions they name.
+        if let Ok(Ok(Some(a))) = leaf.as_ref().map(|l| Attributed::of(l, &catalog)) {
+            team.add_shares(&a.credit.member, a.shares);
         }
         Ok(())
     })

@@ -119,26 +119,9 @@ pub(crate) fn join_page(
     }
 }
 
-/// The credit entry `p` proves in the checkpoint of its chain and size (from
-/// [`checkpoints_by_tree`]); `credit` says what another entry is not.
-pub(crate) fn proven_credit(
-    key: &PublicKey,
-    by_tree: &BTreeMap<(&str, u64), &SignedCheckpoint>,
-    p: &InclusionProof,
-    fail: impl Fn(String) -> AuditError,
-    credit: &str,
-) -> Result<crate::ledger::Entry, AuditError> {
-    match proven_leaf(key, by_tree, p, &fail)? {
-        Leaf::Credit(e) => Ok(e),
-        Leaf::Disposition(_) | Leaf::Correction(_) => Err(fail(format!(
-            "chain {} seq {} is not {credit}",
-            p.chain, p.seq
-        ))),
-    }
-}
-
-/// The entry `p` proves in the checkpoint of its chain and size, whatever its type.
-fn proven_leaf(
+/// The entry `p` proves in the checkpoint of its chain and size (from [`checkpoints_by_tree`]),
+/// whatever its type.
+pub(crate) fn proven_leaf(
     key: &PublicKey,
     by_tree: &BTreeMap<(&str, u64), &SignedCheckpoint>,
     p: &InclusionProof,

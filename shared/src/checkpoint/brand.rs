@@ -13,8 +13,8 @@
 use super::tree::{proofs_in_latest, TreeError};
 use crate::store::{BrandFolding, BrandQueries, CheckpointStore, LedgerSource, StoreError};
 use greenloop_core::brand::fold::{partner_shares, plan, Cursor, StatementPage};
-use greenloop_core::brand::{figures, shares, Statement};
-use greenloop_core::ledger::{Entry, Leaf};
+use greenloop_core::brand::{figures, Attributed, Statement};
+use greenloop_core::ledger::Leaf;
 
 /// Most items one fold writes: one DynamoDB transaction's.
 pub const FOLD_ITEMS: usize = 100;
@@ -92,18 +92,14 @@ async fn fold_chain<S: LedgerSource + CheckpointStore + BrandFolding + ?Sized>(
         for (i, bytes) in page.iter().enumerate() {
             let seq = from.seq + i as u64;
             let text = std::str::from_utf8(bytes).map_err(|_| format!("seq {seq} is not UTF-8"))?;
-            let e = match Leaf::read(bytes) {
-                Ok((Leaf::Credit(e), _)) => e,
-                // Brand figures stay as first reported: a correction's grams are not folded
-                // (docs/ledger-format.md §13.5).
-                Ok((Leaf::Disposition(_) | Leaf::Correction(_), _)) => continue,
+            let leaf = match Leaf::read(bytes) {
+                Ok((leaf, _)) => leaf,
                 Err(why) => return Err(format!("seq {seq} cannot be read: {why}")),
             };
-            let (Some(rb), Some(f)) = (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
-            else {
-                return Err(format!("seq {seq} names an unknown version"));
-            };
-            found.extend(partner_shares(&e, text, rb, f));
+            // Credit entries and corrections; a disposition names no brand.
+            if let Some(a) = Attributed::of(&leaf, catalog)? {
+                found.extend(partner_shares(&a, text));
+            }
         }
         for fold in plan(&chain, from, end, found, FOLD_ITEMS) {
             store.fold_brands(&fold).await.map_err(|e| e.to_string())?;
@@ -196,7 +192,7 @@ pub async fn brand_statement<S: LedgerSource + CheckpointStore + ?Sized>(
 ) -> Result<Statement, TreeError> {
     let catalog = store.catalog().await?;
     let mut placed = Vec::new();
-    let mut entries: Vec<Entry> = Vec::new();
+    let mut entries: Vec<Leaf> = Vec::new();
     for head in store.chain_heads().await? {
         let Some(c) = store.checkpoint(&head.chain, None).await? else {
             continue;
@@ -213,17 +209,15 @@ pub async fn brand_statement<S: LedgerSource + CheckpointStore + ?Sized>(
             for bytes in page {
                 let this = seq;
                 seq += 1;
-                let Ok((Leaf::Credit(e), _)) = Leaf::read(&bytes) else {
+                let Ok((leaf, _)) = Leaf::read(&bytes) else {
                     continue;
                 };
-                let (Some(rb), Some(f)) =
-                    (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
-                else {
+                let Ok(Some(a)) = Attributed::of(&leaf, &catalog) else {
                     continue;
                 };
-                if shares(&e, rb, f).contains_key(brand) {
+                if a.shares.contains_key(brand) {
                     placed.push((head.chain.clone(), this, bytes));
-                    entries.push(e);
+                    entries.push(leaf);
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The brand figures case: the checkpoint job folds checkpointed entries into each partner
 //! brand's figures, rows, members and entry index exactly once; the statement read from them
-//! is the one the ledger itself gives, and it verifies offline.
+//! is the one the ledger itself gives, and it verifies offline; a requantification's
+//! corrections move them by the brands' share of each delta.
 
 use crate::{scan, SHARDS, TEST_LOG_KEY, WINDOW_START};
 use greenloop::brand::fold::{plan, BrandStanding, Cursor};
@@ -184,4 +185,54 @@ pub async fn brand_figures_fold_each_share_once(store: &dyn Store) {
     let now = same_as_the_ledger(store, "brand-01").await;
     assert_eq!((now.entries, now.boxes), (5, 12));
     assert_eq!(standing(store, "brand-01").await.members, 4);
+
+    // A requantification that moves the box factor moves the brands' grams by their boxes'
+    // share, once its corrections are checkpointed; boxes, points and members stay.
+    let two = standing(store, "brand-02").await.totals;
+    let mut factors = greenloop::factors::FactorTable::default_2026();
+    factors.version = "factors-brands.2".into();
+    factors.box_reused.g_co2e += 8;
+    let rules = Rules {
+        factors,
+        ..Rules::defaults()
+    };
+    let done = greenloop::requantify::requantify(store, &rules, WINDOW_START + 86_400)
+        .await
+        .expect("requantify");
+    assert_eq!(done.corrected, 5, "every entry has boxes");
+    assert_eq!(
+        fold(store).await,
+        0,
+        "corrections wait for their checkpoint"
+    );
+    checkpoint(store, 3_000).await;
+    assert_eq!(
+        fold(store).await,
+        2 + 1 + 1 + 32 + 1,
+        "one share per partner lot again"
+    );
+    let moved = same_as_the_ledger(store, "brand-01").await;
+    let want = Figures {
+        co2e_g: now.co2e_g + 12 * 8,
+        entries: now.entries + 5,
+        ..now
+    };
+    assert_eq!(moved, want);
+    assert_eq!(standing(store, "brand-01").await.members, 4);
+    let two_moved = same_as_the_ledger(store, "brand-02").await;
+    assert_eq!(
+        (
+            two_moved.co2e_g,
+            two_moved.entries,
+            two_moved.boxes,
+            two_moved.points
+        ),
+        (two.co2e_g + 3 * 8, two.entries + 2, two.boxes, two.points)
+    );
+    // The whole log's check sums the corrections' shares too.
+    let report = greenloop::verify::verify_store(store, |_| ())
+        .await
+        .expect("verify");
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(fold(store).await, 0);
 }

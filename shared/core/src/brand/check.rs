@@ -4,10 +4,11 @@
 //! cannot show, is caught by whoever verifies the whole log.
 
 use super::fold::{BrandStanding, Cursor};
-use super::{first_difference, Credited, Figures};
+use super::{first_difference, numbered_partners, Attributed, Credited, Figures};
 use crate::catalog::Catalog;
 use crate::domain::{ActionKind, BoxLot};
 use crate::ledger::verify::Problem;
+use crate::ledger::Leaf;
 use crate::rulebook::Reason;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -65,14 +66,15 @@ impl<'c> FoldCheck<'c> {
     /// Takes a stored entry of `chain`. Entries past the chain's cursor, and entries that do
     /// not parse (the verifier reports those), count for nothing.
     pub fn push(&mut self, chain: &str, stored: &[u8]) {
-        let Some(cursor) = self.cursors.get(chain) else {
+        let Some(&cursor) = self.cursors.get(chain) else {
             return;
         };
         if self.names_a_brand.find(stored).is_none() {
             return;
         }
         let Ok(e) = serde_json::from_slice::<Branded>(stored) else {
-            return;
+            // Not a credit entry: a correction of one that names a brand, read in full.
+            return self.push_correction(chain, cursor, stored);
         };
         if e.seq > cursor.seq || e.chain != chain {
             return;
@@ -90,14 +92,41 @@ impl<'c> FoldCheck<'c> {
             points: e.points,
             bonus: e.bonus,
         };
-        for (part, brand, figures) in credited.partner_shares(rb, f) {
-            if e.seq == cursor.seq && part >= cursor.part {
+        let shares = credited.partner_shares(rb, f);
+        self.count(e.seq, cursor, &e.member, shares);
+    }
+
+    fn push_correction(&mut self, chain: &str, cursor: Cursor, stored: &[u8]) {
+        let Ok((leaf @ Leaf::Correction(_), _)) = Leaf::read(stored) else {
+            return;
+        };
+        if leaf.seq() > cursor.seq || leaf.chain() != chain {
+            return;
+        }
+        let Ok(Some(a)) = Attributed::of(&leaf, self.catalog) else {
+            return;
+        };
+        let shares = numbered_partners(a.shares, a.rulebook);
+        let member = a.credit.member.as_str().to_owned();
+        self.count(a.seq, cursor, &member, shares);
+    }
+
+    /// Adds an entry's numbered partner shares, those before the cursor.
+    fn count(
+        &mut self,
+        seq: u64,
+        cursor: Cursor,
+        member: &str,
+        shares: impl Iterator<Item = (u32, String, Figures)>,
+    ) {
+        for (part, brand, figures) in shares {
+            if seq == cursor.seq && part >= cursor.part {
                 break;
             }
             let (sum, members) = self.brands.entry(brand).or_default();
             sum.add(&figures);
-            if !members.contains(e.member.as_ref()) {
-                members.insert(e.member.clone().into_owned());
+            if !members.contains(member) {
+                members.insert(member.to_owned());
             }
         }
     }
@@ -137,6 +166,7 @@ mod tests {
     use super::*;
     use crate::brand::fold::partner_shares;
     use crate::domain::{Items, MemberId};
+    use crate::factors::FactorTable;
     use crate::ledger::entry::tests::sample;
     use crate::ledger::Entry;
 
@@ -161,9 +191,9 @@ mod tests {
     fn folded(entries: &[Entry], cursor: Cursor, catalog: &Catalog) -> Vec<BrandStanding> {
         let mut by: BTreeMap<String, (Figures, BTreeSet<MemberId>)> = BTreeMap::new();
         for e in entries {
-            let rb = catalog.rulebook(&e.rulebook).unwrap();
-            let f = catalog.factors(&e.factors).unwrap();
-            for s in partner_shares(e, "", rb, f) {
+            let leaf = Leaf::Credit(e.clone());
+            let a = Attributed::of(&leaf, catalog).unwrap().unwrap();
+            for s in partner_shares(&a, "") {
                 if (s.seq, s.part) < (cursor.seq, cursor.part) {
                     let (sum, members) = by.entry(s.brand).or_default();
                     sum.add(&s.figures);
@@ -178,6 +208,51 @@ mod tests {
                 members: m.len() as u64,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_correction_counts_its_brands_grams_and_leaving_it_out_is_named() {
+        use crate::digest::ZERO;
+        use crate::ledger::correction::CorrectionEntry;
+        let mut catalog = Catalog::builtin();
+        let old = FactorTable::default_2026();
+        let mut new = old.clone();
+        new.version = "factors-check.2".into();
+        new.box_reused.g_co2e += 8;
+        catalog.add_factors(new.clone()).unwrap();
+        let credit = entry(0, &["brand-01", "brand-02"]);
+        let c = CorrectionEntry::new(credit.clone(), &old, &new, 1, ZERO, ZERO, 0);
+        let leaves = [Leaf::Credit(credit.clone()), Leaf::Correction(Box::new(c))];
+        let stored: Vec<Vec<u8>> = leaves.iter().map(Leaf::to_json).collect();
+        let mut standings: BTreeMap<String, BrandStanding> = BTreeMap::new();
+        for leaf in &leaves {
+            let a = Attributed::of(leaf, &catalog).unwrap().unwrap();
+            for s in partner_shares(&a, "") {
+                let st = standings.entry(s.brand.clone()).or_default();
+                st.brand = s.brand;
+                st.totals.add(&s.figures);
+                st.members = 1;
+            }
+        }
+        let one = &standings["brand-01"].totals;
+        assert_eq!((one.boxes, one.co2e_g, one.entries), (1, 37 + 8, 2));
+        let check = |stored_standings: Vec<BrandStanding>| {
+            let mut c = FoldCheck::new(&catalog, vec![(credit.chain.clone(), Cursor::end(2))]);
+            for bytes in &stored {
+                c.push(&credit.chain, bytes);
+            }
+            c.finish(&stored_standings)
+        };
+        let honest: Vec<BrandStanding> = standings.values().cloned().collect();
+        assert_eq!(check(honest.clone()), []);
+        // Stored figures that left the correction out (as first reported) are named.
+        let mut first = honest;
+        first[0].totals.co2e_g -= 8;
+        first[0].totals.entries -= 1;
+        assert!(matches!(
+            &check(first)[..],
+            [Problem::BrandFigures { brand, field: "entries", .. }] if brand == "brand-01"
+        ));
     }
 
     #[test]

@@ -11,13 +11,10 @@
 //! Only partner brands are folded (the rulebook's team, about 50): a lot may name any brand id,
 //! and the stored figures must stay bounded whatever an integration sends.
 
-use super::{ranked, Credited, Figures, Ranked, Row, Statement};
+use super::{numbered_partners, ranked, Attributed, Figures, Ranked, Row, Statement};
 use crate::checkpoint::SignedCheckpoint;
 use crate::domain::MemberId;
-use crate::factors::FactorTable;
-use crate::ledger::Entry;
 use crate::proof::{join_page, sort_checkpoints, InclusionProof};
-use crate::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,22 +59,17 @@ impl Share {
     }
 }
 
-/// The partner-brand shares of one entry (stored as `stored`), in brand order.
-pub fn partner_shares(
-    e: &Entry,
-    stored: &str,
-    rulebook: &Rulebook,
-    factors: &FactorTable,
-) -> Vec<Share> {
-    Credited::of(e)
-        .partner_shares(rulebook, factors)
+/// The partner-brand shares of one entry (stored as `stored`), in brand order. A correction's
+/// share lands on its corrected entry's day and campus, as its grams do in the campus totals.
+pub fn partner_shares(a: &Attributed, stored: &str) -> Vec<Share> {
+    numbered_partners(a.shares.clone(), a.rulebook)
         .map(|(part, brand, figures)| Share {
             brand,
-            seq: e.seq,
+            seq: a.seq,
             part,
-            day: e.day.clone(),
-            campus: e.campus.clone(),
-            member: e.member.clone(),
+            day: a.credit.day.clone(),
+            campus: a.credit.campus.clone(),
+            member: a.credit.member.clone(),
             figures,
             entry: stored.to_owned(),
         })

@@ -15,13 +15,18 @@
 //!   `points` > 0, else 0: the uplift's share of what was actually credited, so a capped or
 //!   out-of-window entry pays the brand's share of what the member got, never more. Summed
 //!   over an entry's brands it is at most `bonus`.
+//!
+//! A correction entry (format 2.2) moves the grams of the brands its corrected entry names by
+//! `boxes × (box_reused under to − under from)`, and counts as one of their entries; their boxes
+//! and points stay as credited. A correction that moves no box grams brings them nothing.
 
 use crate::catalog::Catalog;
 use crate::checkpoint::{PublicKey, SignedCheckpoint};
 use crate::domain::ActionKind;
 use crate::factors::FactorTable;
-use crate::ledger::Entry;
-use crate::proof::{checkpoints_by_tree, proven_credit, AuditError, InclusionProof};
+use crate::ledger::correction::brand_deltas;
+use crate::ledger::{Entry, Leaf};
+use crate::proof::{checkpoints_by_tree, proven_leaf, AuditError, InclusionProof};
 use crate::rulebook::Rulebook;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,18 +78,14 @@ impl<'a> Credited<'a> {
         }
     }
 
-    /// The shares of the rulebook's partner brands, in brand order: each with its place among
-    /// them, the `part` a fold's cursor counts (`fold::Cursor`).
+    /// The shares of the rulebook's partner brands, in brand order, numbered
+    /// ([`numbered_partners`]).
     pub fn partner_shares<'r>(
         &self,
         rulebook: &'r Rulebook,
         factors: &FactorTable,
     ) -> impl Iterator<Item = (u32, String, Figures)> + use<'r> {
-        self.shares(rulebook, factors)
-            .into_iter()
-            .filter(|(b, _)| rulebook.is_partner(b))
-            .enumerate()
-            .map(|(part, (brand, figures))| (part as u32, brand, figures))
+        numbered_partners(self.shares(rulebook, factors), rulebook)
     }
 
     /// What the entry brings each brand it names ([`shares`]).
@@ -114,6 +115,89 @@ impl<'a> Credited<'a> {
             f.entries = 1;
         }
         out
+    }
+}
+
+/// The shares of `rulebook`'s partner brands, in brand order: each with its place among them,
+/// the `part` a fold's cursor counts (`fold::Cursor`).
+pub fn numbered_partners(
+    shares: BTreeMap<String, Figures>,
+    rulebook: &Rulebook,
+) -> impl Iterator<Item = (u32, String, Figures)> + use<'_> {
+    shares
+        .into_iter()
+        .filter(|(b, _)| rulebook.is_partner(b))
+        .enumerate()
+        .map(|(part, (brand, figures))| (part as u32, brand, figures))
+}
+
+/// What a correction of `corrected` from table `from` to `to` brings each brand it names: the
+/// change of their boxes' grams, as one entry. Brands whose grams do not move get nothing.
+pub fn correction_shares(
+    corrected: &Entry,
+    from: &FactorTable,
+    to: &FactorTable,
+) -> BTreeMap<String, Figures> {
+    brand_deltas(corrected, from, to)
+        .into_iter()
+        .map(|(brand, co2e_g)| {
+            let moved = Figures {
+                co2e_g,
+                entries: 1,
+                ..Figures::default()
+            };
+            (brand, moved)
+        })
+        .collect()
+}
+
+/// A ledger entry as attribution reads it: the credit entry whose lots name the brands (for a
+/// correction, the entry it corrects), the entry's own `seq`, the rulebook that says who is a
+/// partner, and what the entry brings each brand.
+pub struct Attributed<'a> {
+    pub seq: u64,
+    pub credit: &'a Entry,
+    pub rulebook: &'a Rulebook,
+    pub shares: BTreeMap<String, Figures>,
+}
+
+impl<'a> Attributed<'a> {
+    /// `leaf` under the versions it names in `catalog`; None for a disposition entry, which
+    /// names no brand. Err: a version the catalog does not know.
+    pub fn of(leaf: &'a Leaf, catalog: &'a Catalog) -> Result<Option<Self>, String> {
+        let unknown = |seq: u64| format!("seq {seq} names an unknown version");
+        match leaf {
+            Leaf::Credit(e) => {
+                let (Some(rb), Some(f)) =
+                    (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
+                else {
+                    return Err(unknown(e.seq));
+                };
+                Ok(Some(Attributed {
+                    seq: e.seq,
+                    credit: e,
+                    rulebook: rb,
+                    shares: shares(e, rb, f),
+                }))
+            }
+            Leaf::Correction(c) => {
+                let e = &c.corrects;
+                let (Some(rb), Some(from), Some(to)) = (
+                    catalog.rulebook(&e.rulebook),
+                    catalog.factors(&c.from),
+                    catalog.factors(&c.to),
+                ) else {
+                    return Err(unknown(c.seq));
+                };
+                Ok(Some(Attributed {
+                    seq: c.seq,
+                    credit: e,
+                    rulebook: rb,
+                    shares: correction_shares(e, from, to),
+                }))
+            }
+            Leaf::Disposition(_) => Ok(None),
+        }
     }
 }
 
@@ -166,33 +250,32 @@ pub struct Verified {
     pub rows: usize,
 }
 
-/// Sums the entries into a statement's figures, under the versions each names in `catalog`:
-/// totals, members, rows by (day, campus). An entry that does not name the brand is refused.
+/// Sums the entries (credit entries and corrections) into a statement's figures, under the
+/// versions each names in `catalog`: totals, members, rows by (day, campus), a correction's on
+/// its corrected entry's. An entry that does not name the brand is refused.
 pub fn figures<'a>(
     brand: &str,
-    entries: impl Iterator<Item = &'a Entry>,
+    entries: impl Iterator<Item = &'a Leaf>,
     catalog: &Catalog,
 ) -> Result<(Figures, u64, Vec<Row>), String> {
     let mut totals = Figures::default();
     let mut members = BTreeSet::new();
     let mut rows: BTreeMap<(String, Option<String>), Figures> = BTreeMap::new();
-    for e in entries {
-        let (Some(rb), Some(f)) = (catalog.rulebook(&e.rulebook), catalog.factors(&e.factors))
+    for leaf in entries {
+        let (chain, seq) = (leaf.chain(), leaf.seq());
+        let Some(mut a) =
+            Attributed::of(leaf, catalog).map_err(|e| format!("chain {chain} {e}"))?
         else {
-            return Err(format!(
-                "chain {} seq {} names an unknown version",
-                e.chain, e.seq
-            ));
+            return Err(format!("chain {chain} seq {seq} is a disposition entry"));
         };
-        let Some(mine) = shares(e, rb, f).remove(brand) else {
+        let Some(mine) = a.shares.remove(brand) else {
             return Err(format!(
-                "chain {} seq {} does not name brand {brand}",
-                e.chain, e.seq
+                "chain {chain} seq {seq} does not name brand {brand}"
             ));
         };
         totals.add(&mine);
-        members.insert(e.member.clone());
-        rows.entry((e.day.clone(), e.campus.clone()))
+        members.insert(a.credit.member.clone());
+        rows.entry((a.credit.day.clone(), a.credit.campus.clone()))
             .or_default()
             .add(&mine);
     }
@@ -207,9 +290,10 @@ pub fn figures<'a>(
     Ok((totals, members.len() as u64, rows))
 }
 
-/// Checks a brand statement offline: every checkpoint is signed by the log; every entry is in
-/// a signed checkpoint at the size its proof names, names the brand, and is named once; and
-/// the totals, members and rows are what the entries add up to under the versions they name.
+/// Checks a brand statement offline: every checkpoint is signed by the log; every entry (a
+/// credit entry or a correction) is in a signed checkpoint at the size its proof names, names
+/// the brand, and is named once; and the totals, members and rows are what the entries add up
+/// to under the versions they name.
 ///
 /// What it cannot show alone is completeness: that no entry naming the brand was left out of
 /// both the entries and the figures. That takes the whole log (`greenloop verify`, which
@@ -225,14 +309,14 @@ pub fn verify_statement(
     let mut entries = Vec::with_capacity(s.proofs.len());
     let mut seen = BTreeSet::new();
     for p in &s.proofs {
-        let e = proven_credit(key, &by_tree, p, fail, "a credit entry")?;
-        if !seen.insert((e.chain.clone(), e.seq)) {
+        let leaf = proven_leaf(key, &by_tree, p, fail)?;
+        if !seen.insert((p.chain.clone(), p.seq)) {
             return Err(fail(format!(
                 "chain {} seq {} is given twice",
-                e.chain, e.seq
+                p.chain, p.seq
             )));
         }
-        entries.push(e);
+        entries.push(leaf);
     }
     let (totals, members, rows) = figures(&s.brand, entries.iter(), catalog).map_err(fail)?;
     if let Some((what, stated, summed)) =
@@ -274,10 +358,19 @@ pub struct Ranked {
 
 impl Team {
     pub fn add(&mut self, e: &Entry, rulebook: &Rulebook, factors: &FactorTable) {
-        for (b, f) in shares(e, rulebook, factors) {
+        self.add_shares(&e.member, shares(e, rulebook, factors));
+    }
+
+    /// Adds what one entry of `member`'s brings each brand ([`Attributed::shares`]).
+    pub fn add_shares(
+        &mut self,
+        member: &crate::domain::MemberId,
+        shares: BTreeMap<String, Figures>,
+    ) {
+        for (b, f) in shares {
             let (sum, members) = self.brands.entry(b).or_default();
             sum.add(&f);
-            members.insert(e.member.clone());
+            members.insert(member.clone());
         }
     }
 
@@ -386,6 +479,34 @@ mod tests {
         // Refused items are nobody's.
         let refused = entry(&[(Some("brand-07"), 3)], 60, 0, Reason::Implausible);
         assert!(shares(&refused, &rb, &f).is_empty());
+    }
+
+    #[test]
+    fn a_correction_moves_only_the_grams_of_the_brands_its_entry_names() {
+        let old = FactorTable::default_2026();
+        let mut boxes = old.clone();
+        boxes.version = "factors-boxes.2".into();
+        boxes.box_reused.g_co2e += 8;
+        let mut books = old.clone();
+        books.version = "factors-books.2".into();
+        books.book_recycled.g_co2e += 171;
+        // Vector 1's lots: 3 boxes of brand-07 and 2 of none.
+        let e = entry(&[(Some("brand-07"), 3), (None, 2)], 80, 80, Reason::Ok);
+        let moved = correction_shares(&e, &old, &boxes);
+        let want = Figures {
+            co2e_g: 24,
+            entries: 1,
+            ..Figures::default()
+        };
+        assert_eq!(moved, BTreeMap::from([("brand-07".to_owned(), want)]));
+        assert!(
+            correction_shares(&e, &old, &books).is_empty(),
+            "books move no brand's grams"
+        );
+        let back = correction_shares(&e, &boxes, &old);
+        assert_eq!(back["brand-07"].co2e_g, -24);
+        let refused = entry(&[(Some("brand-07"), 3)], 60, 0, Reason::Implausible);
+        assert!(correction_shares(&refused, &old, &boxes).is_empty());
     }
 
     proptest! {
