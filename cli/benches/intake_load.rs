@@ -33,6 +33,7 @@ use greenloop::credit::{credit_continuously, MAX_BATCH};
 use greenloop::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop::domain::Action;
 use greenloop::domain::{Campus, MemberId, Pepper, Station, Subject};
+use greenloop::factors::FactorTable;
 use greenloop::http::signature::{sign, Message, KEY_ID_HEADER, SIGNATURE_HEADER};
 use greenloop::http::{self, App, Integrations};
 use greenloop::merkle::frontier::Node;
@@ -328,6 +329,12 @@ impl Crediting for Counted {
     async fn put_rules(&self, rules: &Rules) -> StoreResult<()> {
         self.rules.fetch_add(1, Relaxed);
         self.inner.put_rules(rules).await
+    }
+    async fn factors_in_force(&self) -> StoreResult<Option<FactorTable>> {
+        self.inner.factors_in_force().await
+    }
+    async fn put_factors_in_force(&self, factors: &FactorTable) -> StoreResult<()> {
+        self.inner.put_factors_in_force(factors).await
     }
     async fn pending_actions(
         &self,

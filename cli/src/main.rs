@@ -86,8 +86,8 @@ enum Command {
     /// Set a member's campus as the operator, moving them from another campus if need be (a
     /// portal can only enrol a member with no campus).
     Affiliate(affiliate::AffiliateArgs),
-    /// Publish a new carbon factor table and append a correction entry for every credited
-    /// entry whose grams it moves; run again, it appends nothing.
+    /// Publish a new carbon factor table, put it in force for crediting, and append a correction
+    /// entry for every credited entry whose grams it moves; run again, it appends nothing.
     Requantify(requantify::RequantifyArgs),
     /// Erase a person's link to their member pseudonym (PIPL art. 47) and print the signed
     /// receipt; their pseudonymous entries stay in the ledger.

@@ -1,5 +1,5 @@
-//! `greenloop requantify --factors FILE`: publishes a new factor table and appends a correction
-//! entry for every credited entry whose grams it moves (`docs/ledger-format.md` §13). Idempotent
+//! `greenloop requantify --factors FILE`: publishes a new factor table, puts it in force for
+//! crediting, and appends a correction entry for every credited entry whose grams it moves (`docs/ledger-format.md` §13). Idempotent
 //! and resumable: run again, or after a crash half way, it corrects each entry exactly once.
 //! Points are never requantified.
 
@@ -42,7 +42,7 @@ pub async fn run(
         .await
         .map_err(|e| e.to_string())?;
     println!(
-        "requantified to {} over {} chains: {} entries corrected, {:+} g CO2e ({}); {} already counted under it, {} not moved by it",
+        "requantified to {} over {} chains: {} entries corrected, {:+} g CO2e ({}); {} already counted under it, {} not moved by it; it is in force for crediting",
         rules.factors.version,
         done.chains,
         done.corrected,

@@ -2,8 +2,8 @@
 //! correction entries (format 2.2), never by rewriting one (`docs/ledger-format.md` §13). The
 //! job behind `greenloop requantify`.
 //!
-//! It publishes the factor table, then for each chain, holding the chain's claim as crediting
-//! does: a first pass reads the chain's corrections, so it knows the version each entry counts
+//! It publishes the factor table and puts it in force for crediting (which reads it under each
+//! chain's claim), then for each chain, holding the chain's claim as crediting does: a first pass reads the chain's corrections, so it knows the version each entry counts
 //! under now; a second pass appends a correction for every credit entry that counts under
 //! another version and whose grams the new table moves. Each append is one atomic batch
 //! (entries, the members' accounts, the campuses' days), conditioned on the head and each
@@ -21,7 +21,7 @@ use greenloop_core::domain::MemberId;
 use greenloop_core::factors::FactorTable;
 use greenloop_core::ledger::correction::{brand_deltas, delta};
 use greenloop_core::ledger::{CorrectionEntry, Digest, Entry, Leaf};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Corrections per append: each brings its entry, its member's account and a campus day, well
 /// within DynamoDB's 100 items a transaction.
@@ -36,7 +36,8 @@ const PASSES: u32 = 8;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Requantified {
     pub chains: usize,
-    /// Correction entries appended.
+    /// Correction entries appended by this run: those past each chain's head as it claimed it,
+    /// whether or not their write's answer was lost.
     pub corrected: u64,
     /// The sum of their deltas, grams.
     pub delta_g: i64,
@@ -81,6 +82,9 @@ pub async fn requantify(
     at: i64,
 ) -> Result<Requantified, RequantifyError> {
     store.put_rules(rules).await?;
+    // Before any chain is claimed: crediting reads it under each claim, so what it credits on a
+    // chain after this run has passed it counts under the new table already.
+    store.put_factors_in_force(&rules.factors).await?;
     let catalog = store.catalog().await?;
     let mut out = Requantified::default();
     for head in store.chain_heads().await? {
@@ -107,20 +111,18 @@ async fn chain(
         return Err(RequantifyError::Busy(chain.to_owned()));
     };
     let mut result = Err(RequantifyError::GaveUp(chain.to_owned()));
+    // The chain's size when this run first read it: corrections past it are this run's.
+    let mut start = None;
     for _ in 0..PASSES {
         let mut pass = Requantified::default();
-        match one_pass(store, catalog, to, &mut writer, at, &mut pass).await {
+        match one_pass(store, catalog, to, &mut writer, at, &mut start, &mut pass).await {
             Ok(()) => {
                 result = Ok(pass);
                 break;
             }
             // A write may have landed (a lost answer) or another writer moved the head: read
-            // the chain again, and the corrections made so far count as made.
-            Err(Pass::Again) => {
-                out.corrected += pass.corrected;
-                out.delta_g += pass.delta_g;
-                writer.forget();
-            }
+            // the chain again. The next pass counts this run's corrections on it, made or lost.
+            Err(Pass::Again) => writer.forget(),
             Err(Pass::Failed(e)) => {
                 result = Err(e);
                 break;
@@ -158,16 +160,25 @@ async fn one_pass(
     to: &FactorTable,
     writer: &mut Writer<'_>,
     at: i64,
+    start: &mut Option<u64>,
     out: &mut Requantified,
 ) -> Result<(), Pass> {
     let chain = writer.chain;
     let size = writer.head(store).await?.size;
-    // Pass 1: the corrections so far, by the entry they correct.
+    let start = *start.get_or_insert(size);
+    // Pass 1: the corrections so far, by the entry they correct. Those past `start` are this
+    // run's, from an earlier pass whose answer may have been lost: counted as made.
     let mut corrected: HashMap<u64, Vec<(String, String)>> = HashMap::new();
+    let mut mine: HashSet<u64> = HashSet::new();
     let mut seq = 0;
     while seq < size {
         for leaf in page(store, chain, &mut seq, size).await? {
             if let Leaf::Correction(c) = leaf {
+                if c.seq >= start && c.to == to.version {
+                    out.corrected += 1;
+                    out.delta_g += c.co2e_g;
+                    mine.insert(c.corrects.seq);
+                }
                 let pairs = corrected.entry(c.corrects.seq).or_default();
                 pairs.push((c.from, c.to));
             }
@@ -184,7 +195,9 @@ async fn one_pass(
                 .and_then(|p| p.last())
                 .map_or(e.factors.clone(), |(_, t)| t.clone());
             if counted == to.version {
-                out.current += 1;
+                if !mine.contains(&e.seq) {
+                    out.current += 1;
+                }
                 continue;
             }
             let Some(from) = catalog.factors(&counted) else {

@@ -15,7 +15,8 @@
 //!   so another chain never waits for it.
 //!
 //! Each chain has one writer at a time ([`super::writer`]): a run claims a chain, credits it
-//! from the head it last wrote, and releases it. The stream's batches are credited as announced
+//! from the head it last wrote, under the factor table in force ([`in_force`]), and releases
+//! it. The stream's batches are credited as announced
 //! ([`credit_actions`]); the sweep walks each chain's queue once, oldest first, with a cursor
 //! ([`credit_pending_with`]). A run stops starting appends at its deadline.
 
@@ -27,6 +28,7 @@ use greenloop_core::catalog::Rules;
 use greenloop_core::domain::{Action, MemberId};
 use greenloop_core::ledger::chains;
 use greenloop_core::records::MAX_OPEN_PLEDGES;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
@@ -117,7 +119,10 @@ pub async fn credit_pending_with(
     let names: Vec<String> = chains(shards).collect();
     let sweeps = names.iter().map(|chain| {
         on_chain(store, chain, budget, move |w, r| {
-            Box::pin(drain(store, rules, shards, w, budget, r))
+            Box::pin(async move {
+                let rules = in_force(store, rules, budget, r).await?;
+                drain(store, &rules, shards, w, budget, r).await
+            })
         })
     });
     for r in futures_util::future::join_all(sweeps).await {
@@ -147,9 +152,10 @@ pub async fn credit_actions(
             .cloned()
             .collect();
         on_chain(store, chain, budget, move |w, r| {
-            Box::pin(credit_claimed(
-                store, rules, w, actions, batch, true, budget, r,
-            ))
+            Box::pin(async move {
+                let rules = in_force(store, rules, budget, r).await?;
+                credit_claimed(store, &rules, w, actions, batch, true, budget, r).await
+            })
         })
     });
     for r in futures_util::future::join_all(appends).await {
@@ -174,6 +180,26 @@ async fn publish(
         return Ok(());
     }
     retrying(budget, &mut run.retried, || store.put_rules(rules)).await
+}
+
+/// The rules to credit under on a chain just claimed: `rules`, with the factor table
+/// `requantify` put in force in place of its own, if one was. Read under the claim:
+/// `requantify` puts a table in force before it claims any chain, so a chain it has corrected
+/// is never credited under the table it replaced.
+async fn in_force<'r>(
+    store: &dyn CreditStore,
+    rules: &'r Rules,
+    budget: &Budget,
+    run: &mut CreditRun,
+) -> Result<Cow<'r, Rules>, StoreError> {
+    let table = retrying(budget, &mut run.retried, || store.factors_in_force()).await?;
+    Ok(match table {
+        Some(factors) if factors != rules.factors => Cow::Owned(Rules {
+            rulebook: rules.rulebook.clone(),
+            factors,
+        }),
+        _ => Cow::Borrowed(rules),
+    })
 }
 
 /// The work a task does on a chain it holds.

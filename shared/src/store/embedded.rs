@@ -52,6 +52,9 @@ const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_key_records
 const CAMPUSES: TableDefinition<&str, &[u8]> = TableDefinition::new("campuses");
 const STATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("stations");
 const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
+/// The factor table in force for crediting, under [`IN_FORCE_FACTORS`].
+const IN_FORCE: TableDefinition<&str, &[u8]> = TableDefinition::new("in_force");
+const IN_FORCE_FACTORS: &str = "factors";
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Quarantined actions by id, as JSON [`super::Quarantined`].
 const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
@@ -162,6 +165,7 @@ impl EmbeddedStore {
                 CAMPUSES,
                 STATIONS,
                 RULES,
+                IN_FORCE,
                 KEYS,
                 campus::RANKING,
             ] {

@@ -39,6 +39,7 @@ use greenloop_core::checkpoint::SignedCheckpoint;
 use greenloop_core::digest::Digest;
 use greenloop_core::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop_core::domain::{Action, Campus, MemberId, Station, Subject};
+use greenloop_core::factors::FactorTable;
 use greenloop_core::ledger::{chain_for_station, chain_name};
 use greenloop_core::merkle::frontier::Node;
 use greenloop_core::ranking::{BoardRow, Ranking, Standing};
@@ -154,6 +155,11 @@ pub trait Crediting: Send + Sync {
     /// Publishes a rulebook and factor table version (idempotent; content of a version is fixed),
     /// so that every entry names versions an auditor can read.
     async fn put_rules(&self, rules: &Rules) -> Result<()>;
+    /// The factor table in force: the last one `requantify` put in force (None: none was, and
+    /// crediting applies its own). Read consistently, under a chain's claim.
+    async fn factors_in_force(&self) -> Result<Option<FactorTable>>;
+    /// Puts `factors`, published already ([`Crediting::put_rules`]), in force for crediting.
+    async fn put_factors_in_force(&self, factors: &FactorTable) -> Result<()>;
     /// Pending actions, oldest recorded first, from just `after` a queue position (None: the
     /// front), at most `limit`. An item that cannot be read is listed too, with why, so that
     /// one bad item never hides the rest.

@@ -19,6 +19,7 @@ use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop::domain::{Action, Campus, MemberId, Station, Subject};
+use greenloop::factors::FactorTable;
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::ranking::{BoardRow, Ranking, Standing};
@@ -426,6 +427,12 @@ impl Erasing for Faulty {
 impl Crediting for Faulty {
     async fn put_rules(&self, rules: &Rules) -> Result<(), StoreError> {
         faulted!(Op::PutRules, self.put_rules(rules))
+    }
+    async fn factors_in_force(&self) -> Result<Option<FactorTable>, StoreError> {
+        pass!(self.factors_in_force())
+    }
+    async fn put_factors_in_force(&self, factors: &FactorTable) -> Result<(), StoreError> {
+        pass!(self.put_factors_in_force(factors))
     }
     async fn pending_actions(
         &self,

@@ -1,6 +1,6 @@
 //! Requantification: each affected entry corrected exactly once, through throttling and lost
 //! answers, and again after a run that gave up half way; every total moves by exactly the sum
-//! of the deltas, and the ledger verifies.
+//! of the deltas, and the ledger verifies; the table is then in force for crediting.
 
 use crate::faults::{Faults, Faulty, Op};
 use crate::{all_entries, books, campus, member, scan, sorted_heads, sorted_totals, verify_store};
@@ -9,7 +9,7 @@ use greenloop::catalog::Rules;
 use greenloop::credit::credit_pending;
 use greenloop::domain::Items;
 use greenloop::factors::FactorTable;
-use greenloop::ledger::Leaf;
+use greenloop::ledger::{CorrectionEntry, Leaf};
 use greenloop::requantify::requantify;
 use greenloop::store::{Consent, Store};
 use std::collections::BTreeMap;
@@ -98,35 +98,36 @@ pub async fn requantification_corrects_each_entry_once(store: Arc<dyn Store>) {
         factors: new.clone(),
     };
     let mut runs = 0;
-    let mut corrected = 0;
-    loop {
+    let (done, before) = loop {
         runs += 1;
         assert!(runs < 50, "requantification never finished");
-        match requantify(faulty.as_ref(), &rules, WINDOW_START + 86_400).await {
-            Ok(done) => {
-                corrected += done.corrected;
-                break;
-            }
-            Err(_) => continue,
+        let before = corrections_on(s).await;
+        if let Ok(done) = requantify(faulty.as_ref(), &rules, WINDOW_START + 86_400).await {
+            break (done, before);
         }
-    }
+    };
     assert!(faulty.counts().total() > 0, "faults were injected");
 
     // Exactly one correction per affected entry, each for the pair of versions.
-    let mut corrections = 0;
+    let made = corrections_on(s).await;
     let mut per_member: BTreeMap<String, i64> = BTreeMap::new();
-    for h in sorted_heads(s).await {
-        for bytes in all_entries(s, &h.chain).await {
-            if let Ok((Leaf::Correction(c), _)) = Leaf::read(&bytes) {
-                corrections += 1;
-                let pair = (c.from.as_str(), c.to.as_str());
-                assert_eq!(pair, ("factors-2026.1", "factors-suite.2"));
-                *per_member.entry(c.member.as_str().to_owned()).or_default() += c.co2e_g;
-            }
-        }
+    for c in &made {
+        let pair = (c.from.as_str(), c.to.as_str());
+        assert_eq!(pair, ("factors-2026.1", "factors-suite.2"));
+        *per_member.entry(c.member.as_str().to_owned()).or_default() += c.co2e_g;
     }
-    assert_eq!(corrections, affected, "each affected entry corrected once");
-    assert!(corrected <= corrections as u64);
+    assert_eq!(made.len(), affected, "each affected entry corrected once");
+    // The run that finished counts as its own every correction it made, lost answers included,
+    // and those of the runs that gave up before it as counted under the table already.
+    let sum = |cs: &[CorrectionEntry]| cs.iter().map(|c| c.co2e_g).sum::<i64>();
+    assert_eq!(
+        (done.corrected as usize, done.current as usize, done.delta_g),
+        (
+            affected - before.len(),
+            before.len(),
+            sum(&made) - sum(&before)
+        )
+    );
     assert_eq!(
         per_member, expected,
         "each member's deltas, as the tables give them"
@@ -155,4 +156,48 @@ pub async fn requantification_corrects_each_entry_once(store: Arc<dyn Store>) {
         .expect("again");
     assert_eq!(again.corrected, 0);
     assert_eq!(again.current as usize, affected);
+
+    // The table is in force: crediting with its own built-in table credits under it from now
+    // on, so a later run has nothing to correct.
+    assert_eq!(
+        s.factors_in_force().await.expect("in force"),
+        Some(new.clone())
+    );
+    let later = scan("rq-later", 900, "st-rq-0", WINDOW_START + 7_200, books(3));
+    s.record_action(&later).await.expect("record");
+    credit_pending(s, &Rules::defaults(), crate::SHARDS)
+        .await
+        .expect("credit");
+    let mut under: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for h in sorted_heads(s).await {
+        for bytes in all_entries(s, &h.chain).await {
+            if let Ok((Leaf::Credit(e), _)) = Leaf::read(&bytes) {
+                under.entry(e.factors).or_default().push(e.co2e_g);
+            }
+        }
+    }
+    assert_eq!(
+        under["factors-suite.2"],
+        [3 * 1_197],
+        "the later scan, under the new table"
+    );
+    assert_eq!(under["factors-2026.1"].len(), 30);
+    let third = requantify(s, &rules, WINDOW_START + 95_000)
+        .await
+        .expect("third");
+    assert_eq!(third.corrected, 0);
+    assert!(verify_store(s).await.is_ok());
+}
+
+/// Every correction entry in the store, in (chain, seq) order.
+async fn corrections_on(s: &dyn Store) -> Vec<CorrectionEntry> {
+    let mut out = Vec::new();
+    for h in sorted_heads(s).await {
+        for bytes in all_entries(s, &h.chain).await {
+            if let Ok((Leaf::Correction(c), _)) = Leaf::read(&bytes) {
+                out.push(*c);
+            }
+        }
+    }
+    out
 }

@@ -10,6 +10,7 @@ use greenloop::catalog::{Catalog, Rules};
 use greenloop::checkpoint::SignedCheckpoint;
 use greenloop::disposition::{Disposal, Params, StationStock, Totals};
 use greenloop::domain::{Action, Campus, MemberId, Station, Subject};
+use greenloop::factors::FactorTable;
 use greenloop::ledger::Digest;
 use greenloop::merkle::frontier::Node;
 use greenloop::ranking::{BoardRow, Ranking, Standing};
@@ -252,6 +253,14 @@ impl Crediting for Flaky {
     async fn put_rules(&self, rules: &Rules) -> Result<(), StoreError> {
         self.up()?;
         self.inner.put_rules(rules).await
+    }
+    async fn factors_in_force(&self) -> Result<Option<FactorTable>, StoreError> {
+        self.up()?;
+        self.inner.factors_in_force().await
+    }
+    async fn put_factors_in_force(&self, factors: &FactorTable) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_factors_in_force(factors).await
     }
     async fn pending_actions(
         &self,

@@ -193,6 +193,11 @@ pub fn rules(kind: &str, version: &str) -> Item {
     key("RULES".into(), &format!("{kind}#{version}"))
 }
 
+/// The factor table in force for crediting: one item, put by `requantify`.
+pub fn factors_in_force() -> Item {
+    key("IN_FORCE".into(), "FACTORS")
+}
+
 pub fn board(campus: &str) -> String {
     format!("BOARD#{campus}")
 }

@@ -558,6 +558,26 @@ impl Crediting for DynamoStore {
         Ok(())
     }
 
+    async fn factors_in_force(&self) -> Result<Option<FactorTable>> {
+        match self.get(item::factors_in_force()).await? {
+            Some(it) => Ok(Some(FactorTable::from_json(get_s(&it, "doc")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_factors_in_force(&self, factors: &FactorTable) -> Result<()> {
+        let mut it = item::factors_in_force();
+        it.insert("doc".into(), item::json(factors));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
     async fn pending_actions(&self, after: Option<&str>, limit: usize) -> Result<Vec<Pending>> {
         let mut found: Vec<Pending> = Vec::new();
         for chain in chains(self.shards) {

@@ -4,7 +4,8 @@
 
 use super::{
     decode, encode, get, get_kept, quarantine, read_kept, EmbeddedStore, Kept, ACCOUNTS, ACTIONS,
-    CAMPUS_DAYS, ENTRIES, HEADS, MAX_ITEM_BYTES, MEMBER_LOG, PENDING, RULES,
+    CAMPUS_DAYS, ENTRIES, HEADS, IN_FORCE, IN_FORCE_FACTORS, MAX_ITEM_BYTES, MEMBER_LOG, PENDING,
+    RULES,
 };
 use crate::store::{
     reasons, Account, ActionStatus, AppendError, CampusDay, ChainHead, Claim, CreditBatch,
@@ -13,6 +14,7 @@ use crate::store::{
 use async_trait::async_trait;
 use greenloop_core::catalog::Rules;
 use greenloop_core::domain::Invalid;
+use greenloop_core::factors::FactorTable;
 use greenloop_core::ranking::Ranking;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
@@ -59,6 +61,14 @@ impl Crediting for EmbeddedStore {
             }
             Ok(())
         })
+    }
+
+    async fn factors_in_force(&self) -> Result<Option<FactorTable>> {
+        self.get_json(IN_FORCE, IN_FORCE_FACTORS)
+    }
+
+    async fn put_factors_in_force(&self, factors: &FactorTable) -> Result<()> {
+        self.put_json(IN_FORCE, IN_FORCE_FACTORS, factors)
     }
 
     async fn pending_actions(&self, after: Option<&str>, limit: usize) -> Result<Vec<Pending>> {
