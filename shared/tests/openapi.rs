@@ -40,6 +40,8 @@ mod proofs;
 mod public;
 #[path = "openapi/quarantine.rs"]
 mod quarantine;
+#[path = "openapi/requantified.rs"]
+mod requantified;
 #[path = "openapi/spec.rs"]
 mod spec;
 
@@ -75,6 +77,7 @@ async fn every_route_and_status_matches_the_spec() {
     brands::brand_routes(&h).await;
     public::public_routes(&h).await;
     erasure::erasure(&h).await;
+    requantified::member_history(&h).await;
     after_crediting::store_outage(&h).await;
     after_crediting::store_corrupt(&h).await;
     quarantine::quarantine(&h).await;

@@ -177,17 +177,22 @@ function renderMember() {
     el(
       'tbody',
       {},
-      ...recent.map((e) =>
-        el(
+      ...recent.map((e) => {
+        // A correction (format 2.2) shows the entry it corrects, its signed delta in grams and
+        // no points: points are never requantified.
+        const c = e.type === 'correction' ? e.corrects || {} : null;
+        const of = c || e;
+        const grams = c && e.co2e_g > 0 ? `+${fmt.int(e.co2e_g)}` : fmt.int(e.co2e_g);
+        return el(
           'tr',
-          { dataset: { action: String(e.action ?? '') } },
+          { dataset: { action: String(of.action ?? ''), type: c ? 'correction' : 'credit' } },
           el('td', {}, el('time', { dateTime: isoTime(e.at) }, fmt.time(e.at))),
-          el('td', {}, kindText(e.kind)),
-          numCell(fmt.int(e.bonus), e.bonus),
-          numCell(fmt.int(e.co2e_g), e.co2e_g),
-          el('td', {}, String(e.station ?? '')),
-        ),
-      ),
+          el('td', {}, c ? t('kind.correction', { kind: kindText(c.kind) }) : kindText(e.kind)),
+          c ? numCell(fmt.int(0), 0) : numCell(fmt.int(e.bonus), e.bonus),
+          numCell(grams, e.co2e_g),
+          el('td', {}, String(of.station ?? '')),
+        );
+      }),
     ),
   );
 
@@ -198,7 +203,8 @@ function renderMember() {
       { className: 'cards' },
       figure('m-balance', t('campus.member_balance'), fmt.int(m.balance), m.balance, t('unit.points')),
       figure('m-co2e', t('fig.co2e'), fmt.kg(m.co2e_g), m.co2e_g, t('unit.kg_co2e')),
-      figure('m-actions', t('fig.actions'), fmt.int(m.entries), m.entries, t('unit.actions')),
+      // Its entries, corrections included (an account counts both).
+      figure('m-actions', t('campus.member_entries'), fmt.int(m.entries), m.entries, t('unit.entries')),
     ),
     el('p', { className: 'note' }, t('campus.member_pledges', { n: fmt.int(pledges) })),
     el('div', { className: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': t('campus.recent_caption') }, table),

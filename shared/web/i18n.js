@@ -18,6 +18,7 @@ const DICT = {
     'unit.g_co2e': 'g CO₂e',
     'unit.points': '分',
     'unit.actions': '次',
+    'unit.entries': '条',
     'unit.boxes': '个',
     'unit.kg': 'kg',
     'unit.books': '本',
@@ -171,6 +172,8 @@ const DICT = {
     'kind.scan': '扫码投递',
     'kind.pledge': '承诺回寄',
     'kind.pickup': '旧衣上门回收',
+    'kind.correction': '碳因子修正（{kind}）',
+    'campus.member_entries': '账本记录',
   },
 
   en: {
@@ -184,6 +187,7 @@ const DICT = {
     'unit.g_co2e': 'g CO₂e',
     'unit.points': 'points',
     'unit.actions': 'actions',
+    'unit.entries': 'entries',
     'unit.boxes': 'boxes',
     'unit.kg': 'kg',
     'unit.books': 'workbooks',
@@ -334,6 +338,8 @@ const DICT = {
     'kind.scan': 'QR drop-off',
     'kind.pledge': 'Return pledge',
     'kind.pickup': 'Clothes pickup',
+    'kind.correction': 'Factor correction ({kind})',
+    'campus.member_entries': 'Ledger entries',
   },
 };
 

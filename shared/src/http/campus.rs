@@ -221,10 +221,21 @@ struct HistoryQuery {
     limit: Option<usize>,
 }
 
-/// The one field of a stored entry the history filters on.
+/// The one field of a stored entry the history filters on: a credit entry's campus, or for a
+/// correction (format 2.2) the campus of the entry it corrects, where its grams count.
 #[derive(Deserialize)]
 struct CreditedTo {
     campus: Option<String>,
+    corrects: Option<Box<CreditedTo>>,
+}
+
+impl CreditedTo {
+    fn campus(&self) -> Option<&str> {
+        match &self.corrects {
+            Some(entry) => entry.campus(),
+            None => self.campus.as_deref(),
+        }
+    }
 }
 
 /// Store pages one history request reads at most. Entries credited elsewhere (before a
@@ -263,7 +274,7 @@ async fn member(
         for (_, bytes) in page {
             let credited: CreditedTo = serde_json::from_slice(&bytes)
                 .map_err(|e| StoreError::Corrupt(format!("an unreadable entry: {e}")))?;
-            if credited.campus.as_deref() == Some(campus.as_str()) {
+            if credited.campus() == Some(campus.as_str()) {
                 recent.push(super::raw(bytes)?);
             }
         }
