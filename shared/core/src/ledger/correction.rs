@@ -14,6 +14,10 @@ use crate::ledger::Entry;
 use serde::{Deserialize, Serialize};
 
 /// A correction entry. `hash` = SHA-256(0x00 ‖ JCS(entry without `hash`)), as for every entry.
+///
+/// Its fields are declared in RFC 8785 order, and the corrected entry serializes as its own
+/// canonical bytes, so serializing it writes JCS directly, as a credit entry's does (a test holds
+/// the two to `serde_jcs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionEntry {
@@ -37,6 +41,24 @@ pub struct CorrectionEntry {
     #[serde(rename = "type")]
     pub kind: CorrectionType,
     pub v: u32,
+}
+
+/// A correction entry without `hash`, borrowed, in RFC 8785 order: what its hash covers.
+#[derive(Serialize)]
+struct Body<'a> {
+    at: i64,
+    chain: &'a str,
+    co2e_g: i64,
+    corrects: &'a Entry,
+    from: &'a str,
+    member: &'a MemberId,
+    member_prev: &'a Digest,
+    prev: &'a Digest,
+    seq: u64,
+    to: &'a str,
+    #[serde(rename = "type")]
+    kind: CorrectionType,
+    v: u32,
 }
 
 /// Only `"correction"`: what tells a correction entry from the other types.
@@ -116,7 +138,21 @@ impl CorrectionEntry {
 
     /// C, the RFC 8785 bytes of the entry without `hash`.
     pub fn body(&self) -> Vec<u8> {
-        crate::jcs::without_hash(self)
+        let body = Body {
+            at: self.at,
+            chain: &self.chain,
+            co2e_g: self.co2e_g,
+            corrects: &self.corrects,
+            from: &self.from,
+            member: &self.member,
+            member_prev: &self.member_prev,
+            prev: &self.prev,
+            seq: self.seq,
+            to: &self.to,
+            kind: self.kind,
+            v: self.v,
+        };
+        serde_json::to_vec(&body).expect("an entry always serializes")
     }
 
     pub fn compute_hash(&self) -> Digest {
@@ -129,7 +165,7 @@ impl CorrectionEntry {
 
     /// The stored form: RFC 8785 bytes including `hash`.
     pub fn to_json(&self) -> Vec<u8> {
-        crate::jcs::bytes(self)
+        serde_json::to_vec(self).expect("an entry always serializes")
     }
 
     /// What needs nothing but the entry: format and bounds, and that the corrected entry is
@@ -231,6 +267,25 @@ mod tests {
             "an implausible entry counts 0 under any table"
         );
         assert!(brand_deltas(&implausible, &old, &new).is_empty());
+    }
+
+    proptest::proptest! {
+        /// Whatever its strings and integers, a correction's bytes are RFC 8785's, written
+        /// directly: its body (what its hash covers) and its stored form.
+        #[test]
+        fn a_corrections_bytes_are_rfc8785(
+            chain in "(?s).{0,12}", station in "(?s).{0,12}", from in "(?s).{0,12}", to in "(?s).{0,12}",
+            at in -(1i64 << 53)..(1 << 53), co2e_g in -(1i64 << 53)..(1 << 53), seq in 0u64..(1 << 53),
+        ) {
+            let (old, new) = tables();
+            let mut e = corrected();
+            e.station = station;
+            e.seal();
+            let mut c = CorrectionEntry::new(e, &old, &new, seq, ZERO, ZERO, at);
+            (c.chain, c.from, c.to, c.co2e_g) = (chain, from, to, co2e_g);
+            proptest::prop_assert_eq!(c.body(), crate::jcs::without_hash(&c));
+            proptest::prop_assert_eq!(c.to_json(), crate::jcs::bytes(&c));
+        }
     }
 
     #[test]
